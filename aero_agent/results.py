@@ -1,0 +1,53 @@
+"""Result models returned by a session: answers, search hits, extractions, history turns."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from aero_agent.transcript import Segment
+
+
+def utc_now() -> str:
+    """ISO 8601 time in UTC, the timestamp format used everywhere in the store."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Turn(BaseModel):
+    """One entry of a session's conversation history."""
+
+    role: Literal["user", "assistant", "tool"]
+    content: str
+    time: str = Field(default_factory=utc_now)
+    kind: str = Field(default="ask", description="Which operation made the turn: ask, extract, describe...")
+
+
+class SearchHit(BaseModel):
+    """A transcript segment ranked for a query."""
+
+    start: float
+    end: float
+    text: str
+    score: float
+    rank: int
+
+
+class Answer(BaseModel):
+    """An answer to a question about the audio, with the evidence it rests on."""
+
+    text: str
+    evidence: list[Segment] = Field(default_factory=list)
+    turn: int = Field(description="1-based number of this question in the session.")
+    method: str = Field(description="How the answer was produced: engine, reasoner or transcript-evidence.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Extraction(BaseModel):
+    """Structured data extracted from the audio, validated against the caller's schema."""
+
+    data: Any
+    method: str
+    turn: int
+    metadata: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,300 @@
+"""AudioSession: decode and encode a recording once, then transcribe, ask, search and extract over many turns."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+import threading
+from typing import Any, Callable, Literal, Sequence
+
+from pydantic import BaseModel, Field
+
+from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioClip, AudioSource, load_audio
+from aero_agent.engines.base import EncodedAudio, EncodeProgress, Engine, ProgressFn
+from aero_agent.errors import (
+    CapabilityError,
+    EncodingCancelledError,
+    ExtractionError,
+    InvalidArgumentError,
+    SessionNotReadyError,
+)
+from aero_agent.reasoning import reasoner_answer, reasoner_extract
+from aero_agent.results import Answer, Extraction, SearchHit, Turn, utc_now
+from aero_agent.retrieval import BM25Index
+from aero_agent.schemas import SchemaLike, as_schema
+from aero_agent.transcript import Segment, Transcript
+
+DESCRIBE_PROMPT = (
+    "Describe the audio beyond its words: background sounds, music, the number of speakers, "
+    "and each speaker's tone and emotion, with approximate times."
+)
+MAX_QUESTION_CHARS = 8_000
+MAX_K = 100
+
+Status = Literal["encoding", "ready", "failed"]
+
+
+class SessionInfo(BaseModel):
+    """What a session is and how far its encoding has got."""
+
+    id: str
+    source: str
+    duration_s: float
+    engine: str
+    model_id: str
+    status: Status = "encoding"
+    progress: float = Field(default=0.0, description="Fraction of the audio encoded, 0 to 1.")
+    windows_done: int = 0
+    windows_total: int = 0
+    error: str | None = None
+    source_size: int | None = Field(default=None, description="Size in bytes of the source file, when a file.")
+    source_mtime: float | None = Field(default=None, description="Modification time of the source file, when a file.")
+    created: str = Field(default_factory=utc_now)
+    updated: str = Field(default_factory=utc_now)
+    turns: int = 0
+
+
+def new_session_id() -> str:
+    """A short random id, safe to use as a folder name."""
+    return "s" + secrets.token_hex(6)
+
+
+def _check_text(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError(f"{what} must be a non-empty string")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise InvalidArgumentError(f"{what} is {len(value)} characters; the limit is {MAX_QUESTION_CHARS}")
+    return value.strip()
+
+
+class AudioSession:
+    """One recording, encoded once, with its transcript and conversation history.
+
+    Thread-safe: operations on one session run one at a time.
+    """
+
+    def __init__(self, info: SessionInfo, engine: Engine, encoded: EncodedAudio | None = None,
+                 history: Sequence[Turn] = (), reasoner: Any = None) -> None:
+        self.info = info
+        self.engine = engine
+        self.encoded = encoded
+        self.history: list[Turn] = list(history)
+        self.reasoner = reasoner
+        self.on_change: Callable[["AudioSession"], None] | None = None
+        self._partial: list[Segment] = []
+        self._index: tuple[int, BM25Index] | None = None
+        self._lock = threading.RLock()
+        self._cancel = threading.Event()
+
+    # ----- opening -----------------------------------------------------------------
+    @classmethod
+    def open(cls, source: AudioSource, engine: Engine | None = None, progress: ProgressFn | None = None,
+             reasoner: Any = None, *, sample_rate: int | None = None,
+             max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None) -> "AudioSession":
+        """Decode ``source`` and encode it once with ``engine`` (the embedded Whisper engine by default)."""
+        clip = load_audio(source, sample_rate=sample_rate, max_duration_s=max_duration_s, max_bytes=max_bytes)
+        session = cls.pending(clip, engine, reasoner=reasoner)
+        session.run_encoding(clip, progress)
+        return session
+
+    @classmethod
+    def pending(cls, clip: AudioClip, engine: Engine | None = None, reasoner: Any = None,
+                session_id: str | None = None) -> "AudioSession":
+        """A session for ``clip`` that has not been encoded yet (status ``encoding``)."""
+        if engine is None:
+            from aero_agent.engines import default_engine
+
+            engine = default_engine()
+        info = SessionInfo(id=session_id or new_session_id(), source=clip.source, duration_s=round(clip.duration_s, 3),
+                           engine=engine.name, model_id=engine.model_id)
+        try:
+            stat = Path(clip.source).stat()
+            info.source_size, info.source_mtime = stat.st_size, stat.st_mtime
+        except (OSError, ValueError):
+            pass  # bytes or arrays have no file behind them
+        return cls(info, engine, reasoner=reasoner)
+
+    def cancel(self) -> None:
+        """Ask a running encoding to stop at its next progress report."""
+        self._cancel.set()
+
+    def run_encoding(self, clip: AudioClip, progress: ProgressFn | None = None) -> None:
+        """The one expensive pass. Marks the session ``ready``, or ``failed`` with the reason and re-raises."""
+
+        def report(p: EncodeProgress) -> None:
+            if self._cancel.is_set():
+                raise EncodingCancelledError(f"session {self.id} was closed while encoding")
+            with self._lock:
+                self._partial = list(p.segments)
+                self.info.windows_done, self.info.windows_total = p.done, p.total
+                self.info.progress = round(p.fraction, 4)
+            if progress is not None:
+                progress(p)
+
+        try:
+            encoded = self.engine.encode(clip, progress=report)
+        except BaseException as exc:
+            with self._lock:
+                self.info.status, self.info.error = "failed", f"{type(exc).__name__}: {exc}"
+                self.info.updated = utc_now()
+            raise
+        with self._lock:
+            self.encoded = encoded
+            self.info.status, self.info.progress, self.info.error = "ready", 1.0, None
+            self.info.updated = utc_now()
+        self._changed()
+
+    # ----- read-only views --------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def ready(self) -> bool:
+        return self.info.status == "ready"
+
+    def _require_ready(self, what: str) -> EncodedAudio:
+        if self.info.status == "failed":
+            raise SessionNotReadyError(f"session {self.id} failed to encode ({self.info.error}); open the file again")
+        if self.info.status != "ready" or self.encoded is None:
+            raise SessionNotReadyError(
+                f"session {self.id} is still encoding ({self.info.progress:.0%} done); {what} needs the whole "
+                "recording, try again when status is ready")
+        return self.encoded
+
+    def transcribe(self, start_s: float | None = None, end_s: float | None = None) -> Transcript:
+        """The timed transcript, optionally only between ``start_s`` and ``end_s`` seconds.
+
+        While the session is still encoding this returns the segments finished so far, with ``complete=False``.
+        """
+        with self._lock:
+            if self.info.status == "encoding":
+                partial = Transcript(segments=list(self._partial), duration_s=self.info.duration_s, complete=False)
+                return partial.between(start_s, end_s)
+            encoded = self._require_ready("transcription")
+            if encoded.transcript is None:
+                if not self.engine.capabilities.transcribe:
+                    raise CapabilityError(f"the {self.engine.name} engine cannot transcribe")
+                encoded.transcript = self.engine.transcribe(encoded)
+                self._changed()
+            return encoded.transcript.between(start_s, end_s)
+
+    def search(self, query: str, k: int = 5) -> list[SearchHit]:
+        """Transcript segments ranked by BM25 for ``query``, best first, with their times."""
+        query = _check_text(query, "query")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise InvalidArgumentError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+        with self._lock:
+            transcript = self.transcribe()
+            if self._index is None or self._index[0] != len(transcript.segments):
+                self._index = (len(transcript.segments), BM25Index(transcript.segments))
+            return self._index[1].search(query, k)
+
+    # ----- turns ------------------------------------------------------------------------
+    def _turn_number(self) -> int:
+        return sum(1 for t in self.history if t.role == "user") + 1
+
+    def _record(self, kind: str, prompt: str, reply: str) -> None:
+        self.history.append(Turn(role="user", content=prompt, kind=kind))
+        self.history.append(Turn(role="assistant", content=reply, kind=kind))
+        self.info.turns = self._turn_number() - 1
+        self.info.updated = utc_now()
+        self._changed()
+
+    def _has_transcript(self) -> bool:
+        return self.encoded is not None and self.encoded.transcript is not None or self.info.status == "encoding"
+
+    def ask(self, question: str) -> Answer:
+        """Answer a question about the audio, using the engine, the reasoner, or transcript evidence."""
+        question = _check_text(question, "question")
+        with self._lock:
+            if self.info.status == "failed":
+                self._require_ready("answering")
+            turn = self._turn_number()
+            evidence = self._evidence(question)
+            if self.engine.capabilities.answer:
+                encoded = self._require_ready("answering")
+                reply = self.engine.answer(encoded, question, self.history)
+                text, method = reply.text.strip(), "engine"
+                meta: dict[str, Any] = {"prefilled_tokens": reply.prefilled_tokens,
+                                        "generated_tokens": reply.generated_tokens, **reply.metadata}
+            elif self.reasoner is not None:
+                text = reasoner_answer(self.reasoner, self.transcribe(), self.history, question)
+                method, meta = "reasoner", {"reasoner": type(self.reasoner).__name__}
+            else:
+                text, method = self._evidence_answer(evidence), "transcript-evidence"
+                meta = {"engine_can_answer": False,
+                        "note": f"The {self.engine.name} engine transcribes but cannot reason; this answer is the "
+                                "best-matching transcript evidence. Use an answer-capable engine or a reasoner."}
+            if self.info.status == "encoding":
+                meta["partial"] = True
+                meta["note_partial"] = f"encoding is {self.info.progress:.0%} done; only that part was searched"
+            self._record("ask", question, text)
+            return Answer(text=text, evidence=evidence, turn=turn, method=method, metadata=meta)
+
+    def _evidence(self, question: str, k: int = 3) -> list[Segment]:
+        if not self._has_transcript():
+            return []
+        return [Segment(start=h.start, end=h.end, text=h.text) for h in self.search(question, k)]
+
+    @staticmethod
+    def _evidence_answer(evidence: Sequence[Segment]) -> str:
+        if not evidence:
+            return "No part of the transcript matches the question."
+        lines = [f"[{int(s.start // 60):02d}:{int(s.start % 60):02d}-{int(s.end // 60):02d}:{int(s.end % 60):02d}] "
+                 f"{s.text}" for s in evidence]
+        return "Best-matching transcript evidence:\n" + "\n".join(lines)
+
+    def extract(self, schema: SchemaLike | None = None,
+                instruction: str = "Extract the requested information from the recording.") -> Extraction:
+        """Structured data validated against ``schema`` (a pydantic model or a JSON Schema)."""
+        instruction = _check_text(instruction, "instruction")
+        target = as_schema(schema)
+        with self._lock:
+            turn = self._turn_number()
+            if self.engine.capabilities.answer:
+                data, method, meta = self._engine_extract(target, instruction)
+            elif self.reasoner is not None:
+                data = reasoner_extract(self.reasoner, self.transcribe(), self.history, target, instruction)
+                method, meta = "reasoner", {"reasoner": type(self.reasoner).__name__}
+            else:
+                raise CapabilityError(
+                    f"the {self.engine.name} engine ({self.engine.model_id}) only transcribes, so it cannot "
+                    "extract structured data; use an answer-capable engine (engine 'aero') or give a reasoner "
+                    "chat model, or use search/transcribe instead")
+            self._record("extract", instruction, json.dumps(data, ensure_ascii=False))
+            return Extraction(data=data, method=method, turn=turn, metadata=meta)
+
+    def _engine_extract(self, target: Any, instruction: str) -> tuple[Any, str, dict[str, Any]]:
+        encoded = self._require_ready("extraction")
+        prompt = (f"{instruction}\nReply with one JSON value only, no prose, that validates against this JSON "
+                  f"Schema:\n{json.dumps(target.json_schema)}")
+        reply = self.engine.answer(encoded, prompt, self.history)
+        try:
+            return target.validate(reply.text), "engine", {"attempts": 1}
+        except ExtractionError as first:
+            repair = (f"{prompt}\nYour previous reply was invalid: {first}. Previous reply:\n{reply.text[:2000]}\n"
+                      "Reply again with corrected JSON only.")
+            retry = self.engine.answer(encoded, repair, self.history)
+            try:
+                return target.validate(retry.text), "engine", {"attempts": 2}
+            except ExtractionError as second:
+                raise ExtractionError(f"the {self.engine.name} engine gave invalid structured output twice: "
+                                      f"{second}") from second
+
+    def describe(self) -> Answer:
+        """Sounds, music and speaker emotion, from an engine that hears more than words."""
+        with self._lock:
+            if not self.engine.capabilities.describe:
+                raise CapabilityError(f"the {self.engine.name} engine cannot describe sounds; use engine 'aero'")
+            encoded = self._require_ready("description")
+            turn = self._turn_number()
+            reply = self.engine.answer(encoded, DESCRIBE_PROMPT, self.history)
+            self._record("describe", DESCRIBE_PROMPT, reply.text.strip())
+            return Answer(text=reply.text.strip(), turn=turn, method="engine",
+                          metadata={"prefilled_tokens": reply.prefilled_tokens})
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)

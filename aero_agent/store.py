@@ -1,0 +1,305 @@
+"""SessionStore: many sessions by id, persisted to disk, kept in memory under a cap, safe across threads."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from aero_agent import persistence as disk
+from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
+from aero_agent.engines.base import EncodeProgress, Engine, ProgressFn
+from aero_agent.errors import SessionNotFoundError
+from aero_agent.results import utc_now
+from aero_agent.session import AudioSession, SessionInfo
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+INTERRUPTED = "interrupted: the process stopped while encoding; open the file again"
+
+
+class SessionStore:
+    """Holds sessions under ``root/<id>/``; reloads them after a restart.
+
+    At most ``max_loaded`` sessions (and ``max_memory_bytes`` of engine tensors, when set) stay in
+    memory; the least recently used ones are written to disk and dropped.
+    """
+
+    def __init__(self, root: str | Path, engine: Engine | None = None, reasoner: Any = None, *,
+                 max_loaded: int = 8, max_memory_bytes: int | None = None,
+                 max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.reasoner = reasoner
+        self.max_loaded = max(1, max_loaded)
+        self.max_memory_bytes = max_memory_bytes
+        self.max_duration_s = max_duration_s
+        self.max_bytes = max_bytes
+        self._engine = engine
+        self._loaded: OrderedDict[str, AudioSession] = OrderedDict()
+        self._jobs: dict[str, Future[None]] = {}
+        self._lock = threading.RLock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aero-encode")
+        self.interrupted = self._recover_interrupted()
+
+    # ----- engines ------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The store's default engine (the embedded Whisper engine unless one was given)."""
+        if self._engine is None:  # loaded outside the store lock: status() and list() stay responsive
+            from aero_agent.engines import default_engine
+
+            self._engine = default_engine()
+        return self._engine
+
+    def _engine_for(self, name: str, model_id: str) -> Engine:
+        engine = self.engine
+        if engine.name == name and engine.model_id == model_id:
+            return engine
+        from aero_agent.engines import load_engine
+
+        return load_engine(name, model_id)
+
+    # ----- opening ------------------------------------------------------------------
+    def open(self, source: AudioSource, engine: Engine | None = None, progress: ProgressFn | None = None, *,
+             wait: bool = True, sample_rate: int | None = None, name: str | None = None,
+             reuse: bool = False) -> AudioSession:
+        """Decode ``source`` now (bad audio raises here), then encode it: inline, or in the background
+        when ``wait`` is False (the returned session has status ``encoding`` until it is done).
+
+        With ``reuse``, a ready or encoding session of the same unchanged file and engine is returned instead.
+        """
+        if reuse and isinstance(source, (str, Path)):
+            found = self.find(source, engine)
+            if found is not None:
+                return self.get(found.id)
+        if isinstance(source, (str, os.PathLike)):
+            source = Path(source).expanduser().resolve()
+        clip = load_audio(source, sample_rate=sample_rate, max_duration_s=self.max_duration_s,
+                          max_bytes=self.max_bytes, name=name)
+        engine = engine or self.engine
+        session = AudioSession.pending(clip, engine, reasoner=self._reasoner_for(engine))
+        folder = self._folder(session.id)
+        folder.mkdir(parents=True)
+        disk.write_json(folder / disk.INFO, session.info.model_dump())
+        session.on_change = self._persist  # turns asked while encoding are saved too
+        with self._lock:
+            self._loaded[session.id] = session
+        throttle = {"t": 0.0}
+
+        def report(p: EncodeProgress) -> None:
+            if time.monotonic() - throttle["t"] > 2.0:
+                throttle["t"] = time.monotonic()
+                self._write_info(session)
+            if progress is not None:
+                progress(p)
+
+        def job() -> None:
+            try:
+                session.run_encoding(clip, report)
+            except Exception:
+                self._write_info(session)
+                if wait:
+                    raise
+                return
+            self._save_full(session)
+            self._evict()
+
+        if wait:
+            job()
+        else:
+            with self._lock:
+                self._jobs[session.id] = self._pool.submit(job)
+        return session
+
+    def _reasoner_for(self, engine: Engine) -> Any:
+        return None if engine.capabilities.answer else self.reasoner
+
+    # ----- lookup -------------------------------------------------------------------
+    def _folder(self, session_id: str) -> Path:
+        if not isinstance(session_id, str) or not _ID.match(session_id):
+            raise SessionNotFoundError(f"unknown session id {session_id!r}")
+        return self.root / session_id
+
+    def get(self, session_id: str) -> AudioSession:
+        """The session with this id, loaded from disk if it is not in memory."""
+        folder = self._folder(session_id)
+        with self._lock:
+            if session_id in self._loaded:
+                self._loaded.move_to_end(session_id)
+                return self._loaded[session_id]
+            if not (folder / disk.INFO).exists():
+                raise SessionNotFoundError(f"unknown session id {session_id!r}; list_audio_sessions shows the open ones")
+            info = SessionInfo.model_validate_json((folder / disk.INFO).read_text("utf-8"))
+            encoded = disk.load_encoded(folder) if info.status == "ready" else None
+            engine = self._engine_for(info.engine, info.model_id)
+            session = AudioSession(info, engine, encoded, disk.load_history(folder), reasoner=self._reasoner_for(engine))
+            session.on_change = self._persist
+            self._loaded[session_id] = session
+            self._evict()
+            return session
+
+    def status(self, session_id: str) -> SessionInfo:
+        """Status and progress, without loading the session's tensors."""
+        folder = self._folder(session_id)
+        with self._lock:
+            if session_id in self._loaded:
+                return self._loaded[session_id].info.model_copy()
+        if not (folder / disk.INFO).exists():
+            raise SessionNotFoundError(f"unknown session id {session_id!r}")
+        return SessionInfo.model_validate_json((folder / disk.INFO).read_text("utf-8"))
+
+    def wait(self, session_id: str, timeout: float | None = None) -> SessionInfo:
+        """Block until the session is ready or failed, or ``timeout`` seconds pass; return its status."""
+        with self._lock:
+            job = self._jobs.get(session_id)
+        if job is not None:
+            try:
+                job.result(timeout=timeout)
+            except TimeoutError:
+                pass
+        return self.status(session_id)
+
+    def list(self) -> list[SessionInfo]:
+        """Every session in the store, newest first."""
+        infos = []
+        for folder in self.root.iterdir():
+            if (folder / disk.INFO).exists() and _ID.match(folder.name):
+                try:
+                    infos.append(self.status(folder.name))
+                except (OSError, ValueError, SessionNotFoundError):
+                    continue
+        return sorted(infos, key=lambda i: i.created, reverse=True)
+
+    def find(self, source: str | Path, engine: Engine | None = None) -> SessionInfo | None:
+        """The newest ready or encoding session of this unchanged file (same size and mtime) and engine."""
+        engine = engine or self.engine
+        try:
+            path = Path(source).expanduser().resolve()
+            stat = path.stat()
+        except OSError:
+            return None
+        for info in self.list():
+            if (info.status in ("ready", "encoding") and Path(info.source) == path and info.engine == engine.name
+                    and info.model_id == engine.model_id and info.source_size == stat.st_size
+                    and info.source_mtime == stat.st_mtime):
+                return info
+        return None
+
+    def close(self, session_id: str) -> bool:
+        """Forget a session and delete its files (stopping its encoding). Returns True if it existed."""
+        folder = self._folder(session_id)
+        with self._lock:
+            job = self._jobs.pop(session_id, None)
+            if job is not None and not job.done():
+                job.cancel()
+            session = self._loaded.pop(session_id, None)
+            if session is not None:
+                session.cancel()
+            existed = session is not None or folder.exists()
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+            if not existed:
+                raise SessionNotFoundError(f"unknown session id {session_id!r}")
+            return True
+
+    # ----- persistence --------------------------------------------------------------
+    def _persist(self, session: AudioSession) -> None:
+        """Save what a turn changes: status, history, transcript, and an engine's conversation cache."""
+        folder = self.root / session.id
+        if not folder.exists():  # closed meanwhile
+            return
+        disk.save_history(folder, session.history)
+        if session.encoded is not None:
+            disk.save_transcript(folder, session.encoded.transcript)
+            if session.encoded.meta.get("volatile_tensor_prefixes") and (folder / disk.META).exists():
+                disk.save_encoded(folder, session.encoded, volatile_only=True)
+        self._write_info(session)
+
+    def _write_info(self, session: AudioSession) -> None:
+        """Write info.json, unless the session was closed (its folder deleted) meanwhile."""
+        try:
+            disk.write_json(self.root / session.id / disk.INFO, session.info.model_dump())
+        except FileNotFoundError:
+            pass  # closed meanwhile: its folder is gone, and must stay gone
+
+    def _save_full(self, session: AudioSession) -> None:
+        folder = self.root / session.id
+        if not folder.exists():
+            return
+        if session.encoded is not None:
+            disk.save_encoded(folder, session.encoded)
+        self._persist(session)
+
+    def save(self, session_id: str) -> None:
+        """Write everything of a loaded session, engine tensors included."""
+        with self._lock:
+            session = self._loaded.get(session_id)
+        if session is not None and session.ready:
+            with session._lock:
+                self._save_full(session)
+
+    def _evict(self) -> None:
+        with self._lock:
+            def over() -> bool:
+                if len(self._loaded) > self.max_loaded:
+                    return True
+                if self.max_memory_bytes is None:
+                    return False
+                used = sum(_tensor_bytes(s) for s in self._loaded.values())
+                return used > self.max_memory_bytes and len(self._loaded) > 1
+            for session_id in list(self._loaded):
+                if not over():
+                    break
+                session = self._loaded[session_id]
+                if not session.ready:
+                    continue
+                self._save_full(session)
+                del self._loaded[session_id]
+
+    def loaded_ids(self) -> list[str]:
+        """Ids of the sessions now in memory, least recently used first."""
+        with self._lock:
+            return list(self._loaded)
+
+    def _recover_interrupted(self) -> list[str]:
+        """Mark sessions left ``encoding`` by a dead process as failed; return their ids."""
+        found = []
+        for info_path in self.root.glob(f"*/{disk.INFO}"):
+            try:
+                info = json.loads(info_path.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if info.get("status") == "encoding":
+                info.update(status="failed", error=INTERRUPTED, updated=utc_now())
+                disk.write_json(info_path, info)
+                found.append(info_path.parent.name)
+        for tmp in self.root.glob("*/.*.tmp"):
+            tmp.unlink(missing_ok=True)
+        return found
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Save loaded sessions; with ``wait`` finish background encodings first, else cancel them
+        (a cancelled session is marked failed and can be opened again)."""
+        if not wait:
+            with self._lock:
+                for session in self._loaded.values():
+                    if session.info.status == "encoding":
+                        session.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=not wait)
+        with self._lock:
+            for session in self._loaded.values():
+                if session.ready:
+                    self._save_full(session)
+
+
+def _tensor_bytes(session: AudioSession) -> int:
+    if session.encoded is None:
+        return 0
+    return sum(t.numel() * t.element_size() for t in session.encoded.tensors.values())

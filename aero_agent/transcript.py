@@ -1,0 +1,73 @@
+"""Transcript data: timed segments and their text, SRT, WebVTT and JSON renderings."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from aero_agent.errors import InvalidArgumentError
+
+
+class Segment(BaseModel):
+    """One stretch of speech with its start and end time in seconds."""
+
+    start: float = Field(description="Start time in seconds from the beginning of the recording.")
+    end: float = Field(description="End time in seconds from the beginning of the recording.")
+    text: str = Field(description="What was said in this stretch.")
+
+
+def _clock(seconds: float, decimal: str) -> str:
+    millis = max(0, int(round(seconds * 1000)))
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{millis:03d}"
+
+
+class Transcript(BaseModel):
+    """An ordered list of segments covering a recording."""
+
+    segments: list[Segment] = Field(default_factory=list)
+    duration_s: float = 0.0
+    language: str = "en"
+    complete: bool = Field(default=True, description="False while the session is still encoding.")
+
+    @property
+    def text(self) -> str:
+        """The whole transcript as one string."""
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+    def between(self, start_s: float | None = None, end_s: float | None = None) -> "Transcript":
+        """Segments that overlap ``[start_s, end_s]``; raises on a range outside the audio."""
+        lo = 0.0 if start_s is None else float(start_s)
+        hi = self.duration_s if end_s is None else float(end_s)
+        if lo < 0 or hi < lo or lo > self.duration_s + 1e-6:
+            raise InvalidArgumentError(
+                f"time range {lo:g}-{hi:g} s is outside the audio (0-{self.duration_s:.2f} s)"
+            )
+        kept = [s for s in self.segments if s.end > lo and s.start < hi]
+        return self.model_copy(update={"segments": kept})
+
+    def to_srt(self) -> str:
+        """SubRip subtitles."""
+        blocks = [
+            f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text.strip()}\n"
+            for i, s in enumerate(self.segments, 1)
+        ]
+        return "\n".join(blocks)
+
+    def to_vtt(self) -> str:
+        """WebVTT subtitles."""
+        cues = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text.strip()}\n" for s in self.segments]
+        return "WEBVTT\n\n" + "\n".join(cues)
+
+    def to_json(self) -> str:
+        """JSON with segments, duration and language."""
+        return self.model_dump_json(indent=2)
+
+    def render(self, fmt: str) -> str:
+        """Render as ``text``/``txt``, ``srt``, ``vtt`` or ``json``."""
+        renderers = {"text": lambda: self.text, "txt": lambda: self.text, "srt": self.to_srt,
+                     "vtt": self.to_vtt, "json": self.to_json}
+        if fmt not in renderers:
+            raise InvalidArgumentError(f"unknown transcript format {fmt!r}; use one of {sorted(renderers)}")
+        return renderers[fmt]()

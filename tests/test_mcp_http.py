@@ -1,0 +1,225 @@
+"""aero-mcp over streamable HTTP on 127.0.0.1 as a real subprocess: concurrency, then kill -9 mid-encoding.
+
+One server process for the module (it loads the Whisper model once): eight concurrent clients make well
+over a hundred calls, each on its own session, with zero failures; then the process is killed with SIGKILL
+while a recording is encoding, and a fresh server on the same store must find every finished session intact
+and report the interrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from aero_agent.data import example_path
+
+REPO = Path(__file__).resolve().parent.parent
+try:  # installed by the project's pyproject; from a bare checkout, use the source folder
+    import aero_mcp  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(REPO / "mcp_server"))
+SPEECH = Path(os.environ.get("AERO_SPEECH_DIR", REPO.parent / "shared" / "speech"))
+# eight short real clips with different words (about 3 s each)
+CLIPS = ["pocketsphinx_goforward", "mfa_youknow", "librivox_sense_sensibility_0880",
+         "mfa_thoughts", "pocketsphinx_forever_input_2", "librivox_sense_sensibility_0930", "ljspeech_LJ001-0002",
+         "mfa_falsetto2"]
+ROUNDS = 4
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if len(w) > 2}
+
+
+@pytest.fixture(scope="module")
+def http_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mcp-http")
+    audio, store = root / "audio", root / "store"
+    audio.mkdir()
+    references: dict[str, str] = {}
+    manifest = {}
+    if (SPEECH / "manifest.jsonl").exists():
+        manifest = {r["id"]: r for r in map(json.loads, (SPEECH / "manifest.jsonl").read_text().splitlines()) if r}
+    for i, clip in enumerate(CLIPS):
+        name = f"client{i}.wav"
+        if clip in manifest:
+            shutil.copy(SPEECH / manifest[clip]["path"], audio / name)
+            references[name] = manifest[clip]["text"]
+        else:  # without the shared clips: the bundled meeting clip under eight names
+            shutil.copy(example_path("meeting"), audio / name)
+            references[name] = "I'm Abigail Claflin, you can call me Abbie"
+    shutil.copy(example_path("sonnet"), audio / "long.wav")  # 53 s: still encoding when the process is killed
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "mcp_server"),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    with open(root / "stdout.log", "w") as out, open(root / "stderr.log", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "aero_mcp", "--transport", "streamable-http", "--host",
+                                 "127.0.0.1", "--port", str(port), "--allow-dir", str(audio), "--store", str(store)],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"aero-mcp did not start: {(root / 'stderr.log').read_text()[-2000:]}")
+                time.sleep(0.2)
+        yield {"url": f"http://127.0.0.1:{port}/mcp", "proc": proc, "audio": audio, "store": store, "root": root,
+               "references": references}
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _text(result: Any) -> str:
+    return "\n".join(getattr(b, "text", "") for b in result.content)
+
+
+def test_eight_concurrent_clients_each_on_its_own_session(http_server):
+    url, audio, references = http_server["url"], http_server["audio"], http_server["references"]
+    calls: list[str] = []
+    failures: list[str] = []
+    sessions: dict[str, str] = {}
+    progress: list[tuple[int, float]] = []
+
+    async def client_run(i: int) -> None:
+        name = f"client{i}.wav"
+
+        async def call(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+            result = await client.call_tool(tool, args)
+            calls.append(tool)
+            if result.is_error:
+                failures.append(f"client {i} {tool}: {_text(result)[:300]}")
+                raise AssertionError(failures[-1])
+            return result.structured_content
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            progress.append((i, value))
+
+        # half the clients speak the handshake-era protocol (as desktop clients do), half negotiate the newest
+        async with Client(url, mode="legacy" if i % 2 else "auto") as client:
+            result = await client.call_tool("open_audio", {"path": name}, progress_callback=on_progress)
+            calls.append("open_audio")
+            assert not result.is_error, _text(result)
+            opened = result.structured_content
+            sid = opened["session_id"]
+            sessions[name] = sid
+            assert opened["source"] == str((audio / name).resolve())
+            status = opened
+            while status["status"] == "encoding":
+                status = await call("session_status", {"session_id": sid, "wait_s": 20})
+            assert status["status"] == "ready", status
+            first = await call("transcribe_audio", {"session_id": sid})
+            transcript = first["text"]
+            own = _words(references[name])
+            assert len(_words(transcript) & own) >= max(1, len(own) // 2), (name, transcript, references[name])
+            keyword = max(_words(transcript) & own, key=len)
+            for round_ in range(1, ROUNDS + 1):
+                status = await call("session_status", {"session_id": sid})
+                assert status["session_id"] == sid and status["source"].endswith(name)
+                assert status["turns"] == round_ - 1
+                again = await call("transcribe_audio", {"session_id": sid, "format": "srt"})
+                assert [s["text"] for s in again["segments"]] == [s["text"] for s in first["segments"]]
+                hits = await call("search_audio", {"session_id": sid, "query": keyword, "k": 3})
+                assert hits["hits"] and all(h["text"] in transcript for h in hits["hits"])
+                answer = await call("ask_audio", {"session_id": sid, "question": f"What is said about {keyword}?"})
+                assert answer["turn"] == round_ and answer["session_id"] == sid
+                assert answer["evidence"] and all(e["text"] in transcript for e in answer["evidence"])
+            listed = await call("list_audio_sessions", {})
+            assert sid in {s["session_id"] for s in listed["sessions"]}
+
+    async def main() -> None:
+        with anyio.fail_after(240):
+            async with anyio.create_task_group() as tg:
+                for i in range(len(CLIPS)):
+                    tg.start_soon(client_run, i)
+
+    anyio.run(main)
+    assert failures == []
+    assert len(calls) >= 100, len(calls)
+    assert len(set(sessions.values())) == len(CLIPS)
+    assert progress and all(0 <= v <= 100 for _, v in progress)  # notifications while open_audio waited
+    http_server["sessions"] = sessions
+    assert (http_server["root"] / "stdout.log").read_text() == ""  # logs go to stderr, never stdout
+    assert "aero-mcp: streamable-http transport" in (http_server["root"] / "stderr.log").read_text()
+
+
+def test_kill_9_while_encoding_loses_nothing_finished(http_server, engine):
+    url, store, proc = http_server["url"], http_server["store"], http_server["proc"]
+
+    async def before_kill() -> tuple[str, str, dict[str, Any]]:
+        async with Client(url) as client:
+            done = await client.call_tool("open_audio", {"path": "client0.wav", "wait_s": 50})
+            finished = done.structured_content["session_id"]
+            assert done.structured_content["status"] == "ready"
+            await client.call_tool("ask_audio", {"session_id": finished, "question": "Where should it go?"})
+            transcript = (await client.call_tool("transcribe_audio", {"session_id": finished})).structured_content
+            long = await client.call_tool("open_audio", {"path": "long.wav", "wait_s": 0})
+            assert long.structured_content["status"] == "encoding", _text(long)
+            return finished, long.structured_content["session_id"], transcript
+
+    finished, interrupted, transcript = anyio.run(before_kill)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+    # every file the dead process left is whole: JSON parses, no session folder is half-made
+    for folder in store.iterdir():
+        for path in folder.glob("*.json"):
+            json.loads(path.read_text())
+        assert (folder / "info.json").exists(), folder
+    assert json.loads((store / interrupted / "info.json").read_text())["status"] == "encoding"
+
+    from aero_mcp import ServerConfig, create_server
+
+    server = create_server(ServerConfig(allow_dirs=[http_server["audio"]], store_dir=store), engine=engine)
+
+    async def after_restart() -> None:
+        async with Client(server) as client:
+            listed = (await client.call_tool("list_audio_sessions", {})).structured_content
+            assert listed["interrupted"] == [interrupted]
+            assert interrupted in listed["message"] and "open their files again" in listed["message"]
+            by_id = {s["session_id"]: s for s in listed["sessions"]}
+            assert by_id[interrupted]["status"] == "failed" and by_id[interrupted]["interrupted"] is True
+            ready = [s for s in listed["sessions"] if s["status"] == "ready"]
+            assert len(ready) == len(listed["sessions"]) - 1 >= len(CLIPS)
+            status = await client.call_tool("session_status", {"session_id": interrupted})
+            assert "server stopped while this session was encoding" in _text(status)
+            refused = await client.call_tool("transcribe_audio", {"session_id": interrupted})
+            assert refused.is_error and "interrupted" in _text(refused)
+            again = (await client.call_tool("transcribe_audio", {"session_id": finished})).structured_content
+            assert again["segments"] == transcript["segments"]
+            history = json.loads((await client.read_resource(f"audio://sessions/{finished}/history")).contents[0].text)
+            assert history[-2]["content"] == "Where should it go?"
+            for sid in http_server.get("sessions", {}).values():  # the concurrent clients' sessions, 4 turns each
+                assert by_id[sid]["status"] == "ready" and by_id[sid]["turns"] >= ROUNDS
+
+    try:
+        anyio.run(after_restart)
+    finally:
+        server.backend.close()
+    assert not list(store.glob("*/.*.tmp"))  # leftovers of interrupted writes are cleaned on start

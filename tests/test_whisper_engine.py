@@ -1,0 +1,121 @@
+"""The embedded Whisper engine: weight conversion, decoding, accuracy on real speech, long form."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from aero_agent.audio import AudioClip, load_audio
+from aero_agent.engines.whisper.checkpoint import embedded_model_dir
+from aero_agent.engines.whisper.decoding import greedy_decode
+from aero_agent.engines.whisper.features import pad_windows
+from aero_agent.evaluation import join_clips, speech_clips, word_error_rate
+
+# Bounds measured on ../shared/speech (see the issue notes); each sits a little above the measured value.
+SHORT_FORM_WER_BOUND = 0.10   # measured 7.4 %
+LONG_FORM_WER_BOUND = 0.10    # measured 7.5 % on 15 min of joined clips
+
+
+def test_converted_encoder_matches_ctranslate2(engine, example_wav: Path) -> None:
+    """Our transformers weights, converted from model.bin, give CTranslate2's own encoder output."""
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    clip = load_audio(example_wav)
+    features = engine.mel(pad_windows([(clip.samples, 0, len(clip.samples))]))
+    with torch.inference_mode():
+        ours = engine.model.model.encoder(features).last_hidden_state[0].numpy()
+    reference = ctranslate2.models.Whisper(str(embedded_model_dir()), device="cpu", compute_type="float32")
+    theirs = np.array(reference.encode(ctranslate2.StorageView.from_array(features.numpy()), to_cpu=True))[0]
+    assert theirs.shape == ours.shape
+    assert np.abs(theirs - ours).max() < 2e-2 * np.abs(theirs).max()
+
+
+def test_fast_decoder_step_matches_transformers_forward(engine, example_wav: Path) -> None:
+    clip = load_audio(example_wav)
+    features = engine.mel(pad_windows([(clip.samples, 0, len(clip.samples))]))
+    with torch.inference_mode():
+        encoded = engine.model.model.encoder(features).last_hidden_state
+        tokens = greedy_decode(engine.runner, encoded, engine.special, [clip.duration_s])[0]
+        ids = torch.tensor([list(engine.special.sot_sequence) + tokens])
+        logits = engine.model(encoder_outputs=(encoded,), decoder_input_ids=ids).logits[0]
+    # transformers' own greedy choice at each step (with the same timestamp rules applied) is what we produced
+    from aero_agent.engines.whisper.decoding import apply_timestamp_rules
+
+    offset = len(engine.special.sot_sequence) - 1
+    for step, token in enumerate(tokens):
+        row = logits[offset + step].clone()[None]
+        apply_timestamp_rules(row, [tokens[:step]], engine.special, [int(clip.duration_s / 0.02)])
+        top2 = row[0].topk(2)
+        if top2.values[0] - top2.values[1] > 0.5:  # ignore near-ties, where bfloat16 logits may differ
+            assert int(top2.indices[0]) == token, f"step {step}"
+
+
+def test_transcribes_bundled_example(engine, example_wav: Path) -> None:
+    from aero_agent.data import EXAMPLE_TEXT
+
+    encoded = engine.encode(load_audio(example_wav))
+    assert word_error_rate([EXAMPLE_TEXT["jfk"]], [encoded.transcript.text]).wer == 0.0
+    segments = encoded.transcript.segments
+    assert segments[0].start < 1.0 and 9.0 < segments[-1].end <= 11.0
+    assert all(a.end <= b.start + 0.01 for a, b in zip(segments, segments[1:]))
+
+
+def test_progress_reports_windows(engine) -> None:
+    from aero_agent.data import example_path
+
+    clip = load_audio(example_path("sonnet"))
+    seen = []
+    engine.encode(clip, progress=seen.append)
+    assert seen[0].done == 0 and seen[-1].done == seen[-1].total >= 2
+    assert [p.done for p in seen] == sorted(p.done for p in seen)
+    assert seen[-1].segments and seen[-1].segments[-1].end > 45
+
+
+def test_short_form_wer_on_shared_speech(engine, speech_manifest) -> None:
+    clips = speech_clips(Path(speech_manifest[0]["abs_path"]).parent.parent)
+    transcripts = engine.transcribe_clips([load_audio(c.path) for c in clips])
+    result = word_error_rate([c.text for c in clips], [t.text for t in transcripts])
+    print(f"short-form WER {result.wer:.4f} over {result.reference_words} words, {len(clips)} clips")
+    assert result.wer < SHORT_FORM_WER_BOUND
+
+
+def test_long_form_ten_minutes_loses_no_window(engine, speech_manifest) -> None:
+    clips = speech_clips(Path(speech_manifest[0]["abs_path"]).parent.parent, min_words=3)
+    recording = join_clips(clips, 10 * 60)
+    assert recording.duration_s >= 600
+    windows = [w for w in engine.windows(recording.samples) if w.has_speech]
+    assert all(w.duration_s <= 30.0 for w in windows)
+    encoded = engine.encode(AudioClip(recording.samples, "joined", 16000, 1))
+    segments = encoded.transcript.segments
+    for w in windows:  # every window of speech produced text
+        assert any(w.start / 16000 - 0.5 <= s.start < w.end / 16000 for s in segments), w
+    for _, start, end in recording.spans:  # every clip is heard
+        assert any(s.end > start and s.start < end for s in segments), (start, end)
+    result = word_error_rate([recording.reference], [encoded.transcript.text])
+    print(f"long-form WER {result.wer:.4f}, deletions {result.deletions} of {result.reference_words}")
+    assert result.wer < LONG_FORM_WER_BOUND
+    assert result.deletions < 0.05 * result.reference_words
+
+
+def test_conversion_cache_is_checked_and_rebuilt(tmp_path: Path) -> None:
+    """A corrupted cache is detected by its checksum and converted again (in a fresh process)."""
+    code = ("from aero_agent.engines.whisper.checkpoint import converted_embedded_weights, embedded_model_dir;"
+            "s, c = converted_embedded_weights(embedded_model_dir()); print(len(s), c['decoder_layers'])")
+    env = {**os.environ, "AERO_CACHE_DIR": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    weights = tmp_path / "whisper-tiny.en" / "model.safetensors"
+    assert weights.exists() and first.stdout.split()[1] == "4"
+    data = bytearray(weights.read_bytes())
+    data[-100:] = b"\x00" * 100
+    weights.write_bytes(bytes(data))
+    second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert second.stdout == first.stdout
+    from aero_agent.persistence import sha256_file
+    import json
+
+    assert json.loads((weights.parent / "manifest.json").read_text())["sha256"] == sha256_file(weights)
