@@ -7,7 +7,7 @@ from typing import Any, Sequence
 from aero_agent.errors import ExtractionError
 from aero_agent.results import Turn
 from aero_agent.schemas import ExtractionSchema
-from aero_agent.transcript import Transcript
+from aero_agent.transcript import Transcript, clock
 
 SYSTEM = (
     "You answer questions about an audio recording using only its timestamped transcript below. "
@@ -16,8 +16,8 @@ SYSTEM = (
 
 
 def timestamped(transcript: Transcript, max_chars: int = 200_000) -> str:
-    """The transcript as '[mm:ss] text' lines, cut at ``max_chars``."""
-    lines = [f"[{int(s.start // 60):02d}:{int(s.start % 60):02d}] {s.text.strip()}" for s in transcript.segments]
+    """The transcript as '[mm:ss] text' lines (h:mm:ss past an hour), cut at ``max_chars``."""
+    lines = [f"[{clock(s.start)}] {s.text.strip()}" for s in transcript.segments]
     return "\n".join(lines)[:max_chars]
 
 

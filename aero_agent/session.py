@@ -23,7 +23,7 @@ from aero_agent.reasoning import reasoner_answer, reasoner_extract
 from aero_agent.results import Answer, Extraction, SearchHit, Turn, utc_now
 from aero_agent.retrieval import BM25Index
 from aero_agent.schemas import SchemaLike, as_schema
-from aero_agent.transcript import Segment, Transcript
+from aero_agent.transcript import Segment, Transcript, clock
 
 DESCRIBE_PROMPT = (
     "Describe the audio beyond its words: background sounds, music, the number of speakers, "
@@ -86,6 +86,9 @@ class AudioSession:
         self._index: tuple[int, BM25Index] | None = None
         self._lock = threading.RLock()
         self._cancel = threading.Event()
+        self.finished = threading.Event()  # set when encoding ends, ready or failed
+        if info.status != "encoding":
+            self.finished.set()
 
     # ----- opening -----------------------------------------------------------------
     @classmethod
@@ -138,12 +141,14 @@ class AudioSession:
             with self._lock:
                 self.info.status, self.info.error = "failed", f"{type(exc).__name__}: {exc}"
                 self.info.updated = utc_now()
+            self.finished.set()
             raise
         with self._lock:
             self.encoded = encoded
             self.info.status, self.info.progress, self.info.error = "ready", 1.0, None
             self.info.updated = utc_now()
         self._changed()
+        self.finished.set()
 
     # ----- read-only views --------------------------------------------------------------
     @property
@@ -242,8 +247,7 @@ class AudioSession:
     def _evidence_answer(evidence: Sequence[Segment]) -> str:
         if not evidence:
             return "No part of the transcript matches the question."
-        lines = [f"[{int(s.start // 60):02d}:{int(s.start % 60):02d}-{int(s.end // 60):02d}:{int(s.end % 60):02d}] "
-                 f"{s.text}" for s in evidence]
+        lines = [f"[{clock(s.start)}-{clock(s.end)}] {s.text}" for s in evidence]
         return "Best-matching transcript evidence:\n" + "\n".join(lines)
 
     def extract(self, schema: SchemaLike | None = None,

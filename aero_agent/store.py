@@ -16,7 +16,7 @@ from typing import Any
 from aero_agent import persistence as disk
 from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
 from aero_agent.engines.base import EncodeProgress, Engine, ProgressFn
-from aero_agent.errors import SessionNotFoundError
+from aero_agent.errors import EncodingCancelledError, SessionNotFoundError
 from aero_agent.results import utc_now
 from aero_agent.session import AudioSession, SessionInfo
 
@@ -46,6 +46,7 @@ class SessionStore:
         self._jobs: dict[str, Future[None]] = {}
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aero-encode")
+        self._stopping = False
         self.interrupted = self._recover_interrupted()
 
     # ----- engines ------------------------------------------------------------------
@@ -103,7 +104,9 @@ class SessionStore:
         def job() -> None:
             try:
                 session.run_encoding(clip, report)
-            except Exception:
+            except Exception as exc:
+                if isinstance(exc, EncodingCancelledError) and self._stopping:
+                    session.info.error = INTERRUPTED  # reported like a killed process on the next start
                 self._write_info(session)
                 if wait:
                     raise
@@ -156,14 +159,19 @@ class SessionStore:
         return SessionInfo.model_validate_json((folder / disk.INFO).read_text("utf-8"))
 
     def wait(self, session_id: str, timeout: float | None = None) -> SessionInfo:
-        """Block until the session is ready or failed, or ``timeout`` seconds pass; return its status."""
+        """Block until the session is ready or failed (encoding in the background or in another thread),
+        or ``timeout`` seconds pass; return its status."""
+        self._folder(session_id)
         with self._lock:
+            session = self._loaded.get(session_id)
             job = self._jobs.get(session_id)
-        if job is not None:
-            try:
-                job.result(timeout=timeout)
-            except TimeoutError:
-                pass
+        if session is not None:
+            session.finished.wait(timeout)
+            if job is not None and session.finished.is_set():
+                try:  # let the job finish saving before reporting
+                    job.result(timeout=5)
+                except Exception:
+                    pass
         return self.status(session_id)
 
     def list(self) -> list[SessionInfo]:
@@ -288,6 +296,7 @@ class SessionStore:
         """Save loaded sessions; with ``wait`` finish background encodings first, else cancel them
         (a cancelled session is marked failed and can be opened again)."""
         if not wait:
+            self._stopping = True
             with self._lock:
                 for session in self._loaded.values():
                     if session.info.status == "encoding":

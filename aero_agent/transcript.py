@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from pydantic import BaseModel, Field
 
 from aero_agent.errors import InvalidArgumentError
@@ -15,12 +17,31 @@ class Segment(BaseModel):
     text: str = Field(description="What was said in this stretch.")
 
 
-def _clock(seconds: float, decimal: str) -> str:
+def clock(seconds: float) -> str:
+    """``mm:ss`` (``h:mm:ss`` from an hour on) for a time in seconds: how answers and tools quote times."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _timecode(seconds: float, decimal: str) -> str:
     millis = max(0, int(round(seconds * 1000)))
     hours, millis = divmod(millis, 3_600_000)
     minutes, millis = divmod(millis, 60_000)
     secs, millis = divmod(millis, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{millis:03d}"
+
+
+class TranscriptHead(NamedTuple):
+    """The first part of a transcript that fits a length limit (see :meth:`Transcript.head`)."""
+
+    text: str
+    """The rendered text of ``shown``."""
+    next_start_s: float | None
+    """The ``start_s`` to ask for the rest from; None when nothing was cut."""
+    shown: Transcript
+    """The transcript that was rendered: the whole one, or its leading segments."""
 
 
 class Transcript(BaseModel):
@@ -50,19 +71,43 @@ class Transcript(BaseModel):
     def to_srt(self) -> str:
         """SubRip subtitles."""
         blocks = [
-            f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text.strip()}\n"
+            f"{i}\n{_timecode(s.start, ',')} --> {_timecode(s.end, ',')}\n{s.text.strip()}\n"
             for i, s in enumerate(self.segments, 1)
         ]
         return "\n".join(blocks)
 
     def to_vtt(self) -> str:
         """WebVTT subtitles."""
-        cues = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text.strip()}\n" for s in self.segments]
+        cues = [f"{_timecode(s.start, '.')} --> {_timecode(s.end, '.')}\n{s.text.strip()}\n" for s in self.segments]
         return "WEBVTT\n\n" + "\n".join(cues)
 
     def to_json(self) -> str:
         """JSON with segments, duration and language."""
         return self.model_dump_json(indent=2)
+
+    def head(self, max_chars: int, fmt: str = "text") -> TranscriptHead:
+        """Render in ``fmt`` and, when that is longer than ``max_chars``, cut at a segment boundary.
+
+        The cut keeps the longest run of leading whole segments whose rendering (measured exactly, headers
+        and numbering included) fits in ``max_chars``, and always at least one segment, so a single
+        over-long segment comes back whole. ``next_start_s`` is the end of the last segment shown: passed as
+        ``start_s`` to :meth:`between` (or a tool), it gives the segments that were left out.
+        """
+        rendered = self.render(fmt)
+        if len(rendered) <= max_chars or len(self.segments) <= 1:
+            return TranscriptHead(rendered, None, self)
+        lo, hi = 1, len(self.segments) - 1  # keep lo segments; find the largest count that fits
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if len(self._first(mid).render(fmt)) <= max_chars:
+                lo = mid
+            else:
+                hi = mid - 1
+        shown = self._first(lo)
+        return TranscriptHead(shown.render(fmt), shown.segments[-1].end, shown)
+
+    def _first(self, count: int) -> Transcript:
+        return self.model_copy(update={"segments": self.segments[:count]})
 
     def render(self, fmt: str) -> str:
         """Render as ``text``/``txt``, ``srt``, ``vtt`` or ``json``."""

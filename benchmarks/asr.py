@@ -262,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-seq", action="store_true", help="leave out faster-whisper sequential runs")
     parser.add_argument("--skip-fw-fp32", action="store_true", help="leave out faster-whisper float32 runs")
     parser.add_argument("--skip-fw", action="store_true", help="only our engine")
+    parser.add_argument("--fp32-repeats", type=int, default=None,
+                        help="rounds that include the faster-whisper float32 runs (default: all; they are slow "
+                             "reference points, not targets)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed for one engine run")
     parser.add_argument("--json", type=Path, default=None, help="write all results (runs, summary) here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -296,13 +299,17 @@ def main(argv: list[str] | None = None) -> int:
             "short": f"{len(short)} clips transcribed one by one, {audio_s['short'] / 60:.2f} min of audio, "
                      f"{sum(len(c.text.split()) for c in short)} reference words",
         }
-        print(f"engines: {', '.join(names)}; threads {args.threads}; repeats {args.repeats}; "
+        print(f"engines: {', '.join(names)}; threads {args.threads}; repeats {args.repeats} "
+              f"(float32: {args.repeats if args.fp32_repeats is None else min(args.repeats, args.fp32_repeats)}); "
               f"fw batched batch_size {args.batch_size}, beam {args.fw_batched_beam}")
         runs: list[dict[str, Any]] = []
         started = time.perf_counter()
+        fp32_rounds = args.repeats if args.fp32_repeats is None else args.fp32_repeats
         for round_no in range(1, args.repeats + 1):
             for form in forms:
                 for name in names:
+                    if CONFIGS[name].get("compute") == "float32" and round_no > fp32_rounds:
+                        continue
                     payload = {"config": name, "form": form, "files": files[form], "warmup": str(clips[0].path),
                                "threads": args.threads, "batch_size": args.batch_size,
                                "ours_batch": args.ours_batch_size}
@@ -311,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                     result = run_worker(Path(__file__), payload, args.threads, timeout=args.timeout)
                     result["round"], result["loadavg"] = round_no, loadavg()
                     runs.append(result)
+                    write_json(args.json, {"partial": True, "machine": info, "command": command, "runs": runs})
                     print(f"  round {round_no} {form:5s} {name:20s} wall {result['wall_s']:8.2f} s  "
                           f"load {result['load_s']:5.2f} s  peak {result['peak_run_mb']:6.0f} MB  "
                           f"load avg {result['loadavg'][0]:.2f}", file=sys.stderr, flush=True)

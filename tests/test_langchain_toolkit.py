@@ -225,7 +225,7 @@ def test_reasoner_is_passed_to_transcript_only_sessions(engine) -> None:
     """With a reasoner chat model the transcript-only engine's sessions answer and extract through it."""
     reasoner = ScriptedChatModel(steps=[
         "Her name is Abigail Claflin; she goes by Abbie.",
-        AIMessage(content="", tool_calls=[{"name": "extraction", "id": "r1",
+        AIMessage(content="", tool_calls=[{"name": "result", "id": "r1",
                                            "args": {"names": ["Abigail Claflin", "Abbie"]}}]),
     ])
     kit = AudioToolkit(engine=engine, allowed_dirs=[DATA_DIR], reasoner=reasoner)
@@ -239,7 +239,7 @@ def test_reasoner_is_passed_to_transcript_only_sessions(engine) -> None:
     assert "Evidence:" not in answer.content or "[00:00" in answer.content
 
     schema = {"type": "object", "properties": {"names": {"type": "array", "items": {"type": "string"}}},
-              "required": ["names"]}  # no title: the tool names it for with_structured_output
+              "required": ["names"]}  # no title: the core names it "result" for with_structured_output
     extraction = tools["extract_from_audio"].invoke(
         call("extract_from_audio", session_id=sid, instruction="List the names.", json_schema=schema))
     assert extraction.status == "success", extraction.content
@@ -260,6 +260,19 @@ def test_open_without_waiting_reports_progress(engine) -> None:
     text = tools["transcribe_audio"].invoke(call("transcribe_audio", session_id=sid))
     assert "abigail" in text.content.lower() and "partial" not in text.content
     assert "ready" in tools["list_audio_sessions"].invoke(call("list_audio_sessions")).content
+    kit.store.shutdown()
+
+
+def test_open_reuses_the_open_session_of_a_file_unless_told_not_to(engine) -> None:
+    kit = AudioToolkit(engine=engine, allowed_dirs=[DATA_DIR])
+    open_audio = tools_of(kit)["open_audio"]
+    first = open_audio.invoke(call("open_audio", path=example_path("meeting").name))
+    again = open_audio.invoke(call("open_audio", path=str(example_path("meeting"))))  # same file, other spelling
+    assert first.artifact["reused"] is False and again.artifact["reused"] is True
+    assert again.artifact["id"] == first.artifact["id"] and "Reused session" in again.content
+    fresh = open_audio.invoke(call("open_audio", path=example_path("meeting").name, reuse=False))
+    assert fresh.status == "success" and fresh.artifact["reused"] is False
+    assert fresh.artifact["id"] != first.artifact["id"] and len(kit.store.list()) == 2
     kit.store.shutdown()
 
 

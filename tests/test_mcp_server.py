@@ -295,15 +295,14 @@ def test_long_audio_returns_at_once_and_reports_progress(engine, folders):
 
 
 def test_cut_keeps_whole_segments():
-    from aero_mcp.server import _cut
-
+    """transcribe_audio cuts with the core's Transcript.head (exact rendered length, in the asked format)."""
     from aero_agent.transcript import Segment, Transcript
 
     t = Transcript(segments=[Segment(start=i, end=i + 1, text="x" * 60) for i in range(10)], duration_s=10)
-    shown, next_start = _cut(t, 300)
+    _, next_start, shown = t.head(300, "srt")
     assert len(shown.segments) == 3 and next_start == 3
-    assert _cut(t, 10_000) == (t, None)
-    assert len(_cut(t, 1)[0].segments) == 1  # always at least one segment
+    assert t.head(10_000, "srt")[1:] == (None, t)
+    assert len(t.head(1, "srt").shown.segments) == 1  # always at least one segment
 
 
 # ----- persistence ----------------------------------------------------------------------------------------------
@@ -334,6 +333,35 @@ def test_sessions_and_history_survive_a_restart(engine, folders):
     # the second start loads its engine in the background, as the command line does
     config = ServerConfig(allow_dirs=[folders["audio"]], store_dir=folders["store"])
     drive(create_server(config), second_run)
+
+
+def test_stopping_cancels_a_running_encoding(engine, folders):
+    """Backend.close (what the command line calls on exit) cancels an encoding instead of waiting for it; the
+    session is then reported as interrupted by the stop."""
+    shutil.copy(example_path("sonnet"), folders["audio"] / "long.wav")  # 53 s
+    server = make_server(engine, folders)
+
+    async def script(client: Client) -> str:
+        opened = await client.call_tool("open_audio", {"path": "long.wav", "wait_s": 0})
+        assert opened.structured_content["status"] == "encoding", text_of(opened)
+        return opened.structured_content["session_id"]
+
+    async def main() -> str:
+        async with Client(server) as client:
+            return await script(client)
+
+    sid = anyio.run(main)
+    assert server.backend.close(grace_s=60) is True
+    restarted = make_server(engine, folders)
+
+    async def after(client: Client) -> None:
+        status = await client.call_tool("session_status", {"session_id": sid})
+        assert status.structured_content["status"] == "failed" and status.structured_content["interrupted"] is True
+        assert "server stopped while this session was encoding" in text_of(status)
+        again = await client.call_tool("open_audio", {"path": "long.wav", "wait_s": 0})
+        assert again.structured_content["reused"] is False  # a cancelled session is not reused
+
+    drive(restarted, after)
 
 
 def test_an_engine_that_cannot_load_is_reported_to_every_call(folders):

@@ -89,32 +89,37 @@ class Backend:
         self._ready.set()
 
     def close(self, grace_s: float = 5.0) -> bool:
-        """Save loaded sessions. Returns False when an encoding is still running after ``grace_s``.
+        """Stop the store: cancel running encodings and save loaded sessions (``SessionStore.shutdown(wait=False)``).
 
-        A running encoding cannot be stopped: the caller should then exit the process at once
-        (``os._exit``); the store's files are written atomically, and the next start reports that session
-        as interrupted.
+        Returns False when that has not finished after ``grace_s``. A cancelled encoding stops only at its next
+        progress report, once the windows in hand are encoded (the Whisper engine encodes them in batches), which
+        on a busy CPU can take longer than a client waits for the server to exit. The caller should then leave at
+        once (``os._exit``): the store writes its files atomically and the next start reports the session as
+        interrupted.
         """
         store = self._store
         if store is None:
             return True
-        deadline = time.monotonic() + grace_s
-        while True:
-            running = [i.id for i in store.list() if i.status == "encoding"]
-            if not running or time.monotonic() >= deadline:
-                break
-            time.sleep(0.2)
-        if running:
-            for session_id in store.loaded_ids():
-                try:
-                    store.save(session_id)
-                except Exception as exc:  # noqa: BLE001
-                    log.warning("could not save session %s: %s", session_id, exc)
-            log.warning("stopping while %d session(s) are still encoding (%s); the next start reports them "
-                        "as interrupted", len(running), ", ".join(running))
-            return False
-        store.shutdown()
-        return True
+        running = [i.id for i in store.list() if i.status == "encoding"]
+        stopped = threading.Event()
+
+        def stop() -> None:
+            try:
+                store.shutdown(wait=False)
+            except Exception as exc:  # noqa: BLE001 - shutting down regardless
+                log.warning("could not shut the session store down cleanly: %s: %s", type(exc).__name__, exc)
+            finally:
+                stopped.set()
+
+        threading.Thread(target=stop, name="aero-mcp-shutdown", daemon=True).start()
+        if stopped.wait(grace_s):
+            if running:
+                log.warning("stopped while %d session(s) were encoding (%s); open their files again",
+                            len(running), ", ".join(running))
+            return True
+        log.warning("stopping while %d session(s) are still encoding (%s); the next start reports them as "
+                    "interrupted", len(running), ", ".join(running))
+        return False
 
     # ----- access -------------------------------------------------------------------------
     @property
@@ -182,58 +187,24 @@ class Backend:
                 return info
             await anyio.sleep(min(0.25, remaining))
 
-    async def find_reusable(self, path: Path, deadline: float | None = None) -> SessionInfo | None:
-        """A ready or encoding session of this file with the current engine, newer than the file."""
-        store = await self.store(deadline)
-        engine = store.engine
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            return None
-        for info in await self.run(store.list, deadline=deadline, what="listing sessions"):
-            if (info.source == str(path) and info.status in ("ready", "encoding") and info.engine == engine.name
-                    and info.model_id == engine.model_id and _timestamp(info.created) >= mtime):
-                return info
-        return None
-
-
-def _timestamp(iso: str) -> float:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(iso).timestamp()
-    except ValueError:
-        return 0.0
-
 
 # ----- errors ------------------------------------------------------------------------------------
+# What the server's own options change, after the core's next step (aero_agent.errors.next_step).
+_SERVER_OPTION = {
+    E.PathNotAllowedError: "To allow another folder, restart aero-mcp with --allow-dir <folder>.",
+    E.AudioTooLongError: "To accept longer recordings, restart aero-mcp with a higher --max-duration.",
+    E.AudioTooLargeError: "To accept larger files, restart aero-mcp with a higher --max-size-mb.",
+}
+
+
 def explain(exc: BaseException, roots: list[Path]) -> str:
     """One actionable message for ``exc``: what failed, why, and what to do next."""
     name = type(exc).__name__.removesuffix("Error") or type(exc).__name__
-    folders = ", ".join(str(r) for r in roots) or "(none)"
     if isinstance(exc, UserError):
         return str(exc)
-    if isinstance(exc, E.PathNotAllowedError):
-        return (f"{name}: {exc}. Only files inside the allowed folders can be opened; move the "
-                "recording into one of them, or restart aero-mcp with --allow-dir <folder>.")
-    if isinstance(exc, E.AudioNotFoundError):
-        return (f"{name}: {exc}. Check the path; relative paths are taken from {roots[0] if roots else '.'} "
-                f"and only these folders are readable: {folders}.")
-    if isinstance(exc, E.NotAFileError):
-        return f"{name}: {exc}. Give the path of one audio file."
-    if isinstance(exc, (E.AudioTooLongError, E.AudioTooLargeError)):
-        return (f"{name}: {exc}. Split or trim the recording, or restart aero-mcp with a higher "
-                "--max-duration / --max-size-mb.")
-    if isinstance(exc, E.AudioError):
-        return (f"{name}: {exc}. The file cannot be used as audio; check that it is a complete, playable "
-                "recording (WAV, FLAC, MP3, M4A, OGG, ...).")
-    if isinstance(exc, E.SessionNotFoundError):
-        return (f"{name}: {exc}. Call list_audio_sessions to see the sessions, or open_audio to open the "
-                "file again.")
-    if isinstance(exc, E.CapabilityError):
-        return f"{name}: {exc}."
     if isinstance(exc, E.AeroError):
-        return f"{name}: {exc}"
+        option = next((text for kind, text in _SERVER_OPTION.items() if isinstance(exc, kind)), None)
+        return " ".join(filter(None, [f"{name}: {E.with_next_step(exc, roots)}", option]))
     if isinstance(exc, OSError):
         return f"{name}: {exc}. The session store could not be read or written; check the --store folder."
     return (f"InternalError: {type(exc).__name__}: {exc}. This is a bug in aero-mcp; the server keeps running. "

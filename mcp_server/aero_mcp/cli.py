@@ -163,11 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        # The store cancels running encodings, but one stops only at its next progress report, when the windows in
+        # hand are encoded. Stdio clients kill the server soon after closing its input, so wait briefly there and a
+        # little longer over HTTP.
         clean = backend.close(grace_s=1.5 if args.transport == "stdio" else 5.0)
         logging.shutdown()
         if not clean:
-            # An encoding thread cannot be stopped and would keep the process alive; the store's files are
-            # written atomically, so leave now and let the next start report the session as interrupted.
+            # The encoding thread has not reached its next progress report and would keep the process alive until
+            # it does; the store's files are written atomically, so leave now and let the next start report the
+            # session as interrupted.
             sys.stderr.flush()
             os._exit(0)
     return 0

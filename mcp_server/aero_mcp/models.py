@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from aero_agent import SearchHit, Segment, SessionInfo
+from aero_agent.errors import EncodingCancelledError
 from aero_agent.store import INTERRUPTED
 
 
@@ -40,7 +41,10 @@ class SessionStatus(BaseModel):
 
 
 def _interrupted(info: SessionInfo) -> bool:
-    return info.error == INTERRUPTED or (info.error or "").startswith("interrupted")
+    """Stopped by the server: killed (the store marks it on the next start), or cancelled by its shutdown. A
+    session closed while encoding is deleted, so a stored cancelled encoding can only come from a shutdown."""
+    error = info.error or ""
+    return error == INTERRUPTED or error.startswith(("interrupted", EncodingCancelledError.__name__))
 
 
 def describe_status(info: SessionInfo) -> str:

@@ -23,7 +23,7 @@ from pydantic import Field
 from aero_agent import errors as E
 from aero_agent.paths import resolve_allowed
 from aero_agent.session import MAX_QUESTION_CHARS, SessionInfo
-from aero_agent.transcript import Transcript
+from aero_agent.transcript import clock
 from aero_mcp import prompts as P
 from aero_mcp.backend import Backend, UserError, explain, is_expected
 from aero_mcp.config import ServerConfig
@@ -80,28 +80,9 @@ def _result(model: Any, text: str) -> CallToolResult:
                           structured_content=model.model_dump(mode="json"))
 
 
-def _clock(seconds: float) -> str:
-    seconds = max(0.0, float(seconds))
-    h, rem = divmod(int(seconds), 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-
 def _status_text(status: SessionStatus) -> str:
     name = Path(status.source).name or status.source
     return f"Session {status.session_id} ({name}, {status.duration_s:.1f} s, {status.engine}): {status.message}"
-
-
-def _cut(transcript: Transcript, max_chars: int) -> tuple[Transcript, float | None]:
-    """The leading segments that fit in ``max_chars`` (at least one), and where the rest starts."""
-    used, kept = 0, []
-    for seg in transcript.segments:
-        cost = len(seg.text) + 40  # timestamps and numbering in SRT/VTT
-        if kept and used + cost > max_chars:
-            return transcript.model_copy(update={"segments": kept}), seg.start
-        used += cost
-        kept.append(seg)
-    return transcript, None
 
 
 def create_server(config: ServerConfig | None = None, *, backend: Backend | None = None, engine: Any = None,
@@ -189,7 +170,8 @@ def create_server(config: ServerConfig | None = None, *, backend: Backend | None
             deadline = backend.deadline(wait_s)
             store = await backend.store(deadline)
             real = await backend.run(resolve_allowed, path, roots, deadline=deadline, what="checking the path")
-            info = await backend.find_reusable(real, deadline) if reuse else None
+            info = (await backend.run(store.find, real, deadline=deadline, what="looking for an open session")
+                    if reuse else None)
             reused = info is not None
             if info is None:
                 session = await backend.run(store.open, real, wait=False, deadline=deadline,
@@ -230,9 +212,10 @@ def create_server(config: ServerConfig | None = None, *, backend: Backend | None
         end_s: Annotated[float | None, Field(ge=0, description="End time in seconds.")] = None,
         format: Annotated[Literal["text", "srt", "vtt", "json"], Field(
             description="text (plain), srt or vtt (subtitles with times), or json (segments).")] = "text",
-        max_chars: Annotated[int, Field(ge=200, le=MAX_TRANSCRIPT_CHARS,
-                                        description="Cut long transcripts at about this many characters; "
-                                                    "the result says where to continue.")] = DEFAULT_TRANSCRIPT_CHARS,
+        max_chars: Annotated[int, Field(
+            ge=200, le=MAX_TRANSCRIPT_CHARS,
+            description="Cut long transcripts at a segment boundary to at most this many characters (a single "
+                        "longer segment comes whole); the result says where to continue.")] = DEFAULT_TRANSCRIPT_CHARS,
         wait_s: WaitS = None,
         ctx: Context | None = None,
     ) -> Annotated[CallToolResult, TranscriptResult]:
@@ -245,8 +228,8 @@ def create_server(config: ServerConfig | None = None, *, backend: Backend | None
             transcript = await backend.run(session.transcribe, start_s, end_s, deadline=deadline,
                                            what="transcription")
             info = session.info.model_copy()
-            shown, next_start = _cut(transcript, max_chars)
-            text = shown.render(format)
+            text, next_start, shown = await backend.run(transcript.head, max_chars, format, deadline=deadline,
+                                                        what="rendering the transcript")
             notes = []
             if not transcript.complete:
                 notes.append(f"Encoding is {info.progress:.0%} done: this is the part transcribed so far; call "
@@ -262,7 +245,7 @@ def create_server(config: ServerConfig | None = None, *, backend: Backend | None
                 message=" ".join(notes))
             lo = start_s or 0.0
             hi = end_s if end_s is not None else info.duration_s
-            header = f"Transcript of session {session_id} [{_clock(lo)}-{_clock(hi)}]"
+            header = f"Transcript of session {session_id} [{clock(lo)}-{clock(hi)}]"
             header += "" if transcript.complete else f" (partial, encoding {info.progress:.0%} done)"
             body = "\n".join([header + ":", text] + ([f"\n({result.message})"] if result.message else []))
             return _result(result, body)
@@ -291,7 +274,7 @@ def create_server(config: ServerConfig | None = None, *, backend: Backend | None
                                progress=round(session.info.progress, 4), note=note, metadata=meta)
             lines = [answer.text]
             if answer.evidence and answer.method != "transcript-evidence":
-                lines.append("Evidence: " + "; ".join(f"[{_clock(s.start)}-{_clock(s.end)}] {s.text.strip()}"
+                lines.append("Evidence: " + "; ".join(f"[{clock(s.start)}-{clock(s.end)}] {s.text.strip()}"
                                                       for s in answer.evidence))
             if note:
                 lines.append(f"({note})")
@@ -315,7 +298,7 @@ def create_server(config: ServerConfig | None = None, *, backend: Backend | None
                                            "searched.")
             result = SearchResult(session_id=session_id, query=query, hits=hits, complete=complete,
                                   progress=round(session.info.progress, 4), message=message)
-            lines = [f"{h.rank}. [{_clock(h.start)}-{_clock(h.end)}] {h.text.strip()} (score {h.score:.2f})"
+            lines = [f"{h.rank}. [{clock(h.start)}-{clock(h.end)}] {h.text.strip()} (score {h.score:.2f})"
                      for h in hits] or ["No segment matches the query."]
             if message:
                 lines.append(f"({message})")

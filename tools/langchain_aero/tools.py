@@ -20,17 +20,11 @@ from langchain_core.callbacks import CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from aero_agent.errors import (
-    AeroError,
-    AudioNotFoundError,
-    NotAFileError,
-    PathNotAllowedError,
-    SessionNotFoundError,
-)
+from aero_agent.errors import AeroError, with_next_step
 from aero_agent.paths import allowed_roots, resolve_allowed
 from aero_agent.session import MAX_K, AudioSession, SessionInfo
 from aero_agent.store import SessionStore
-from aero_agent.transcript import Transcript
+from aero_agent.transcript import Transcript, clock
 
 DEFAULT_MAX_OUTPUT_CHARS = 20_000
 TranscriptFormat = Literal["text", "srt", "vtt", "json"]
@@ -40,14 +34,6 @@ SESSION_ID_DESCRIPTION = ("Id of an open audio session, as returned by open_audi
 
 
 # ----- shared helpers ---------------------------------------------------------------------
-def clock(seconds: float) -> str:
-    """``mm:ss`` (or ``h:mm:ss`` past an hour) for a time in seconds."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
 def explain_validation_error(error: ValidationError | Exception) -> str:
     """A message a model can act on for arguments that do not fit a tool's schema."""
     if isinstance(error, ValidationError):
@@ -61,45 +47,23 @@ def explain_validation_error(error: ValidationError | Exception) -> str:
     return f"Error: invalid arguments ({detail}). Fix them and call the tool again."
 
 
-def _hint_for(exc: AeroError, roots: list[Path] | None) -> str:
-    """The core's message (which names the input and the reason), plus what the model can do next."""
-    message = str(exc)
-    if isinstance(exc, SessionNotFoundError):
-        if "list_audio_sessions" not in message:
-            message += "; call list_audio_sessions to see the open session ids, or open_audio to open a file"
-    elif isinstance(exc, PathNotAllowedError):
-        message += "; only files inside those folders can be opened"
-    elif isinstance(exc, (AudioNotFoundError, NotAFileError)) and roots:
-        message += f"; relative paths are taken from {roots[0]}"
-    return message
-
-
 @contextmanager
 def tool_errors(roots: list[Path] | None = None) -> Iterator[None]:
-    """Turn aero-agent's typed errors into ToolException with an actionable message."""
+    """Turn aero-agent's typed errors into ToolException: the core's message and next step
+    (:func:`aero_agent.errors.with_next_step`), after ``Error:``."""
     try:
         yield
     except ToolException:
         raise
     except AeroError as exc:
-        raise ToolException(f"Error: {_hint_for(exc, roots)}") from exc
+        raise ToolException(f"Error: {with_next_step(exc, roots)}") from exc
 
 
 def cap_transcript(transcript: Transcript, fmt: str, max_chars: int) -> tuple[str, Transcript]:
-    """Render ``transcript`` in ``fmt``; if longer than ``max_chars``, keep the longest prefix of
-    whole segments that fits. Returns the text and the transcript actually rendered."""
-    rendered = transcript.render(fmt)
-    if len(rendered) <= max_chars or len(transcript.segments) <= 1:
-        return rendered, transcript
-    lo, hi = 1, len(transcript.segments) - 1  # lo segments always kept, find the largest fitting n
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if len(transcript.model_copy(update={"segments": transcript.segments[:mid]}).render(fmt)) <= max_chars:
-            lo = mid
-        else:
-            hi = mid - 1
-    kept = transcript.model_copy(update={"segments": transcript.segments[:lo]})
-    return kept.render(fmt), kept
+    """``transcript`` rendered in ``fmt`` and cut at a segment boundary to fit ``max_chars``
+    (:meth:`aero_agent.transcript.Transcript.head`). Returns the text and the transcript actually rendered."""
+    head = transcript.head(max_chars, fmt)
+    return head.text, head.shown
 
 
 def describe_info(info: SessionInfo) -> str:
@@ -155,14 +119,16 @@ class AudioTool(BaseTool):
 class OpenAudioInput(BaseModel):
     path: str = Field(description="Path of an audio or video file (wav, flac, mp3, ogg, m4a, mp4...) inside the "
                                   "allowed folders; relative paths are taken from the first allowed folder.")
+    reuse: bool = Field(default=True, description="Return the existing session when this unchanged file is already "
+                                                  "open (ready or encoding); false encodes it again as a new session.")
 
 
 class OpenAudioTool(AudioTool):
     name: str = "open_audio"
     description: str = (
         "Open an audio file once and get a session_id for it. The recording is decoded and encoded a single "
-        "time; every other audio tool then works on the session_id without re-reading the file. Returns the "
-        "session id, duration, engine and status.")
+        "time; every other audio tool then works on the session_id without re-reading the file. Opening a file "
+        "that is already open returns its session. Returns the session id, duration, engine and status.")
     args_schema: type[BaseModel] = OpenAudioInput
 
     allowed_dirs: list[Path] = Field(default_factory=lambda: allowed_roots(None),
@@ -176,11 +142,20 @@ class OpenAudioTool(AudioTool):
     def _resolve_dirs(cls, value: Any) -> list[Path]:
         return allowed_roots(None if value is None else ([value] if isinstance(value, (str, Path)) else value))
 
-    def _call(self, path: str) -> tuple[str, Any]:
+    def _call(self, path: str, reuse: bool = True) -> tuple[str, Any]:
         real = resolve_allowed(path, self.allowed_dirs)
-        session = self.store.open(real, engine=self.engine, wait=self.wait)
+        found = self.store.find(real, self.engine) if reuse else None
+        if found is None:
+            session = self.store.open(real, engine=self.engine, wait=self.wait)
+        else:
+            session = self.store.get(found.id)
+            if self.wait and session.info.status == "encoding":
+                self.store.wait(session.id)  # opened in the background by an earlier call
         info = session.info.model_copy()
-        text = (f"Opened {Path(info.source).name or path} as session {info.id} ({info.duration_s:.1f} s, "
+        name = Path(info.source).name or path
+        opened = (f"Reused session {info.id}, already open for {name}," if found is not None
+                  else f"Opened {name} as session {info.id}")
+        text = (f"{opened} ({info.duration_s:.1f} s, "
                 f"engine {info.engine} {info.model_id}, status {info.status}). Pass session_id=\"{info.id}\" to "
                 "transcribe_audio, ask_audio, search_audio and extract_from_audio.")
         if info.status == "encoding":
@@ -188,7 +163,7 @@ class OpenAudioTool(AudioTool):
         if not session.engine.capabilities.answer and session.reasoner is None:
             text += (" This engine only transcribes: ask_audio answers with the best-matching transcript passages "
                      "and extract_from_audio is not available.")
-        return text, info.model_dump()
+        return text, {**info.model_dump(), "reused": found is not None}
 
 
 # ----- transcribe_audio -------------------------------------------------------------------
@@ -219,9 +194,8 @@ class TranscribeAudioTool(AudioTool):
         if not transcript.segments:
             text = f"[no speech found between {lo:g} and {hi:g} s]"
         else:
-            text, shown = cap_transcript(transcript, format, self.max_output_chars)
-            if len(shown.segments) < len(transcript.segments):
-                resume = shown.segments[-1].end
+            text, resume, shown = transcript.head(self.max_output_chars, format)
+            if resume is not None:
                 text += (f"\n[transcript cut after {resume:g} s ({len(shown.segments)} of {len(transcript.segments)} "
                          f"segments); call transcribe_audio with start_s={resume:g} for the rest]")
         if not transcript.complete:

@@ -33,7 +33,11 @@ class EnergyProfile:
         db = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
         kernel = np.ones(5) / 5.0  # 50 ms smoothing
         self.db = np.convolve(db, kernel, mode="same") if len(db) >= 5 else db
-        floor, loud = np.percentile(self.db, 10), np.percentile(self.db, 95)
+        # Digital silence (zeros between joined takes, muted stretches) would drag a plain percentile
+        # down to -100 dB and hide every real pause above it; estimate the noise floor without it.
+        audible = self.db[self.db > -90.0]
+        levels = audible if len(audible) >= 0.2 * len(self.db) else self.db
+        floor, loud = np.percentile(levels, 10), np.percentile(levels, 95)
         self.threshold = floor + max(0.25 * (loud - floor), 3.0)
         self.quiet = self.db < self.threshold
 

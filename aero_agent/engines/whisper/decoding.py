@@ -46,16 +46,18 @@ class DecoderRunner:
         return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
 
     def cross_keys_values(self, encoded: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per layer: scaled keys (batch, heads, frames, head_dim) and values transposed to
-        (batch, heads, head_dim, frames), the layouts in which one query is a fast matrix-vector product."""
+        """Per layer: scaled keys and values, both laid out (batch, heads, head_dim, frames).
+
+        With one query per step, ``q @ K`` and ``V @ p`` in this layout stream the 1500 frames at memory
+        speed; the (frames, head_dim) layout or the flash-attention kernel are several times slower here."""
         scale = (self.decoder.config.d_model // self.heads) ** -0.5
-        return [((self._split(layer.encoder_attn.k_proj(encoded)) * scale).contiguous(),
+        return [((self._split(layer.encoder_attn.k_proj(encoded)) * scale).transpose(-1, -2).contiguous(),
                  self._split(layer.encoder_attn.v_proj(encoded)).transpose(-1, -2).contiguous())
                 for layer in self.layers]
 
-    def new_buffers(self, batch: int, dtype: torch.dtype) -> list[torch.Tensor]:
+    def new_buffers(self, batch: int, dtype: torch.dtype, length: int) -> list[torch.Tensor]:
         d = self.decoder.config.d_model
-        shape = (2, batch, self.heads, self.max_len, d // self.heads)
+        shape = (2, batch, self.heads, min(length, self.max_len), d // self.heads)
         return [torch.empty(shape, dtype=dtype) for _ in self.layers]
 
     def step(self, tokens: torch.Tensor, position: int, buffers: list[torch.Tensor],
@@ -72,11 +74,10 @@ class DecoderRunner:
             x = x + attn.out_proj(o.transpose(1, 2).reshape(x.shape))
             cross_attn = layer.encoder_attn
             h = layer.encoder_attn_layer_norm(x)
-            # one query against 1500 frames: two matrix-vector products beat the flash kernel here
-            query = cross_attn.q_proj(h).view(x.shape[0], self.heads, -1, 1)  # (batch, heads, head_dim, 1)
-            weights = torch.softmax(torch.matmul(ck, query), dim=-2)
-            o = (cv @ weights).transpose(-1, -2)
-            x = x + cross_attn.out_proj(o.transpose(1, 2).reshape(x.shape))
+            query = cross_attn.q_proj(h).view(x.shape[0], self.heads, 1, -1)  # (batch, heads, 1, head_dim)
+            weights = torch.softmax(torch.matmul(query, ck), dim=-1)  # (batch, heads, 1, frames)
+            o = torch.matmul(cv, weights.transpose(-1, -2))  # (batch, heads, head_dim, 1)
+            x = x + cross_attn.out_proj(o.reshape(x.shape))
             h = layer.final_layer_norm(x)
             x = x + layer.fc2(F.gelu(layer.fc1(h)))
         x = self.decoder.layer_norm(x)
@@ -119,37 +120,46 @@ def apply_timestamp_rules(logits: torch.Tensor, generated: list[list[int]], spec
 @torch.inference_mode()
 def greedy_decode(runner: DecoderRunner, encoded: torch.Tensor, special: SpecialTokens,
                   window_s: list[float], max_tokens: int = 224) -> list[list[int]]:
-    """Greedy timestamped decoding of a batch of encoded windows; returns each window's generated tokens."""
+    """Greedy timestamped decoding of a batch of encoded windows; returns each window's generated tokens.
+
+    Finished windows are dropped from the batch once a quarter of it has finished, so the cross-attention
+    keys and values (the bulk of each step's memory traffic) are neither read for finished windows for
+    long nor copied after every single finish.
+    """
     batch = encoded.shape[0]
+    prompt = list(special.sot_sequence)
+    limit = min(max_tokens, runner.max_len - len(prompt))
     cross = runner.cross_keys_values(encoded)
-    buffers = runner.new_buffers(batch, encoded.dtype)
-    active = list(range(batch))
+    buffers = runner.new_buffers(batch, encoded.dtype, len(prompt) + limit)
+    active = list(range(batch))  # window index of each row still in the batch
+    finished: set[int] = set()
     generated: list[list[int]] = [[] for _ in range(batch)]
     max_ts = [min(1500, int(round(s / TIME_PER_TOKEN))) for s in window_s]
-    prompt = list(special.sot_sequence)
     position = 0
     for token in prompt[:-1]:
         runner.step(torch.full((batch,), token, dtype=torch.long), position, buffers, cross)
         position += 1
     current = torch.full((batch,), prompt[-1], dtype=torch.long)
-    limit = min(max_tokens, runner.max_len - len(prompt))
     for _ in range(limit):
         logits = runner.step(current, position, buffers, cross)
         position += 1
         apply_timestamp_rules(logits, [generated[i] for i in active], special, [max_ts[i] for i in active])
         chosen = logits.argmax(dim=-1)
-        keep = []
         for slot, row in enumerate(active):
+            if row in finished:
+                chosen[slot] = special.eot
+                continue
             token = int(chosen[slot])
             if token == special.eot:
-                continue
-            generated[row].append(token)
-            keep.append(slot)
-        if not keep:
+                finished.add(row)
+            else:
+                generated[row].append(token)
+        alive = [slot for slot, row in enumerate(active) if row not in finished]
+        if not alive:
             break
-        if len(keep) < len(active):
-            index = torch.tensor(keep)
-            active = [active[s] for s in keep]
+        if len(active) - len(alive) >= max(1, len(active) // 4):
+            index = torch.tensor(alive)
+            active = [active[s] for s in alive]
             cross = [(k.index_select(0, index), v.index_select(0, index)) for k, v in cross]
             buffers = [b.index_select(1, index) for b in buffers]
             chosen = chosen.index_select(0, index)
