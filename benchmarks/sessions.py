@@ -50,6 +50,7 @@ from _common import (
     machine_info,
     rss_mb,
     run_worker,
+    snapshot_code,
     speech_recording,
     table,
     write_json,
@@ -118,7 +119,8 @@ def _aero_engine(payload: dict[str, Any], tmp: Path):
 
 
 def worker(payload: dict[str, Any]) -> None:
-    code = code_fingerprint("aero_agent")
+    parts = ("engines/aero",) if payload["engine"] == "aero" else ("engines/whisper",)
+    code = code_fingerprint(*parts, "engines/base.py", "session.py", "retrieval.py", "audio.py")
     import torch
 
     torch.set_num_threads(payload["threads"])
@@ -191,7 +193,7 @@ def _render(result: dict[str, Any]) -> str:
     engine = result["engine"]
     lines = [(f"\nengine {engine} ({result['model_id']}): load {result['load_s']:.2f} s + warm-up "
               f"{result['warmup_s']:.2f} s (not in turn 1), RSS after load {result['rss_after_load_mb']:.0f} MB; "
-              f"aero_agent source fingerprint {result['code']}")]
+              f"engine source fingerprint {result['code']}")]
     for key, value in result.get("model", {}).items():
         lines.append(f"  {key}: {value}")
     if engine == "aero":
@@ -225,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=32, help="aero: tokens generated per answer")
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--live-code", action="store_true",
+                        help="import aero_agent from the work tree (default: a snapshot taken at start)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -250,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     results, skipped = [], {}
     with tempfile.TemporaryDirectory(prefix="aero-sess-bench-") as tmp:
         wav = write_wav(Path(tmp) / "session.wav", joined.samples)
+        code_dir = None if args.live_code else snapshot_code(Path(tmp) / "code")
         for engine in wanted:
             if engine == "aero":
                 ok, why = aero_available()
@@ -262,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             payload = {"engine": engine, "wav": str(wav), "warmup": str(clips[0].path), "threads": args.threads,
                        "questions": QUESTIONS, "max_new_tokens": args.max_new_tokens, "aero_dims": aero_dims()}
             print(f"  running {engine} ...", file=sys.stderr, flush=True)
-            result = run_worker(Path(__file__), payload, args.threads, timeout=args.timeout)
+            result = run_worker(Path(__file__), payload, args.threads, timeout=args.timeout, code_dir=code_dir)
             result["ratios"] = _ratios(result)
             result["loadavg"] = loadavg()
             results.append(result)

@@ -26,7 +26,7 @@ def test_converted_encoder_matches_ctranslate2(engine, example_wav: Path) -> Non
     """Our transformers weights, converted from model.bin, give CTranslate2's own encoder output."""
     ctranslate2 = pytest.importorskip("ctranslate2")
     clip = load_audio(example_wav)
-    features = engine.mel(pad_windows([(clip.samples, 0, len(clip.samples))]))
+    features = engine.mel(pad_windows([clip.samples]))
     with torch.inference_mode():
         ours = engine.model.model.encoder(features).last_hidden_state[0].numpy()
     reference = ctranslate2.models.Whisper(str(embedded_model_dir()), device="cpu", compute_type="float32")
@@ -37,7 +37,7 @@ def test_converted_encoder_matches_ctranslate2(engine, example_wav: Path) -> Non
 
 def test_fast_decoder_step_matches_transformers_forward(engine, example_wav: Path) -> None:
     clip = load_audio(example_wav)
-    features = engine.mel(pad_windows([(clip.samples, 0, len(clip.samples))]))
+    features = engine.mel(pad_windows([clip.samples]))
     with torch.inference_mode():
         encoded = engine.model.model.encoder(features).last_hidden_state
         tokens = greedy_decode(engine.runner, encoded, engine.special, [clip.duration_s])[0]

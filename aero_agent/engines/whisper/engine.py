@@ -9,6 +9,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -37,6 +38,29 @@ def _encoder_dtype(choice: torch.dtype | str | None) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[choice]
 
 
+@dataclass
+class Job:
+    """One 30 s encoder window: a stretch of one clip, and the pass that produced it (0 first, 1 repair)."""
+
+    clip: int
+    window: Window
+    audio: np.ndarray
+    round: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+    @classmethod
+    def of(cls, clip: int, samples: np.ndarray, window: Window, round_no: int = 0) -> "Job":
+        return cls(clip, window, samples[window.start:window.end], round_no)
+
+    def place(self, start: float, end: float) -> tuple[float, float]:
+        """A segment's times in the job as times in its clip."""
+        lo, hi = self.window.start / SAMPLE_RATE, self.window.end / SAMPLE_RATE
+        return min(start + lo, hi), min(end + lo, hi)
+
+
 class WhisperEngine:
     """Transcribes with any Whisper checkpoint; by default the embedded offline ``tiny.en``.
 
@@ -47,7 +71,7 @@ class WhisperEngine:
     name = "whisper"
     capabilities = EngineCapabilities(transcribe=True, timestamps=True, answer=False, describe=False)
 
-    def __init__(self, model: str | None = None, batch_size: int = 16, threads: int | None = None,
+    def __init__(self, model: str | None = None, batch_size: int = 8, threads: int | None = None,
                  decode_threads: int | None = 1, repair_rounds: int = 1,
                  encoder_dtype: torch.dtype | str | None = "auto") -> None:
         checkpoint = load_checkpoint(model)
@@ -82,92 +106,77 @@ class WhisperEngine:
         return pause_windows(samples)
 
     @torch.inference_mode()
-    def _encode_batch(self, batch: Sequence[tuple[np.ndarray, Window]]) -> torch.Tensor:
-        """Log-mel features and encoder states for up to ``batch_size`` windows (of any clips)."""
+    def _encode_batch(self, batch: Sequence[Job]) -> torch.Tensor:
+        """Log-mel features and encoder states for up to ``batch_size`` jobs."""
         t0 = time.perf_counter()
-        features = self.mel(pad_windows([(samples, w.start, w.end) for samples, w in batch]))
+        features = self.mel(pad_windows([job.audio for job in batch]))
         encoded = self.encoder(features.to(self.encoder_dtype)).last_hidden_state.float()
         self.timings["encoder"] += time.perf_counter() - t0
         return encoded
 
     @torch.inference_mode()
-    def _decode_batch(self, batch: Sequence[tuple[np.ndarray, Window]], encoded: torch.Tensor) -> list[list[Segment]]:
-        """Timed segments of each window, from greedy decoding of its encoder states."""
+    def _decode_batch(self, batch: Sequence[Job], encoded: torch.Tensor) -> list[list[Segment]]:
+        """Timed segments of each job, in clip time, from greedy decoding."""
         t0 = time.perf_counter()
-        tokens = greedy_decode(self.runner, encoded, self.special, [w.duration_s for _, w in batch])
+        tokens = greedy_decode(self.runner, encoded, self.special, [job.duration_s for job in batch])
         self.timings["decoder"] += time.perf_counter() - t0
         out = []
-        for (_, window), seq in zip(batch, tokens):
-            offset, end = window.start / SAMPLE_RATE, window.end / SAMPLE_RATE
+        for job, seq in zip(batch, tokens):
             found = []
-            for start, stop, ids in tokens_to_segments(seq, self.special, offset, end):
+            for start, stop, ids in tokens_to_segments(seq, self.special, 0.0, job.duration_s):
                 text = self.tokenizer.decode(ids).strip()
                 if text:
-                    found.append(Segment(start=round(start, 2), end=round(min(stop, end), 2), text=text))
+                    t0_s, t1_s = job.place(start, stop)
+                    found.append(Segment(start=round(t0_s, 2), end=round(t1_s, 2), text=text))
             out.append(found)
         return out
-
-    def _run_batches(self, batches: list[list[tuple[np.ndarray, Window]]]) -> Iterator[list[list[Segment]]]:
-        """Results of each batch, in order.
-
-        With several batches the work is pipelined on two threads: the decoder (memory-bound, one core)
-        works on batch k while the encoder (compute-bound, the other core) works on batch k+1. A single
-        batch runs the encoder on all cores, then the decoder.
-        """
-        if len(batches) == 1:
-            encoded = self._encode_batch(batches[0])
-            with self._threads(self.decode_threads):
-                yield self._decode_batch(batches[0], encoded)
-            return
-        with self._threads(1), ThreadPoolExecutor(1, thread_name_prefix="aero-decode") as decoder:
-            pending: deque[Future[list[list[Segment]]]] = deque()
-            try:
-                for batch in batches:
-                    encoded = self._encode_batch(batch)
-                    while pending and pending[0].done():
-                        yield pending.popleft().result()
-                    pending.append(decoder.submit(self._decode_batch, batch, encoded))
-                    if len(pending) > 1:  # keep at most one batch waiting for the decoder
-                        yield pending.popleft().result()
-                while pending:
-                    yield pending.popleft().result()
-            finally:
-                for future in pending:
-                    future.cancel()
 
     def transcribe_clips(self, clips: Sequence[AudioClip], progress: ProgressFn | None = None) -> list[Transcript]:
         """Transcribe several clips, batching their windows together; one transcript per clip.
 
-        A second pass re-decodes any stretch of a window that still holds speech but that the first pass
-        left without a segment (Whisper sometimes ends a window early), so no words are lost.
+        Encoding and decoding are pipelined on two threads: the decoder (memory-bound, one core) works on
+        one batch while the encoder (compute-bound, the other core) prepares the next. The first batch is
+        small and encoded on all cores so the decoder starts early.
+
+        Any stretch of a window that still holds speech but got no segment (Whisper sometimes ends a
+        window early) goes back into the queue as a window of its own, so no words are lost.
         """
         profiles = [EnergyProfile(c.samples) for c in clips]
-        queue = [(k, w) for k, (c, p) in enumerate(zip(clips, profiles))
-                 for w in pause_windows(c.samples, profile=p) if w.has_speech]
+        queue: deque[Job] = deque(
+            Job.of(k, c.samples, w) for k, (c, p) in enumerate(zip(clips, profiles))
+            for w in pause_windows(c.samples, profile=p) if w.has_speech)
         found: list[list[Segment]] = [[] for _ in clips]
         done, total = 0, len(queue)
-        with self._lock, self._threads():
+        pending: deque[tuple[list[Job], Future[list[list[Segment]]]]] = deque()
+        with self._lock, self._threads(), ThreadPoolExecutor(1, thread_name_prefix="aero-decode") as decoder:
             if progress is not None:
                 progress(EncodeProgress(0, total, []))
-            for round_no in range(1 + self.repair_rounds):
-                retry: list[tuple[int, Window]] = []
-                batches = [queue[i:i + self.batch_size] for i in range(0, len(queue), self.batch_size)]
-                results = self._run_batches([[(clips[k].samples, w) for k, w in b] for b in batches])
-                for batch, segments in zip(batches, results):
-                    for (k, window), segs in zip(batch, segments):
-                        found[k].extend(segs)
-                        if round_no < self.repair_rounds:
-                            retry += [(k, gap) for gap in
-                                      uncovered_speech(profiles[k], window, [(s.start, s.end) for s in segs])]
-                    done += len(batch)
-                    for segs in found:
-                        segs.sort(key=lambda s: s.start)
+            try:
+                while queue or pending:
+                    if queue and len(pending) < 2:  # one batch decoding, one encoded and waiting
+                        size = self.batch_size if done or pending or len(queue) <= self.batch_size else 4
+                        batch = [queue.popleft() for _ in range(min(size, len(queue)))]
+                        encoded = self._encode_batch(batch)
+                        torch.set_num_threads(self.decode_threads or torch.get_num_threads())
+                        pending.append((batch, decoder.submit(self._decode_batch, batch, encoded)))
+                        continue
+                    batch, future = pending.popleft()
+                    repairs = []
+                    for job, segments in zip(batch, future.result()):
+                        found[job.clip].extend(segments)
+                        if job.round < self.repair_rounds:
+                            gaps = uncovered_speech(profiles[job.clip], job.window, [(s.start, s.end) for s in segments])
+                            repairs += [Job.of(job.clip, clips[job.clip].samples, g, job.round + 1) for g in gaps]
+                    queue.extend(repairs)
+                    done, total = done + len(batch), total + len(repairs)
+                    found[0].sort(key=lambda s: s.start)
                     if progress is not None:
-                        progress(EncodeProgress(done, max(total, done), list(found[0]) if len(clips) == 1 else []))
-                queue, total = retry, total + len(retry)
-                if not queue:
-                    break
-        return [Transcript(segments=segs, duration_s=round(c.duration_s, 3)) for c, segs in zip(clips, found)]
+                        progress(EncodeProgress(done, total, list(found[0]) if len(clips) == 1 else []))
+            finally:
+                for _, future in pending:
+                    future.cancel()
+        return [Transcript(segments=sorted(segs, key=lambda s: s.start), duration_s=round(c.duration_s, 3))
+                for c, segs in zip(clips, found)]
 
     def encode(self, clip: AudioClip, progress: ProgressFn | None = None) -> EncodedAudio:
         """Transcribe the whole clip once; the transcript is what later turns read."""

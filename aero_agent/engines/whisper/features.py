@@ -33,10 +33,10 @@ class LogMel:
         return (log + 4.0) / 4.0
 
 
-def pad_windows(spans: list[tuple[np.ndarray, int, int]]) -> torch.Tensor:
-    """Cut each ``(samples, start, end)`` span (sample offsets) out and zero-pad it to 30 s."""
-    out = torch.zeros(len(spans), WINDOW_SAMPLES)
-    for i, (samples, lo, hi) in enumerate(spans):
-        piece = torch.from_numpy(samples[lo:min(hi, lo + WINDOW_SAMPLES)])
+def pad_windows(pieces: list[np.ndarray]) -> torch.Tensor:
+    """Zero-pad each window's samples to 30 s (longer ones are cut)."""
+    out = torch.zeros(len(pieces), WINDOW_SAMPLES)
+    for i, samples in enumerate(pieces):
+        piece = torch.from_numpy(np.ascontiguousarray(samples[:WINDOW_SAMPLES], dtype=np.float32))
         out[i, : len(piece)] = piece
     return out
