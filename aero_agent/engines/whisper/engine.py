@@ -72,7 +72,7 @@ class WhisperEngine:
     capabilities = EngineCapabilities(transcribe=True, timestamps=True, answer=False, describe=False)
 
     def __init__(self, model: str | None = None, batch_size: int = 8, threads: int | None = None,
-                 decode_threads: int | None = 1, repair_rounds: int = 1,
+                 decode_threads: int | None = 1, repair_rounds: int = 1, workers: int | None = None,
                  encoder_dtype: torch.dtype | str | None = "auto") -> None:
         checkpoint = load_checkpoint(model)
         self.model_id = checkpoint.model_id
@@ -84,6 +84,7 @@ class WhisperEngine:
         # A decoder step is many small, memory-bound operations: one thread avoids synchronisation
         # costs that swamp them, most of all when the cores are shared.
         self.decode_threads = decode_threads
+        self.workers = max(1, workers or min(2, os.cpu_count() or 1))
         self.mel = LogMel(self.model.config.num_mel_bins)
         self.encoder = self.model.model.encoder
         self.encoder_dtype = _encoder_dtype(encoder_dtype)
@@ -131,12 +132,20 @@ class WhisperEngine:
             out.append(found)
         return out
 
+    def _run_batch(self, batch: Sequence[Job]) -> list[list[Segment]]:
+        """Encode then decode one batch (the decoder on ``decode_threads`` when running alone)."""
+        encoded = self._encode_batch(batch)
+        if self.workers > 1 and torch.get_num_threads() == 1:
+            return self._decode_batch(batch, encoded)
+        with self._threads(self.decode_threads):
+            return self._decode_batch(batch, encoded)
+
     def transcribe_clips(self, clips: Sequence[AudioClip], progress: ProgressFn | None = None) -> list[Transcript]:
         """Transcribe several clips, batching their windows together; one transcript per clip.
 
-        Encoding and decoding are pipelined on two threads: the decoder (memory-bound, one core) works on
-        one batch while the encoder (compute-bound, the other core) prepares the next. The first batch is
-        small and encoded on all cores so the decoder starts early.
+        Long audio runs on ``workers`` threads with one core each, every one encoding then decoding its
+        own batch: the encoder is compute-bound and the decoder memory-bound, so two batches in flight
+        keep both cores busy. Audio that fits one batch is encoded on all cores, then decoded.
 
         Any stretch of a window that still holds speech but got no segment (Whisper sometimes ends a
         window early) goes back into the queue as a window of its own, so no words are lost.
@@ -148,17 +157,17 @@ class WhisperEngine:
         found: list[list[Segment]] = [[] for _ in clips]
         done, total = 0, len(queue)
         pending: deque[tuple[list[Job], Future[list[list[Segment]]]]] = deque()
-        with self._lock, self._threads(), ThreadPoolExecutor(1, thread_name_prefix="aero-decode") as decoder:
+        workers = 1 if len(queue) <= self.batch_size else self.workers
+        with self._lock, self._threads(), ThreadPoolExecutor(workers, thread_name_prefix="aero-whisper") as pool:
+            if workers > 1:
+                torch.set_num_threads(1)  # one core per worker
             if progress is not None:
                 progress(EncodeProgress(0, total, []))
             try:
                 while queue or pending:
-                    if queue and len(pending) < 2:  # one batch decoding, one encoded and waiting
-                        size = self.batch_size if done or pending or len(queue) <= self.batch_size else 4
-                        batch = [queue.popleft() for _ in range(min(size, len(queue)))]
-                        encoded = self._encode_batch(batch)
-                        torch.set_num_threads(self.decode_threads or torch.get_num_threads())
-                        pending.append((batch, decoder.submit(self._decode_batch, batch, encoded)))
+                    if queue and len(pending) < workers:
+                        batch = [queue.popleft() for _ in range(min(self.batch_size, len(queue)))]
+                        pending.append((batch, pool.submit(self._run_batch, batch)))
                         continue
                     batch, future = pending.popleft()
                     repairs = []
