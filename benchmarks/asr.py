@@ -198,6 +198,11 @@ def _summarise(runs: list[dict[str, Any]], refs: dict[str, list[str]], audio_s: 
                 "peak_run_mb": round(max(r["peak_run_mb"] for r in mine), 1),
                 "peak_method": mine[0]["peak_method"],
             }
+        by_round = {(r["config"], r["round"]): r["wall_s"] for r in runs if r["form"] == form}
+        for name, row in summary[form].items():
+            paired = [by_round[(name, k)] / by_round[(FW_BATCHED_INT8, k)] for (n, k) in sorted(by_round)
+                      if n == name and (FW_BATCHED_INT8, k) in by_round]
+            row["paired_time_ratios"] = [round(x, 3) for x in paired]
         base = summary[form].get(FW_BATCHED_INT8)
         for row in summary[form].values():
             row["time_vs_fw_batched_int8"] = round(row["wall_s"] / base["wall_s"], 3) if base else None
@@ -217,7 +222,8 @@ def _targets(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, An
             ratio = ours["time_vs_fw_batched_int8"]
             out.append({"form": form, "target": "a",
                         "what": f"ours wall time <= {TARGET_TIME_RATIO:.1f} x fw-batched-int8",
-                        "value": f"{ratio:.2f} x ({ours['wall_s']:.2f} s vs {rows[FW_BATCHED_INT8]['wall_s']:.2f} s)",
+                        "value": f"{ratio:.2f} x ({ours['wall_s']:.2f} s vs {rows[FW_BATCHED_INT8]['wall_s']:.2f} s; "
+                                 f"same-round ratios {', '.join(f'{x:.2f}' for x in ours['paired_time_ratios'])})",
                         "passed": ratio <= TARGET_TIME_RATIO})
         if FW_SEQ_BEAM5_INT8 in rows:
             diff = ours["wer_points_vs_fw_seq_beam5_int8"]
@@ -238,7 +244,8 @@ def _render(summary, targets, forms_info) -> str:
         for name, r in rows.items():
             ratio = r["time_vs_fw_batched_int8"]
             diff = r["wer_points_vs_fw_seq_beam5_int8"]
-            body.append([name, f"{100 * r['wer']:.2f}", f"{r['substitutions']}/{r['deletions']}/{r['insertions']}",
+            body.append([name, r["runs"], f"{100 * r['wer']:.2f}",
+                         f"{r['substitutions']}/{r['deletions']}/{r['insertions']}",
                          f"{diff:+.2f}" if diff is not None else "-",
                          f"{r['wall_s']:.2f}", f"{r['wall_min_s']:.2f}-{r['wall_max_s']:.2f}", f"{r['rtf']:.4f}",
                          f"{r['cpu_s']:.1f}",
@@ -248,7 +255,7 @@ def _render(summary, targets, forms_info) -> str:
             if len(set(r["wer_runs"])) > 1:
                 out.append(f"note: {name} WER differed between runs: "
                            f"{', '.join(f'{100 * x:.2f}' for x in r['wer_runs'])} % (median shown)")
-        out.append(table(["engine", "WER %", "S/D/I", "WER pts vs fw-seq-b5-int8", "wall s (median)",
+        out.append(table(["engine", "runs", "WER %", "S/D/I", "WER pts vs fw-seq-b5-int8", "wall s (median)",
                           "wall range", "RTF", "CPU s", "time x fw-batched-int8", "load s", "RSS after load MB",
                           "peak RSS MB (run)"], body))
     if targets:
@@ -257,6 +264,29 @@ def _render(summary, targets, forms_info) -> str:
                          [[t["form"], t["target"], t["what"], t["value"], "PASS" if t["passed"] else "FAIL"]
                           for t in targets]))
     return "\n".join(out)
+
+
+def _run_all(args: argparse.Namespace, plan: list[tuple[int, str, str]], clips, joined, short,
+             info: dict[str, Any], command: str) -> list[dict[str, Any]]:
+    """Every planned (round, form, engine) run, each in a fresh worker process."""
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="aero-asr-bench-") as tmp:
+        code_dir = None if args.live_code else snapshot_code(Path(tmp) / "code")
+        long_wav = write_wav(Path(tmp) / "joined.wav", joined.samples)
+        files = {"long": [str(long_wav)], "short": [str(c.path) for c in short]}
+        for round_no, form, name in plan:
+            payload = {"config": name, "form": form, "files": files[form], "warmup": str(clips[0].path),
+                       "threads": args.threads, "batch_size": args.batch_size, "ours_batch": args.ours_batch_size}
+            if CONFIGS[name]["kind"] == "fw-batched":
+                payload["overrides"] = {"beam": args.fw_batched_beam}
+            result = run_worker(Path(__file__), payload, args.threads, timeout=args.timeout, code_dir=code_dir)
+            result["round"], result["loadavg"] = round_no, loadavg()
+            runs.append(result)
+            write_json(args.json, {"partial": True, "machine": info, "command": command, "runs": runs})
+            print(f"  round {round_no} {form:5s} {name:20s} wall {result['wall_s']:8.2f} s  "
+                  f"load {result['load_s']:5.2f} s  peak {result['peak_run_mb']:6.0f} MB  "
+                  f"load avg {result['loadavg'][0]:.2f}", file=sys.stderr, flush=True)
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -285,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write all results (runs, summary) here")
     parser.add_argument("--live-code", action="store_true",
                         help="import aero_agent from the work tree in every run (default: a snapshot taken at start)")
+    parser.add_argument("--summarize", type=Path, default=None, metavar="JSON",
+                        help="print the tables of a saved --json result (also a partial one) instead of running")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -292,69 +324,64 @@ def main(argv: list[str] | None = None) -> int:
         worker(json.loads(args.worker))
         return 0
 
+    saved = None
+    if args.summarize:  # re-render the tables of an earlier (possibly interrupted) run from its JSON
+        saved = json.loads(args.summarize.read_text())
+        json_out = args.json
+        args = parser.parse_args(shlex.split(saved["command"])[2:])
+        args.json = json_out
     speech_dir = args.speech_dir.expanduser().resolve()
     if not (speech_dir / "manifest.jsonl").is_file():
         print(f"no speech data: {speech_dir / 'manifest.jsonl'} does not exist", file=sys.stderr)
         return 2
-    info = machine_info()
-    given = argv if argv is not None else sys.argv[1:]
-    command = "python benchmarks/asr.py " + " ".join(shlex.quote(a) for a in given)
+    if saved is None:
+        info = machine_info()
+        given = argv if argv is not None else sys.argv[1:]
+        command = "python benchmarks/asr.py " + " ".join(shlex.quote(a) for a in given)
+    else:
+        info, command = saved["machine"], saved["command"]
     print("\n".join(header_lines(info, command.strip())))
 
     names = _configs(args)
     forms = [f for f, skip in (("long", args.skip_long), ("short", args.skip_short)) if not skip]
     clips, joined = speech_recording(speech_dir, args.minutes, args.min_words)
     short = clips[: args.short_limit] if args.short_limit else clips
-
-    with tempfile.TemporaryDirectory(prefix="aero-asr-bench-") as tmp:
-        code_dir = None if args.live_code else snapshot_code(Path(tmp) / "code")
-        long_wav = write_wav(Path(tmp) / "joined.wav", joined.samples)
-        files = {"long": [str(long_wav)], "short": [str(c.path) for c in short]}
-        refs = {"long": [joined.reference], "short": [c.text for c in short]}
-        audio_s = {"long": joined.duration_s, "short": sum(c.duration_s for c in short)}
-        forms_info = {
-            "long": f"{joined.duration_s / 60:.2f} min, {len(clips)} speech clips joined in order with 0.6 s gaps "
-                    f"({len(joined.spans)} clip instances), {len(joined.reference.split())} reference words",
-            "short": f"{len(short)} clips transcribed one by one, {audio_s['short'] / 60:.2f} min of audio, "
-                     f"{sum(len(c.text.split()) for c in short)} reference words",
-        }
-        print(f"engines: {', '.join(names)}; threads {args.threads}; repeats {args.repeats} "
-              f"(float32: {args.repeats if args.fp32_repeats is None else min(args.repeats, args.fp32_repeats)}); "
-              f"fw batched batch_size {args.batch_size}, beam {args.fw_batched_beam}")
-        runs: list[dict[str, Any]] = []
-        started = time.perf_counter()
-        fp32_rounds = args.repeats if args.fp32_repeats is None else args.fp32_repeats
-        for round_no in range(1, args.repeats + 1):
-            for form in forms:
-                for name in names:
-                    if CONFIGS[name].get("compute") == "float32" and round_no > fp32_rounds:
-                        continue
-                    payload = {"config": name, "form": form, "files": files[form], "warmup": str(clips[0].path),
-                               "threads": args.threads, "batch_size": args.batch_size,
-                               "ours_batch": args.ours_batch_size}
-                    if CONFIGS[name]["kind"] == "fw-batched":
-                        payload["overrides"] = {"beam": args.fw_batched_beam}
-                    result = run_worker(Path(__file__), payload, args.threads, timeout=args.timeout,
-                                        code_dir=code_dir)
-                    result["round"], result["loadavg"] = round_no, loadavg()
-                    runs.append(result)
-                    write_json(args.json, {"partial": True, "machine": info, "command": command, "runs": runs})
-                    print(f"  round {round_no} {form:5s} {name:20s} wall {result['wall_s']:8.2f} s  "
-                          f"load {result['load_s']:5.2f} s  peak {result['peak_run_mb']:6.0f} MB  "
-                          f"load avg {result['loadavg'][0]:.2f}", file=sys.stderr, flush=True)
+    refs = {"long": [joined.reference], "short": [c.text for c in short]}
+    audio_s = {"long": joined.duration_s, "short": sum(c.duration_s for c in short)}
+    forms_info = {
+        "long": f"{joined.duration_s / 60:.2f} min, {len(clips)} speech clips joined in order with 0.6 s gaps "
+                f"({len(joined.spans)} clip instances), {len(joined.reference.split())} reference words",
+        "short": f"{len(short)} clips transcribed one by one, {audio_s['short'] / 60:.2f} min of audio, "
+                 f"{sum(len(c.text.split()) for c in short)} reference words",
+    }
+    fp32_rounds = args.repeats if args.fp32_repeats is None else min(args.repeats, args.fp32_repeats)
+    print(f"engines: {', '.join(names)}; threads {args.threads}; repeats {args.repeats} (float32: {fp32_rounds}); "
+          f"fw batched batch_size {args.batch_size}, beam {args.fw_batched_beam}")
+    plan = [(round_no, form, name) for round_no in range(1, args.repeats + 1) for form in forms for name in names
+            if not (CONFIGS[name].get("compute") == "float32" and round_no > fp32_rounds)]
+    started = time.perf_counter()
+    if saved is not None:
+        runs = saved["runs"]
+        print(f"summarised from saved results: {len(runs)} of {len(plan)} planned "
+              f"runs present" + ("" if len(runs) >= len(plan) else " (the run was interrupted; medians are over "
+                                 "the runs present, see the 'runs' column)"))
+    else:
+        runs = _run_all(args, plan, clips, joined, short, info, command)
 
     codes = sorted({r["code"] for r in runs if r["config"] == OURS})
     summary = _summarise(runs, refs, audio_s, names, forms)
     targets = _targets(summary)
-    end_load = loadavg()
+    end_load = runs[-1]["loadavg"] if saved is not None and runs else loadavg()
     print(_render(summary, targets, forms_info))
     print(f"\nour engine's source fingerprint (engines/whisper, audio.py, ...): {', '.join(codes) or '-'}"
           + (" (snapshot taken at start)" if not args.live_code else " (live work tree)")
           + ("  <- WARNING: the code changed between runs" if len(codes) > 1 else ""))
     print(f"memory: {runs[0]['peak_method'] if runs else '-'}; peak RSS = highest resident set size during the "
           "timed run (loaded model included), max over repeats")
-    print(f"load average at end: {end_load[0]:.2f} {end_load[1]:.2f} {end_load[2]:.2f}; "
-          f"benchmark wall time {time.perf_counter() - started:.0f} s")
+    ones = [r["loadavg"][0] for r in runs if r.get("loadavg")]
+    print(f"load average (1 min) after each run: {min(ones):.2f} to {max(ones):.2f}, median {median(ones):.2f}; "
+          f"at end: {end_load[0]:.2f} {end_load[1]:.2f} {end_load[2]:.2f}"
+          + ("" if saved is not None else f"; benchmark wall time {time.perf_counter() - started:.0f} s"))
     write_json(args.json, {"machine": info, "command": command, "args": {k: str(v) for k, v in vars(args).items()},
                            "forms": forms_info, "summary": summary, "targets": targets, "loadavg_end": end_load,
                            "runs": runs})
