@@ -45,6 +45,11 @@ class EnergyProfile:
         """Frames above the pause level between two sample offsets."""
         return int((~self.quiet[lo // FRAME: hi // FRAME]).sum())
 
+    def last_speech_s(self, lo: int, hi: int) -> float:
+        """Seconds from ``lo`` to the end of the last frame above the pause level before ``hi`` (0 if none)."""
+        loud = np.nonzero(~self.quiet[lo // FRAME: hi // FRAME])[0]
+        return float((loud[-1] + 1) * FRAME / SAMPLE_RATE) if len(loud) else 0.0
+
     def best_cut(self, lo: int, hi: int) -> int:
         """A sample offset in [lo, hi) in the middle of the latest long pause (the quietest frame if none)."""
         a, b = lo // FRAME, max(lo // FRAME + 1, hi // FRAME)

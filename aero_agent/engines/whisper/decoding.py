@@ -119,8 +119,13 @@ def apply_timestamp_rules(logits: torch.Tensor, generated: list[list[int]], spec
 
 @torch.inference_mode()
 def greedy_decode(runner: DecoderRunner, encoded: torch.Tensor, special: SpecialTokens,
-                  window_s: list[float], max_tokens: int = 224) -> list[list[int]]:
+                  window_s: list[float], max_tokens: int = 224, speech_end_s: list[float] | None = None,
+                  max_continuations: int = 2, min_unsaid_s: float = 2.0) -> list[list[int]]:
     """Greedy timestamped decoding of a batch of encoded windows; returns each window's generated tokens.
+
+    When ``speech_end_s`` says where each window's speech ends, an end of text ``min_unsaid_s`` or more before
+    that point is refused (up to ``max_continuations`` times per window) and the next best token taken:
+    Whisper sometimes stops a window early and would otherwise drop its last sentences.
 
     Finished windows are dropped from the batch once a quarter of it has finished, so the cross-attention
     keys and values (the bulk of each step's memory traffic) are neither read for finished windows for
@@ -135,6 +140,8 @@ def greedy_decode(runner: DecoderRunner, encoded: torch.Tensor, special: Special
     finished: set[int] = set()
     generated: list[list[int]] = [[] for _ in range(batch)]
     max_ts = [min(1500, int(round(s / TIME_PER_TOKEN))) for s in window_s]
+    continued = [0] * batch
+    tb = special.timestamp_begin
     position = 0
     for token in prompt[:-1]:
         runner.step(torch.full((batch,), token, dtype=torch.long), position, buffers, cross)
@@ -150,6 +157,16 @@ def greedy_decode(runner: DecoderRunner, encoded: torch.Tensor, special: Special
                 chosen[slot] = special.eot
                 continue
             token = int(chosen[slot])
+            if token == special.eot and speech_end_s is not None and continued[row] < max_continuations:
+                stamps = [t for t in generated[row] if t >= tb]
+                said_until = (stamps[-1] - tb) * TIME_PER_TOKEN if stamps else 0.0
+                if speech_end_s[row] - said_until > min_unsaid_s and len(generated[row]) < limit - 16:
+                    logits[slot, special.eot] = float("-inf")
+                    alternative = int(logits[slot].argmax())
+                    if logits[slot, alternative] > float("-inf"):
+                        continued[row] += 1
+                        token = alternative
+                        chosen[slot] = token
             if token == special.eot:
                 finished.add(row)
             else:

@@ -46,14 +46,16 @@ class Job:
     window: Window
     audio: np.ndarray
     round: int = 0
+    speech_end_s: float = 0.0
 
     @property
     def duration_s(self) -> float:
         return len(self.audio) / SAMPLE_RATE
 
     @classmethod
-    def of(cls, clip: int, samples: np.ndarray, window: Window, round_no: int = 0) -> "Job":
-        return cls(clip, window, samples[window.start:window.end], round_no)
+    def of(cls, clip: int, samples: np.ndarray, window: Window, profile: EnergyProfile, round_no: int = 0) -> "Job":
+        return cls(clip, window, samples[window.start:window.end], round_no,
+                   profile.last_speech_s(window.start, window.end))
 
     def place(self, start: float, end: float) -> tuple[float, float]:
         """A segment's times in the job as times in its clip."""
@@ -73,6 +75,7 @@ class WhisperEngine:
 
     def __init__(self, model: str | None = None, batch_size: int = 8, threads: int | None = None,
                  decode_threads: int | None = 1, repair_rounds: int = 1, workers: int | None = None,
+                 continue_early_ends: bool = True,
                  encoder_dtype: torch.dtype | str | None = "auto") -> None:
         checkpoint = load_checkpoint(model)
         self.model_id = checkpoint.model_id
@@ -85,6 +88,7 @@ class WhisperEngine:
         # costs that swamp them, most of all when the cores are shared.
         self.decode_threads = decode_threads
         self.workers = max(1, workers or min(2, os.cpu_count() or 1))
+        self.continue_early_ends = continue_early_ends
         self.mel = LogMel(self.model.config.num_mel_bins)
         self.encoder = self.model.model.encoder
         self.encoder_dtype = _encoder_dtype(encoder_dtype)
@@ -119,7 +123,8 @@ class WhisperEngine:
     def _decode_batch(self, batch: Sequence[Job], encoded: torch.Tensor) -> list[list[Segment]]:
         """Timed segments of each job, in clip time, from greedy decoding."""
         t0 = time.perf_counter()
-        tokens = greedy_decode(self.runner, encoded, self.special, [job.duration_s for job in batch])
+        tokens = greedy_decode(self.runner, encoded, self.special, [job.duration_s for job in batch],
+                               speech_end_s=[job.speech_end_s for job in batch] if self.continue_early_ends else None)
         self.timings["decoder"] += time.perf_counter() - t0
         out = []
         for job, seq in zip(batch, tokens):
@@ -152,7 +157,7 @@ class WhisperEngine:
         """
         profiles = [EnergyProfile(c.samples) for c in clips]
         queue: deque[Job] = deque(
-            Job.of(k, c.samples, w) for k, (c, p) in enumerate(zip(clips, profiles))
+            Job.of(k, c.samples, w, p) for k, (c, p) in enumerate(zip(clips, profiles))
             for w in pause_windows(c.samples, profile=p) if w.has_speech)
         found: list[list[Segment]] = [[] for _ in clips]
         done, total = 0, len(queue)
@@ -175,7 +180,7 @@ class WhisperEngine:
                         found[job.clip].extend(segments)
                         if job.round < self.repair_rounds:
                             gaps = uncovered_speech(profiles[job.clip], job.window, [(s.start, s.end) for s in segments])
-                            repairs += [Job.of(job.clip, clips[job.clip].samples, g, job.round + 1) for g in gaps]
+                            repairs += [Job.of(job.clip, clips[job.clip].samples, g, profiles[job.clip], job.round + 1) for g in gaps]
                     queue.extend(repairs)
                     done, total = done + len(batch), total + len(repairs)
                     found[0].sort(key=lambda s: s.start)
