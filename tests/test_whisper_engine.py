@@ -18,8 +18,8 @@ from aero_agent.engines.whisper.features import pad_windows
 from aero_agent.evaluation import join_clips, speech_clips, word_error_rate
 
 # Bounds measured on ../shared/speech (see the issue notes); each sits a little above the measured value.
-SHORT_FORM_WER_BOUND = 0.10   # measured 7.4 %
-LONG_FORM_WER_BOUND = 0.10    # measured 7.5 % on 15 min of joined clips
+SHORT_FORM_WER_BOUND = 0.10   # measured 7.2 %
+LONG_FORM_WER_BOUND = 0.10    # measured 6.7 % on 10 min, 6.4-6.9 % on 15 min of joined clips
 
 
 def test_converted_encoder_matches_ctranslate2(engine, example_wav: Path) -> None:
