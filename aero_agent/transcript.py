@@ -1,12 +1,22 @@
-"""Transcript data: timed segments and their text, SRT, WebVTT and JSON renderings."""
+"""Transcript data: timed segments (with speakers and word times when known), non-speech events, and their
+text, SRT, WebVTT, JSON and RTTM renderings."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
 from aero_agent.errors import InvalidArgumentError
+
+
+class Word(BaseModel):
+    """One word with its time in the recording (from the decoder's cross-attention alignment)."""
+
+    start: float
+    end: float
+    word: str = Field(description="The word as decoded, with its leading space or punctuation.")
+    probability: float = Field(default=1.0, description="The decoder's probability of the word's tokens.")
 
 
 class Segment(BaseModel):
@@ -15,6 +25,32 @@ class Segment(BaseModel):
     start: float = Field(description="Start time in seconds from the beginning of the recording.")
     end: float = Field(description="End time in seconds from the beginning of the recording.")
     text: str = Field(description="What was said in this stretch.")
+    speaker: str | None = Field(default=None, description="Speaker label (SPEAKER_00, ...) when diarized.")
+    words: list[Word] | None = Field(default=None, description="Word times, when the engine aligned them.")
+
+    @property
+    def labelled_text(self) -> str:
+        """The text, prefixed with ``SPEAKER_xx:`` when the segment has a speaker."""
+        return f"{self.speaker}: {self.text.strip()}" if self.speaker else self.text.strip()
+
+
+class AudioEvent(BaseModel):
+    """A timed stretch of sound that is not speech (music, noise, other sounds); never rendered as words."""
+
+    start: float
+    end: float
+    kind: Literal["non-speech"] = "non-speech"
+
+
+class SpeakerSummary(BaseModel):
+    """How much one speaker talks in a transcript, and when."""
+
+    speaker: str
+    talk_time_s: float
+    share: float = Field(description="Fraction of all attributed talk time, 0 to 1.")
+    segments: int
+    first_s: float
+    last_s: float
 
 
 def clock(seconds: float) -> str:
@@ -48,6 +84,7 @@ class Transcript(BaseModel):
     """An ordered list of segments covering a recording."""
 
     segments: list[Segment] = Field(default_factory=list)
+    events: list[AudioEvent] = Field(default_factory=list, description="Non-speech sound, with times.")
     duration_s: float = 0.0
     language: str = "en"
     complete: bool = Field(default=True, description="False while the session is still encoding.")
@@ -66,24 +103,63 @@ class Transcript(BaseModel):
                 f"time range {lo:g}-{hi:g} s is outside the audio (0-{self.duration_s:.2f} s)"
             )
         kept = [s for s in self.segments if s.end > lo and s.start < hi]
-        return self.model_copy(update={"segments": kept})
+        events = [e for e in self.events if e.end > lo and e.start < hi]
+        return self.model_copy(update={"segments": kept, "events": events})
+
+    def of_speaker(self, speaker: str | None) -> "Transcript":
+        """Only the segments of ``speaker`` (all of them for None); raises for a label the transcript lacks."""
+        if speaker is None:
+            return self
+        known = {s.speaker for s in self.segments if s.speaker}
+        if speaker not in known:
+            have = ", ".join(sorted(known)) or "none: the session was not diarized"
+            raise InvalidArgumentError(f"unknown speaker {speaker!r}; speakers in this recording: {have}")
+        return self.model_copy(update={"segments": [s for s in self.segments if s.speaker == speaker]})
+
+    @property
+    def has_speakers(self) -> bool:
+        return any(s.speaker for s in self.segments)
+
+    def speakers(self) -> list[SpeakerSummary]:
+        """Each speaker's talk time, share, segment count and first and last time, most talkative first."""
+        spans: dict[str, list[Segment]] = {}
+        for seg in self.segments:
+            if seg.speaker:
+                spans.setdefault(seg.speaker, []).append(seg)
+        total = sum(max(0.0, s.end - s.start) for segs in spans.values() for s in segs) or 1.0
+        out = []
+        for speaker, segs in spans.items():
+            talk = sum(max(0.0, s.end - s.start) for s in segs)
+            out.append(SpeakerSummary(speaker=speaker, talk_time_s=round(talk, 2), share=round(talk / total, 4),
+                                      segments=len(segs), first_s=min(s.start for s in segs),
+                                      last_s=max(s.end for s in segs)))
+        return sorted(out, key=lambda x: (-x.talk_time_s, x.speaker))
 
     def to_srt(self) -> str:
-        """SubRip subtitles."""
+        """SubRip subtitles (``SPEAKER_xx:`` before the text when diarized)."""
         blocks = [
-            f"{i}\n{_timecode(s.start, ',')} --> {_timecode(s.end, ',')}\n{s.text.strip()}\n"
+            f"{i}\n{_timecode(s.start, ',')} --> {_timecode(s.end, ',')}\n{s.labelled_text}\n"
             for i, s in enumerate(self.segments, 1)
         ]
         return "\n".join(blocks)
 
     def to_vtt(self) -> str:
-        """WebVTT subtitles."""
-        cues = [f"{_timecode(s.start, '.')} --> {_timecode(s.end, '.')}\n{s.text.strip()}\n" for s in self.segments]
+        """WebVTT subtitles (a ``<v SPEAKER_xx>`` voice tag when diarized)."""
+        cues = [f"{_timecode(s.start, '.')} --> {_timecode(s.end, '.')}\n"
+                f"{f'<v {s.speaker}>' if s.speaker else ''}{s.text.strip()}\n" for s in self.segments]
         return "WEBVTT\n\n" + "\n".join(cues)
 
     def to_json(self) -> str:
-        """JSON with segments, duration and language."""
+        """JSON with segments (speakers and word times when known), non-speech events, duration and language."""
         return self.model_dump_json(indent=2)
+
+    def to_rttm(self, file_id: str = "audio") -> str:
+        """NIST RTTM speaker turns (one ``SPEAKER`` line per diarized segment)."""
+        if not self.has_speakers:
+            raise InvalidArgumentError("this transcript has no speaker labels; diarize it first (speakers=True)")
+        lines = [f"SPEAKER {file_id} 1 {s.start:.3f} {max(0.0, s.end - s.start):.3f} <NA> <NA> {s.speaker} <NA> <NA>"
+                 for s in self.segments if s.speaker]
+        return "\n".join(lines) + "\n"
 
     def head(self, max_chars: int, fmt: str = "text") -> TranscriptHead:
         """Render in ``fmt`` and, when that is longer than ``max_chars``, cut at a segment boundary.
@@ -110,9 +186,9 @@ class Transcript(BaseModel):
         return self.model_copy(update={"segments": self.segments[:count]})
 
     def render(self, fmt: str) -> str:
-        """Render as ``text``/``txt``, ``srt``, ``vtt`` or ``json``."""
+        """Render as ``text``/``txt``, ``srt``, ``vtt``, ``json`` or ``rttm``."""
         renderers = {"text": lambda: self.text, "txt": lambda: self.text, "srt": self.to_srt,
-                     "vtt": self.to_vtt, "json": self.to_json}
+                     "vtt": self.to_vtt, "json": self.to_json, "rttm": self.to_rttm}
         if fmt not in renderers:
             raise InvalidArgumentError(f"unknown transcript format {fmt!r}; use one of {sorted(renderers)}")
         return renderers[fmt]()
