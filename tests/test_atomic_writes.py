@@ -1,7 +1,7 @@
 """Atomic writes: a failure in the middle of a save leaves the previous file whole and readable.
 
 Failures are injected where a crash would land (the data written but not yet synced, the rename refused), in
-the writer itself and through the session store, and a real ``kill -9`` lands while a large write is in flight.
+the writer itself and through the session store, and a real ``kill -9`` lands while a save is syncing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -88,29 +87,30 @@ def test_store_save_that_fails_midway_leaves_the_session_readable(engine, tmp_pa
 
 
 _WRITER = """
-import sys, time
+import os, sys, time
 from pathlib import Path
 from aero_agent.persistence import atomic_write
 target = Path(sys.argv[1])
-n = 0
-while True:
-    n += 1
-    atomic_write(target, (str(n % 10) * (8 << 20)).encode())  # 8 MB of one digit per write
-    if n == 1:
-        print("ready", flush=True)
+atomic_write(target, b"1" * (8 << 20))  # version 1, complete
+real_fsync = os.fsync
+
+def stuck_fsync(fd):  # the second save hangs while its data is being made durable: the kill lands here
+    print("syncing", flush=True)
+    time.sleep(120)
+
+os.fsync = stuck_fsync
+atomic_write(target, b"2" * (8 << 20))
 """
 
 
-def test_kill_9_during_writes_leaves_a_whole_file(tmp_path: Path) -> None:
-    """Catches a writer that truncates the target first: killed with SIGKILL in the middle of a stream of
-    large writes, the file must be one whole version (one digit, full length), never a torn mix."""
+def test_kill_9_during_a_save_leaves_the_previous_file(tmp_path: Path) -> None:
+    """Catches a writer that truncates the target first: a process killed with SIGKILL in the middle of its
+    second save (after writing, while syncing) must leave version 1 whole, not a torn or half-saved version 2."""
     target = tmp_path / "big.bin"
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)], stdout=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.7)  # several writes in flight
+        assert proc.stdout.readline().strip() == "syncing"
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-    data = target.read_bytes()
-    assert len(data) == 8 << 20 and len(set(data)) == 1
+    assert target.read_bytes() == b"1" * (8 << 20)
