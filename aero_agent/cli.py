@@ -61,11 +61,9 @@ def _print_answer(answer, as_json: bool) -> None:
     if as_json:
         print(answer.model_dump_json(indent=2))
         return
-    print(answer.text)
-    if answer.evidence and answer.method != "transcript-evidence":
-        print("\nEvidence:")
-        for seg in answer.evidence:
-            print(f"  [{seg.start:7.2f}-{seg.end:7.2f}] {seg.text}")
+    from aero_agent.render import answer_text
+
+    print(answer_text(answer))
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
