@@ -89,3 +89,7 @@ class ExtractionError(AeroError):
 
 class InvalidArgumentError(AeroError, ValueError):
     """An argument is out of range or malformed (a time range, a schema, ...)."""
+
+
+class ReasonerError(AeroError):
+    """The reasoner chat model named cannot be made (a malformed name, or its provider's package missing)."""
