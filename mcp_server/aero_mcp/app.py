@@ -153,7 +153,7 @@ ENTRIES: list[Entry] = []
 
 
 def _state_parameter(fn: Callable[..., Any]) -> str:
-    for name, param in inspect.signature(fn).parameters.items():
+    for name, param in inspect.signature(fn, eval_str=True).parameters.items():
         if param.annotation in (App, Session):
             return name
     raise TypeError(f"tool {fn.__name__} takes neither `app: App` nor `call: Session`")
