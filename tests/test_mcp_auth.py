@@ -7,6 +7,7 @@ loaded, yet every request still has to pass authentication before a tool answers
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -56,24 +57,32 @@ def auth_server(tmp_path_factory):
                                  "--engine", "aero", "--auth-token-file", str(token_file)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"aero-mcp did not start: {(root / 'stderr.log').read_text()[-2000:]}")
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/mcp"
+        url = f"http://127.0.0.1:{port}/mcp"
+        _wait_until_answering(proc, url, root / "stderr.log")
+        yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
 
+
+def _wait_until_answering(proc: subprocess.Popen, url: str, log: Path) -> None:
+    """Poll until the server answers HTTP at all (401 included)."""
+    for _ in range(300):
+        assert proc.poll() is None, f"aero-mcp stopped: {log.read_text()[-2000:]}"
+        with contextlib.suppress(httpx.TransportError):
+            httpx.get(url, timeout=1)
+            return
+        time.sleep(0.2)
+    pytest.fail(f"aero-mcp did not answer within a minute: {log.read_text()[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate, and kill what is still running 20 s later."""
+    proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=20)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
 
 def test_raw_requests_without_a_valid_token_get_401_with_www_authenticate(auth_server):
     """Catches: the SDK's auth not wired into the HTTP app (200 without a token), or a verifier that accepts

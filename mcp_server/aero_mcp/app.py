@@ -25,7 +25,7 @@ from mcp.server.mcpserver.resolve import Resolve
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from aero_agent.session import AudioSession, SessionInfo
+from aero_agent.session import MAX_QUESTION_CHARS, AudioSession, SessionInfo
 from aero_mcp.backend import Backend, explain, is_expected
 from aero_mcp.config import ServerConfig
 
@@ -123,6 +123,11 @@ WaitS = Annotated[float | None, Field(
     ge=0,
     description="Seconds to wait for a session that is still encoding before answering (capped at about 50). "
                 "Leave empty not to wait: the part encoded so far is used.")]
+
+def text_arg(description: str) -> Any:
+    """A non-empty text argument (a question, a query, an instruction) of at most ``MAX_QUESTION_CHARS``."""
+    return Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS, description=description)]
+
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 ADDS_TURN = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,

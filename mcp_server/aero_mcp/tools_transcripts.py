@@ -10,8 +10,7 @@ from pydantic import Field
 
 from aero_agent import errors as E
 from aero_agent.render import answer_text, hit_line, span, transcript_excerpt
-from aero_agent.session import MAX_QUESTION_CHARS
-from aero_mcp.app import ADDS_TURN, READ_ONLY, Session, SessionId, WaitS, result, tool
+from aero_mcp.app import ADDS_TURN, READ_ONLY, Session, SessionId, WaitS, result, text_arg, tool
 from aero_mcp.models import AskResult, ExtractResult, SearchResult, TranscriptResult
 
 MAX_SCHEMA_CHARS = 20_000
@@ -57,9 +56,8 @@ async def transcribe_audio(
 async def ask_audio(
     call: Session,
     session_id: SessionId,
-    question: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS,
-                                   description="A question about the recording. Follow-up questions see "
-                                               "the earlier turns of this session.")],
+    question: text_arg("A question about the recording. Follow-up questions see the earlier turns of this "
+                       "session."),
     wait_s: WaitS = None,
 ) -> Annotated[CallToolResult, AskResult]:
     """Ask a question about a recording; the answer cites the transcript evidence with times.
@@ -78,8 +76,7 @@ async def ask_audio(
 async def search_audio(
     call: Session,
     session_id: SessionId,
-    query: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS,
-                                description="Words to look for in what was said.")],
+    query: text_arg("Words to look for in what was said."),
     k: Annotated[int, Field(ge=1, le=MAX_HITS, description="How many hits to return.")] = 5,
     wait_s: WaitS = None,
 ) -> Annotated[CallToolResult, SearchResult]:
@@ -98,8 +95,7 @@ async def search_audio(
 async def extract_from_audio(
     call: Session,
     session_id: SessionId,
-    instruction: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS,
-                                      description="What to extract, e.g. 'the action items with owners'.")],
+    instruction: text_arg("What to extract, e.g. 'the action items with owners'."),
     json_schema: Annotated[dict[str, Any] | None, Field(
         description="JSON Schema (type object or array) the result must validate against. "
                     "Empty: a list of notes.")] = None,

@@ -10,6 +10,13 @@ from aero_agent.render import answer_text
 from langchain_aero.utils import AudioTool, SessionInput
 
 
+DESCRIPTION = (
+    "Ask a question about an open audio session and get an answer with the transcript passages (and times) it "
+    "rests on. The session remembers earlier questions, so follow-ups work. With a transcript-only engine and "
+    "no reasoner the answer is the best-matching transcript evidence.")
+"""What the model reads about the tool."""
+
+
 class AskAudioInput(SessionInput):
     question: str = Field(description="A question about the recording. Follow-up questions may refer to earlier "
                                       "ones: the session keeps the conversation.")
@@ -17,10 +24,7 @@ class AskAudioInput(SessionInput):
 
 class AskAudioTool(AudioTool):
     name: str = "ask_audio"
-    description: str = (
-        "Ask a question about an open audio session and get an answer with the transcript passages (and times) it "
-        "rests on. The session remembers earlier questions, so follow-ups work. With a transcript-only engine and "
-        "no reasoner the answer is the best-matching transcript evidence.")
+    description: str = DESCRIPTION
     args_schema: type[BaseModel] = AskAudioInput
 
     def _call(self, session_id: str, question: str) -> tuple[str, Any]:

@@ -9,15 +9,19 @@ from pydantic import BaseModel
 from langchain_aero.utils import AudioTool, SessionInput
 
 
+DESCRIPTION = (
+    "Close an audio session when it is no longer needed: frees its memory and deletes its stored data. The "
+    "session_id stops working.")
+"""What the model reads about the tool."""
+
+
 class CloseAudioSessionInput(SessionInput):
     pass
 
 
 class CloseAudioSessionTool(AudioTool):
     name: str = "close_audio_session"
-    description: str = (
-        "Close an audio session when it is no longer needed: frees its memory and deletes its stored data. The "
-        "session_id stops working.")
+    description: str = DESCRIPTION
     args_schema: type[BaseModel] = CloseAudioSessionInput
 
     def _call(self, session_id: str) -> tuple[str, Any]:

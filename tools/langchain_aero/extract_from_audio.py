@@ -10,6 +10,13 @@ from pydantic import BaseModel, Field
 from langchain_aero.utils import AudioTool, SessionInput
 
 
+DESCRIPTION = (
+    "Extract structured data (JSON validated against an optional JSON Schema) from an open audio session, "
+    "following an instruction. Needs an answer-capable engine or a reasoner model; otherwise it says so, and "
+    "search_audio or transcribe_audio can be used instead.")
+"""What the model reads about the tool."""
+
+
 class ExtractFromAudioInput(SessionInput):
     instruction: str = Field(description="What to extract, e.g. 'List the action items with their owners'.")
     json_schema: dict[str, Any] | str | None = Field(
@@ -20,10 +27,7 @@ class ExtractFromAudioInput(SessionInput):
 
 class ExtractFromAudioTool(AudioTool):
     name: str = "extract_from_audio"
-    description: str = (
-        "Extract structured data (JSON validated against an optional JSON Schema) from an open audio session, "
-        "following an instruction. Needs an answer-capable engine or a reasoner model; otherwise it says so, and "
-        "search_audio or transcribe_audio can be used instead.")
+    description: str = DESCRIPTION
     args_schema: type[BaseModel] = ExtractFromAudioInput
 
     def _call(self, session_id: str, instruction: str,

@@ -10,15 +10,19 @@ from aero_agent.render import status_line
 from langchain_aero.utils import AudioTool, session_artifact
 
 
+DESCRIPTION = (
+    "List the open audio sessions with their ids, file names, durations, engines, status (encoding progress) "
+    "and number of turns.")
+"""What the model reads about the tool."""
+
+
 class ListAudioSessionsInput(BaseModel):
     """No arguments."""
 
 
 class ListAudioSessionsTool(AudioTool):
     name: str = "list_audio_sessions"
-    description: str = (
-        "List the open audio sessions with their ids, file names, durations, engines, status (encoding progress) "
-        "and number of turns.")
+    description: str = DESCRIPTION
     args_schema: type[BaseModel] = ListAudioSessionsInput
 
     def _call(self) -> tuple[str, Any]:

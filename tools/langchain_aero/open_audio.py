@@ -11,6 +11,13 @@ from aero_agent.paths import allowed_roots, resolve_allowed
 from langchain_aero.utils import AudioTool, session_artifact
 
 
+DESCRIPTION = (
+    "Open an audio file once and get a session_id for it. The recording is decoded and encoded a single "
+    "time; every other audio tool then works on the session_id without re-reading the file. Opening a file "
+    "that is already open returns its session. Returns the session id, duration, engine and status.")
+"""What the model reads about the tool."""
+
+
 class OpenAudioInput(BaseModel):
     path: str = Field(description="Path of an audio or video file (wav, flac, mp3, ogg, m4a, mp4...) inside the "
                                   "allowed folders; relative paths are taken from the first allowed folder.")
@@ -20,10 +27,7 @@ class OpenAudioInput(BaseModel):
 
 class OpenAudioTool(AudioTool):
     name: str = "open_audio"
-    description: str = (
-        "Open an audio file once and get a session_id for it. The recording is decoded and encoded a single "
-        "time; every other audio tool then works on the session_id without re-reading the file. Opening a file "
-        "that is already open returns its session. Returns the session id, duration, engine and status.")
+    description: str = DESCRIPTION
     args_schema: type[BaseModel] = OpenAudioInput
     toolkit_fields: ClassVar[tuple[str, ...]] = ("allowed_dirs", "engine", "wait")
 

@@ -11,6 +11,12 @@ from aero_agent.session import MAX_K
 from langchain_aero.utils import AudioTool, SessionInput
 
 
+DESCRIPTION = (
+    "Find where something is said in an open audio session: the transcript passages that best match the "
+    "query, with start and end times, best first. Use it to locate a topic before transcribing that range.")
+"""What the model reads about the tool."""
+
+
 class SearchAudioInput(SessionInput):
     query: str = Field(description="Words to look for in the transcript (keyword search, best matches first).")
     k: int = Field(default=5, ge=1, le=MAX_K, description=f"How many passages to return, 1 to {MAX_K}.")
@@ -18,9 +24,7 @@ class SearchAudioInput(SessionInput):
 
 class SearchAudioTool(AudioTool):
     name: str = "search_audio"
-    description: str = (
-        "Find where something is said in an open audio session: the transcript passages that best match the "
-        "query, with start and end times, best first. Use it to locate a topic before transcribing that range.")
+    description: str = DESCRIPTION
     args_schema: type[BaseModel] = SearchAudioInput
 
     def _call(self, session_id: str, query: str, k: int = 5) -> tuple[str, Any]:

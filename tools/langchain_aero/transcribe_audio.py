@@ -10,6 +10,13 @@ from aero_agent.render import transcript_excerpt
 from langchain_aero.utils import AudioTool, SessionInput, TranscriptFormat
 
 
+DESCRIPTION = (
+    "Transcript of an open audio session, whole or between start_s and end_s seconds, as plain text, SRT, "
+    "WebVTT or JSON with segment times. Long transcripts are cut at the end of a segment; call again with "
+    "start_s set to read on.")
+"""What the model reads about the tool."""
+
+
 class TranscribeAudioInput(SessionInput):
     start_s: float | None = Field(default=None, description="Start of the part to transcribe, in seconds from the "
                                                             "beginning; omit for the beginning.")
@@ -21,10 +28,7 @@ class TranscribeAudioInput(SessionInput):
 
 class TranscribeAudioTool(AudioTool):
     name: str = "transcribe_audio"
-    description: str = (
-        "Transcript of an open audio session, whole or between start_s and end_s seconds, as plain text, SRT, "
-        "WebVTT or JSON with segment times. Long transcripts are cut at the end of a segment; call again with "
-        "start_s set to read on.")
+    description: str = DESCRIPTION
     args_schema: type[BaseModel] = TranscribeAudioInput
 
     def _call(self, session_id: str, start_s: float | None = None, end_s: float | None = None,
