@@ -131,9 +131,8 @@ def build_model(model_dir: Path, config: AeroConfig, device: torch.device, dtype
                 attn: str) -> AeroModel:
     """Construct the network on the meta device and assign the checkpoint's tensors to it."""
     index = index_weights(model_dir)
-    has_head = "language_model.lm_head.weight" in index.entries
-    tie = bool(getattr(config.text, "tie_word_embeddings", False)) and not has_head
-    config.text.tie_word_embeddings = False  # tying, when needed, is done explicitly by the loader
+    tie = bool(getattr(config.text, "tie_word_embeddings", False))
+    config.text.tie_word_embeddings = False  # the loader ties explicitly, by assigning one tensor to both
     config.text._attn_implementation = attn
     # The encoder masks padded frames with a 4D mask, which flash-attention cannot take: keep SDPA there.
     config.audio._attn_implementation = "sdpa" if attn == "flash_attention_2" else attn
