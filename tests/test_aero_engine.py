@@ -177,6 +177,24 @@ def test_missing_tensor_and_bad_config_are_checkpoint_errors(tiny_dir, tmp_path)
 # ---------------------------------------------------------------- numerics
 
 
+def _reference_key(stored: str, names: set[str]) -> str:
+    """The name of a stored tensor in transformers' Qwen2AudioForConditionalGeneration, in either of its layouts.
+
+    Up to 5.23 it keeps the released names (``audio_tower.``, ``language_model.model.``); 5.24 moved
+    everything under ``model.`` with ``lm_head`` at the top. Only the projector is always renamed.
+    """
+    old = stored.replace("audio_modal_projector.", "multi_modal_projector.")
+    if old.startswith("audio_tower.") or old.startswith("multi_modal_projector."):
+        new = "model." + old
+    elif old == "language_model.lm_head.weight":
+        new = "lm_head.weight"
+    else:
+        new = old.replace("language_model.model.", "model.language_model.")
+    found = [name for name in (old, new) if name in names]
+    assert len(found) == 1, (stored, found)
+    return found[0]
+
+
 def test_logits_match_transformers_qwen2audio(aero, tiny_dir, clip):
     """Same weights in Qwen2AudioForConditionalGeneration give the same logits at the text positions."""
     from safetensors.torch import load_file
@@ -186,16 +204,9 @@ def test_logits_match_transformers_qwen2audio(aero, tiny_dir, clip):
                            audio_token_index=aero.config.audio_token_index)
     cfg._attn_implementation = "sdpa"
     reference = Qwen2AudioForConditionalGeneration(cfg).eval()
-    mapped = {}
-    for key, value in load_file(str(tiny_dir / "model.safetensors")).items():
-        if key.startswith("audio_tower."):
-            mapped["model." + key] = value
-        elif key.startswith("audio_modal_projector."):
-            mapped[key.replace("audio_modal_projector.", "model.multi_modal_projector.")] = value
-        elif key == "language_model.lm_head.weight":
-            mapped["lm_head.weight"] = value
-        else:
-            mapped[key.replace("language_model.model.", "model.language_model.")] = value
+    names = set(reference.state_dict())
+    mapped = {_reference_key(key, names): value
+              for key, value in load_file(str(tiny_dir / "model.safetensors")).items()}
     missing, unexpected = reference.load_state_dict(mapped, strict=False)
     assert not unexpected and all("rotary" in m for m in missing)
 
@@ -409,3 +420,18 @@ def test_an_encoder_or_decoder_type_we_do_not_build_is_refused(tiny_dir, tmp_pat
     with pytest.raises(CheckpointError, match=rf"{part}\.model_type is '{kind}'.*only '"):
         load_config(folder)
     assert load_config(tiny_dir).audio.model_type == "qwen2_audio_encoder"
+
+
+def test_the_cache_goes_under_the_name_this_transformers_forward_declares(aero):
+    """Catches hard-coding ``cache=`` (5.24) or ``past_key_values=`` (5.0-5.23): a name the installed
+    ``Qwen2Model.forward`` does not declare is swallowed by ``**kwargs`` and every turn silently recomputes."""
+    import inspect
+
+    from transformers import Qwen2Model
+
+    from aero_agent.engines.aero.model import CACHE_KEYWORD
+
+    assert CACHE_KEYWORD in inspect.signature(Qwen2Model.forward).parameters
+    cache = aero.decoder.new_cache()
+    aero.model.forward_hidden(aero.model.embed(torch.tensor(aero.chat.header())), cache)
+    assert cache.get_seq_length() == len(aero.chat.header())

@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import logging
 from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import Qwen2AudioEncoder, Qwen2ForCausalLM
+from transformers import Qwen2AudioEncoder, Qwen2ForCausalLM, Qwen2Model
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.models.qwen2.modeling_qwen2 import Qwen2RotaryEmbedding
 
@@ -21,6 +22,24 @@ from aero_agent.engines.aero.config import AeroConfig
 from aero_agent.errors import CheckpointError
 
 log = logging.getLogger(__name__)
+
+
+def cache_keyword() -> str:
+    """The name under which the installed ``Qwen2Model.forward`` takes the KV cache.
+
+    transformers 5.0-5.23 call it ``past_key_values``; 5.24 renamed it ``cache`` and sends the old
+    name through a deprecation shim. Passing the wrong name would be swallowed by ``**kwargs`` and
+    every turn would silently recompute the whole prompt, so the name is looked up, not assumed.
+    """
+    params = inspect.signature(Qwen2Model.forward).parameters
+    for name in ("cache", "past_key_values"):
+        if name in params:
+            return name
+    raise CheckpointError("this transformers version's Qwen2Model.forward takes no KV cache argument "
+                          "(neither 'cache' nor 'past_key_values'); install transformers>=5.0")
+
+
+CACHE_KEYWORD = cache_keyword()
 
 
 def conv_output_frames(valid_frames: int) -> int:
@@ -64,7 +83,8 @@ class AeroModel(nn.Module):
         conv_lengths = torch.tensor([conv_output_frames(v) for v in valid_frames], device=self.device)
         mask_2d = (torch.arange(positions, device=self.device)[None, :] < conv_lengths[:, None]).long()
         dummy = torch.zeros((batch, positions, 1), dtype=self.dtype, device=self.device)
-        mask = create_bidirectional_mask(config=self.audio_tower.config, inputs_embeds=dummy, attention_mask=mask_2d)
+        # positional: 5.0 names the second argument input_embeds, later versions inputs_embeds
+        mask = create_bidirectional_mask(self.audio_tower.config, dummy, mask_2d)
         hidden = self.audio_tower(features, attention_mask=mask).last_hidden_state
         projected = self.audio_modal_projector(hidden)
         return [projected[i, : audio_tokens_for_frames(v)] for i, v in enumerate(valid_frames)]
@@ -75,7 +95,7 @@ class AeroModel(nn.Module):
 
     def forward_hidden(self, embeds: torch.Tensor, cache) -> torch.Tensor:
         """Run the decoder over ``embeds`` appending to ``cache``; returns last-layer hidden states."""
-        out = self.language_model.model(inputs_embeds=embeds, cache=cache, use_cache=True)
+        out = self.language_model.model(inputs_embeds=embeds, use_cache=True, **{CACHE_KEYWORD: cache})
         return out.last_hidden_state
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
