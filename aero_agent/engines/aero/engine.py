@@ -15,11 +15,10 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from aero_agent.audio import AudioClip
 from aero_agent.engines.aero.checkpoint import resolve_model_dir
 from aero_agent.engines.aero.config import load_config
 from aero_agent.engines.aero.conversation import Decoder, LiveConversation, TurnResult, drop_oldest, messages_for
@@ -31,6 +30,9 @@ from aero_agent.engines.aero.windowing import SegmentPlan, plan_segments
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
 from aero_agent.errors import InvalidArgumentError
 from aero_agent.transcript import Segment, Transcript
+
+if TYPE_CHECKING:  # a type hint only: the engine imports without audio decoding
+    from aero_agent.audio import AudioClip
 
 log = logging.getLogger(__name__)
 
