@@ -148,11 +148,13 @@ def save_weights(state: dict[str, torch.Tensor], path: Path, shards: int = 1) ->
 
 
 def write_tiny_checkpoint(path: str | Path, shards: int = 1, seed: int = 0, unk_entry: bool = True,
-                          tie_word_embeddings: bool = False, store_head: bool = True, **dims: Any) -> Path:
+                          tie_word_embeddings: bool = False, store_head: bool = True, weights: bool = True,
+                          **dims: Any) -> Path:
     """Write the whole checkpoint folder to ``path`` and return it.
 
     ``unk_entry=False`` leaves ``unk_token`` out of tokenizer_config.json; ``tie_word_embeddings`` goes
     into text_config, and ``store_head=False`` saves no ``lm_head`` (as tied checkpoints do).
+    ``weights=False`` writes everything but the safetensors (for ``random_weights_seed`` at any size).
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -170,6 +172,8 @@ def write_tiny_checkpoint(path: str | Path, shards: int = 1, seed: int = 0, unk_
         "padding_side": "right", "padding_value": 0.0, "return_attention_mask": True,
         "processor_class": "AeroProcessor",
     }, indent=2))
+    if not weights:
+        return path
     state = released_state_dict(config, seed)
     if not store_head:
         del state["language_model.lm_head.weight"]

@@ -61,6 +61,7 @@ class AeroModel(nn.Module):
         self.audio_tower = Qwen2AudioEncoder(config.audio)
         self.audio_modal_projector = nn.Linear(config.audio_hidden, config.text_hidden, bias=True)
         self.language_model = Qwen2ForCausalLM(config.text)
+        self.liger_applied = False  # set by the builder when Liger's kernels patched the language model
 
     @property
     def device(self) -> torch.device:
@@ -147,25 +148,61 @@ def _apply_liger(model: AeroModel) -> bool:
         return False
 
 
-def build_model(model_dir: Path, config: AeroConfig, device: torch.device, dtype: torch.dtype,
-                attn: str) -> AeroModel:
-    """Construct the network on the meta device and assign the checkpoint's tensors to it."""
-    index = index_weights(model_dir)
-    tie = bool(getattr(config.text, "tie_word_embeddings", False))
+def _assemble(config: AeroConfig, attn: str) -> AeroModel:
+    """The network on the meta device (no memory), with the attention kernels chosen."""
     config.text.tie_word_embeddings = False  # the loader ties explicitly, by assigning one tensor to both
     config.text._attn_implementation = attn
     # The encoder masks padded frames with a 4D mask, which flash-attention cannot take: keep SDPA there.
     config.audio._attn_implementation = "sdpa" if attn == "flash_attention_2" else attn
     with torch.device("meta"):
-        model = AeroModel(config)
-    load_weights(model, index, dtype=dtype, device=device, tie_lm_head=tie)
+        return AeroModel(config)
+
+
+def _finish(model: AeroModel, config: AeroConfig, device: torch.device, liger: bool | None,
+            source: str) -> AeroModel:
     # Non-persistent buffers (rotary frequencies) are not in checkpoints: rebuild them for real.
     model.language_model.model.rotary_emb = Qwen2RotaryEmbedding(config=config.text).to(device)
     leftover = [n for n, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta]
     if leftover:
-        raise CheckpointError(f"{model_dir}: no weights for {leftover[0]!r}")
+        raise CheckpointError(f"{source}: no weights for {leftover[0]!r}")
     model.eval()
     model.requires_grad_(False)
-    if device.type == "cuda":
-        _apply_liger(model)
+    use_liger = device.type == "cuda" if liger is None else liger
+    model.liger_applied = _apply_liger(model) if use_liger else False
     return model
+
+
+def build_model(model_dir: Path, config: AeroConfig, device: torch.device, dtype: torch.dtype,
+                attn: str, liger: bool | None = None) -> AeroModel:
+    """Construct the network on the meta device and assign the checkpoint's tensors to it.
+
+    ``liger``: Liger's fused kernels when installed; default on CUDA only.
+    """
+    index = index_weights(model_dir)
+    tie = bool(getattr(config.text, "tie_word_embeddings", False))
+    model = _assemble(config, attn)
+    load_weights(model, index, dtype=dtype, device=device, tie_lm_head=tie)
+    return _finish(model, config, device, liger, str(model_dir))
+
+
+def random_model(config: AeroConfig, device: torch.device, dtype: torch.dtype, attn: str, seed: int = 0,
+                 liger: bool | None = None, std: float = 0.02) -> AeroModel:
+    """The network with random weights, materialised straight in ``dtype`` on ``device``.
+
+    For measuring speed and memory at full size without a checkpoint; tied like the config says.
+    """
+    tie = bool(getattr(config.text, "tie_word_embeddings", False))
+    model = _assemble(config, attn).to(dtype)  # casting on meta is free: no float32 copy is ever made
+    model.to_empty(device=device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.dim() >= 2:
+                param.normal_(0.0, std, generator=generator)
+            elif name.endswith("norm.weight") or name.endswith("layer_norm.weight"):
+                param.fill_(1.0)
+            else:
+                param.zero_()
+    if tie:
+        model.language_model.lm_head.weight = model.language_model.model.embed_tokens.weight
+    return _finish(model, config, device, liger, "random weights")
