@@ -28,6 +28,7 @@ import gc
 import importlib.util
 import inspect
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -429,6 +430,9 @@ def environment(device: torch.device) -> dict[str, Any]:
 def run_check(device: torch.device, tiny: bool, minutes: float, new_tokens: int, skip_whisper: bool) -> dict[str, Any]:
     started = time.perf_counter()
     torch.manual_seed(0)
+    if importlib.util.find_spec("platformdirs") is None and "AERO_CACHE_DIR" not in os.environ:
+        # the Whisper engine caches its converted weights under the user cache, found with platformdirs
+        os.environ["AERO_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "aero-agent-cache")
     report: dict[str, Any] = {"schema": 1, "mode": "tiny" if tiny else "full", "environment": environment(device)}
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as tmp:
         work = Path(tmp)
