@@ -79,6 +79,10 @@ class EncodingCancelledError(AeroError):
     """The session was closed, or the store shut down, while it was encoding."""
 
 
+class StoreFullError(AeroError):
+    """The session store is at its session or byte limit and nothing in it may be removed to make room."""
+
+
 class CheckpointError(AeroError):
     """Model weights are missing, incomplete or do not fit the architecture."""
 

@@ -10,14 +10,16 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aero_agent import persistence as disk
 from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
 from aero_agent.engines.base import EncodeProgress, Engine, ProgressFn
-from aero_agent.errors import EncodingCancelledError, SessionNotFoundError
+from aero_agent.errors import EncodingCancelledError, SessionNotFoundError, StoreFullError
 from aero_agent.results import utc_now
+from aero_agent.retention import StoredSession, StoreLimits, plan_removals
 from aero_agent.session import AudioSession, SessionInfo
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -29,11 +31,16 @@ class SessionStore:
 
     At most ``max_loaded`` sessions (and ``max_memory_bytes`` of engine tensors, when set) stay in
     memory; the least recently used ones are written to disk and dropped.
+
+    ``max_sessions`` and ``max_store_bytes`` bound what the store keeps at all (on disk): to make room
+    the least recently used finished sessions are deleted; a session still encoding is never deleted,
+    and a request that cannot fit raises :class:`~aero_agent.errors.StoreFullError`.
     """
 
     def __init__(self, root: str | Path, engine: Engine | None = None, reasoner: Any = None, *,
                  max_loaded: int = 8, max_memory_bytes: int | None = None,
-                 max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None) -> None:
+                 max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None,
+                 max_sessions: int | None = None, max_store_bytes: int | None = None) -> None:
         self.root = Path(root).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.reasoner = reasoner
@@ -41,6 +48,8 @@ class SessionStore:
         self.max_memory_bytes = max_memory_bytes
         self.max_duration_s = max_duration_s
         self.max_bytes = max_bytes
+        self.limits = StoreLimits(max_sessions, max_store_bytes)
+        self._last_used: dict[str, float] = {}
         self._engine = engine
         self._loaded: OrderedDict[str, AudioSession] = OrderedDict()
         self._jobs: dict[str, Future[None]] = {}
@@ -87,11 +96,14 @@ class SessionStore:
         engine = engine or self.engine
         session = AudioSession.pending(clip, engine, reasoner=self._reasoner_for(engine))
         folder = self._folder(session.id)
-        folder.mkdir(parents=True)
-        disk.write_json(folder / disk.INFO, session.info.model_dump())
-        session.on_change = self._persist  # turns asked while encoding are saved too
-        with self._lock:
+        with self._lock:  # room is made and taken in one step, so two opens cannot both take the last place
+            # bytes are checked when the encoding is done and its size known, so a refusal removes nothing
+            self._make_room(StoreLimits(max_sessions=self.limits.max_sessions), new_sessions=1)
+            folder.mkdir(parents=True)
+            disk.write_json(folder / disk.INFO, session.info.model_dump())
+            session.on_change = self._persist  # turns asked while encoding are saved too
             self._loaded[session.id] = session
+            self._touch(session.id)
         throttle = {"t": 0.0}
 
         def report(p: EncodeProgress) -> None:
@@ -113,6 +125,14 @@ class SessionStore:
                     raise
                 return
             self._save_full(session)
+            try:
+                with self._lock:
+                    self._make_room(self.limits, keep={session.id})
+            except StoreFullError as exc:
+                self._refuse(session, exc)
+                if wait:
+                    raise
+                return
             self._evict()
 
         if wait:
@@ -137,6 +157,7 @@ class SessionStore:
         with self._lock:
             if session_id in self._loaded:
                 self._loaded.move_to_end(session_id)
+                self._touch(session_id)
                 return self._loaded[session_id]
             if not (folder / disk.INFO).exists():
                 raise SessionNotFoundError(f"unknown session id {session_id!r}")
@@ -146,6 +167,7 @@ class SessionStore:
             session = AudioSession(info, engine, encoded, disk.load_history(folder), reasoner=self._reasoner_for(engine))
             session.on_change = self._persist
             self._loaded[session_id] = session
+            self._touch(session_id)
             self._evict()
             return session
 
@@ -212,6 +234,7 @@ class SessionStore:
             if session is not None:
                 session.cancel()
             existed = session is not None or folder.exists()
+            self._last_used.pop(session_id, None)
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
             if not existed:
@@ -271,6 +294,45 @@ class SessionStore:
                     continue
                 self._save_full(session)
                 del self._loaded[session_id]
+
+    # ----- limits ---------------------------------------------------------------------
+    def _touch(self, session_id: str) -> None:
+        self._last_used[session_id] = time.time()
+
+    def _stored(self) -> list[StoredSession]:
+        """Every session on disk with its size, last use (a get in this process, or its last turn) and status."""
+        out = []
+        for folder in self.root.iterdir():
+            info_path = folder / disk.INFO
+            if not _ID.match(folder.name) or not info_path.exists():
+                continue
+            try:
+                info = self.status(folder.name)
+                files = [p.stat() for p in folder.rglob("*") if p.is_file()]
+                # info.updated moves with turns, not with saves on eviction, so it survives a restart
+                used = max(self._last_used.get(folder.name, 0.0), datetime.fromisoformat(info.updated).timestamp())
+            except (OSError, ValueError, SessionNotFoundError):
+                continue  # removed or rewritten meanwhile
+            out.append(StoredSession(folder.name, sum(f.st_size for f in files), used, info.status))
+        return out
+
+    def _make_room(self, limits: StoreLimits, new_sessions: int = 0,
+                   keep: frozenset[str] | set[str] = frozenset()) -> None:
+        """Delete least recently used finished sessions until the store fits ``limits`` (call under the lock)."""
+        if not limits.bounded:
+            return
+        for session_id in plan_removals(self._stored(), limits, new_sessions=new_sessions, keep=keep):
+            self.close(session_id)
+
+    def _refuse(self, session: AudioSession, exc: StoreFullError) -> None:
+        """A session whose encoding does not fit: keep only its info, marked failed with the reason."""
+        session.encoded = None
+        session.info.status, session.info.error = "failed", str(exc)
+        folder = self.root / session.id
+        for path in folder.glob("*"):
+            if path.is_file() and path.name != disk.INFO:
+                path.unlink(missing_ok=True)
+        self._write_info(session)
 
     def loaded_ids(self) -> list[str]:
         """Ids of the sessions now in memory, least recently used first."""

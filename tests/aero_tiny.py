@@ -48,18 +48,22 @@ def build_tokenizer(vocab_size: int = 400):
     return tok
 
 
-def _tokenizer_config(tok) -> dict[str, Any]:
+def _tokenizer_config(tok, unk_entry: bool = True) -> dict[str, Any]:
+    """Qwen2.5's tokenizer_config.json; ``unk_entry=False`` omits ``unk_token`` as some exports do."""
     added = {str(tok.token_to_id(t)): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
                                        "single_word": False, "special": True} for t in SPECIAL_TOKENS}
-    return {
+    config = {
         "tokenizer_class": "Qwen2Tokenizer", "model_max_length": 32768, "errors": "replace",
         "bos_token": None, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "unk_token": None,
         "clean_up_tokenization_spaces": False, "split_special_tokens": False,
         "added_tokens_decoder": added, "additional_special_tokens": SPECIAL_TOKENS[1:],
     }
+    if not unk_entry:
+        del config["unk_token"]
+    return config
 
 
-def aero_config(tok, dims: dict[str, Any]) -> dict[str, Any]:
+def aero_config(tok, dims: dict[str, Any], tie_word_embeddings: bool = False) -> dict[str, Any]:
     """config.json contents in the released layout (with an auto_map that loaders must ignore)."""
     return {
         "architectures": ["AeroForConditionalGeneration"],
@@ -83,7 +87,7 @@ def aero_config(tok, dims: dict[str, Any]) -> dict[str, Any]:
             "num_key_value_heads": dims["kv_heads"], "intermediate_size": dims["intermediate"],
             "vocab_size": dims["vocab"], "max_position_embeddings": 32768, "rope_theta": 1000000.0,
             "rms_norm_eps": 1e-6, "hidden_act": "silu", "use_sliding_window": False, "sliding_window": 32768,
-            "max_window_layers": dims["layers"], "tie_word_embeddings": False,
+            "max_window_layers": dims["layers"], "tie_word_embeddings": tie_word_embeddings,
             "bos_token_id": tok.token_to_id("<|endoftext|>"), "eos_token_id": tok.token_to_id("<|im_end|>"),
             "initializer_range": dims["init_std"], "torch_dtype": "float32",
         },
@@ -143,17 +147,24 @@ def save_weights(state: dict[str, torch.Tensor], path: Path, shards: int = 1) ->
         json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2))
 
 
-def write_tiny_checkpoint(path: str | Path, shards: int = 1, seed: int = 0, **dims: Any) -> Path:
-    """Write the whole checkpoint folder to ``path`` and return it."""
+def write_tiny_checkpoint(path: str | Path, shards: int = 1, seed: int = 0, unk_entry: bool = True,
+                          tie_word_embeddings: bool = False, store_head: bool = True, weights: bool = True,
+                          **dims: Any) -> Path:
+    """Write the whole checkpoint folder to ``path`` and return it.
+
+    ``unk_entry=False`` leaves ``unk_token`` out of tokenizer_config.json; ``tie_word_embeddings`` goes
+    into text_config, and ``store_head=False`` saves no ``lm_head`` (as tied checkpoints do).
+    ``weights=False`` writes everything but the safetensors (for ``random_weights_seed`` at any size).
+    """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     merged = {**TINY_DIMS, **dims}
     tok = build_tokenizer()
     tok.save(str(path / "tokenizer.json"))
-    (path / "tokenizer_config.json").write_text(json.dumps(_tokenizer_config(tok), indent=2))
+    (path / "tokenizer_config.json").write_text(json.dumps(_tokenizer_config(tok, unk_entry), indent=2))
     if merged["vocab"] is None:  # default: exactly the tokenizer, so every generated id decodes
         merged["vocab"] = tok.get_vocab_size(with_added_tokens=True)
-    config = aero_config(tok, merged)
+    config = aero_config(tok, merged, tie_word_embeddings)
     (path / "config.json").write_text(json.dumps(config, indent=2))
     (path / "preprocessor_config.json").write_text(json.dumps({
         "feature_extractor_type": "WhisperFeatureExtractor", "feature_size": 128, "sampling_rate": 16000,
@@ -161,5 +172,10 @@ def write_tiny_checkpoint(path: str | Path, shards: int = 1, seed: int = 0, **di
         "padding_side": "right", "padding_value": 0.0, "return_attention_mask": True,
         "processor_class": "AeroProcessor",
     }, indent=2))
-    save_weights(released_state_dict(config, seed), path, shards=shards)
+    if not weights:
+        return path
+    state = released_state_dict(config, seed)
+    if not store_head:
+        del state["language_model.lm_head.weight"]
+    save_weights(state, path, shards=shards)
     return path

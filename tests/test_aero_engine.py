@@ -171,6 +171,24 @@ def test_missing_tensor_and_bad_config_are_checkpoint_errors(tiny_dir, tmp_path)
 # ---------------------------------------------------------------- numerics
 
 
+def _reference_key(stored: str, names: set[str]) -> str:
+    """The name of a stored tensor in transformers' Qwen2AudioForConditionalGeneration, in either of its layouts.
+
+    Up to 5.23 it keeps the released names (``audio_tower.``, ``language_model.model.``); 5.24 moved
+    everything under ``model.`` with ``lm_head`` at the top. Only the projector is always renamed.
+    """
+    old = stored.replace("audio_modal_projector.", "multi_modal_projector.")
+    if old.startswith("audio_tower.") or old.startswith("multi_modal_projector."):
+        new = "model." + old
+    elif old == "language_model.lm_head.weight":
+        new = "lm_head.weight"
+    else:
+        new = old.replace("language_model.model.", "model.language_model.")
+    found = [name for name in (old, new) if name in names]
+    assert len(found) == 1, (stored, found)
+    return found[0]
+
+
 def test_logits_match_transformers_qwen2audio(aero, tiny_dir, clip):
     """Same weights in Qwen2AudioForConditionalGeneration give the same logits at the text positions."""
     from safetensors.torch import load_file
@@ -180,16 +198,9 @@ def test_logits_match_transformers_qwen2audio(aero, tiny_dir, clip):
                            audio_token_index=aero.config.audio_token_index)
     cfg._attn_implementation = "sdpa"
     reference = Qwen2AudioForConditionalGeneration(cfg).eval()
-    mapped = {}
-    for key, value in load_file(str(tiny_dir / "model.safetensors")).items():
-        if key.startswith("audio_tower."):
-            mapped["model." + key] = value
-        elif key.startswith("audio_modal_projector."):
-            mapped[key.replace("audio_modal_projector.", "model.multi_modal_projector.")] = value
-        elif key == "language_model.lm_head.weight":
-            mapped["lm_head.weight"] = value
-        else:
-            mapped[key.replace("language_model.model.", "model.language_model.")] = value
+    names = set(reference.state_dict())
+    mapped = {_reference_key(key, names): value
+              for key, value in load_file(str(tiny_dir / "model.safetensors")).items()}
     missing, unexpected = reference.load_state_dict(mapped, strict=False)
     assert not unexpected and all("rotary" in m for m in missing)
 
@@ -327,3 +338,111 @@ def test_audio_longer_than_the_context_is_answered_in_merged_segments(tiny_dir, 
     assert reply.metadata["segments"] == 2 and len(reply.metadata["partial_answers"]) == 2
     follow = small.answer(encoded, "Who speaks first?", _turns(("What is the speaker talking about?", reply.text)))
     assert follow.metadata["segments"] == 2
+
+
+# ---------------------------------------------------------------- checkpoints as released (issue 14)
+
+
+@pytest.mark.parametrize("unk_entry", [True, False], ids=["unk_token-null", "no-unk_token"])
+def test_checkpoint_loads_with_or_without_an_unk_token_entry(tmp_path, aero, unk_entry):
+    """Catches comparing special ids with the unknown id: without an ``unk_token`` entry Qwen2Tokenizer makes
+    ``<|endoftext|>`` the unknown token, and such a check refuses a valid checkpoint."""
+    from aero_agent.engines.aero.processor import ChatTokens
+
+    folder = write_tiny_checkpoint(tmp_path / "tok", unk_entry=unk_entry, **MICRO)
+    assert ("unk_token" in json.loads((folder / "tokenizer_config.json").read_text())) is unk_entry
+    chat = ChatTokens(folder, json.loads((folder / "config.json").read_text())["audio_token_index"])
+    assert (chat.im_start, chat.im_end, chat.endoftext) == (aero.chat.im_start, aero.chat.im_end, aero.chat.endoftext)
+    assert chat.header() == aero.chat.header()
+    if not unk_entry:
+        assert chat.tokenizer.unk_token == "<|endoftext|>"  # the situation the issue describes
+        assert AeroEngine(folder, max_new_tokens=2).chat.endoftext == aero.chat.endoftext
+
+
+def test_a_tokenizer_without_a_chat_token_is_still_refused(tmp_path):
+    """Catches dropping the special-token check altogether: a vocabulary without ``<|im_end|>`` is refused."""
+    from aero_agent.engines.aero.processor import ChatTokens
+
+    folder = write_tiny_checkpoint(tmp_path / "tok", unk_entry=False, **MICRO)
+    data = json.loads((folder / "tokenizer.json").read_text())
+    data["added_tokens"] = [t for t in data["added_tokens"] if t["content"] != "<|im_end|>"]
+    (folder / "tokenizer.json").write_text(json.dumps(data))
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["added_tokens_decoder"] = {k: v for k, v in config["added_tokens_decoder"].items()
+                                      if v["content"] != "<|im_end|>"}
+    config["eos_token"] = "<|endoftext|>"
+    config["additional_special_tokens"] = [t for t in config["additional_special_tokens"] if t != "<|im_end|>"]
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=re.escape("no <|im_end|> token")):
+        ChatTokens(folder, json.loads((folder / "config.json").read_text())["audio_token_index"])
+
+
+def _set_text_config(folder: Path, **values) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    config["text_config"].update(values)
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def test_tied_config_ties_the_head_and_warns_about_a_contradicting_stored_head(tmp_path, caplog):
+    """Catches tying only when ``lm_head`` is missing: with ``text_config.tie_word_embeddings`` true the head must
+    be the embedding matrix (as upstream ties it), and a stored head that differs gets a warning."""
+    folder = write_tiny_checkpoint(tmp_path / "tied", **MICRO)  # stores an untied, different head
+    _set_text_config(folder, tie_word_embeddings=True)
+    with caplog.at_level("WARNING", logger="aero_agent.engines.aero.checkpoint"):
+        engine = AeroEngine(folder, max_new_tokens=2)
+    lm = engine.model.language_model
+    assert lm.lm_head.weight.data_ptr() == lm.model.embed_tokens.weight.data_ptr()
+    assert any("tie_word_embeddings is true" in r.getMessage() and "lm_head" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_tied_checkpoint_without_a_head_loads_and_untied_one_without_a_head_is_refused(tmp_path, caplog):
+    """Catches tying against the config: no stored head is fine when the config ties (no warning), and is a
+    CheckpointError naming ``lm_head`` when it does not (the head would otherwise be random)."""
+    tied = write_tiny_checkpoint(tmp_path / "tied", tie_word_embeddings=True, store_head=False, **MICRO)
+    with caplog.at_level("WARNING", logger="aero_agent.engines.aero.checkpoint"):
+        lm = AeroEngine(tied, max_new_tokens=2).model.language_model
+    assert torch.equal(lm.lm_head.weight, lm.model.embed_tokens.weight)
+    assert not [r for r in caplog.records if "tie_word_embeddings" in r.getMessage()]
+    untied = write_tiny_checkpoint(tmp_path / "untied", store_head=False, **MICRO)
+    with pytest.raises(CheckpointError, match=r"lm_head.*tie_word_embeddings is false"):
+        AeroEngine(untied)
+
+
+def test_an_untied_config_keeps_the_stored_head(aero):
+    """Catches tying unconditionally: the tiny checkpoint says false, so its own head is used."""
+    lm = aero.model.language_model
+    assert lm.lm_head.weight.data_ptr() != lm.model.embed_tokens.weight.data_ptr()
+    assert not torch.equal(lm.lm_head.weight, lm.model.embed_tokens.weight)
+
+
+@pytest.mark.parametrize("part,kind", [("audio_config", "qwen2_5_omni_audio_encoder"), ("audio_config", "whisper"),
+                                       ("text_config", "qwen3")])
+def test_an_encoder_or_decoder_type_we_do_not_build_is_refused(tiny_dir, tmp_path, part, kind):
+    """Catches ignoring ``audio_config.model_type`` (and text_config's): Qwen2.5-Omni's encoder would be built as
+    a Qwen2-Audio encoder; the error names the section, the type and what is supported."""
+    from aero_agent.engines.aero.config import load_config
+
+    folder = tmp_path / "other"
+    shutil.copytree(tiny_dir, folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    config = json.loads((folder / "config.json").read_text())
+    config[part]["model_type"] = kind
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=rf"{part}\.model_type is '{kind}'.*only '"):
+        load_config(folder)
+    assert load_config(tiny_dir).audio.model_type == "qwen2_audio_encoder"
+
+
+def test_the_cache_goes_under_the_name_this_transformers_forward_declares(aero):
+    """Catches hard-coding ``cache=`` (5.24) or ``past_key_values=`` (5.0-5.23): a name the installed
+    ``Qwen2Model.forward`` does not declare is swallowed by ``**kwargs`` and every turn silently recomputes."""
+    import inspect
+
+    from transformers import Qwen2Model
+
+    from aero_agent.engines.aero.model import CACHE_KEYWORD
+
+    assert CACHE_KEYWORD in inspect.signature(Qwen2Model.forward).parameters
+    cache = aero.decoder.new_cache()
+    aero.model.forward_hidden(aero.model.embed(torch.tensor(aero.chat.header())), cache)
+    assert cache.get_seq_length() == len(aero.chat.header())

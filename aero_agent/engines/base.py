@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, runtime_checkable
 
 import torch
 
-from aero_agent.audio import AudioClip
 from aero_agent.results import Turn
 from aero_agent.transcript import Segment, Transcript
+
+if TYPE_CHECKING:  # a type hint only: engines import without audio decoding
+    from aero_agent.audio import AudioClip
 
 
 @dataclass(frozen=True)

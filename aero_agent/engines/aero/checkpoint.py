@@ -127,21 +127,27 @@ def index_weights(model_dir: Path) -> WeightIndex:
     return index
 
 
+LM_HEAD, EMBED = "language_model.lm_head.weight", "language_model.model.embed_tokens.weight"
+
+
 def load_weights(module: nn.Module, index: WeightIndex, dtype: torch.dtype, device: torch.device,
                  tie_lm_head: bool) -> None:
     """Load every parameter of ``module`` from ``index``, checking names and shapes first.
 
+    With ``tie_lm_head`` (``text_config.tie_word_embeddings``) the output head is the embedding matrix,
+    as upstream ties it; a stored head that differs from it is ignored with a warning.
     The module may live on the meta device: tensors are assigned, not copied. Raises
     :class:`CheckpointError` naming the file (or folder) and the first missing or mismatched key.
     """
     from safetensors import safe_open
 
     expected = {name: tuple(p.shape) for name, p in module.state_dict().items() if not _DERIVED.search(name)}
-    lm_head, embed = "language_model.lm_head.weight", "language_model.model.embed_tokens.weight"
-    tie = lm_head in expected and lm_head not in index.entries and tie_lm_head
+    tie = tie_lm_head and LM_HEAD in expected
     for name, shape in expected.items():
-        if name not in index.entries and not (tie and name == lm_head):
-            raise CheckpointError(f"{index.root}: checkpoint is missing {name!r} (expected shape {shape})")
+        if name not in index.entries and not (tie and name == LM_HEAD):
+            hint = " (text_config.tie_word_embeddings is false, so the head is not the embedding matrix)" \
+                if name == LM_HEAD else ""
+            raise CheckpointError(f"{index.root}: checkpoint is missing {name!r} (expected shape {shape}){hint}")
     if index.unexpected:
         log.warning("%s: ignoring %d unexpected tensors, e.g. %s", index.root, len(index.unexpected),
                     index.unexpected[0])
@@ -168,7 +174,12 @@ def load_weights(module: nn.Module, index: WeightIndex, dtype: torch.dtype, devi
                     raise CheckpointError(f"{path}: tensor {stored!r} has dtype {tensor.dtype}, expected floats")
                 state[name] = tensor.to(device=device, dtype=dtype)
     if tie:
-        state[lm_head] = state[embed]
+        stored_head = state.get(LM_HEAD)
+        if stored_head is not None and not torch.equal(stored_head, state[EMBED]):
+            log.warning("%s: text_config.tie_word_embeddings is true but the stored %s differs from the "
+                        "embeddings; tying them as the config says (set it to false to use the stored head)",
+                        index.root, index.entries[LM_HEAD][1])
+        state[LM_HEAD] = state[EMBED]
     missing, _ = module.load_state_dict(state, strict=False, assign=True)
     left = [m for m in missing if not _DERIVED.search(m)]
     if left:  # cannot happen after the checks above; kept as a guard for new architectures

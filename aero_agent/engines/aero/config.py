@@ -17,6 +17,8 @@ from aero_agent.errors import CheckpointError
 
 AUDIO_TOKEN = "<|AUDIO|>"
 DEFAULT_AUDIO_TOKEN_INDEX = 151667
+# The sub-model types this loader builds; another encoder (e.g. Qwen2.5-Omni's) has other weights and layers.
+SUPPORTED_TYPES = {"audio_config": ("qwen2_audio_encoder",), "text_config": ("qwen2",)}
 
 # Keys that only describe remote code or the saving library; never passed to a config class.
 _IGNORED_KEYS = {"auto_map", "architectures", "model_type", "transformers_version", "_name_or_path",
@@ -89,9 +91,13 @@ def parse_config(raw: dict[str, Any], source: str = "config.json") -> AeroConfig
     model_type = raw.get("model_type")
     if model_type not in (None, "aero"):
         raise CheckpointError(f"{source}: model_type is {model_type!r}, expected 'aero' (Aero-1-Audio)")
-    for part in ("audio_config", "text_config"):
+    for part, supported in SUPPORTED_TYPES.items():
         if not isinstance(raw.get(part), dict):
             raise CheckpointError(f"{source}: missing the {part!r} section")
+        kind = raw[part].get("model_type")
+        if kind is not None and kind not in supported:
+            raise CheckpointError(f"{source}: {part}.model_type is {kind!r}; this loader builds only "
+                                  f"{', '.join(map(repr, supported))} (the Aero-1-Audio architecture)")
     try:
         audio = _encoder_config(raw["audio_config"])
         text = _text_config(raw["text_config"])

@@ -15,22 +15,24 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from aero_agent.audio import AudioClip
 from aero_agent.engines.aero.checkpoint import resolve_model_dir
 from aero_agent.engines.aero.config import load_config
 from aero_agent.engines.aero.conversation import Decoder, LiveConversation, TurnResult, drop_oldest, messages_for
 from aero_agent.engines.aero.kv_cache import from_tensors, to_tensors
-from aero_agent.engines.aero.model import build_model, pick_attention, pick_device, pick_dtype
+from aero_agent.engines.aero.model import build_model, pick_attention, pick_device, pick_dtype, random_model
 from aero_agent.engines.aero.processor import DEFAULT_SYSTEM_PROMPT, AudioFeatures, AudioWindow, ChatTokens
 from aero_agent.engines.aero.prompts import DESCRIBE_PROMPT, TRANSCRIBE_PROMPT, merge_prompt
 from aero_agent.engines.aero.windowing import SegmentPlan, plan_segments
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
 from aero_agent.errors import InvalidArgumentError
 from aero_agent.transcript import Segment, Transcript
+
+if TYPE_CHECKING:  # a type hint only: the engine imports without audio decoding
+    from aero_agent.audio import AudioClip
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,9 @@ class AeroEngine:
             15 minutes with the real model in bf16). Without it, a restored session recomputes the
             prefix once from the stored audio embeddings (a language-model prefill, no re-encoding).
         revision: hub revision, when ``model`` is a hub id.
+        liger: Liger's fused Qwen2 kernels when installed (default: on CUDA only).
+        random_weights_seed: build the architecture of ``model``'s config.json with random weights instead
+            of loading its safetensors (to measure speed and memory at full size without a checkpoint).
     """
 
     name = "aero"
@@ -82,7 +87,8 @@ class AeroEngine:
                  segment_s: float = 900.0, overlap_s: float = 30.0, encoder_batch: int | None = None,
                  prefill_chunk: int = 2048, max_live_caches: int = 8, attn_implementation: str | None = None,
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT, keep_prefix_kv: bool = True,
-                 revision: str | None = None) -> None:
+                 revision: str | None = None, liger: bool | None = None,
+                 random_weights_seed: int | None = None) -> None:
         self.model_dir = resolve_model_dir(model, revision=revision)
         self.model_id = str(model)
         self.config = load_config(self.model_dir)
@@ -92,7 +98,12 @@ class AeroEngine:
         self.chat = ChatTokens(self.model_dir, self.config.audio_token_index, system_prompt)
         self.features = AudioFeatures(self.model_dir, int(self.config.audio.num_mel_bins),
                                       self.config.frames_per_window)
-        self.model = build_model(self.model_dir, self.config, self.device, self.dtype, self.attn_implementation)
+        if random_weights_seed is None:
+            self.model = build_model(self.model_dir, self.config, self.device, self.dtype, self.attn_implementation,
+                                     liger=liger)
+        else:
+            self.model = random_model(self.config, self.device, self.dtype, self.attn_implementation,
+                                      seed=random_weights_seed, liger=liger)
         self.max_context_tokens = int(max_context_tokens or self.config.max_context)
         if self.max_context_tokens > self.config.max_context:
             log.warning("max_context_tokens %d exceeds the model's %d positions", self.max_context_tokens,

@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import logging
 from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import Qwen2AudioEncoder, Qwen2ForCausalLM
+from transformers import Qwen2AudioEncoder, Qwen2ForCausalLM, Qwen2Model
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.models.qwen2.modeling_qwen2 import Qwen2RotaryEmbedding
 
@@ -21,6 +22,24 @@ from aero_agent.engines.aero.config import AeroConfig
 from aero_agent.errors import CheckpointError
 
 log = logging.getLogger(__name__)
+
+
+def cache_keyword() -> str:
+    """The name under which the installed ``Qwen2Model.forward`` takes the KV cache.
+
+    transformers 5.0-5.23 call it ``past_key_values``; 5.24 renamed it ``cache`` and sends the old
+    name through a deprecation shim. Passing the wrong name would be swallowed by ``**kwargs`` and
+    every turn would silently recompute the whole prompt, so the name is looked up, not assumed.
+    """
+    params = inspect.signature(Qwen2Model.forward).parameters
+    for name in ("cache", "past_key_values"):
+        if name in params:
+            return name
+    raise CheckpointError("this transformers version's Qwen2Model.forward takes no KV cache argument "
+                          "(neither 'cache' nor 'past_key_values'); install transformers>=5.0")
+
+
+CACHE_KEYWORD = cache_keyword()
 
 
 def conv_output_frames(valid_frames: int) -> int:
@@ -42,6 +61,7 @@ class AeroModel(nn.Module):
         self.audio_tower = Qwen2AudioEncoder(config.audio)
         self.audio_modal_projector = nn.Linear(config.audio_hidden, config.text_hidden, bias=True)
         self.language_model = Qwen2ForCausalLM(config.text)
+        self.liger_applied = False  # set by the builder when Liger's kernels patched the language model
 
     @property
     def device(self) -> torch.device:
@@ -64,7 +84,8 @@ class AeroModel(nn.Module):
         conv_lengths = torch.tensor([conv_output_frames(v) for v in valid_frames], device=self.device)
         mask_2d = (torch.arange(positions, device=self.device)[None, :] < conv_lengths[:, None]).long()
         dummy = torch.zeros((batch, positions, 1), dtype=self.dtype, device=self.device)
-        mask = create_bidirectional_mask(config=self.audio_tower.config, inputs_embeds=dummy, attention_mask=mask_2d)
+        # positional: 5.0 names the second argument input_embeds, later versions inputs_embeds
+        mask = create_bidirectional_mask(self.audio_tower.config, dummy, mask_2d)
         hidden = self.audio_tower(features, attention_mask=mask).last_hidden_state
         projected = self.audio_modal_projector(hidden)
         return [projected[i, : audio_tokens_for_frames(v)] for i, v in enumerate(valid_frames)]
@@ -75,7 +96,7 @@ class AeroModel(nn.Module):
 
     def forward_hidden(self, embeds: torch.Tensor, cache) -> torch.Tensor:
         """Run the decoder over ``embeds`` appending to ``cache``; returns last-layer hidden states."""
-        out = self.language_model.model(inputs_embeds=embeds, cache=cache, use_cache=True)
+        out = self.language_model.model(inputs_embeds=embeds, use_cache=True, **{CACHE_KEYWORD: cache})
         return out.last_hidden_state
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -127,26 +148,61 @@ def _apply_liger(model: AeroModel) -> bool:
         return False
 
 
-def build_model(model_dir: Path, config: AeroConfig, device: torch.device, dtype: torch.dtype,
-                attn: str) -> AeroModel:
-    """Construct the network on the meta device and assign the checkpoint's tensors to it."""
-    index = index_weights(model_dir)
-    has_head = "language_model.lm_head.weight" in index.entries
-    tie = bool(getattr(config.text, "tie_word_embeddings", False)) and not has_head
-    config.text.tie_word_embeddings = False  # tying, when needed, is done explicitly by the loader
+def _assemble(config: AeroConfig, attn: str) -> AeroModel:
+    """The network on the meta device (no memory), with the attention kernels chosen."""
+    config.text.tie_word_embeddings = False  # the loader ties explicitly, by assigning one tensor to both
     config.text._attn_implementation = attn
     # The encoder masks padded frames with a 4D mask, which flash-attention cannot take: keep SDPA there.
     config.audio._attn_implementation = "sdpa" if attn == "flash_attention_2" else attn
     with torch.device("meta"):
-        model = AeroModel(config)
-    load_weights(model, index, dtype=dtype, device=device, tie_lm_head=tie)
+        return AeroModel(config)
+
+
+def _finish(model: AeroModel, config: AeroConfig, device: torch.device, liger: bool | None,
+            source: str) -> AeroModel:
     # Non-persistent buffers (rotary frequencies) are not in checkpoints: rebuild them for real.
     model.language_model.model.rotary_emb = Qwen2RotaryEmbedding(config=config.text).to(device)
     leftover = [n for n, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta]
     if leftover:
-        raise CheckpointError(f"{model_dir}: no weights for {leftover[0]!r}")
+        raise CheckpointError(f"{source}: no weights for {leftover[0]!r}")
     model.eval()
     model.requires_grad_(False)
-    if device.type == "cuda":
-        _apply_liger(model)
+    use_liger = device.type == "cuda" if liger is None else liger
+    model.liger_applied = _apply_liger(model) if use_liger else False
     return model
+
+
+def build_model(model_dir: Path, config: AeroConfig, device: torch.device, dtype: torch.dtype,
+                attn: str, liger: bool | None = None) -> AeroModel:
+    """Construct the network on the meta device and assign the checkpoint's tensors to it.
+
+    ``liger``: Liger's fused kernels when installed; default on CUDA only.
+    """
+    index = index_weights(model_dir)
+    tie = bool(getattr(config.text, "tie_word_embeddings", False))
+    model = _assemble(config, attn)
+    load_weights(model, index, dtype=dtype, device=device, tie_lm_head=tie)
+    return _finish(model, config, device, liger, str(model_dir))
+
+
+def random_model(config: AeroConfig, device: torch.device, dtype: torch.dtype, attn: str, seed: int = 0,
+                 liger: bool | None = None, std: float = 0.02) -> AeroModel:
+    """The network with random weights, materialised straight in ``dtype`` on ``device``.
+
+    For measuring speed and memory at full size without a checkpoint; tied like the config says.
+    """
+    tie = bool(getattr(config.text, "tie_word_embeddings", False))
+    model = _assemble(config, attn).to(dtype)  # casting on meta is free: no float32 copy is ever made
+    model.to_empty(device=device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.dim() >= 2:
+                param.normal_(0.0, std, generator=generator)
+            elif name.endswith("norm.weight") or name.endswith("layer_norm.weight"):
+                param.fill_(1.0)
+            else:
+                param.zero_()
+    if tie:
+        model.language_model.lm_head.weight = model.language_model.model.embed_tokens.weight
+    return _finish(model, config, device, liger, "random weights")

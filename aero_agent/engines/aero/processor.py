@@ -121,14 +121,16 @@ class ChatTokens:
             self.tokenizer = Qwen2TokenizerFast.from_pretrained(str(model_dir))
         except Exception as exc:
             raise CheckpointError(f"{model_dir}: the tokenizer does not load ({exc})") from exc
-        ids = {t: self.tokenizer.convert_tokens_to_ids(t) for t in ("<|im_start|>", "<|im_end|>", "<|endoftext|>")}
-        unknown = self.tokenizer.unk_token_id
-        for token, value in ids.items():
-            if value is None or value == unknown:
+        # Membership in the vocabulary, not "differs from the unknown id": without an unk_token entry
+        # Qwen2Tokenizer makes <|endoftext|> the unknown token, which is still a real token.
+        vocab = self.tokenizer.get_vocab()
+        for token in ("<|im_start|>", "<|im_end|>", "<|endoftext|>"):
+            if token not in vocab:
                 raise CheckpointError(f"{model_dir}: the tokenizer has no {token} token")
-        self.im_start, self.im_end, self.endoftext = ids["<|im_start|>"], ids["<|im_end|>"], ids["<|endoftext|>"]
-        audio = self.tokenizer.convert_tokens_to_ids("<|AUDIO|>")
-        if audio not in (None, unknown) and audio != audio_token_index:
+        self.im_start, self.im_end, self.endoftext = (vocab["<|im_start|>"], vocab["<|im_end|>"],
+                                                      vocab["<|endoftext|>"])
+        audio = vocab.get("<|AUDIO|>")
+        if audio is not None and audio != audio_token_index:
             raise CheckpointError(f"{model_dir}: the tokenizer's <|AUDIO|> is {audio} but config.json says "
                                   f"audio_token_index {audio_token_index}")
         self.audio = audio_token_index

@@ -10,12 +10,11 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from aero_agent.audio import AudioClip
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
 from aero_agent.engines.whisper.checkpoint import load_checkpoint
 from aero_agent.engines.whisper.chunking import EnergyProfile, Window, pause_windows, uncovered_speech
@@ -24,6 +23,9 @@ from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel, pad_windows
 from aero_agent.errors import CapabilityError
 from aero_agent.results import Turn
 from aero_agent.transcript import Segment, Transcript
+
+if TYPE_CHECKING:  # a type hint only: the engine imports without audio decoding
+    from aero_agent.audio import AudioClip
 
 
 def _encoder_dtype(choice: torch.dtype | str | None) -> torch.dtype:
