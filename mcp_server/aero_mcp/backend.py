@@ -81,6 +81,7 @@ class Backend:
     def _make_store(self, engine: Any) -> None:
         c = self.config
         store = SessionStore(c.store_dir, engine=engine, reasoner=self.reasoner, max_loaded=c.max_loaded,
+                             max_sessions=c.max_sessions, max_store_bytes=c.max_store_bytes,
                              max_duration_s=c.max_duration_s, max_bytes=c.max_bytes)
         if store.interrupted:
             log.warning("%d session(s) were interrupted while encoding by an earlier stop and are marked "
@@ -201,6 +202,8 @@ def hints(roots: list[Path]) -> dict[type, str]:
         table[kind] = f"{table[kind]} {option}"
     table[E.SessionNotFoundError] = ("Call list_audio_sessions to see the sessions in the store, or open_audio to "
                                      "open the file again.")
+    table[E.StoreFullError] = ("Close sessions you no longer need with close_audio_session, or restart aero-mcp "
+                               "with a higher --max-sessions or --max-store-mb.")
     return table
 
 

@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-size-mb", type=float, default=DEFAULT_MAX_BYTES / 2**20, metavar="MB",
                    help=f"largest file accepted (default {DEFAULT_MAX_BYTES / 2**20:g} MB)")
     p.add_argument("--max-loaded", type=int, default=8, help="sessions kept in memory at once (default 8)")
+    p.add_argument("--max-sessions", type=int, default=None, metavar="N",
+                   help="sessions kept in the store; the least recently used finished ones are removed first")
+    p.add_argument("--max-store-mb", type=float, default=None, metavar="MB",
+                   help="bytes the store may hold on disk; the least recently used finished sessions go first")
     p.add_argument("--open-wait", type=float, default=DEFAULT_OPEN_WAIT_S, metavar="SECONDS",
                    help=f"how long open_audio waits for a short recording to encode (default {DEFAULT_OPEN_WAIT_S:g})")
     p.add_argument("--short-audio", type=float, default=DEFAULT_SHORT_AUDIO_S, metavar="SECONDS",
@@ -94,6 +98,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         allow_dirs=[Path(d) for d in dirs], store_dir=args.store or default_store_dir(), engine=args.engine,
         model=args.model, max_duration_s=args.max_duration,
         max_bytes=int(args.max_size_mb * 2**20) if args.max_size_mb > 0 else None, max_loaded=args.max_loaded,
+        max_sessions=args.max_sessions,
+        max_store_bytes=None if args.max_store_mb is None else int(args.max_store_mb * 2**20),
         open_wait_s=args.open_wait, short_audio_s=args.short_audio, max_wait_s=args.max_wait,
         call_timeout_s=args.call_timeout)
 

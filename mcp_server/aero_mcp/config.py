@@ -44,6 +44,8 @@ class ServerConfig:
     max_duration_s: float = DEFAULT_MAX_DURATION_S
     max_bytes: int | None = DEFAULT_MAX_BYTES
     max_loaded: int = 8
+    max_sessions: int | None = None
+    max_store_bytes: int | None = None
     open_wait_s: float = DEFAULT_OPEN_WAIT_S
     short_audio_s: float = DEFAULT_SHORT_AUDIO_S
     max_wait_s: float = DEFAULT_MAX_WAIT_S
