@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 from mcp import Client
 
 from aero_mcp.cli import build_parser, config_from_args
@@ -40,7 +41,13 @@ def test_store_full_error_has_a_hint(engine, folders):  # noqa: F811
 
     async def script(client: Client) -> None:
         result = await client.call_tool("open_audio", {"path": "jfk.wav", "wait_s": 50})
-        assert result.structured_content["status"] == "failed"
-        assert "cannot make room" in result.structured_content["error"]
+        sid, info = result.structured_content["session_id"], result.structured_content
+        for _ in range(50):  # the byte check runs once the encoding is saved, just after it reports ready
+            if info["status"] == "failed":
+                break
+            await anyio.sleep(0.1)
+            info = (await client.call_tool("session_status", {"session_id": sid})).structured_content
+        assert info["status"] == "failed"
+        assert "cannot make room" in info["error"]
 
     drive(make_server(engine, folders, max_store_bytes=1), script)
