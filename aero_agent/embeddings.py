@@ -38,6 +38,7 @@ class EmbedderOptions:
 
     batch_size: int = 32
     max_tokens: int = 256  # the length all-MiniLM-L6-v2 was trained with
+    threads: int | None = 1  # one core: a query is latency-bound, and indexing runs beside the speech engine
 
 
 def embedded_model_dir() -> Path:
@@ -98,9 +99,15 @@ class SentenceEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         size = self.options.batch_size
         with self._lock, self._torch.inference_mode():
-            for lo in range(0, len(order), size):
-                rows = order[lo:lo + size]
-                out[rows] = self._batch([texts[i] for i in rows])
+            previous = self._torch.get_num_threads()
+            if self.options.threads:
+                self._torch.set_num_threads(self.options.threads)
+            try:
+                for lo in range(0, len(order), size):
+                    rows = order[lo:lo + size]
+                    out[rows] = self._batch([texts[i] for i in rows])
+            finally:
+                self._torch.set_num_threads(previous)
             self.texts_embedded += len(texts)
         return out
 

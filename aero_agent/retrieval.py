@@ -118,7 +118,7 @@ class FusionOptions:
     """
 
     method: Fusion = "weighted"
-    lexical_weight: float = 0.3
+    lexical_weight: float = 0.1  # chosen by benchmarks/retrieval.py (see BENCHMARKS.md)
     rrf_k: int = 60
 
 
@@ -144,24 +144,35 @@ def _rrf(scores: np.ndarray, k: int) -> np.ndarray:
     return np.where(scores > 0, 1.0 / (k + ranks), 0.0)
 
 
-def top_hits(items: Sequence[Timed], scores: Sequence[float], k: int, allowed: np.ndarray | None = None,
-             distinct: bool = True) -> list[SearchHit]:
-    """The ``k`` best items with a positive score, best first; with ``distinct``, an item that overlaps a better
-    one in time is skipped, so the hits point at ``k`` different places."""
+def top_indices(items: Sequence[Timed], scores: Sequence[float], k: int, allowed: np.ndarray | None = None,
+                distinct: bool = True, groups: Sequence[str] | None = None) -> list[tuple[int, float]]:
+    """(index, score) of the ``k`` best items with a positive score, best first; with ``distinct``, an item that
+    overlaps a better one in time (in the same recording: same ``groups`` entry) is skipped, so the hits point
+    at ``k`` different places."""
     score = np.asarray(scores, dtype=np.float64)
     if allowed is not None:
         score = np.where(allowed, score, 0.0)
-    order = [i for i in np.argsort(-score, kind="stable") if score[i] > 0]
+    positive = int((score > 0).sum())
+    candidates = np.argsort(-score, kind="stable")[:positive]
     chosen: list[int] = []
-    for i in order:
+    for i in candidates:
         if len(chosen) == k:
             break
-        if distinct and any(items[i].start < items[j].end and items[j].start < items[i].end for j in chosen):
+        if distinct and any(items[i].start < items[j].end and items[j].start < items[i].end
+                            and (groups is None or groups[i] == groups[j]) for j in chosen):
             continue
         chosen.append(int(i))
-    return [SearchHit(start=items[i].start, end=items[i].end, text=items[i].text.strip(),
-                      score=round(float(score[i]), 4), rank=r, speaker=getattr(items[i], "speaker", None))
-            for r, i in enumerate(chosen, 1)]
+    return [(i, float(score[i])) for i in chosen]
+
+
+def as_hit(item: Timed, score: float, rank: int) -> SearchHit:
+    return SearchHit(start=item.start, end=item.end, text=item.text.strip(), score=round(score, 4), rank=rank,
+                     speaker=getattr(item, "speaker", None))
+
+
+def top_hits(items: Sequence[Timed], scores: Sequence[float], k: int, allowed: np.ndarray | None = None) -> list[SearchHit]:
+    """:func:`top_indices` as search hits."""
+    return [as_hit(items[i], s, r) for r, (i, s) in enumerate(top_indices(items, scores, k, allowed), 1)]
 
 
 # ----- strategies ---------------------------------------------------------------------------------------------

@@ -86,5 +86,9 @@ def topics(passages: Sequence[Passage], vectors: np.ndarray, embedder: Embedder,
     phrases = candidate_phrases(singles, options)
     if not phrases:
         return Topics(tags=[], gist=gist)
-    picked = mmr(centre, embedder.embed(phrases), options.count, options.diversity)
-    return Topics(tags=[phrases[i] for i in picked], gist=gist)
+    picked = mmr(centre, embedder.embed(phrases), 3 * options.count, options.diversity)
+    tags: list[str] = []
+    for phrase in (phrases[i] for i in picked):  # no tag that repeats a word of a better one
+        if not any(set(phrase.split()) & set(t.split()) for t in tags):
+            tags.append(phrase)
+    return Topics(tags=tags[:options.count], gist=gist)

@@ -82,9 +82,9 @@ class PassageVectors:
             self.dirty = False
 
     @classmethod
-    def load(cls, folder: Path, model_id: str) -> "PassageVectors | None":
-        """What :meth:`save` wrote for ``model_id``; None when there is no file, it is of another model, or it is
-        corrupt (logged: the vectors are then computed again and the file rewritten)."""
+    def load(cls, folder: Path) -> "PassageVectors | None":
+        """What :meth:`save` wrote; None when there is no file or it is corrupt (logged: the vectors are then
+        computed again and the file rewritten). Vectors of another model are replaced when first used."""
         path = folder / VECTORS
         if not path.exists():
             return None
@@ -101,6 +101,4 @@ class PassageVectors:
             log.warning("%s is corrupt (%s: %s); its passage vectors will be computed again", path,
                         type(exc).__name__, exc)
             return None
-        if meta.get("model_id") != model_id:
-            return None
-        return cls(model_id, keys, matrix if keys else None)
+        return cls(str(meta.get("model_id")), keys, matrix if keys else None)
