@@ -116,10 +116,11 @@ class AudioSession:
     @classmethod
     def open(cls, source: AudioSource, engine: Engine | None = None, progress: ProgressFn | None = None,
              reasoner: Any = None, *, sample_rate: int | None = None,
-             max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None) -> "AudioSession":
+             max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None,
+             retrieval: Retrieval | None = None) -> "AudioSession":
         """Decode ``source`` and encode it once with ``engine`` (the embedded Whisper engine by default)."""
         clip = load_audio(source, sample_rate=sample_rate, max_duration_s=max_duration_s, max_bytes=max_bytes)
-        session = cls.pending(clip, engine, reasoner=reasoner)
+        session = cls.pending(clip, engine, reasoner=reasoner, retrieval=retrieval)
         session.run_encoding(clip, progress)
         return session
 

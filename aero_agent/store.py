@@ -144,8 +144,7 @@ class SessionStore:
                 raise InvalidArgumentError("session_ids must be a list of session id strings")
             unknown = sorted(set(session_ids) - chosen)
             if unknown:
-                raise SessionNotFoundError(f"unknown or not ready session ids: {', '.join(unknown)}; "
-                                           "list_audio_sessions shows the sessions")
+                raise SessionNotFoundError(f"unknown or not ready session ids: {', '.join(unknown)}")
             chosen &= set(session_ids)
         with self._lock:
             self._library.refresh([(i.id, i.source, i.tags is not None) for i in infos], self._store_topics)
