@@ -208,7 +208,8 @@ class LexicalRetrieval:
 
 @dataclass(frozen=True)
 class SemanticRetrieval:
-    """Embedding cosine alone (the embedded MiniLM unless an embedder is given)."""
+    """Embedding cosine alone (the embedded MiniLM unless an embedder is given as ``model``); cosines under
+    ``floor`` are no match."""
 
     model: Embedder | None = None
     floor: float = 0.25
@@ -218,32 +219,24 @@ class SemanticRetrieval:
     def embedder(self) -> Embedder:
         return self.model or _default_embedder()
 
+    def dense(self, vectors: np.ndarray | None) -> DenseRanker:
+        if vectors is None:
+            raise ValueError("this retrieval strategy needs passage vectors")
+        return DenseRanker(vectors, self.embedder, self.floor)
+
     def ranker(self, passages: Sequence[Timed], vectors: np.ndarray | None) -> Ranker:
-        return DenseRanker(_require(vectors), self.embedder, self.floor)
+        return self.dense(vectors)
 
 
 @dataclass(frozen=True)
-class HybridRetrieval:
-    """BM25 fused with embedding cosine: the default."""
+class HybridRetrieval(SemanticRetrieval):
+    """BM25 fused with embedding cosine (see :class:`FusionOptions`): the default."""
 
-    model: Embedder | None = None
     fusion: FusionOptions = field(default_factory=FusionOptions)
-    floor: float = 0.25
     name: str = "hybrid"
 
-    @property
-    def embedder(self) -> Embedder:
-        return self.model or _default_embedder()
-
     def ranker(self, passages: Sequence[Timed], vectors: np.ndarray | None) -> Ranker:
-        return HybridRanker(BM25Index(passages), DenseRanker(_require(vectors), self.embedder, self.floor),
-                            self.fusion)
-
-
-def _require(vectors: np.ndarray | None) -> np.ndarray:
-    if vectors is None:
-        raise ValueError("this retrieval strategy needs passage vectors")
-    return vectors
+        return HybridRanker(BM25Index(passages), self.dense(vectors), self.fusion)
 
 
 def evidence_segments(hits: Sequence[SearchHit]) -> list[Segment]:
