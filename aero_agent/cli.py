@@ -12,7 +12,6 @@ from typing import Sequence
 from aero_agent.engines import ENGINE_NAMES
 from aero_agent.engines.base import EncodeProgress
 from aero_agent.errors import AeroError
-from aero_agent.transcript import clock
 
 PROGRESS_MIN_S = 60.0
 
@@ -50,7 +49,7 @@ def _open(args: argparse.Namespace):
 
     clip = load_audio(_source(args.file), max_duration_s=args.max_duration)
     engine = load_engine(args.engine, args.model)
-    session = AudioSession.pending(clip, engine)
+    session = AudioSession.pending(clip, engine, reasoner=_reasoner(args))
     bar = ProgressBar(Path(clip.source).name) if clip.duration_s >= PROGRESS_MIN_S and not args.quiet else None
     session.run_encoding(clip, bar)
     if bar is not None:
@@ -58,15 +57,22 @@ def _open(args: argparse.Namespace):
     return session
 
 
+def _reasoner(args: argparse.Namespace):
+    """The ``--reasoner provider:model`` chat model, for engines that only transcribe."""
+    if not getattr(args, "reasoner", None):
+        return None
+    from aero_agent.reasoning import load_reasoner
+
+    return load_reasoner(args.reasoner)
+
+
 def _print_answer(answer, as_json: bool) -> None:
     if as_json:
         print(answer.model_dump_json(indent=2))
         return
-    print(answer.text)
-    if answer.evidence and answer.method != "transcript-evidence":
-        print("\nEvidence:")
-        for seg in answer.evidence:
-            print(f"  [{seg.start:7.2f}-{seg.end:7.2f}] {seg.text}")
+    from aero_agent.render import answer_text
+
+    print(answer_text(answer))
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -79,6 +85,25 @@ def cmd_ask(args: argparse.Namespace) -> int:
     session = _open(args)
     for question in args.question:
         _print_answer(session.ask(question), args.json)
+    return 0
+
+
+def _schema(value: str | None):
+    """``--schema``: JSON text, or ``@FILE`` holding it."""
+    if not value:
+        return None
+    text = Path(value[1:]).read_text("utf-8") if value.startswith("@") else value
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        from aero_agent.errors import InvalidArgumentError
+
+        raise InvalidArgumentError(f"--schema is not valid JSON: {exc}") from exc
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    extraction = _open(args).extract(_schema(args.schema), args.instruction)
+    print(json.dumps(extraction.data, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -120,6 +145,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from aero_agent.render import hit_line
     from aero_agent.store import SessionStore
 
     store = Path(args.store).expanduser()
@@ -132,8 +158,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("No stored recording matches the query.")
     for hit in hits:
-        print(f"{hit.rank}. {hit.session_id} {hit.source} [{clock(hit.start)}-{clock(hit.end)}] "
-              f"score {hit.score:.3f}\n   {hit.text}")
+        print(f"{hit_line(hit)}\n   session {hit.session_id}: {hit.source}")
     return 0
 
 
@@ -155,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", default=None, help="checkpoint folder or hub id (default: embedded tiny.en)")
         p.add_argument("--max-duration", type=float, default=4 * 3600, help="refuse longer audio (seconds)")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--reasoner", default=os.environ.get("AERO_REASONER"), metavar="PROVIDER:MODEL",
+                       help="chat model that answers and extracts over the transcript when the engine only "
+                            "transcribes, e.g. ollama:llama3.1 (LangChain init_chat_model; default $AERO_REASONER)")
 
     t = sub.add_parser("transcribe", help="print a transcript")
     common(t)
@@ -168,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("question", nargs="+")
     a.add_argument("--json", action="store_true", help="print answers as JSON")
     a.set_defaults(func=cmd_ask)
+
+    x = sub.add_parser("extract", help="extract structured data (needs engine aero or a --reasoner)")
+    common(x)
+    x.add_argument("instruction", help="what to extract, e.g. 'the action items with owners'")
+    x.add_argument("--schema", default=None, help="JSON Schema the result must validate against: JSON, or @FILE")
+    x.set_defaults(func=cmd_extract)
 
     c = sub.add_parser("chat", help="an interactive multi-turn session on one recording")
     common(c)

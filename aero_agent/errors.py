@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-
 
 class AeroError(Exception):
     """Base class for every error aero-agent raises on purpose."""
@@ -94,44 +91,5 @@ class InvalidArgumentError(AeroError, ValueError):
     """An argument is out of range or malformed (a time range, a schema, ...)."""
 
 
-# ----- what to do next -------------------------------------------------------------------------------------------
-# The LangChain tools and the MCP server show an error as its message (which names the input and the reason)
-# followed by the step a caller, most often a model, can take next. Both name their tools alike (open_audio,
-# list_audio_sessions, ...), so the steps may name them; each layer keeps its own prefix and protocol wrapping.
-
-
-def next_step(exc: BaseException, allowed_roots: Sequence[str | os.PathLike] | None = None) -> str:
-    """What to do about ``exc``, as one or two sentences; ``""`` when its message already says it.
-
-    ``allowed_roots`` are the folders files may be opened from (the first one resolves relative paths), for the
-    layers that confine file access.
-    """
-    roots = [str(r) for r in allowed_roots or ()]
-    if isinstance(exc, PathNotAllowedError):
-        return "Only files inside the allowed folders can be opened; move the recording into one of them."
-    if isinstance(exc, AudioNotFoundError):
-        if not roots:
-            return "Check the path."
-        return (f"Check the path; relative paths are taken from {roots[0]} and only these folders are readable: "
-                f"{', '.join(roots)}.")
-    if isinstance(exc, NotAFileError):
-        return "Give the path of one audio file" + (f"; relative paths are taken from {roots[0]}." if roots else ".")
-    if isinstance(exc, (AudioTooLongError, AudioTooLargeError)):
-        return "Split or trim the recording."
-    if isinstance(exc, AudioError):
-        return ("The file cannot be used as audio; check that it is a complete, playable recording (WAV, FLAC, "
-                "MP3, M4A, OGG, ...).")
-    if isinstance(exc, SessionNotFoundError):
-        if "list_audio_sessions" in str(exc):
-            return "If its session was closed, call open_audio to open the file again."
-        return "Call list_audio_sessions to see the open sessions, or open_audio to open the file again."
-    return ""
-
-
-def with_next_step(exc: BaseException, allowed_roots: Sequence[str | os.PathLike] | None = None) -> str:
-    """``exc``'s message followed by :func:`next_step`, as the layers show it (without their own prefix)."""
-    message = str(exc).rstrip()
-    step = next_step(exc, allowed_roots)
-    if not step:
-        return message
-    return f"{message}{'' if message.endswith(('.', '!', '?')) else '.'} {step}"
+class ReasonerError(AeroError):
+    """The reasoner chat model named cannot be made (a malformed name, or its provider's package missing)."""

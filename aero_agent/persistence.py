@@ -71,10 +71,10 @@ def _write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> str | None:
 def save_encoded(folder: Path, encoded: EncodedAudio, volatile_only: bool = False) -> None:
     """Write the engine state: tensors (safetensors, checksums in the metadata), then the metadata.
 
-    Tensors whose names start with one of ``meta["volatile_tensor_prefixes"]`` (a conversation cache that
+    Tensors whose names start with one of ``encoded.volatile_tensor_prefixes`` (a conversation cache that
     changes every turn) go to their own file, so a turn rewrites only them (``volatile_only``).
     """
-    prefixes = tuple(encoded.meta.get("volatile_tensor_prefixes") or ())
+    prefixes = encoded.volatile_tensor_prefixes
     volatile = {k: v for k, v in encoded.tensors.items() if prefixes and k.startswith(prefixes)}
     fixed = {k: v for k, v in encoded.tensors.items() if k not in volatile}
     previous = json.loads((folder / META).read_text("utf-8")) if volatile_only and (folder / META).exists() else None
@@ -85,7 +85,7 @@ def save_encoded(folder: Path, encoded: EncodedAudio, volatile_only: bool = Fals
     volatile_sum = _write_tensors(folder / VOLATILE, volatile)
     write_json(folder / META, {"engine": encoded.engine, "model_id": encoded.model_id,
                                "duration_s": encoded.duration_s, "meta": encoded.meta,
-                               "tensors_sha256": fixed_sum, "volatile_sha256": volatile_sum})
+                               "volatile_tensor_prefixes": list(prefixes), "tensors_sha256": fixed_sum, "volatile_sha256": volatile_sum})
 
 
 def save_transcript(folder: Path, transcript: Transcript | None) -> None:
@@ -109,7 +109,8 @@ def load_encoded(folder: Path) -> EncodedAudio | None:
     if head.get("volatile_sha256") and volatile.exists() and sha256_file(volatile) == head["volatile_sha256"]:
         tensors.update(load_file(str(volatile)))
     return EncodedAudio(engine=head["engine"], model_id=head["model_id"], duration_s=head["duration_s"],
-                        transcript=load_encoded_transcript(folder), tensors=tensors, meta=head.get("meta") or {})
+                        transcript=load_encoded_transcript(folder), tensors=tensors, meta=head.get("meta") or {},
+                        volatile_tensor_prefixes=tuple(head.get("volatile_tensor_prefixes") or ()))
 
 
 def load_encoded_transcript(folder: Path) -> Transcript | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from aero_agent.errors import ExtractionError
+from aero_agent.errors import ExtractionError, ReasonerError
 from aero_agent.results import Turn
 from aero_agent.schemas import ExtractionSchema
 from aero_agent.transcript import Transcript, clock
@@ -64,3 +64,27 @@ def reasoner_extract(reasoner: Any, transcript: Transcript, history: Sequence[Tu
     if wrapped and isinstance(result, dict):
         result = result.get("items")
     return schema.validate(result)
+
+
+def load_reasoner(spec: str, **options: Any) -> Any:
+    """The LangChain chat model named ``provider:model`` (``ollama:llama3.1``, ``openai:gpt-4o-mini``, ...),
+    made by LangChain's ``init_chat_model``; ``options`` go to the model's constructor.
+
+    Raises :class:`~aero_agent.errors.ReasonerError` for a name without a provider or model, an unknown
+    provider, or a provider whose package is not installed (the message says what to install).
+    """
+    provider, _, model = (spec or "").strip().partition(":")
+    if not provider.strip() or not model.strip():
+        raise ReasonerError(f"reasoner {spec!r} is not of the form provider:model, e.g. ollama:llama3.1")
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError as exc:
+        raise ReasonerError("a reasoner needs the langchain package: pip install 'aero-agent[reasoner]' and the "
+                            f"provider's package (for {provider}: langchain-{provider.replace('_', '-')})") from exc
+    try:
+        return init_chat_model(model.strip(), model_provider=provider.strip(), **options)
+    except ImportError as exc:
+        raise ReasonerError(f"reasoner {spec!r}: the {provider} provider's package is not installed ({exc})") from exc
+    except ValueError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ReasonerError(f"reasoner {spec!r}: {first}") from exc

@@ -37,13 +37,22 @@ class SearchHit(BaseModel):
     source: str | None = Field(default=None, description="The recording the passage is in (library search).")
 
 
+AnswerMethod = Literal["engine", "reasoner", "transcript-evidence"]
+"""How an answer was produced: the audio model (engine), a chat model over the transcript (reasoner), or
+the best-matching transcript passages (transcript-evidence, when neither can reason)."""
+
+ExtractionMethod = Literal["engine", "reasoner"]
+
+
 class Answer(BaseModel):
     """An answer to a question about the audio, with the evidence it rests on."""
 
     text: str
     evidence: list[Segment] = Field(default_factory=list)
     turn: int = Field(description="1-based number of this question in the session.")
-    method: str = Field(description="How the answer was produced: engine, reasoner or transcript-evidence.")
+    method: AnswerMethod = Field(description="How the answer was produced: engine, reasoner or transcript-evidence.")
+    complete: bool = Field(default=True, description="False when only the part encoded so far could be used.")
+    notes: list[str] = Field(default_factory=list, description="What limited the answer, if anything.")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -51,6 +60,6 @@ class Extraction(BaseModel):
     """Structured data extracted from the audio, validated against the caller's schema."""
 
     data: Any
-    method: str
+    method: ExtractionMethod
     turn: int
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -21,11 +21,12 @@ from aero_agent.errors import (
     SessionNotReadyError,
 )
 from aero_agent.reasoning import reasoner_answer, reasoner_extract
+from aero_agent.render import evidence_lines
 from aero_agent.results import Answer, Extraction, SearchHit, Turn, utc_now
 from aero_agent.index import TranscriptIndex
 from aero_agent.retrieval import HybridRetrieval, Retrieval, evidence_segments
 from aero_agent.schemas import SchemaLike, as_schema
-from aero_agent.transcript import Segment, Transcript, clock
+from aero_agent.transcript import Segment, Transcript
 from aero_agent.vectors import PassageVectors
 
 DESCRIBE_PROMPT = (
@@ -53,6 +54,7 @@ class SessionInfo(BaseModel):
     windows_done: int = 0
     windows_total: int = 0
     error: str | None = None
+    interrupted: bool = Field(default=False, description="True when a stop of the process interrupted the encoding.")
     source_size: int | None = Field(default=None, description="Size in bytes of the source file, when a file.")
     source_mtime: float | None = Field(default=None, description="Modification time of the source file, when a file.")
     created: str = Field(default_factory=utc_now)
@@ -287,7 +289,10 @@ class AudioSession:
             if speaker is not None:
                 meta["speaker"] = speaker
             self._record("ask", question, text)
-            return Answer(text=text, evidence=evidence, turn=turn, method=method, metadata=meta)
+            # the notes stay in metadata too, for callers of the earlier, untyped form
+            notes = [str(meta[key]) for key in ("note", "note_partial") if meta.get(key)]
+            return Answer(text=text, evidence=evidence, turn=turn, method=method, complete=not meta.get("partial"),
+                          notes=notes, metadata=meta)
 
     def _evidence(self, question: str, speaker: str | None = None) -> list[Segment]:
         if speaker is None and not self._has_transcript():
@@ -298,8 +303,7 @@ class AudioSession:
     def _evidence_answer(evidence: Sequence[Segment]) -> str:
         if not evidence:
             return "No part of the transcript matches the question."
-        lines = [f"[{clock(s.start)}-{clock(s.end)}] {s.text}" for s in evidence]
-        return "Best-matching transcript evidence:\n" + "\n".join(lines)
+        return "Best-matching transcript evidence:\n" + evidence_lines(evidence)
 
     def extract(self, schema: SchemaLike | None = None,
                 instruction: str = "Extract the requested information from the recording.") -> Extraction:

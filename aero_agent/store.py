@@ -113,7 +113,8 @@ class SessionStore:
                 session.run_encoding(clip, report)
             except Exception as exc:
                 if isinstance(exc, EncodingCancelledError) and self._stopping:
-                    session.info.error = INTERRUPTED  # reported like a killed process on the next start
+                    # reported like a killed process on the next start
+                    session.info.error, session.info.interrupted = INTERRUPTED, True
                 self._write_info(session)
                 if wait:
                     raise
@@ -189,7 +190,7 @@ class SessionStore:
                 self._loaded.move_to_end(session_id)
                 return self._loaded[session_id]
             if not (folder / disk.INFO).exists():
-                raise SessionNotFoundError(f"unknown session id {session_id!r}; list_audio_sessions shows the open ones")
+                raise SessionNotFoundError(f"unknown session id {session_id!r}")
             info = SessionInfo.model_validate_json((folder / disk.INFO).read_text("utf-8"))
             encoded = disk.load_encoded(folder) if info.status == "ready" else None
             engine = self._engine_for(info.engine, info.model_id)
@@ -280,7 +281,7 @@ class SessionStore:
         disk.save_history(folder, session.history)
         if session.encoded is not None:
             disk.save_transcript(folder, session.encoded.transcript)
-            if session.encoded.meta.get("volatile_tensor_prefixes") and (folder / disk.META).exists():
+            if session.encoded.volatile_tensor_prefixes and (folder / disk.META).exists():
                 disk.save_encoded(folder, session.encoded, volatile_only=True)
         vectors = session.index.vectors
         if vectors is not None and vectors.dirty and session.ready:
@@ -342,7 +343,7 @@ class SessionStore:
             except (OSError, ValueError):
                 continue
             if info.get("status") == "encoding":
-                info.update(status="failed", error=INTERRUPTED, updated=utc_now())
+                info.update(status="failed", error=INTERRUPTED, interrupted=True, updated=utc_now())
                 disk.write_json(info_path, info)
                 found.append(info_path.parent.name)
         for tmp in self.root.glob("*/.*.tmp"):

@@ -85,7 +85,7 @@ def scripted_policy(path: str, plan: Plan) -> Callable[[list[BaseMessage]], Any]
         if opened.status == "error":
             yield f"I could not open the recording: {opened.content}"
             return
-        sid, duration = opened.artifact["id"], opened.artifact["duration_s"]
+        sid, duration = opened.artifact["session_id"], opened.artifact["duration_s"]
         messages = yield tool_call("transcribe_audio", session_id=sid)
         yield f"The recording is {duration:.1f} s long. It says:\n{last_tool_message(messages).content}"
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from aero_agent.audio import AudioClip, load_audio
+from aero_agent.data import example_path
 from aero_agent.engines.aero import DESCRIBE_PROMPT, AeroEngine
 from aero_agent.engines.aero.engine import AUDIO_EMBEDS
 from aero_agent.engines.base import EncodedAudio, Engine
@@ -21,29 +22,22 @@ from aero_agent.results import Turn
 from aero_tiny import released_state_dict, save_weights, write_tiny_checkpoint
 
 PACKAGE = Path(__file__).resolve().parent.parent / "aero_agent" / "engines" / "aero"
-CLIPS = Path(__file__).resolve().parent.parent.parent / "shared" / "speech" / "clips"
 MICRO = dict(d_model=32, encoder_layers=1, encoder_heads=2, encoder_ffn=64, hidden=32, layers=1, heads=2,
              kv_heads=1, intermediate=64)
 
 
 def _speech(seconds: float) -> AudioClip:
-    """Real speech clips joined end to end (looped to ``seconds``), or a synthetic signal without them."""
-    files = sorted(CLIPS.glob("*.wav")) if CLIPS.is_dir() else []
-    if files:
-        parts, total = [], 0
-        while total < seconds * 16_000:
-            for f in files:
-                samples = load_audio(f).samples
-                parts.append(samples)
-                total += len(samples)
-                if total >= seconds * 16_000:
-                    break
-        samples = np.concatenate(parts)[: int(seconds * 16_000)]
-        return AudioClip(np.ascontiguousarray(samples), "joined clips", 16_000, 1)
-    t = np.arange(int(seconds * 16_000)) / 16_000
-    rng = np.random.default_rng(0)
-    samples = 0.3 * np.sin(2 * np.pi * (180 + 40 * np.sin(t)) * t) + 0.05 * rng.standard_normal(t.size)
-    return AudioClip(samples.astype(np.float32), "synthetic", 16_000, 1)
+    """The bundled real recordings (sonnet, JFK, meeting) joined end to end and looped to ``seconds``.
+
+    Bundled, so every machine runs these tests on the same audio (none needs ../shared/speech)."""
+    recordings = [load_audio(example_path(name)).samples for name in ("sonnet", "jfk", "meeting")]
+    parts, total, k = [], 0, 0
+    while total < seconds * 16_000:
+        parts.append(recordings[k % len(recordings)])
+        total += len(parts[-1])
+        k += 1
+    samples = np.concatenate(parts)[: int(seconds * 16_000)]
+    return AudioClip(np.ascontiguousarray(samples), "joined bundled recordings", 16_000, 1)
 
 
 @pytest.fixture(scope="session")
@@ -294,18 +288,35 @@ def test_without_stored_prefix_kv_a_restore_recomputes_only_the_language_model(t
 # ---------------------------------------------------------------- transcripts, description, long audio
 
 
-def test_transcribe_gives_window_times_and_is_reused(aero, encoded):
+def test_transcribe_gives_window_times_and_is_reused(aero, encoded, monkeypatch):
+    """Catches segments with wrong window bounds, a window silently dropped, and a transcript recomputed on
+    every call (the decoder is made to raise once the first transcript exists)."""
     transcript = aero.transcribe(encoded)
-    assert [(s.start, s.end) for s in transcript.segments] == [(0.0, 30.0), (30.0, 45.0)][: len(transcript.segments)]
+    texts = encoded.meta["window_transcripts"]
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+    bounds = [(0.0, 30.0), (30.0, 45.0)]
+    assert [(s.start, s.end, s.text) for s in transcript.segments] == [(*b, t) for b, t in zip(bounds, texts) if t]
+    assert transcript.segments, "the tiny checkpoint produced no text for either window"
     assert transcript.duration_s == pytest.approx(45.0)
-    assert len(encoded.meta["window_transcripts"]) == 2
+
+    def no_second_decode(*args, **kwargs):
+        raise AssertionError("the transcript was decoded again instead of reused")
+
+    monkeypatch.setattr(aero.decoder, "answer", no_second_decode)
+    monkeypatch.setattr(aero.decoder, "prefill_audio", no_second_decode)
     assert aero.transcribe(encoded) == transcript
 
 
 def test_describe_uses_the_exported_prompt(aero, encoded):
+    """Catches ``describe`` sending any prompt but :data:`DESCRIBE_PROMPT`: the prompt's token ids must be in
+    the turn the engine cached, and the reply's token ids those of asking that prompt directly."""
     reply = aero.describe(encoded)
-    assert "music" in DESCRIBE_PROMPT and "emotion" in DESCRIBE_PROMPT
     assert reply.generated_tokens > 0
+    prompt_ids = aero.chat.tokenizer.encode(DESCRIBE_PROMPT, add_special_tokens=False)
+    turn_ids = encoded.tensors["seg0.turn_ids"].tolist()
+    assert any(turn_ids[i:i + len(prompt_ids)] == prompt_ids for i in range(len(turn_ids) - len(prompt_ids) + 1))
+    direct = aero.answer(encoded, DESCRIBE_PROMPT, [], reuse_cache=False)
+    assert reply.metadata["token_ids"] == direct.metadata["token_ids"]
 
 
 def test_audio_longer_than_the_context_is_answered_in_merged_segments(tiny_dir, clip):

@@ -26,8 +26,9 @@ except ImportError:
     sys.path.insert(0, str(REPO / "mcp_server"))
 
 from aero_mcp import ServerConfig, create_server
+from holding_engine import HoldingEngine
+from speech_data import speech_file
 
-SPEECH = REPO.parent / "shared" / "speech" / "clips"
 
 
 @pytest.fixture
@@ -247,12 +248,14 @@ def test_unknown_session_resource_is_a_protocol_error(engine, folders):
 
 
 # ----- long audio: background encoding, partial results, progress ------------------------------------------
-def test_long_audio_returns_at_once_and_reports_progress(engine, folders):
-    """With a short-audio threshold of 1 s every clip counts as long: open returns while it encodes."""
-    harvard = SPEECH / "realpython_harvard.wav"  # 18 s, six sentences
-    name = "harvard.wav" if harvard.exists() else "jfk.wav"
-    if harvard.exists():
-        shutil.copy(harvard, folders["audio"] / name)
+def test_long_audio_returns_at_once_and_reports_progress(engine, folders, monkeypatch):
+    """Catches a partial transcript forced empty, a partial ask not flagged, and open waiting for the encoding.
+
+    With a short-audio threshold of 1 s every clip counts as long: open returns while it encodes. The sonnet
+    (two windows, batches of one) is held after its first batch, so the partial results must hold text."""
+    monkeypatch.setattr(engine, "batch_size", 1)
+    holding = HoldingEngine(engine)
+    shutil.copy(example_path("sonnet"), folders["audio"] / "sonnet.wav")
     progress: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
@@ -260,18 +263,26 @@ def test_long_audio_returns_at_once_and_reports_progress(engine, folders):
 
     async def script(client: Client) -> None:
         with anyio.fail_after(15):  # decode only: must not wait for the encoding
-            opened = await client.call_tool("open_audio", {"path": name})
+            opened = await client.call_tool("open_audio", {"path": "sonnet.wav"})
         o = opened.structured_content
         assert not opened.is_error and o["status"] == "encoding" and o["progress"] < 1.0
         assert "Encoding in the background" in text_of(opened)
         sid = o["session_id"]
-
-        partial = await client.call_tool("transcribe_audio", {"session_id": sid})
-        p = partial.structured_content
-        if p["complete"] is False:  # still encoding, as expected: tell how far it is
-            assert "Encoding is" in p["message"] and "partial, encoding" in text_of(partial)
-        asked = await client.call_tool("ask_audio", {"session_id": sid, "question": "what about the food?"})
-        assert not asked.is_error and asked.structured_content["turn"] == 1
+        with anyio.fail_after(120):
+            while not holding.held.is_set():
+                await anyio.sleep(0.1)
+        try:
+            partial = await client.call_tool("transcribe_audio", {"session_id": sid})
+            p = partial.structured_content
+            assert p["complete"] is False and "Encoding is" in p["message"] and "partial, encoding" in text_of(partial)
+            assert p["segments"] and "fairest creatures" in words(p["text"])
+            assert all(s["end"] <= 30.0 for s in p["segments"])
+            asked = await client.call_tool("ask_audio", {"session_id": sid, "question": "beauty's rose"})
+            a = asked.structured_content
+            assert not asked.is_error and a["turn"] == 1 and a["complete"] is False
+            assert a["evidence"] and "rose" in a["evidence"][0]["text"].lower()
+        finally:
+            holding.release.set()
 
         status = await client.call_tool("session_status", {"session_id": sid, "wait_s": 50},
                                         progress_callback=on_progress)
@@ -280,9 +291,22 @@ def test_long_audio_returns_at_once_and_reports_progress(engine, folders):
         assert [v for v, _, _ in progress] == sorted(v for v, _, _ in progress)
 
         full = (await client.call_tool("transcribe_audio", {"session_id": sid})).structured_content
-        assert full["complete"] is True and full["segments"]
-        if name != "harvard.wav":
-            return
+        assert full["complete"] is True and len(full["segments"]) > len(p["segments"])
+        assert "glutton" in words(full["text"])
+
+    drive(make_server(holding, folders, short_audio_s=1.0), script)
+
+
+def test_long_transcript_is_cut_and_continued(engine, folders):
+    """Catches a cut that splits or drops segments: the parts of a cut transcript add up to the whole."""
+    harvard = speech_file("realpython_harvard.wav")  # 18 s, six sentences; skips without ../shared/speech
+    shutil.copy(harvard, folders["audio"] / "harvard.wav")
+
+    async def script(client: Client) -> None:
+        opened = (await client.call_tool("open_audio", {"path": "harvard.wav", "wait_s": 50})).structured_content
+        sid = opened["session_id"]
+        assert opened["status"] == "ready"
+        full = (await client.call_tool("transcribe_audio", {"session_id": sid})).structured_content
         assert "stale smell of old beer" in words(full["text"])
         cut = (await client.call_tool("transcribe_audio", {"session_id": sid, "max_chars": 200})).structured_content
         assert cut["truncated"] is True and f"start_s={cut['next_start_s']:g}" in cut["message"]

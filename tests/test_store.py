@@ -147,3 +147,17 @@ def test_engine_tensors_round_trip_and_checksums(tmp_path: Path) -> None:
     (tmp_path / disk.TENSORS).write_bytes(bytes(data))
     with pytest.raises(CorruptSessionError):
         disk.load_encoded(tmp_path)
+
+
+def test_lru_evicts_the_least_recently_used_not_the_oldest(engine, tmp_path: Path) -> None:
+    """Catches FIFO eviction (``get`` not refreshing a session's place, i.e. ``move_to_end`` removed):
+    with room for two, touching A after opening B makes B, not A, the one to go when C opens."""
+    store = SessionStore(tmp_path, engine=engine, max_loaded=2)
+    a = store.open(example_path("meeting"))
+    b = store.open(example_path("jfk"))
+    assert store.loaded_ids() == [a.id, b.id]
+    assert store.get(a.id) is a  # touched: now the most recently used
+    c = store.open(example_path("meeting"))
+    assert store.loaded_ids() == [a.id, c.id]
+    assert store.get(a.id) is a  # never left memory
+    assert store.get(b.id) is not b and store.get(b.id).transcribe() == b.transcribe()  # reloaded from disk

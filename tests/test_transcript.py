@@ -3,8 +3,6 @@ segment boundary (Transcript.head), mm:ss clock times, and the next step after a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from aero_agent import errors as E
@@ -66,28 +64,3 @@ def test_head_keeps_the_partial_flag_and_refuses_unknown_formats() -> None:
 ])
 def test_clock(seconds: float, expected: str) -> None:
     assert clock(seconds) == expected
-
-
-def test_next_step_per_error_type() -> None:
-    roots = [Path("/data/audio"), Path("/data/more")]
-    missing = E.AudioNotFoundError("x.wav", "no such file")
-    assert "relative paths are taken from /data/audio" in E.next_step(missing, roots)
-    assert "/data/audio, /data/more" in E.next_step(missing, roots)
-    assert E.next_step(missing) == "Check the path."
-    assert "relative paths are taken from /data/audio" in E.next_step(E.NotAFileError("d", "a folder"), roots)
-    assert "allowed folders" in E.next_step(E.PathNotAllowedError("/etc/passwd: outside"), roots)
-    assert "Split or trim" in E.next_step(E.AudioTooLongError("x.wav", "too long"))
-    assert "cannot be used as audio" in E.next_step(E.CorruptAudioError("x.wav", "truncated"))
-    unknown = E.SessionNotFoundError("unknown session id 'nope'")
-    assert "list_audio_sessions" in E.next_step(unknown) and "open_audio" in E.next_step(unknown)
-    # the store's own message already points to list_audio_sessions: no repeat
-    pointed = E.SessionNotFoundError("unknown session id 'nope'; list_audio_sessions shows the open ones")
-    assert "list_audio_sessions" not in E.next_step(pointed) and "open_audio" in E.next_step(pointed)
-    for quiet in (E.CapabilityError("cannot"), E.InvalidArgumentError("bad"), ValueError("other")):
-        assert E.next_step(quiet) == ""
-
-
-def test_with_next_step_joins_message_and_step() -> None:
-    assert E.with_next_step(E.InvalidArgumentError("k must be 1 to 100")) == "k must be 1 to 100"
-    assert E.with_next_step(E.AudioNotFoundError("x.wav", "no such file")) == "x.wav: no such file. Check the path."
-    assert E.with_next_step(E.CapabilityError("no.")).endswith("no.")

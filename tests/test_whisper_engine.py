@@ -17,13 +17,22 @@ from aero_agent.engines.whisper.decoding import greedy_decode
 from aero_agent.engines.whisper.features import pad_windows
 from aero_agent.evaluation import join_clips, speech_clips, word_error_rate
 
-# Bounds measured on ../shared/speech (see the issue notes); each sits a little above the measured value.
-SHORT_FORM_WER_BOUND = 0.10   # measured 7.2 %
-LONG_FORM_WER_BOUND = 0.10    # measured 6.7 % on 10 min, 6.4-6.9 % on 15 min of joined clips
+# Bounds sit just above what was measured on ../shared/speech (float32 encoder, 2 shared cores), each with
+# its margin stated: a regression of more than the margin fails. Re-measure and lower them after a change
+# that improves accuracy (the printed figures are the measurements).
+SHORT_FORM_WER_BOUND = 0.0835   # measured 7.35 % over 1021 words, 53 clips; margin +1.0 point
+LONG_FORM_WER_BOUND = 0.0752    # measured 6.52 % on 10 min of joined clips; margin +1.0 point
+LONG_FORM_DELETION_BOUND = 0.0164  # measured 15 of 1320 words (1.14 %); margin +0.5 point (about 6 words)
+# Our converted float32 encoder against CTranslate2's: max |difference| / max |value|, measured 2.1e-6 on the
+# JFK clip (and 5.1e-6, 1.4e-5 on the other bundled clips, so summation order differs a little between inputs
+# and CPUs); 2e-5 is just above all three. A bfloat16 or a wrongly mapped weight gives 1e-2 or more.
+ENCODER_RELATIVE_TOLERANCE = 2e-5
 
 
 def test_converted_encoder_matches_ctranslate2(engine, example_wav: Path) -> None:
-    """Our transformers weights, converted from model.bin, give CTranslate2's own encoder output."""
+    """Our transformers weights, converted from model.bin, give CTranslate2's own encoder output.
+
+    Catches a weight mapped or converted inexactly (a transposed or dropped bias, a float16 round trip)."""
     ctranslate2 = pytest.importorskip("ctranslate2")
     clip = load_audio(example_wav)
     features = engine.mel(pad_windows([clip.samples]))
@@ -32,7 +41,9 @@ def test_converted_encoder_matches_ctranslate2(engine, example_wav: Path) -> Non
     reference = ctranslate2.models.Whisper(str(embedded_model_dir()), device="cpu", compute_type="float32")
     theirs = np.array(reference.encode(ctranslate2.StorageView.from_array(features.numpy()), to_cpu=True))[0]
     assert theirs.shape == ours.shape
-    assert np.abs(theirs - ours).max() < 2e-2 * np.abs(theirs).max()
+    relative = float(np.abs(theirs - ours).max() / np.abs(theirs).max())
+    print(f"encoder max relative difference {relative:.2e}")
+    assert relative < ENCODER_RELATIVE_TOLERANCE
 
 
 def test_fast_decoder_step_matches_transformers_forward(engine, example_wav: Path) -> None:
@@ -77,6 +88,7 @@ def test_progress_reports_windows(engine) -> None:
 
 
 def test_short_form_wer_on_shared_speech(engine, speech_manifest) -> None:
+    """Catches any decoding or feature regression worth more than 1 WER point on the 53 short clips."""
     clips = speech_clips(Path(speech_manifest[0]["abs_path"]).parent.parent)
     transcripts = engine.transcribe_clips([load_audio(c.path) for c in clips])
     result = word_error_rate([c.text for c in clips], [t.text for t in transcripts])
@@ -85,6 +97,7 @@ def test_short_form_wer_on_shared_speech(engine, speech_manifest) -> None:
 
 
 def test_long_form_ten_minutes_loses_no_window(engine, speech_manifest) -> None:
+    """Catches a dropped window or clip, and long-form WER or deletions rising past their margins."""
     clips = speech_clips(Path(speech_manifest[0]["abs_path"]).parent.parent, min_words=3)
     recording = join_clips(clips, 10 * 60)
     assert recording.duration_s >= 600
@@ -99,7 +112,7 @@ def test_long_form_ten_minutes_loses_no_window(engine, speech_manifest) -> None:
     result = word_error_rate([recording.reference], [encoded.transcript.text])
     print(f"long-form WER {result.wer:.4f}, deletions {result.deletions} of {result.reference_words}")
     assert result.wer < LONG_FORM_WER_BOUND
-    assert result.deletions < 0.05 * result.reference_words
+    assert result.deletions < LONG_FORM_DELETION_BOUND * result.reference_words
 
 
 def test_conversion_cache_is_checked_and_rebuilt(tmp_path: Path) -> None:

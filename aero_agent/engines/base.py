@@ -43,7 +43,8 @@ class EncodedAudio:
     """What an engine keeps of a recording after the one encoding pass.
 
     ``tensors`` are saved as safetensors and ``meta`` as JSON by the store; an engine may
-    update both between turns (for example a KV cache that grows with the conversation).
+    update both between turns (for example a KV cache that grows with the conversation). Tensors whose
+    names start with one of ``volatile_tensor_prefixes`` change every turn: the store re-saves only those.
     """
 
     engine: str
@@ -52,6 +53,14 @@ class EncodedAudio:
     transcript: Transcript | None = None
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    volatile_tensor_prefixes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # sessions saved before this was a field kept it in meta
+        legacy = self.meta.pop("volatile_tensor_prefixes", None)
+        if legacy and not self.volatile_tensor_prefixes:
+            self.volatile_tensor_prefixes = tuple(legacy)
+        self.volatile_tensor_prefixes = tuple(self.volatile_tensor_prefixes)
 
 
 @dataclass

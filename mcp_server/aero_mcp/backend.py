@@ -20,6 +20,7 @@ import anyio
 import anyio.to_thread
 
 from aero_agent import errors as E
+from aero_agent.render import input_hints, with_next_step
 from aero_agent.session import SessionInfo
 from aero_agent.store import SessionStore
 from aero_mcp.config import ServerConfig
@@ -189,12 +190,18 @@ class Backend:
 
 
 # ----- errors ------------------------------------------------------------------------------------
-# What the server's own options change, after the core's next step (aero_agent.errors.next_step).
-_SERVER_OPTION = {
-    E.PathNotAllowedError: "To allow another folder, restart aero-mcp with --allow-dir <folder>.",
-    E.AudioTooLongError: "To accept longer recordings, restart aero-mcp with a higher --max-duration.",
-    E.AudioTooLargeError: "To accept larger files, restart aero-mcp with a higher --max-size-mb.",
-}
+def hints(roots: list[Path]) -> dict[type, str]:
+    """What to do about each kind of error, from this server: the core's input hints, then the tools and the
+    server options that help."""
+    table = input_hints(roots)
+    for kind, option in ((E.PathNotAllowedError, "To allow another folder, restart aero-mcp with --allow-dir <folder>."),
+                         (E.AudioTooLongError, "To accept longer recordings, restart aero-mcp with a higher "
+                                               "--max-duration."),
+                         (E.AudioTooLargeError, "To accept larger files, restart aero-mcp with a higher --max-size-mb.")):
+        table[kind] = f"{table[kind]} {option}"
+    table[E.SessionNotFoundError] = ("Call list_audio_sessions to see the sessions in the store, or open_audio to "
+                                     "open the file again.")
+    return table
 
 
 def explain(exc: BaseException, roots: list[Path]) -> str:
@@ -203,8 +210,7 @@ def explain(exc: BaseException, roots: list[Path]) -> str:
     if isinstance(exc, UserError):
         return str(exc)
     if isinstance(exc, E.AeroError):
-        option = next((text for kind, text in _SERVER_OPTION.items() if isinstance(exc, kind)), None)
-        return " ".join(filter(None, [f"{name}: {E.with_next_step(exc, roots)}", option]))
+        return f"{name}: {with_next_step(exc, hints(roots))}"
     if isinstance(exc, OSError):
         return f"{name}: {exc}. The session store could not be read or written; check the --store folder."
     return (f"InternalError: {type(exc).__name__}: {exc}. This is a bug in aero-mcp; the server keeps running. "

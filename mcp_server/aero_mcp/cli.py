@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from aero_agent.errors import AeroError
 from aero_mcp.config import (
     DEFAULT_CALL_TIMEOUT_S,
     DEFAULT_MAX_BYTES,
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
     p.add_argument("--path", default="/mcp", help="HTTP endpoint path (default /mcp)")
+    p.add_argument("--auth-token-file", type=Path, default=None, metavar="FILE",
+                   help="streamable-http: require 'Authorization: Bearer <token>' with a token from FILE (one a "
+                        "line; default: $AERO_MCP_AUTH_TOKEN when set). Required for a non-loopback --host")
     p.add_argument("--allow-dir", action="append", metavar="DIR", dest="allow_dirs",
                    help="folder whose audio files may be opened; repeat for several "
                         "(default: $AERO_MCP_ALLOW_DIRS, else the current folder)")
@@ -49,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="speech engine: whisper (embedded, offline, transcript only) or aero (answers from audio)")
     p.add_argument("--model", default=os.environ.get("AERO_MCP_MODEL"), metavar="PATH_OR_ID",
                    help="model weights for the engine: a local folder or a hub id")
+    p.add_argument("--reasoner", default=os.environ.get("AERO_REASONER"), metavar="PROVIDER:MODEL",
+                   help="chat model that answers and extracts over the transcript when the engine only "
+                        "transcribes, e.g. ollama:llama3.1 (LangChain init_chat_model; default $AERO_REASONER)")
     p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S, metavar="SECONDS",
                    help=f"longest recording accepted (default {DEFAULT_MAX_DURATION_S:g} s)")
     p.add_argument("--max-size-mb", type=float, default=DEFAULT_MAX_BYTES / 2**20, metavar="MB",
@@ -128,6 +135,40 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def http_auth(args: argparse.Namespace) -> dict:
+    """``MCPServer`` options that require a bearer token over HTTP (``{}`` on stdio, or with no token given).
+
+    Raises ``ValueError`` for a non-loopback ``--host`` without a token: anyone who could reach the port could
+    read every recording in the allowed folders.
+    """
+    from aero_mcp.auth import auth_options, load_tokens
+
+    tokens = load_tokens(args.auth_token_file)
+    if args.transport != "streamable-http":
+        if args.auth_token_file is not None:
+            log.warning("--auth-token-file applies to streamable-http only; stdio needs none")
+        return {}
+    if not tokens:
+        if not _is_loopback(args.host):
+            raise ValueError(f"refusing to listen on {args.host} without authentication: anyone who can reach the "
+                             "port could read the audio in the allowed folders. Give --auth-token-file FILE (or set "
+                             "$AERO_MCP_AUTH_TOKEN), or bind to 127.0.0.1")
+        return {}
+    log.info("HTTP requests need a bearer token (%d accepted)", len(tokens))
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    return auth_options(tokens, f"http://{host}:{args.port}")
+
+
+def _reasoner(spec: str | None):
+    if not spec:
+        return None
+    from aero_agent.reasoning import load_reasoner
+
+    reasoner = load_reasoner(spec)
+    log.info("reasoner: %s (%s)", spec, type(reasoner).__name__)
+    return reasoner
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.version:
@@ -138,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.log_level)
     try:
         config = config_from_args(args)
-    except ValueError as exc:
+        server_options = http_auth(args)
+        reasoner = _reasoner(args.reasoner)
+    except (ValueError, AeroError) as exc:
         log.error("%s", exc)
         return 2
 
@@ -147,17 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     from aero_mcp.backend import Backend
     from aero_mcp.server import create_server
 
-    backend = Backend(config)
-    server = create_server(config, backend=backend)
+    backend = Backend(config, reasoner=reasoner)
+    server = create_server(config, backend=backend, **server_options)
     log.info("aero-mcp: %s transport, engine %s%s, allowed folders: %s, store: %s", args.transport, config.engine,
              f" ({config.model})" if config.model else "", ", ".join(map(str, config.allow_dirs)), config.store_dir)
     try:
         if args.transport == "stdio":
             anyio.run(server.run_stdio_async)
         else:
-            if not _is_loopback(args.host):
-                log.warning("listening on %s: aero-mcp has no authentication, so anyone who can reach this port "
-                            "can read audio in the allowed folders", args.host)
             backend.start()
             anyio.run(_serve_http, server, args)
     except KeyboardInterrupt:

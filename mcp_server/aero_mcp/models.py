@@ -7,8 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from aero_agent import SearchHit, Segment, SessionInfo
-from aero_agent.errors import EncodingCancelledError
-from aero_agent.store import INTERRUPTED
+from aero_agent.results import AnswerMethod, ExtractionMethod
 
 
 class SessionStatus(BaseModel):
@@ -32,19 +31,11 @@ class SessionStatus(BaseModel):
 
     @classmethod
     def from_info(cls, info: SessionInfo, message: str = "") -> SessionStatus:
-        interrupted = info.status == "failed" and _interrupted(info)
         return cls(session_id=info.id, source=info.source, duration_s=info.duration_s, engine=info.engine,
                    model_id=info.model_id, status=info.status, progress=round(info.progress, 4),
                    windows_done=info.windows_done, windows_total=info.windows_total, error=info.error,
-                   interrupted=interrupted, turns=info.turns, created=info.created, updated=info.updated,
-                   message=message or describe_status(info))
-
-
-def _interrupted(info: SessionInfo) -> bool:
-    """Stopped by the server: killed (the store marks it on the next start), or cancelled by its shutdown. A
-    session closed while encoding is deleted, so a stored cancelled encoding can only come from a shutdown."""
-    error = info.error or ""
-    return error == INTERRUPTED or error.startswith(("interrupted", EncodingCancelledError.__name__))
+                   interrupted=info.status == "failed" and info.interrupted, turns=info.turns,
+                   created=info.created, updated=info.updated, message=message or describe_status(info))
 
 
 def describe_status(info: SessionInfo) -> str:
@@ -57,7 +48,7 @@ def describe_status(info: SessionInfo) -> str:
                 else "just started or waiting for an earlier recording to finish")
         return (f"Encoding in the background: {done}. transcribe_audio, search_audio and ask_audio already work on "
                 "the part encoded so far; call session_status with wait_s to wait for the rest.")
-    if _interrupted(info):
+    if info.interrupted:
         return ("Failed: the server stopped while this session was encoding, so it is incomplete. Call open_audio "
                 "on the same file again to encode it anew, and close_audio_session to remove this one.")
     return f"Failed: {info.error}. Check the file and call open_audio again."
@@ -92,7 +83,7 @@ class AskResult(BaseModel):
     session_id: str
     question: str
     answer: str
-    method: str = Field(description="engine (the audio model answered), reasoner, or transcript-evidence.")
+    method: AnswerMethod = Field(description="engine (the audio model answered), reasoner, or transcript-evidence.")
     turn: int = Field(description="1-based number of this question in the session's conversation.")
     evidence: list[Segment] = Field(default_factory=list)
     complete: bool = Field(description="False when only the part encoded so far could be used.")
@@ -117,7 +108,7 @@ class ExtractResult(BaseModel):
 
     session_id: str
     data: Any
-    method: str
+    method: ExtractionMethod
     turn: int
     metadata: dict[str, Any] = Field(default_factory=dict)
 

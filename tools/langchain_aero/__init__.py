@@ -12,6 +12,7 @@ from langchain_aero.scripted import ScriptedChatModel, last_tool_message, tool_c
 from langchain_aero.toolkit import AudioToolkit, temporary_store
 from langchain_aero.tools import (
     TOOL_CLASSES,
+    TOOLS,
     AskAudioTool,
     AudioTool,
     CloseAudioSessionTool,
@@ -24,6 +25,6 @@ from langchain_aero.tools import (
 
 __all__ = [
     "AudioToolkit", "AudioTool", "OpenAudioTool", "TranscribeAudioTool", "AskAudioTool", "SearchAudioTool",
-    "ExtractFromAudioTool", "ListAudioSessionsTool", "CloseAudioSessionTool", "TOOL_CLASSES", "temporary_store",
+    "ExtractFromAudioTool", "ListAudioSessionsTool", "CloseAudioSessionTool", "TOOL_CLASSES", "TOOLS", "temporary_store",
     "ScriptedChatModel", "tool_call", "tool_calls", "last_tool_message",
 ]

@@ -7,7 +7,7 @@ session id from an ``open_audio`` result, or fall back to search when extraction
 
     def script(messages):
         messages = yield tool_call("open_audio", path="talk.wav")
-        session_id = last_tool_message(messages).artifact["id"]
+        session_id = last_tool_message(messages).artifact["session_id"]
         messages = yield tool_call("ask_audio", session_id=session_id, question="Who speaks?")
         yield last_tool_message(messages).content
 

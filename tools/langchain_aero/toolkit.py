@@ -15,16 +15,8 @@ from pydantic import ConfigDict, Field
 
 from aero_agent.paths import allowed_roots
 from aero_agent.store import SessionStore
-from langchain_aero.tools import (
-    DEFAULT_MAX_OUTPUT_CHARS,
-    AskAudioTool,
-    CloseAudioSessionTool,
-    ExtractFromAudioTool,
-    ListAudioSessionsTool,
-    OpenAudioTool,
-    SearchAudioTool,
-    TranscribeAudioTool,
-)
+from langchain_aero.tools import TOOLS
+from langchain_aero.utils import DEFAULT_MAX_OUTPUT_CHARS, AudioTool
 
 
 def temporary_store(engine: Any = None, reasoner: Any = None, **options: Any) -> SessionStore:
@@ -51,6 +43,8 @@ class AudioToolkit(BaseToolkit):
         wait: ``open_audio`` waits until the recording is encoded (default); with ``False`` it returns at
             once and the session reports ``encoding`` with its progress.
         max_output_chars: longest text handed to the model by one tool call (artifacts stay whole).
+        selected_tools: names of the tools :meth:`get_tools` returns (default: all of
+            :data:`langchain_aero.tools.TOOLS`, in that order).
 
     Example:
         >>> toolkit = AudioToolkit(allowed_dirs=["~/recordings"])
@@ -65,11 +59,15 @@ class AudioToolkit(BaseToolkit):
     reasoner: Any = Field(default=None, exclude=True)
     wait: bool = True
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
+    selected_tools: list[str] | None = None
 
     def __init__(self, engine: Any = None, store: SessionStore | None = None,
                  allowed_dirs: Iterable[str | os.PathLike] | str | os.PathLike | None = None,
                  reasoner: Any = None, *, wait: bool = True,
-                 max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS) -> None:
+                 max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS, selected_tools: Iterable[str] | None = None) -> None:
+        unknown = sorted(set(selected_tools or ()) - set(TOOLS))
+        if unknown:
+            raise ValueError(f"no tool {', '.join(unknown)}; the toolkit has {', '.join(TOOLS)}")
         if store is None:
             store = temporary_store(engine=engine, reasoner=reasoner)
         elif reasoner is not None and store.reasoner is not reasoner:
@@ -79,25 +77,21 @@ class AudioToolkit(BaseToolkit):
             allowed_dirs = [allowed_dirs]
         super().__init__(store=store, engine=engine, allowed_dirs=allowed_roots(allowed_dirs),
                          reasoner=reasoner if reasoner is not None else store.reasoner, wait=wait,
-                         max_output_chars=max_output_chars)
+                         max_output_chars=max_output_chars,
+                         selected_tools=None if selected_tools is None else list(selected_tools))
 
     def get_tools(self) -> list[BaseTool]:
-        """open_audio, transcribe_audio, ask_audio, search_audio, extract_from_audio, list_audio_sessions and
-        close_audio_session, all sharing this toolkit's store."""
-        common: dict[str, Any] = {"store": self.store, "max_output_chars": self.max_output_chars}
-        return [
-            OpenAudioTool(allowed_dirs=self.allowed_dirs, engine=self.engine, wait=self.wait, **common),
-            TranscribeAudioTool(**common),
-            AskAudioTool(**common),
-            SearchAudioTool(**common),
-            ExtractFromAudioTool(**common),
-            ListAudioSessionsTool(**common),
-            CloseAudioSessionTool(**common),
-        ]
+        """The selected tools (by default open_audio, transcribe_audio, ask_audio, search_audio,
+        extract_from_audio, list_audio_sessions and close_audio_session), all sharing this toolkit's store."""
+        names = [n for n in TOOLS if self.selected_tools is None or n in self.selected_tools]
+        return [self._make(TOOLS[name]) for name in names]
+
+    def _make(self, cls: type[AudioTool]) -> AudioTool:
+        settings = {field: getattr(self, field) for field in cls.toolkit_fields}
+        return cls(store=self.store, max_output_chars=self.max_output_chars, **settings)
 
     def get_tool(self, name: str) -> BaseTool:
         """The tool called ``name``."""
-        for tool in self.get_tools():
-            if tool.name == name:
-                return tool
-        raise KeyError(f"no tool {name!r}; the toolkit has {', '.join(t.name for t in self.get_tools())}")
+        if name not in TOOLS or (self.selected_tools is not None and name not in self.selected_tools):
+            raise KeyError(f"no tool {name!r}; the toolkit has {', '.join(t.name for t in self.get_tools())}")
+        return self._make(TOOLS[name])

@@ -172,11 +172,11 @@ class AeroEngine:
                 "segments": seg_meta, "audio_tokens": int(tensors[AUDIO_EMBEDS].shape[0]),
                 "max_context_tokens": self.max_context_tokens,
                 "encode_seconds": round(time.perf_counter() - started, 3),
-                # the conversation cache changes every turn; the store re-saves only these tensors
-                "volatile_tensor_prefixes": [_seg_names(seg.index)[3] for seg in segments],
             }
+            # the conversation cache changes every turn; the store re-saves only these tensors
             return EncodedAudio(engine=self.name, model_id=self.model_id, duration_s=clip.duration_s,
-                                tensors=tensors, meta=meta)
+                                tensors=tensors, meta=meta,
+                                volatile_tensor_prefixes=tuple(_seg_names(seg.index)[3] for seg in segments))
 
     # ------------------------------------------------------------------ live caches
 

@@ -1,0 +1,129 @@
+"""What the skins print: one wording for evidence, search hits, status lines, answers and transcript excerpts.
+
+The command line, the LangChain tools and the MCP server all show these to a person or a model; writing them
+once keeps the three alike. Next-step hints after an error are the skins' own (they name the skins' tools and
+options); this module only joins a message with the hint a skin's table gives for the error's type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from aero_agent.transcript import Segment, Transcript, clock
+
+if TYPE_CHECKING:  # the session module imports this one
+    from aero_agent.results import Answer, SearchHit
+    from aero_agent.session import SessionInfo
+
+Hint = str | Callable[[BaseException], str]
+HintTable = Mapping[type, Hint]
+"""Error type -> what to do next (text, or a function of the error); the most specific type wins."""
+
+
+def span(start: float, end: float) -> str:
+    """``[mm:ss-mm:ss]``: how every skin quotes a stretch of the recording."""
+    return f"[{clock(start)}-{clock(end)}]"
+
+
+def segment_line(segment: Segment) -> str:
+    return f"{span(segment.start, segment.end)} {segment.text.strip()}"
+
+
+def evidence_lines(segments: Sequence[Segment]) -> str:
+    """One ``[mm:ss-mm:ss] text`` line per segment."""
+    return "\n".join(segment_line(s) for s in segments)
+
+
+def hit_line(hit: SearchHit) -> str:
+    return (f"{hit.rank}. {span(hit.start, hit.end)} ({hit.start:.1f}-{hit.end:.1f} s, score {hit.score:.2f}) "
+            f"{hit.text.strip()}")
+
+
+def answer_text(answer: Answer) -> str:
+    """The answer, then the evidence it rests on (unless the answer is that evidence), then its notes."""
+    parts = [answer.text]
+    if answer.evidence and answer.method != "transcript-evidence":
+        parts.append("Evidence:\n" + evidence_lines(answer.evidence))
+    if answer.notes:
+        parts.append("\n".join(f"({note})" for note in answer.notes))
+    return "\n\n".join(parts)
+
+
+def status_line(info: SessionInfo) -> str:
+    """``<id>: <file>, <duration> s, engine <name> <model>, <state>, <n> turns`` for one session."""
+    state = info.status
+    if info.status == "encoding":
+        state = f"encoding {info.progress:.0%}"
+    elif info.interrupted:
+        state = "failed (interrupted by a stop while encoding)"
+    elif info.status == "failed":
+        state = f"failed ({info.error})"
+    name = Path(info.source).name or info.source
+    return (f"{info.id}: {name}, {info.duration_s:.1f} s, engine {info.engine} {info.model_id}, {state}, "
+            f"{info.turns} turn{'s' if info.turns != 1 else ''}")
+
+
+class Excerpt(NamedTuple):
+    """A transcript rendered to fit a size, with notes on what is missing from it."""
+
+    text: str
+    shown: Transcript
+    next_start_s: float | None
+    notes: list[str]
+
+
+def transcript_excerpt(transcript: Transcript, fmt: str, max_chars: int, progress: float) -> Excerpt:
+    """``transcript`` in ``fmt``, cut at a segment boundary to ``max_chars``; the notes say whether it was cut
+    (and where to read on), whether encoding is still going, and whether there is no speech at all."""
+    text, next_start, shown = transcript.head(max_chars, fmt)
+    notes = []
+    if not transcript.complete:
+        notes.append(f"Encoding is {progress:.0%} done: this is the part transcribed so far; ask again later for "
+                     "the rest.")
+    if next_start is not None:
+        notes.append(f"Cut at {max_chars} characters ({len(shown.segments)} of {len(transcript.segments)} segments): "
+                     f"call again with start_s={next_start:g} for the rest.")
+    if not shown.segments:
+        notes.append("No speech in this range." if transcript.complete else "Nothing transcribed yet.")
+    return Excerpt(text, shown, next_start, notes)
+
+
+def next_step(exc: BaseException, hints: HintTable) -> str:
+    """The hint for the most specific of ``exc``'s types in ``hints``; ``""`` when none is there."""
+    for kind in type(exc).__mro__:
+        hint = hints.get(kind)
+        if hint is not None:
+            return hint(exc) if callable(hint) else hint
+    return ""
+
+
+def with_next_step(exc: BaseException, hints: HintTable) -> str:
+    """``exc``'s message followed by its hint from ``hints``, as one or two sentences."""
+    message = str(exc).rstrip()
+    step = next_step(exc, hints)
+    if not step:
+        return message
+    return f"{message}{'' if message.endswith(('.', '!', '?')) else '.'} {step}"
+
+
+def input_hints(roots: Sequence[str | Path] = ()) -> dict[type, Hint]:
+    """Hints for bad input files that fit every skin (they name no tool or option); a skin's own table
+    starts from these. ``roots`` are the folders files may be opened from (the first resolves relative paths)."""
+    from aero_agent import errors as E
+
+    shown = [str(r) for r in roots]
+    where = (f"; relative paths are taken from {shown[0]} and only these folders are readable: {', '.join(shown)}."
+             if shown else ".")
+    return {
+        E.PathNotAllowedError: "Only files inside the allowed folders can be opened; move the recording into one "
+                               "of them.",
+        E.AudioNotFoundError: "Check the path" + where,
+        E.NotAFileError: "Give the path of one audio file" + (f"; relative paths are taken from {shown[0]}."
+                                                              if shown else "."),
+        E.AudioTooLongError: "Split or trim the recording.",
+        E.AudioTooLargeError: "Split or trim the recording.",
+        E.AudioError: "The file cannot be used as audio; check that it is a complete, playable recording (WAV, "
+                      "FLAC, MP3, M4A, OGG, ...).",
+    }

@@ -1,0 +1,114 @@
+"""Tools that read one session: its transcript, search over it, questions and extraction."""
+
+# No ``from __future__ import annotations``: the SDK reads these signatures at registration time.
+
+import json
+from typing import Annotated, Any, Literal
+
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from aero_agent import errors as E
+from aero_agent.render import answer_text, hit_line, span, transcript_excerpt
+from aero_mcp.app import ADDS_TURN, READ_ONLY, Session, SessionId, WaitS, result, text_arg, tool
+from aero_mcp.models import AskResult, ExtractResult, SearchResult, TranscriptResult
+
+MAX_SCHEMA_CHARS = 20_000
+DEFAULT_TRANSCRIPT_CHARS = 40_000
+MAX_TRANSCRIPT_CHARS = 400_000
+MAX_HITS = 50
+
+
+@tool("Transcribe audio", READ_ONLY)
+async def transcribe_audio(
+    call: Session,
+    session_id: SessionId,
+    start_s: Annotated[float | None, Field(ge=0, description="Start time in seconds.")] = None,
+    end_s: Annotated[float | None, Field(ge=0, description="End time in seconds.")] = None,
+    format: Annotated[Literal["text", "srt", "vtt", "json"], Field(
+        description="text (plain), srt or vtt (subtitles with times), or json (segments).")] = "text",
+    max_chars: Annotated[int, Field(
+        ge=200, le=MAX_TRANSCRIPT_CHARS,
+        description="Cut long transcripts at a segment boundary to at most this many characters (a single "
+                    "longer segment comes whole); the result says where to continue.")] = DEFAULT_TRANSCRIPT_CHARS,
+    wait_s: WaitS = None,
+) -> Annotated[CallToolResult, TranscriptResult]:
+    """The timed transcript of a session, whole or between start_s and end_s seconds.
+
+    While the session is still encoding, returns the part transcribed so far (complete=false).
+    """
+    transcript = await call.run(call.session.transcribe, start_s, end_s, what="transcription")
+    info = call.info
+    excerpt = await call.run(transcript_excerpt, transcript, format, max_chars, info.progress,
+                             what="rendering the transcript")
+    message = " ".join(excerpt.notes)
+    found = TranscriptResult(
+        session_id=session_id, format=format, text=excerpt.text, segments=excerpt.shown.segments, start_s=start_s,
+        end_s=end_s, duration_s=info.duration_s, complete=transcript.complete, progress=round(info.progress, 4),
+        truncated=excerpt.next_start_s is not None, next_start_s=excerpt.next_start_s, message=message)
+    hi = end_s if end_s is not None else info.duration_s
+    header = f"Transcript of session {session_id} {span(start_s or 0.0, hi)}"
+    header += "" if transcript.complete else f" (partial, encoding {info.progress:.0%} done)"
+    return result(found, "\n".join([header + ":", excerpt.text] + ([f"\n({message})"] if message else [])))
+
+
+@tool("Ask about audio", ADDS_TURN)
+async def ask_audio(
+    call: Session,
+    session_id: SessionId,
+    question: text_arg("A question about the recording. Follow-up questions see the earlier turns of this "
+                       "session."),
+    wait_s: WaitS = None,
+) -> Annotated[CallToolResult, AskResult]:
+    """Ask a question about a recording; the answer cites the transcript evidence with times.
+
+    Each question is a turn in the session's conversation, kept across restarts.
+    """
+    answer = await call.run(call.session.ask, question, what="answering")
+    asked = AskResult(session_id=session_id, question=question, answer=answer.text, method=answer.method,
+                      turn=answer.turn, evidence=answer.evidence, complete=answer.complete,
+                      progress=round(call.info.progress, 4), note=" ".join(answer.notes) or None,
+                      metadata=answer.metadata)
+    return result(asked, answer_text(answer))
+
+
+@tool("Search audio", READ_ONLY)
+async def search_audio(
+    call: Session,
+    session_id: SessionId,
+    query: text_arg("Words to look for in what was said."),
+    k: Annotated[int, Field(ge=1, le=MAX_HITS, description="How many hits to return.")] = 5,
+    wait_s: WaitS = None,
+) -> Annotated[CallToolResult, SearchResult]:
+    """Find where something is said: transcript segments ranked for the query, with their times."""
+    complete = call.info.status == "ready"
+    hits = await call.run(call.session.search, query, k, what="searching")
+    progress = call.info.progress
+    message = "" if complete else f"Encoding is {progress:.0%} done: only that part was searched."
+    found = SearchResult(session_id=session_id, query=query, hits=hits, complete=complete,
+                         progress=round(progress, 4), message=message)
+    lines = [hit_line(h) for h in hits] or ["No segment matches the query."]
+    return result(found, "\n".join(lines + ([f"({message})"] if message else [])))
+
+
+@tool("Extract data from audio", ADDS_TURN)
+async def extract_from_audio(
+    call: Session,
+    session_id: SessionId,
+    instruction: text_arg("What to extract, e.g. 'the action items with owners'."),
+    json_schema: Annotated[dict[str, Any] | None, Field(
+        description="JSON Schema (type object or array) the result must validate against. "
+                    "Empty: a list of notes.")] = None,
+    wait_s: WaitS = None,
+) -> Annotated[CallToolResult, ExtractResult]:
+    """Extract structured data from a recording, validated against a JSON Schema.
+
+    Needs an engine that can reason about audio (engine 'aero') or a reasoner; the transcript-only Whisper
+    engine refuses with the reason, and transcribe_audio / search_audio still work.
+    """
+    if json_schema is not None and len(json.dumps(json_schema)) > MAX_SCHEMA_CHARS:
+        raise E.InvalidArgumentError(f"json_schema is over {MAX_SCHEMA_CHARS} characters; simplify it")
+    extraction = await call.run(call.session.extract, json_schema, instruction, what="extraction")
+    extracted = ExtractResult(session_id=session_id, data=extraction.data, method=extraction.method,
+                              turn=extraction.turn, metadata=extraction.metadata)
+    return result(extracted, json.dumps(extraction.data, ensure_ascii=False, indent=2))

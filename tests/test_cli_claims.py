@@ -1,0 +1,103 @@
+"""README claims about the command line, each run as a real subprocess exactly as a user would type it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from aero_agent.audio import load_audio
+from aero_agent.data import EXAMPLE_TEXT, EXAMPLES, example_path
+from aero_agent.evaluation import word_error_rate
+
+CLI = [sys.executable, "-m", "aero_agent"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_quick_start_ask_command() -> None:
+    """Catches the README's own quick-start line breaking: both questions answered, with times, in order."""
+    result = run("ask", "example:sonnet", "beauty's rose", "the glutton")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    rose, glutton = out.lower().find("beauty's rose"), out.lower().find("glutton")
+    assert 0 <= rose < glutton, out
+    times = [int(m) * 60 + int(s) for m, s in re.findall(r"\[(\d\d):(\d\d)(?:\.\d+)?-", out)]
+    assert times and min(times) < 10 and max(times) >= 40, out  # the rose at the start, the glutton at the end
+
+
+def test_examples_subcommand_lists_every_bundled_recording() -> None:
+    """Catches a missing or wrong example: every bundled name, with a path that exists."""
+    result = run("examples")
+    assert result.returncode == 0, result.stderr
+    rows = dict(line.split("\t") for line in result.stdout.strip().splitlines())
+    assert set(rows) == {f"example:{name}" for name in EXAMPLES}
+    assert all(Path(path).is_file() and Path(path) == example_path(name.split(":")[1]) for name, path in rows.items())
+
+
+def test_vtt_json_and_end() -> None:
+    """Catches ``--end`` ignored and the vtt/json formats broken."""
+    vtt = run("transcribe", "example:jfk", "--format", "vtt", "--end", "7")
+    assert vtt.returncode == 0, vtt.stderr
+    assert vtt.stdout.startswith("WEBVTT\n\n00:00:00.000 --> ") and "fellow Americans" in vtt.stdout
+    assert "ask what you can do for your country" not in vtt.stdout  # that sentence starts at 8 s
+    as_json = run("transcribe", "example:jfk", "--format", "json", "--start", "8", "--end", "11")
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert data["segments"] and all(s["end"] > 8 and s["start"] < 11 for s in data["segments"])
+    assert "ask what you can do for your country" in " ".join(s["text"] for s in data["segments"]).lower()
+
+
+def _empty(d: Path) -> Path:
+    (d / "empty.wav").write_bytes(b"")
+    return d / "empty.wav"
+
+
+def _truncated(d: Path) -> Path:
+    (d / "cut.wav").write_bytes(example_path("jfk").read_bytes()[:4000])  # the header promises far more
+    return d / "cut.wav"
+
+
+def _nan(d: Path) -> Path:
+    samples = load_audio(example_path("jfk")).samples.copy()
+    samples[1000:1100] = np.nan
+    sf.write(d / "nan.wav", samples, 16000, subtype="FLOAT")
+    return d / "nan.wav"
+
+
+@pytest.mark.parametrize("make,extra,expected", [
+    (_empty, (), "empty"),
+    (_truncated, (), "truncated"),
+    (_nan, (), "NaN"),
+    (lambda d: example_path("jfk"), ("--max-duration", "5"), "over the 5 s cap"),
+])
+def test_bad_files_exit_2_with_one_line(tmp_path: Path, make, extra, expected: str) -> None:
+    """Catches a traceback or a zero exit for an empty, truncated, NaN or over-cap file."""
+    result = run("transcribe", str(make(tmp_path)), *extra)
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert expected.lower() in result.stderr.lower(), result.stderr
+
+
+def test_model_option_loads_a_local_hugging_face_whisper_folder(engine, tmp_path: Path) -> None:
+    """Catches ``--model DIR`` ignored or broken: a transformers Whisper folder (the embedded weights saved
+    with ``save_pretrained``, plus tokenizer.json and generation_config.json) transcribes the same words."""
+    folder = tmp_path / "whisper-tiny-hf"
+    engine.model.save_pretrained(folder)
+    engine.tokenizer.save(str(folder / "tokenizer.json"))
+    (folder / "generation_config.json").write_text(json.dumps({
+        "suppress_tokens": list(engine.special.suppress), "begin_suppress_tokens": list(engine.special.suppress_begin)}))
+    result = run("transcribe", "example:jfk", "--model", str(folder), "--format", "json", "-q")
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = " ".join(s["text"] for s in json.loads(result.stdout)["segments"])
+    assert word_error_rate([EXAMPLE_TEXT["jfk"]], [text]).wer == 0.0
+    missing = run("transcribe", "example:jfk", "--model", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
