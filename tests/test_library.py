@@ -14,17 +14,10 @@ from aero_agent.retrieval import HybridRetrieval
 from aero_agent.store import SessionStore
 from aero_agent.vectors import VECTORS, PassageVectors
 
-from conftest import SPEECH_DIR
+from speech_data import SPEECH_DIR
 
 RECORDINGS = {"jfk": "clips/jfk_inaugural_1961.wav", "hospital": "clips/fleurs_en_005.wav",
               "harvard": "clips/realpython_harvard.wav"}
-
-
-@pytest.fixture(scope="session")
-def embedder():
-    from aero_agent.embeddings import default_embedder
-
-    return default_embedder()
 
 
 @pytest.fixture(scope="module")

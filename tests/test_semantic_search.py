@@ -19,21 +19,13 @@ from aero_agent.store import SessionStore
 from aero_agent.transcript import Segment, Transcript
 from aero_agent.vectors import VECTORS, PassageVectors
 
-from conftest import SPEECH_DIR
+from speech_data import SPEECH_DIR
 
 CLIPS = ["jfk_inaugural_1961", "fleurs_en_003", "fleurs_en_004", "fleurs_en_005", "fleurs_en_006",
          "realpython_harvard"]
 # paraphrase of fleurs_en_005 ("the hospital has followed protocol for infection control including separating
 # the patient from others ...") that shares none of its content words
 PARAPHRASE = "the clinic isolated the sick person to stop contagion"
-
-
-@pytest.fixture(scope="session")
-def embedder():
-    """The embedded MiniLM sentence embedder, loaded once."""
-    from aero_agent.embeddings import default_embedder
-
-    return default_embedder()
 
 
 @pytest.fixture(scope="module")
