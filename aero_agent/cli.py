@@ -144,6 +144,24 @@ def cmd_chat(args: argparse.Namespace) -> int:
         out.flush()
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from aero_agent.render import hit_line
+    from aero_agent.store import SessionStore
+
+    store = Path(args.store).expanduser()
+    if not store.is_dir():
+        raise AeroError(f"{store}: no such store folder")
+    hits = SessionStore(store).search(args.query, args.k, session_ids=args.session, tags=args.tag)
+    if args.json:
+        print(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
+        return 0
+    if not hits:
+        print("No stored recording matches the query.")
+    for hit in hits:
+        print(f"{hit_line(hit)}\n   session {hit.session_id}: {hit.source}")
+    return 0
+
+
 def cmd_examples(args: argparse.Namespace) -> int:
     from aero_agent.data import EXAMPLES, example_path
 
@@ -188,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("chat", help="an interactive multi-turn session on one recording")
     common(c)
     c.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("search", help="search every recording of a session store by meaning")
+    s.add_argument("query")
+    s.add_argument("--store", required=True, help="the session store folder (as used by aero-mcp)")
+    s.add_argument("-k", type=int, default=5, help="how many hits (1-100)")
+    s.add_argument("--session", action="append", default=None, help="only this session id (repeatable)")
+    s.add_argument("--tag", action="append", default=None, help="only sessions with this tag (repeatable)")
+    s.add_argument("--json", action="store_true", help="print hits as JSON")
+    s.set_defaults(func=cmd_search)
 
     e = sub.add_parser("examples", help="list the bundled recordings")
     e.set_defaults(func=cmd_examples)

@@ -25,13 +25,16 @@ class Turn(BaseModel):
 
 
 class SearchHit(BaseModel):
-    """A transcript segment ranked for a query."""
+    """A transcript passage (one segment or adjacent ones) ranked for a query."""
 
     start: float
     end: float
     text: str
     score: float
     rank: int
+    speaker: str | None = Field(default=None, description="Speaker of the passage, when diarized.")
+    session_id: str | None = Field(default=None, description="The session the passage is in (library search).")
+    source: str | None = Field(default=None, description="The recording the passage is in (library search).")
 
 
 AnswerMethod = Literal["engine", "reasoner", "transcript-evidence"]

@@ -1,12 +1,21 @@
-"""Ranked search over transcript segments with Okapi BM25."""
+"""Ranked search over transcript passages: Okapi BM25, embedding cosine, and their fusion.
+
+Every strategy fits one small protocol, :class:`Ranker`: it scores each indexed passage for a query, and a
+positive score means "relevant". A :class:`Retrieval` builds the ranker a session (or the library) searches
+with; the caller chooses it, the session does not.
+"""
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from typing import Sequence
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, Sequence
 
+import numpy as np
+
+from aero_agent.embeddings import Embedder
 from aero_agent.results import SearchHit
 from aero_agent.transcript import Segment
 
@@ -33,41 +42,203 @@ def terms(text: str) -> list[str]:
     return out
 
 
-class BM25Index:
-    """Okapi BM25 (k1=1.5, b=0.75) over segments; neighbouring segments are indexed as context."""
+class Timed(Protocol):
+    """Anything with a time span and text: a :class:`Segment` or a passage."""
 
-    def __init__(self, segments: Sequence[Segment], k1: float = 1.5, b: float = 0.75) -> None:
+    start: float
+    end: float
+    text: str
+
+
+class Ranker(Protocol):
+    """Scores every indexed item for a query; higher is better and only positive scores are matches."""
+
+    def scores(self, query: str) -> Sequence[float]:
+        ...
+
+
+class BM25Index:
+    """Okapi BM25 (k1=1.5, b=0.75) over timed items (segments or passages), with an inverted index."""
+
+    def __init__(self, segments: Sequence[Timed], k1: float = 1.5, b: float = 0.75) -> None:
         self.segments = list(segments)
         self.k1, self.b = k1, b
-        self._docs = [Counter(terms(s.text)) for s in self.segments]
-        self._lengths = [sum(d.values()) for d in self._docs]
-        self._avg = (sum(self._lengths) / len(self._lengths)) if self._lengths else 0.0
-        df: Counter[str] = Counter()
-        for doc in self._docs:
-            df.update(doc.keys())
-        n = len(self._docs)
-        self._idf = {t: math.log(1.0 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        docs = [Counter(terms(s.text)) for s in self.segments]
+        lengths = np.array([sum(d.values()) for d in docs], dtype=np.float64)
+        avg = float(lengths.mean()) if len(lengths) else 0.0
+        self._norm = k1 * (1 - b + b * lengths / avg) if avg else np.full(len(docs), k1)
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        rows: dict[str, list[int]] = defaultdict(list)
+        freqs: dict[str, list[int]] = defaultdict(list)
+        for i, doc in enumerate(docs):
+            for t, f in doc.items():
+                rows[t].append(i)
+                freqs[t].append(f)
+        n = len(docs)
+        self._idf = {t: math.log(1.0 + (n - len(r) + 0.5) / (len(r) + 0.5)) for t, r in rows.items()}
+        for t in rows:
+            self._postings[t] = (np.array(rows[t]), np.array(freqs[t], dtype=np.float64))
 
-    def scores(self, query: str) -> list[float]:
-        """BM25 score of every segment for ``query``."""
-        q = terms(query)
-        out = []
-        for doc, length in zip(self._docs, self._lengths):
-            score = 0.0
-            norm = self.k1 * (1 - self.b + self.b * length / self._avg) if self._avg else self.k1
-            for t in q:
-                f = doc.get(t, 0)
-                if f:
-                    score += self._idf[t] * f * (self.k1 + 1) / (f + norm)
-            out.append(score)
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every item for ``query``."""
+        out = np.zeros(len(self.segments))
+        for t in terms(query):
+            if t in self._postings:
+                rows, f = self._postings[t]
+                out[rows] += self._idf[t] * f * (self.k1 + 1) / (f + self._norm[rows])
         return out
 
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
-        """The ``k`` best segments with a positive score, best first."""
-        scored = sorted(enumerate(self.scores(query)), key=lambda p: (-p[1], p[0]))
-        hits = [(i, s) for i, s in scored if s > 0][:k]
-        return [
-            SearchHit(start=self.segments[i].start, end=self.segments[i].end, text=self.segments[i].text.strip(),
-                      score=round(s, 4), rank=r)
-            for r, (i, s) in enumerate(hits, 1)
-        ]
+        """The ``k`` best items with a positive score, best first."""
+        return top_hits(self.segments, self.scores(query), k)
+
+
+class DenseRanker:
+    """Cosine between the query's embedding and precomputed unit vectors; below ``floor`` is no match."""
+
+    def __init__(self, vectors: np.ndarray, embedder: Embedder, floor: float = 0.25) -> None:
+        self.vectors, self.embedder, self.floor = vectors, embedder, floor
+
+    def scores(self, query: str) -> np.ndarray:
+        if not len(self.vectors):
+            return np.zeros(0)
+        cosine = self.vectors @ self.embedder.embed([query])[0]
+        return np.where(cosine >= self.floor, cosine, 0.0)
+
+
+Fusion = Literal["rrf", "weighted"]
+
+
+@dataclass(frozen=True)
+class FusionOptions:
+    """How lexical and dense scores are combined.
+
+    ``rrf``: reciprocal rank fusion, the sum of ``1 / (rrf_k + rank)`` over the rankers that match an item.
+    ``weighted``: ``lexical_weight * bm25 / max(bm25) + (1 - lexical_weight) * cosine``.
+    """
+
+    method: Fusion = "weighted"
+    lexical_weight: float = 0.1  # chosen by benchmarks/retrieval.py (see BENCHMARKS.md)
+    rrf_k: int = 60
+
+
+class HybridRanker:
+    """Fuses a lexical and a dense ranker (see :class:`FusionOptions`)."""
+
+    def __init__(self, lexical: Ranker, dense: Ranker, options: FusionOptions = FusionOptions()) -> None:
+        self.lexical, self.dense, self.options = lexical, dense, options
+
+    def scores(self, query: str) -> np.ndarray:
+        lex = np.asarray(self.lexical.scores(query), dtype=np.float64)
+        den = np.asarray(self.dense.scores(query), dtype=np.float64)
+        if self.options.method == "rrf":
+            return _rrf(lex, self.options.rrf_k) + _rrf(den, self.options.rrf_k)
+        top = lex.max() if len(lex) else 0.0
+        w = self.options.lexical_weight
+        return (w * lex / top if top > 0 else 0.0) + (1 - w) * den
+
+
+def _rrf(scores: np.ndarray, k: int) -> np.ndarray:
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return np.where(scores > 0, 1.0 / (k + ranks), 0.0)
+
+
+def top_indices(items: Sequence[Timed], scores: Sequence[float], k: int, allowed: np.ndarray | None = None,
+                distinct: bool = True, groups: Sequence[str] | None = None) -> list[tuple[int, float]]:
+    """(index, score) of the ``k`` best items with a positive score, best first; with ``distinct``, an item that
+    overlaps a better one in time (in the same recording: same ``groups`` entry) is skipped, so the hits point
+    at ``k`` different places."""
+    score = np.asarray(scores, dtype=np.float64)
+    if allowed is not None:
+        score = np.where(allowed, score, 0.0)
+    positive = int((score > 0).sum())
+    candidates = np.argsort(-score, kind="stable")[:positive]
+    chosen: list[int] = []
+    for i in candidates:
+        if len(chosen) == k:
+            break
+        if distinct and any(items[i].start < items[j].end and items[j].start < items[i].end
+                            and (groups is None or groups[i] == groups[j]) for j in chosen):
+            continue
+        chosen.append(int(i))
+    return [(i, float(score[i])) for i in chosen]
+
+
+def as_hit(item: Timed, score: float, rank: int) -> SearchHit:
+    return SearchHit(start=item.start, end=item.end, text=item.text.strip(), score=round(score, 4), rank=rank,
+                     speaker=getattr(item, "speaker", None))
+
+
+def top_hits(items: Sequence[Timed], scores: Sequence[float], k: int, allowed: np.ndarray | None = None) -> list[SearchHit]:
+    """:func:`top_indices` as search hits."""
+    return [as_hit(items[i], s, r) for r, (i, s) in enumerate(top_indices(items, scores, k, allowed), 1)]
+
+
+# ----- strategies ---------------------------------------------------------------------------------------------
+class Retrieval(Protocol):
+    """Builds the ranker for a list of passages; ``embedder`` is None for strategies that need no vectors."""
+
+    name: str
+
+    @property
+    def embedder(self) -> Embedder | None:
+        ...
+
+    def ranker(self, passages: Sequence[Timed], vectors: np.ndarray | None) -> Ranker:
+        ...
+
+
+def _default_embedder() -> Embedder:
+    from aero_agent.embeddings import default_embedder
+
+    return default_embedder()
+
+
+@dataclass(frozen=True)
+class LexicalRetrieval:
+    """BM25 alone: finds a passage only when the query reuses its words."""
+
+    name: str = "bm25"
+    embedder: None = None
+
+    def ranker(self, passages: Sequence[Timed], vectors: np.ndarray | None) -> Ranker:
+        return BM25Index(passages)
+
+
+@dataclass(frozen=True)
+class SemanticRetrieval:
+    """Embedding cosine alone (the embedded MiniLM unless an embedder is given as ``model``); cosines under
+    ``floor`` are no match."""
+
+    model: Embedder | None = None
+    floor: float = 0.25
+    name: str = "embeddings"
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.model or _default_embedder()
+
+    def dense(self, vectors: np.ndarray | None) -> DenseRanker:
+        if vectors is None:
+            raise ValueError("this retrieval strategy needs passage vectors")
+        return DenseRanker(vectors, self.embedder, self.floor)
+
+    def ranker(self, passages: Sequence[Timed], vectors: np.ndarray | None) -> Ranker:
+        return self.dense(vectors)
+
+
+@dataclass(frozen=True)
+class HybridRetrieval(SemanticRetrieval):
+    """BM25 fused with embedding cosine (see :class:`FusionOptions`): the default."""
+
+    fusion: FusionOptions = field(default_factory=FusionOptions)
+    name: str = "hybrid"
+
+    def ranker(self, passages: Sequence[Timed], vectors: np.ndarray | None) -> Ranker:
+        return HybridRanker(BM25Index(passages), self.dense(vectors), self.fusion)
+
+
+def evidence_segments(hits: Sequence[SearchHit]) -> list[Segment]:
+    """Hits as segments, the form an :class:`~aero_agent.results.Answer` quotes its evidence in."""
+    return [Segment(start=h.start, end=h.end, text=h.text, speaker=h.speaker) for h in hits]

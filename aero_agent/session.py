@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from pathlib import Path
 import threading
@@ -22,9 +23,11 @@ from aero_agent.errors import (
 from aero_agent.reasoning import reasoner_answer, reasoner_extract
 from aero_agent.render import evidence_lines
 from aero_agent.results import Answer, Extraction, SearchHit, Turn, utc_now
-from aero_agent.retrieval import BM25Index
+from aero_agent.index import TranscriptIndex
+from aero_agent.retrieval import HybridRetrieval, Retrieval, evidence_segments
 from aero_agent.schemas import SchemaLike, as_schema
 from aero_agent.transcript import Segment, Transcript
+from aero_agent.vectors import PassageVectors
 
 DESCRIBE_PROMPT = (
     "Describe the audio beyond its words: background sounds, music, the number of speakers, "
@@ -32,6 +35,8 @@ DESCRIBE_PROMPT = (
 )
 MAX_QUESTION_CHARS = 8_000
 MAX_K = 100
+EVIDENCE_HITS = 3
+log = logging.getLogger("aero_agent.session")
 
 Status = Literal["encoding", "ready", "failed"]
 
@@ -55,6 +60,8 @@ class SessionInfo(BaseModel):
     created: str = Field(default_factory=utc_now)
     updated: str = Field(default_factory=utc_now)
     turns: int = 0
+    tags: list[str] | None = Field(default=None, description="Topic keyphrases, once the transcript is indexed.")
+    gist: str | None = Field(default=None, description="The recording's most central passage, in one line.")
 
 
 def new_session_id() -> str:
@@ -70,14 +77,29 @@ def _check_text(value: str, what: str) -> str:
     return value.strip()
 
 
+def check_k(k: object) -> int:
+    """``k`` as a hit count from 1 to :data:`MAX_K`, or :class:`InvalidArgumentError`."""
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise InvalidArgumentError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+    return k
+
+
+def check_query(query: str) -> str:
+    """A search query, stripped; empty or over :data:`MAX_QUESTION_CHARS` is :class:`InvalidArgumentError`."""
+    return _check_text(query, "query")
+
+
 class AudioSession:
     """One recording, encoded once, with its transcript and conversation history.
 
-    Thread-safe: operations on one session run one at a time.
+    Thread-safe: operations on one session run one at a time. ``retrieval`` is how ``search`` and the
+    offline ``ask`` rank passages (BM25 fused with MiniLM embeddings by default); ``vectors`` are passage
+    vectors restored from disk.
     """
 
     def __init__(self, info: SessionInfo, engine: Engine, encoded: EncodedAudio | None = None,
-                 history: Sequence[Turn] = (), reasoner: Any = None) -> None:
+                 history: Sequence[Turn] = (), reasoner: Any = None, *, retrieval: Retrieval | None = None,
+                 vectors: PassageVectors | None = None) -> None:
         self.info = info
         self.engine = engine
         self.encoded = encoded
@@ -85,7 +107,7 @@ class AudioSession:
         self.reasoner = reasoner
         self.on_change: Callable[["AudioSession"], None] | None = None
         self._partial: list[Segment] = []
-        self._index: tuple[int, BM25Index] | None = None
+        self.index = TranscriptIndex(retrieval or HybridRetrieval(), vectors)
         self._lock = threading.RLock()
         self._cancel = threading.Event()
         self.finished = threading.Event()  # set when encoding ends, ready or failed
@@ -96,16 +118,17 @@ class AudioSession:
     @classmethod
     def open(cls, source: AudioSource, engine: Engine | None = None, progress: ProgressFn | None = None,
              reasoner: Any = None, *, sample_rate: int | None = None,
-             max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None) -> "AudioSession":
+             max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None,
+             retrieval: Retrieval | None = None) -> "AudioSession":
         """Decode ``source`` and encode it once with ``engine`` (the embedded Whisper engine by default)."""
         clip = load_audio(source, sample_rate=sample_rate, max_duration_s=max_duration_s, max_bytes=max_bytes)
-        session = cls.pending(clip, engine, reasoner=reasoner)
+        session = cls.pending(clip, engine, reasoner=reasoner, retrieval=retrieval)
         session.run_encoding(clip, progress)
         return session
 
     @classmethod
     def pending(cls, clip: AudioClip, engine: Engine | None = None, reasoner: Any = None,
-                session_id: str | None = None) -> "AudioSession":
+                session_id: str | None = None, *, retrieval: Retrieval | None = None) -> "AudioSession":
         """A session for ``clip`` that has not been encoded yet (status ``encoding``)."""
         if engine is None:
             from aero_agent.engines import default_engine
@@ -118,7 +141,7 @@ class AudioSession:
             info.source_size, info.source_mtime = stat.st_size, stat.st_mtime
         except (OSError, ValueError):
             pass  # bytes or arrays have no file behind them
-        return cls(info, engine, reasoner=reasoner)
+        return cls(info, engine, reasoner=reasoner, retrieval=retrieval)
 
     def cancel(self) -> None:
         """Ask a running encoding to stop at its next progress report."""
@@ -134,6 +157,7 @@ class AudioSession:
                 self._partial = list(p.segments)
                 self.info.windows_done, self.info.windows_total = p.done, p.total
                 self.info.progress = round(p.fraction, 4)
+            self._guarded_indexing(self.index.prepare_settled, p.segments)
             if progress is not None:
                 progress(p)
 
@@ -149,6 +173,8 @@ class AudioSession:
             self.encoded = encoded
             self.info.status, self.info.progress, self.info.error = "ready", 1.0, None
             self.info.updated = utc_now()
+            if encoded.transcript is not None:
+                self._guarded_indexing(self.index_transcript)
         self._changed()
         self.finished.set()
 
@@ -187,16 +213,37 @@ class AudioSession:
                 self._changed()
             return encoded.transcript.between(start_s, end_s)
 
-    def search(self, query: str, k: int = 5) -> list[SearchHit]:
-        """Transcript segments ranked by BM25 for ``query``, best first, with their times."""
-        query = _check_text(query, "query")
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-            raise InvalidArgumentError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+    def search(self, query: str, k: int = 5, *, speaker: str | None = None, start_s: float | None = None,
+               end_s: float | None = None) -> list[SearchHit]:
+        """Passages (segments and windows of adjacent segments) ranked for ``query``, best first, each with its
+        true start and end; only those of ``speaker`` and overlapping ``start_s``-``end_s`` when given.
+
+        While encoding, the part encoded so far is searched.
+        """
+        query, k = check_query(query), check_k(k)
         with self._lock:
             transcript = self.transcribe()
-            if self._index is None or self._index[0] != len(transcript.segments):
-                self._index = (len(transcript.segments), BM25Index(transcript.segments))
-            return self._index[1].search(query, k)
+            if start_s is not None or end_s is not None:
+                transcript.between(start_s, end_s)  # raises for a range outside the audio
+            if speaker is not None:
+                transcript.of_speaker(speaker)  # raises for a label the recording lacks
+            return self.index.search(transcript.segments, query, k, speaker=speaker, start_s=start_s, end_s=end_s)
+
+    def index_transcript(self) -> None:
+        """Embed every passage of the final transcript (once) and set the session's tags and gist."""
+        with self._lock:
+            found = self.index.topics(self.transcribe().segments)
+            if found is not None:
+                self.info.tags, self.info.gist = found.tags, found.gist
+
+    def _guarded_indexing(self, step: Callable[..., None], *args: Any) -> None:
+        """Run an indexing step; a failure there (missing embedder weights...) must not fail the encoding,
+        search then indexes lazily and reports the problem itself."""
+        try:
+            step(*args)
+        except Exception as exc:
+            log.warning("session %s: indexing for search failed (%s: %s); it will be retried on search",
+                        self.id, type(exc).__name__, exc)
 
     # ----- turns ------------------------------------------------------------------------
     def _turn_number(self) -> int:
@@ -212,22 +259,24 @@ class AudioSession:
     def _has_transcript(self) -> bool:
         return self.encoded is not None and self.encoded.transcript is not None or self.info.status == "encoding"
 
-    def ask(self, question: str) -> Answer:
-        """Answer a question about the audio, using the engine, the reasoner, or transcript evidence."""
+    def ask(self, question: str, *, speaker: str | None = None) -> Answer:
+        """Answer a question about the audio, using the engine, the reasoner, or transcript evidence (the
+        passages ``search`` ranks best); with ``speaker``, only about what that speaker says."""
         question = _check_text(question, "question")
         with self._lock:
             if self.info.status == "failed":
                 self._require_ready("answering")
             turn = self._turn_number()
-            evidence = self._evidence(question)
+            evidence = self._evidence(question, speaker)
             if self.engine.capabilities.answer:
                 encoded = self._require_ready("answering")
-                reply = self.engine.answer(encoded, question, self.history)
+                prompt = question if speaker is None else _about_speaker(question, speaker, self.transcribe())
+                reply = self.engine.answer(encoded, prompt, self.history)
                 text, method = reply.text.strip(), "engine"
                 meta: dict[str, Any] = {"prefilled_tokens": reply.prefilled_tokens,
                                         "generated_tokens": reply.generated_tokens, **reply.metadata}
             elif self.reasoner is not None:
-                text = reasoner_answer(self.reasoner, self.transcribe(), self.history, question)
+                text = reasoner_answer(self.reasoner, self.transcribe().of_speaker(speaker), self.history, question)
                 method, meta = "reasoner", {"reasoner": type(self.reasoner).__name__}
             else:
                 text, method = self._evidence_answer(evidence), "transcript-evidence"
@@ -237,16 +286,18 @@ class AudioSession:
             if self.info.status == "encoding":
                 meta["partial"] = True
                 meta["note_partial"] = f"encoding is {self.info.progress:.0%} done; only that part was searched"
+            if speaker is not None:
+                meta["speaker"] = speaker
             self._record("ask", question, text)
             # the notes stay in metadata too, for callers of the earlier, untyped form
             notes = [str(meta[key]) for key in ("note", "note_partial") if meta.get(key)]
             return Answer(text=text, evidence=evidence, turn=turn, method=method, complete=not meta.get("partial"),
                           notes=notes, metadata=meta)
 
-    def _evidence(self, question: str, k: int = 3) -> list[Segment]:
-        if not self._has_transcript():
+    def _evidence(self, question: str, speaker: str | None = None) -> list[Segment]:
+        if speaker is None and not self._has_transcript():
             return []
-        return [Segment(start=h.start, end=h.end, text=h.text) for h in self.search(question, k)]
+        return evidence_segments(self.search(question, EVIDENCE_HITS, speaker=speaker))
 
     @staticmethod
     def _evidence_answer(evidence: Sequence[Segment]) -> str:
@@ -306,3 +357,12 @@ class AudioSession:
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change(self)
+
+
+SPEAKER_CONTEXT_CHARS = 4_000
+
+
+def _about_speaker(question: str, speaker: str, transcript: Transcript) -> str:
+    """The prompt for an answer-capable engine asked about one speaker: the question and that speaker's lines."""
+    lines = transcript.of_speaker(speaker).head(SPEAKER_CONTEXT_CHARS, "srt").text
+    return f"{question}\nAnswer only about what {speaker} says. {speaker}'s lines:\n{lines}"

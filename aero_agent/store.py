@@ -17,10 +17,14 @@ from typing import Any
 from aero_agent import persistence as disk
 from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
 from aero_agent.engines.base import EncodeProgress, Engine, ProgressFn
-from aero_agent.errors import EncodingCancelledError, SessionNotFoundError, StoreFullError
-from aero_agent.results import utc_now
+from aero_agent.errors import EncodingCancelledError, InvalidArgumentError, SessionNotFoundError, StoreFullError
+from aero_agent.library import LibraryIndex
+from aero_agent.results import SearchHit, utc_now
 from aero_agent.retention import StoredSession, StoreLimits, plan_removals
-from aero_agent.session import AudioSession, SessionInfo
+from aero_agent.retrieval import HybridRetrieval, Retrieval
+from aero_agent.session import AudioSession, SessionInfo, check_k, check_query
+from aero_agent.tags import Topics
+from aero_agent.vectors import PassageVectors
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 INTERRUPTED = "interrupted: the process stopped while encoding; open the file again"
@@ -40,7 +44,8 @@ class SessionStore:
     def __init__(self, root: str | Path, engine: Engine | None = None, reasoner: Any = None, *,
                  max_loaded: int = 8, max_memory_bytes: int | None = None,
                  max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None,
-                 max_sessions: int | None = None, max_store_bytes: int | None = None) -> None:
+                 max_sessions: int | None = None, max_store_bytes: int | None = None,
+                 retrieval: Retrieval | None = None) -> None:
         self.root = Path(root).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.reasoner = reasoner
@@ -57,6 +62,8 @@ class SessionStore:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aero-encode")
         self._stopping = False
         self.interrupted = self._recover_interrupted()
+        self.retrieval = retrieval or HybridRetrieval()  # how sessions and the library rank passages
+        self._library = LibraryIndex(self.root, self.retrieval)
 
     # ----- engines ------------------------------------------------------------------
     @property
@@ -94,7 +101,7 @@ class SessionStore:
         clip = load_audio(source, sample_rate=sample_rate, max_duration_s=self.max_duration_s,
                           max_bytes=self.max_bytes, name=name)
         engine = engine or self.engine
-        session = AudioSession.pending(clip, engine, reasoner=self._reasoner_for(engine))
+        session = AudioSession.pending(clip, engine, reasoner=self._reasoner_for(engine), retrieval=self.retrieval)
         folder = self._folder(session.id)
         with self._lock:  # room is made and taken in one step, so two opens cannot both take the last place
             # bytes are checked when the encoding is done and its size known, so a refusal removes nothing
@@ -142,6 +149,50 @@ class SessionStore:
                 self._jobs[session.id] = self._pool.submit(job)
         return session
 
+    # ----- library search ----------------------------------------------------------
+    def search(self, query: str, k: int = 5, session_ids: list[str] | None = None,
+               tags: list[str] | None = None) -> list[SearchHit]:
+        """Passages of every ready session ranked for ``query`` (hits carry ``session_id`` and ``source``);
+        only the sessions in ``session_ids`` and those tagged with one of ``tags`` when given.
+
+        Sessions stored before embeddings existed are indexed here, once; their files are then written.
+        """
+        query, k = check_query(query), check_k(k)
+        infos = [i for i in self.list() if i.status == "ready"]
+        chosen = {i.id for i in infos}
+        if session_ids is not None:
+            if isinstance(session_ids, str) or not all(isinstance(s, str) for s in session_ids):
+                raise InvalidArgumentError("session_ids must be a list of session id strings")
+            unknown = sorted(set(session_ids) - chosen)
+            if unknown:
+                raise SessionNotFoundError(f"unknown or not ready session ids: {', '.join(unknown)}")
+            chosen &= set(session_ids)
+        with self._lock:
+            self._library.refresh([(i.id, i.source, i.tags is not None) for i in infos], self._store_topics)
+        if tags is not None:
+            chosen &= self._tagged(tags)
+        return self._library.search(query, k, chosen)
+
+    def _tagged(self, tags: list[str]) -> set[str]:
+        if isinstance(tags, str) or not tags or not all(isinstance(t, str) and t.strip() for t in tags):
+            raise InvalidArgumentError("tags must be a non-empty list of non-empty strings")
+        wanted = {t.strip().lower() for t in tags}
+        infos = [i for i in self.list() if i.status == "ready"]
+        return {i.id for i in infos if wanted & {t.lower() for t in i.tags or ()}}
+
+    def _store_topics(self, session_id: str, found: Topics) -> None:
+        """Tags and gist computed by the library for a session stored without them."""
+        with self._lock:
+            session = self._loaded.get(session_id)
+            if session is not None:
+                session.info.tags, session.info.gist = found.tags, found.gist
+                self._write_info(session)
+                return
+            path = self.root / session_id / disk.INFO
+            info = SessionInfo.model_validate_json(path.read_text("utf-8"))
+            info.tags, info.gist = found.tags, found.gist
+            disk.write_json(path, info.model_dump())
+
     def _reasoner_for(self, engine: Engine) -> Any:
         return None if engine.capabilities.answer else self.reasoner
 
@@ -164,7 +215,9 @@ class SessionStore:
             info = SessionInfo.model_validate_json((folder / disk.INFO).read_text("utf-8"))
             encoded = disk.load_encoded(folder) if info.status == "ready" else None
             engine = self._engine_for(info.engine, info.model_id)
-            session = AudioSession(info, engine, encoded, disk.load_history(folder), reasoner=self._reasoner_for(engine))
+            vectors = PassageVectors.load(folder) if info.status == "ready" else None
+            session = AudioSession(info, engine, encoded, disk.load_history(folder), reasoner=self._reasoner_for(engine),
+                                   retrieval=self.retrieval, vectors=vectors)
             session.on_change = self._persist
             self._loaded[session_id] = session
             self._touch(session_id)
@@ -237,6 +290,7 @@ class SessionStore:
             self._last_used.pop(session_id, None)
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
+            self._library.drop(session_id)
             if not existed:
                 raise SessionNotFoundError(f"unknown session id {session_id!r}")
             return True
@@ -252,6 +306,9 @@ class SessionStore:
             disk.save_transcript(folder, session.encoded.transcript)
             if session.encoded.volatile_tensor_prefixes and (folder / disk.META).exists():
                 disk.save_encoded(folder, session.encoded, volatile_only=True)
+        vectors = session.index.vectors
+        if vectors is not None and vectors.dirty and session.ready:
+            vectors.save(folder)
         self._write_info(session)
 
     def _write_info(self, session: AudioSession) -> None:

@@ -37,6 +37,14 @@ def engine():
 
 
 @pytest.fixture(scope="session")
+def embedder():
+    """The embedded MiniLM sentence embedder, loaded once."""
+    from aero_agent.embeddings import default_embedder
+
+    return default_embedder()
+
+
+@pytest.fixture(scope="session")
 def example_wav() -> Path:
     from aero_agent.data import example_path
 
