@@ -98,3 +98,27 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> WerResult:
     out = jiwer.process_words([r for r, _ in keep], [h for _, h in keep])
     n = out.substitutions + out.deletions + out.hits
     return WerResult(out.wer, out.substitutions, out.deletions, out.insertions, n)
+
+
+PODCAST_PARTS = (("music", "music_vibe_ace", 12.0), ("speech", "realpython_harvard", None),
+                 ("noise", "speech_commands_background_noise", 6.0), ("speech", "jfk_inaugural_1961", None),
+                 ("music", "music_brahms_hungarian_dance_5", 12.0))
+
+
+def podcast_recording(folder: str | Path) -> JoinedRecording:
+    """A podcast-like recording from ``folder``'s clips: 12 s of music, speech, 6 s of noise, speech, 12 s of
+    music (a short clip is repeated to its length); ``spans`` lists the speech, ``reference`` its text."""
+    folder = Path(folder)
+    rows = {r["id"]: r for r in (json.loads(line) for line in (folder / "manifest.jsonl").read_text("utf-8")
+                                 .splitlines() if line.strip())}
+    pieces, texts, spans, t = [], [], [], 0.0
+    for kind, clip_id, seconds in PODCAST_PARTS:
+        samples = load_audio(folder / rows[clip_id]["path"]).samples
+        if seconds is not None:
+            samples = np.resize(samples, int(seconds * TARGET_RATE))  # repeats a clip shorter than that
+        else:
+            texts.append(rows[clip_id]["text"])
+            spans.append((clip_id, t, t + len(samples) / TARGET_RATE))
+        pieces.append(samples.astype(np.float32))
+        t += len(samples) / TARGET_RATE
+    return JoinedRecording(np.concatenate(pieces), " ".join(texts), spans)
