@@ -122,3 +122,52 @@ def podcast_recording(folder: str | Path) -> JoinedRecording:
         pieces.append(samples.astype(np.float32))
         t += len(samples) / TARGET_RATE
     return JoinedRecording(np.concatenate(pieces), " ".join(texts), spans)
+
+
+@dataclass
+class WordTimeScore:
+    """Agreement of word times with reference times: matched words, share within tolerance, median error."""
+
+    matched: int
+    reference_words: int
+    within: float
+    median_error_s: float
+    errors: list[float] | None = None
+    within_count: int = 0
+
+
+def read_word_times(path: str | Path) -> list[tuple[float, float, str]]:
+    """A ``start<TAB>end<TAB>word`` file (as in ``../shared/speech/words``)."""
+    rows = []
+    for line in Path(path).read_text("utf-8").splitlines():
+        if line.strip():
+            start, end, word = line.split("\t")[:3]
+            rows.append((float(start), float(end), word))
+    return rows
+
+
+def _bare(word: str) -> str:
+    return "".join(c for c in word.lower() if c.isalnum() or c == "'")
+
+
+def score_word_times(reference: list[tuple[float, float, str]], words: list[tuple[float, float, str]],
+                     tolerance_s: float = 0.2, skip_first_start: bool = False) -> WordTimeScore:
+    """Match ``words`` to ``reference`` by their text (in order, as difflib aligns them) and compare times.
+
+    A matched word counts as within tolerance when both its start and its end lie within ``tolerance_s``;
+    the median is over all start and end errors. ``skip_first_start`` leaves the first reference word's
+    start out (LJ Speech alignments start every file at 0.000 s)."""
+    from difflib import SequenceMatcher
+
+    ref_text, hyp_text = [_bare(w) for *_, w in reference], [_bare(w) for *_, w in words]
+    errors, within, matched = [], 0, 0
+    for block in SequenceMatcher(None, ref_text, hyp_text, autojunk=False).get_matching_blocks():
+        for k in range(block.size):
+            i, j = block.a + k, block.b + k
+            (rs, re_, _), (hs, he, _) = reference[i], words[j]
+            pair = [abs(re_ - he)] if (skip_first_start and i == 0) else [abs(rs - hs), abs(re_ - he)]
+            errors += pair
+            within += all(e <= tolerance_s for e in pair)
+            matched += 1
+    return WordTimeScore(matched, len(reference), within / matched if matched else 0.0,
+                         float(np.median(errors)) if errors else float("nan"), errors, within)

@@ -35,7 +35,8 @@ class SoundOptions:
 
 @dataclass(frozen=True)
 class Window:
-    """A stretch of a recording to decode (samples); ``doubtful`` when the detector found no speech in it."""
+    """A stretch of a recording to decode (samples); ``doubtful`` (and not ``has_speech``) when it is sound the
+    detector did not take for speech."""
 
     start: int
     end: int
@@ -129,7 +130,7 @@ class SpeechMap:
             if b - a < min_len:
                 continue
             for lo in range(a, b, max_len):
-                out.append(Window(lo, min(b, lo + max_len), doubtful=True))
+                out.append(Window(lo, min(b, lo + max_len), has_speech=False, doubtful=True))
         return out
 
     def windows(self) -> list[Window]:

@@ -19,11 +19,11 @@ from aero_agent.audio import AudioClip
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
 from aero_agent.engines.whisper.checkpoint import load_checkpoint
 from aero_agent.engines.whisper.chunking import SoundOptions, SpeechMap, Window
-from aero_agent.engines.whisper.decoding import (DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
+from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
                                                  decode_windows, tokens_to_segments)
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel, pad_windows
 from aero_agent.engines.whisper.guards import GuardOptions
-from aero_agent.engines.whisper.timing import WordAligner
+from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
 from aero_agent.results import Turn
 from aero_agent.transcript import AudioEvent, Segment, Transcript, Word
@@ -174,7 +174,7 @@ class WhisperEngine:
         kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.window.doubtful)
                 for d, text, job in zip(decoded, texts, batch)]
         self.timings["decoder"] += time.perf_counter() - t0
-        words: list[list] = [[] for _ in batch]
+        words: list[list[WordTiming]] = [[] for _ in batch]
         if self.options.word_timestamps and any(kept):
             t0 = time.perf_counter()
             index = [k for k, keep in enumerate(kept) if keep]
@@ -187,7 +187,7 @@ class WhisperEngine:
         return [self._segments(job, d, timed) if keep else []
                 for job, d, timed, keep in zip(batch, decoded, words, kept)]
 
-    def _segments(self, job: Job, decoded, timed: list) -> list[Segment]:
+    def _segments(self, job: Job, decoded: Decoded, timed: list[WordTiming]) -> list[Segment]:
         """A window's segments in clip time, each with the words whose first token falls in it."""
         found, offset = [], 0
         for start, stop, ids in tokens_to_segments(decoded.tokens, self.special, 0.0, job.duration_s):
@@ -201,7 +201,7 @@ class WhisperEngine:
                                  words=seg_words if self.options.word_timestamps else None))
         return found
 
-    def _word(self, job: Job, w) -> Word:
+    def _word(self, job: Job, w: WordTiming) -> Word:
         start, end = job.place(w.start, w.end)
         return Word(start=round(start, 3), end=round(end, 3), word=w.word, probability=round(w.probability, 4))
 
@@ -223,6 +223,10 @@ class WhisperEngine:
         Any stretch of a window that still holds speech but got no segment (Whisper sometimes ends a
         window early) goes back into the queue as a window of its own, so no words are lost.
         """
+        with self._lock:
+            return self._transcribe_locked(clips, progress)
+
+    def _transcribe_locked(self, clips: Sequence[AudioClip], progress: ProgressFn | None) -> list[Transcript]:
         with self._threads(1):  # the detector's small recurrent steps run best on one thread
             maps = [self.speech_map(c.samples) for c in clips]
         queue: deque[Job] = deque(
@@ -231,7 +235,7 @@ class WhisperEngine:
         done, total = 0, len(queue)
         pending: deque[tuple[list[Job], Future[list[list[Segment]]]]] = deque()
         workers = 1 if len(queue) <= self.batch_size else self.workers
-        with self._lock, self._threads(), ThreadPoolExecutor(workers, thread_name_prefix="aero-whisper") as pool:
+        with self._threads(), ThreadPoolExecutor(workers, thread_name_prefix="aero-whisper") as pool:
             if workers > 1:
                 torch.set_num_threads(1)  # one core per worker
             if progress is not None:
