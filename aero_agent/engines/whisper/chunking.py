@@ -150,9 +150,10 @@ class SpeechMap:
         return audio
 
     def last_speech_s(self, window: Window) -> float:
-        """Seconds from the window's start to the end of its last speech (the window's length when doubtful)."""
+        """Seconds from the window's start to the end of its last speech region (0 when it has none: the
+        decoder is then never pushed to go on, which in music or noise would only invite hallucinations)."""
         ends = [min(r.end, window.end) for r in self.regions if r.start < window.end and r.end > window.start]
-        return ((max(ends) if ends else window.end) - window.start) / SAMPLE_RATE
+        return (max(ends) - window.start) / SAMPLE_RATE if ends else 0.0
 
     def uncovered_speech(self, window: Window, covered: list[tuple[float, float]], min_speech_s: float = 0.4,
                          margin_s: float = 0.2) -> list[Window]:

@@ -99,10 +99,11 @@ def merge_punctuation(words: list[WordTiming]) -> list[WordTiming]:
     carry = ""
     for w in words:
         bare = w.word.strip()
-        if bare and all(c in TRAILING_PUNCTUATION for c in bare) and out:
+        opening = bare and all(c in LEADING_PUNCTUATION for c in bare) and (w.word.startswith(" ") or not out)
+        if bare and not opening and all(c in TRAILING_PUNCTUATION for c in bare) and out:
             last = out[-1]
             out[-1] = WordTiming(last.word + bare, last.first_token, last.start, last.end, last.probability)
-        elif bare and all(c in LEADING_PUNCTUATION + TRAILING_PUNCTUATION for c in bare):
+        elif opening:
             carry += w.word
         else:
             out.append(WordTiming(carry + w.word if carry else w.word, w.first_token, w.start, w.end, w.probability))
@@ -114,10 +115,14 @@ class WordAligner:
     """Aligns the text of decoded windows to their audio with the checkpoint's alignment heads."""
 
     def __init__(self, runner: DecoderRunner, tokenizer: Tokenizer, special: SpecialTokens,
-                 heads: Sequence[tuple[int, int]], median_width: int = 7) -> None:
+                 heads: Sequence[tuple[int, int]], median_width: int = 7, lead_s: float = 0.04) -> None:
         self.runner, self.tokenizer, self.special = runner, tokenizer, special
         self.heads = [tuple(h) for h in heads]
         self.median_width = median_width
+        # The attention path reaches a word about two frames after it begins: on ../shared/speech/words the
+        # median start and end fall 0.08-0.10 s late; moving every time 0.04 s earlier brings 85 -> 90 % of
+        # starts and 89 -> 91 % of ends within 0.2 s (fitted on those 8 files).
+        self.lead_s = lead_s
 
     @torch.inference_mode()
     def align(self, cross: list[tuple[torch.Tensor, torch.Tensor]], texts: Sequence[list[int]],
@@ -142,7 +147,7 @@ class WordAligner:
             matrix = weights.mean(dim=0)[len(special.sot_sequence): -1]  # rows: <|notimestamps|>, then the text
             rows, cols = dtw_path(-matrix.double().numpy())
             jumps = np.diff(rows, prepend=-1).astype(bool)
-            times = cols[jumps] * TIME_PER_TOKEN  # where the path enters each row
+            times = np.maximum(cols[jumps] * TIME_PER_TOKEN - self.lead_s, 0.0)  # where the path enters each row
             start_row = len(special.sot_sequence)
             logits = self.runner.project(hidden[b, start_row: start_row + len(text)])
             probs = torch.softmax(logits[:, : special.eot], dim=-1)
