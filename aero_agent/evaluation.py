@@ -100,9 +100,9 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> WerResult:
     return WerResult(out.wer, out.substitutions, out.deletions, out.insertions, n)
 
 
-PODCAST_PARTS = (("music", "music_vibe_ace", 12.0), ("speech", "realpython_harvard", None),
-                 ("noise", "speech_commands_background_noise", 6.0), ("speech", "jfk_inaugural_1961", None),
-                 ("music", "music_brahms_hungarian_dance_5", 12.0))
+PODCAST_PARTS = (("music", "music_brahms_hungarian_dance_5", 12.0), ("speech", "fleurs_en_000", None),
+                 ("noise", "speech_commands_background_noise", 6.0), ("speech", "librispeech_1089-134686-0001", None),
+                 ("music", "music_vibe_ace", 12.0))
 
 
 def podcast_recording(folder: str | Path) -> JoinedRecording:

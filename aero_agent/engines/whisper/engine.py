@@ -22,7 +22,7 @@ from aero_agent.engines.whisper.chunking import SoundOptions, SpeechMap, Window
 from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
                                                  decode_windows, tokens_to_segments)
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel, pad_windows
-from aero_agent.engines.whisper.guards import GuardOptions
+from aero_agent.engines.whisper.guards import GuardOptions, is_caption
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
 from aero_agent.results import Turn
@@ -188,12 +188,13 @@ class WhisperEngine:
                 for job, d, timed, keep in zip(batch, decoded, words, kept)]
 
     def _segments(self, job: Job, decoded: Decoded, timed: list[WordTiming]) -> list[Segment]:
-        """A window's segments in clip time, each with the words whose first token falls in it."""
+        """A window's segments in clip time, each with the words whose first token falls in it (captions of
+        non-speech sound left out)."""
         found, offset = [], 0
         for start, stop, ids in tokens_to_segments(decoded.tokens, self.special, 0.0, job.duration_s):
             text = self.tokenizer.decode(ids).strip()
             first, offset = offset, offset + len(ids)
-            if not text:
+            if is_caption(text):  # "Music", "[Applause]": sound, which the events report, not words
                 continue
             t0_s, t1_s = job.place(start, stop)
             seg_words = [self._word(job, w) for w in timed if first <= w.first_token < offset] if timed else None

@@ -3,6 +3,7 @@ silence, that the decoder was unsure of, or whose text repeats itself is a hallu
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -13,6 +14,17 @@ def compression_ratio(text: str) -> float:
     """Length of the text over its zlib-compressed length: loops of repeated phrases compress well."""
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+# What Whisper writes for sound it was trained to caption rather than transcribe: "Music", "[Applause]",
+# "(laughs)", "♪". A window that says only this heard no speech.
+_CAPTION = re.compile(r"^[\W_]*(?:(?:music|applause|laughter|laughs|silence|noise|inaudible|blank_audio)[\W_]*)*$|^[\s♪♫.,!]*$",
+                      re.IGNORECASE)
+
+
+def is_caption(text: str) -> bool:
+    """Whether ``text`` is only a non-speech caption (or only musical notes and punctuation)."""
+    return bool(_CAPTION.match(text.strip()))
 
 
 @dataclass(frozen=True)
@@ -34,7 +46,7 @@ class GuardOptions:
         A window of detected speech is dropped, as Whisper drops it, when it both reads as silence and was
         decoded with low confidence, or when it loops. A doubtful window (sound the detector did not take for
         speech) must pass each test on its own."""
-        if not text.strip() or compression_ratio(text) > self.compression_ratio_threshold:
+        if is_caption(text) or compression_ratio(text) > self.compression_ratio_threshold:
             return False
         if doubtful:
             return (decoded.no_speech_prob <= self.doubtful_no_speech_threshold
