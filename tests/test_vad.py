@@ -127,3 +127,12 @@ def test_speech_the_detector_rejects_is_still_heard(engine, speech_dir: Path) ->
     assert deaf.speech_map(clip.samples).regions == []
     transcript = deaf.transcribe_clips([clip])[0]
     assert word_error_rate(["this is all very whispered"], [transcript.text]).wer <= 0.4, transcript.text
+
+
+def test_captions_of_sound_are_not_words() -> None:
+    """Catches: Whisper's captions for sound ('Music', '[Applause]', notes) kept as transcript text, while a
+    sentence that merely mentions music stays."""
+    from aero_agent.engines.whisper.guards import is_caption
+
+    assert all(is_caption(t) for t in (" Music", " [Music]", "(laughs)", " ♪ ♪", " ."))
+    assert not any(is_caption(t) for t in (" Music is great", " Thank you.", " No."))
