@@ -124,7 +124,7 @@ class WhisperEngine:
         self.encoder_dtype = _encoder_dtype(self.options.encoder_dtype)
         if self.encoder_dtype != torch.float32:  # a copy: the float32 model stays as loaded
             self.encoder = copy.deepcopy(self.encoder).to(self.encoder_dtype)
-        self.timings = {"encoder": 0.0, "decoder": 0.0}  # seconds spent, for benchmarks
+        self.timings = {"encoder": 0.0, "decoder": 0.0, "words": 0.0}  # seconds spent, for benchmarks
         self.runner = DecoderRunner(self.model)
         english_only = self.model.config.vocab_size < 51865
         sot = checkpoint.token("<|startoftranscript|>")
@@ -183,7 +183,7 @@ class WhisperEngine:
                                          [texts[k] for k in index], [batch[k].duration_s for k in index])
             for k, timed in zip(index, aligned):
                 words[k] = timed
-            self.timings["words"] = self.timings.get("words", 0.0) + time.perf_counter() - t0
+            self.timings["words"] += time.perf_counter() - t0
         return [self._segments(job, d, timed) if keep else []
                 for job, d, timed, keep in zip(batch, decoded, words, kept)]
 
