@@ -116,7 +116,16 @@ class SpeechMap:
             group.append((a, b))
         if group:
             windows.append(Window(group[0][0], group[-1][1]))
-        return windows
+        return self._lead_in(windows)
+
+    def _lead_in(self, windows: list[Window], lead_s: float = 0.5) -> list[Window]:
+        """Windows started up to ``lead_s`` before their first speech (never inside the previous window): Whisper
+        places a window's first words best with a moment of audio before them."""
+        out, previous_end = [], 0
+        for w in windows:
+            out.append(Window(max(previous_end, w.start - int(lead_s * SAMPLE_RATE)), w.end))
+            previous_end = w.end
+        return out
 
     def _quietest(self, lo: int, hi: int) -> int:
         a, b = lo // VAD_FRAME, max(lo // VAD_FRAME + 1, hi // VAD_FRAME)
@@ -126,7 +135,8 @@ class SpeechMap:
         """Sound outside speech regions, long enough to hold words: decoded, and kept only if guards accept it."""
         max_len, min_len = int(max_s * SAMPLE_RATE), int(self.options.min_doubtful_s * SAMPLE_RATE)
         out = []
-        for a, b in _subtract(self.sound, self.spans):
+        leads = [(w.start, w.start + int(0.5 * SAMPLE_RATE)) for w in self.speech_windows()]
+        for a, b in _subtract(self.sound, sorted(self.spans + leads)):
             if b - a < min_len:
                 continue
             for lo in range(a, b, max_len):
