@@ -116,14 +116,14 @@ class SpeechMap:
             group.append((a, b))
         if group:
             windows.append(Window(group[0][0], group[-1][1]))
-        return self._lead_in(windows)
+        return self._lead_in(windows, max_len)
 
-    def _lead_in(self, windows: list[Window], lead_s: float = 0.5) -> list[Window]:
-        """Windows started up to ``lead_s`` before their first speech (never inside the previous window): Whisper
-        places a window's first words best with a moment of audio before them."""
+    def _lead_in(self, windows: list[Window], max_len: int, lead_s: float = 0.5) -> list[Window]:
+        """Windows started up to ``lead_s`` before their first speech (never inside the previous window, never
+        beyond ``max_len`` samples): Whisper places a window's first words best with a moment of audio before them."""
         out, previous_end = [], 0
         for w in windows:
-            out.append(Window(max(previous_end, w.start - int(lead_s * SAMPLE_RATE)), w.end))
+            out.append(Window(max(previous_end, w.start - int(lead_s * SAMPLE_RATE), w.end - max_len), w.end))
             previous_end = w.end
         return out
 
