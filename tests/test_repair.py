@@ -1,6 +1,6 @@
 """The Whisper engine's repair pass: speech a window's decode left uncovered is found and decoded again.
 
-``uncovered_speech`` is tested on its own (real speech, real silence), then the whole loop: the first-pass
+``SpeechMap.uncovered_speech`` is tested on its own (real speech, real silence), then the whole loop: the first-pass
 decode of a window is cut to its first segment, as when Whisper ends a window early, and the repair job queued
 for the rest must bring the lost words back.
 """
@@ -12,7 +12,7 @@ import pytest
 
 from aero_agent.audio import load_audio
 from aero_agent.data import EXAMPLE_TEXT, example_path
-from aero_agent.engines.whisper.chunking import EnergyProfile, Window, uncovered_speech
+from aero_agent.engines.whisper.chunking import Window
 from aero_agent.evaluation import word_error_rate
 
 SR = 16_000
@@ -23,27 +23,27 @@ def jfk() -> np.ndarray:
     return load_audio(example_path("jfk")).samples  # 11 s, speech throughout, one window
 
 
-def test_uncovered_speech_finds_the_untranscribed_tail(jfk: np.ndarray) -> None:
+def test_uncovered_speech_finds_the_untranscribed_tail(engine, jfk: np.ndarray) -> None:
     """Catches ``uncovered_speech`` returning nothing (repair disabled) or gaps placed at the wrong edges."""
-    profile = EnergyProfile(jfk)
+    speech = engine.speech_map(jfk)
     window = Window(0, len(jfk))
-    gaps = uncovered_speech(profile, window, [(0.0, 5.0)])
+    gaps = speech.uncovered_speech(window, [(0.0, 5.0)])
     assert len(gaps) == 1
     assert gaps[0].start == 5 * SR and gaps[0].end == len(jfk)  # from the covered span's end to the window's edge
-    head = uncovered_speech(profile, window, [(6.0, 11.0)])
+    head = speech.uncovered_speech(window, [(6.0, 11.0)])
     assert [(g.start, g.end) for g in head] == [(0, 6 * SR)]
-    middle = uncovered_speech(profile, window, [(0.0, 3.0), (8.0, 11.0)])
+    middle = speech.uncovered_speech(window, [(0.0, 3.0), (8.0, 11.0)])
     assert [(g.start, g.end) for g in middle] == [(3 * SR, 8 * SR)]
 
 
-def test_uncovered_speech_ignores_covered_silent_and_tiny_gaps(jfk: np.ndarray) -> None:
+def test_uncovered_speech_ignores_covered_silent_and_tiny_gaps(engine, jfk: np.ndarray) -> None:
     """Catches a repair queued for every gap: covered speech, digital silence and a gap under 0.4 s need none."""
-    profile = EnergyProfile(jfk)
-    assert uncovered_speech(profile, Window(0, len(jfk)), [(0.0, 11.0)]) == []
-    assert uncovered_speech(profile, Window(0, len(jfk)), [(0.0, 5.0), (5.3, 11.0)]) == []  # 0.3 s gap
+    speech = engine.speech_map(jfk)
+    assert speech.uncovered_speech(Window(0, len(jfk)), [(0.0, 11.0)]) == []
+    assert speech.uncovered_speech(Window(0, len(jfk)), [(0.0, 5.0), (5.3, 11.0)]) == []  # 0.3 s gap
     padded = np.concatenate([jfk, np.zeros(4 * SR, dtype=jfk.dtype)])
-    quiet = EnergyProfile(padded)
-    assert uncovered_speech(quiet, Window(0, len(padded)), [(0.0, 11.0)]) == []  # 4 s of silence after speech
+    quiet = engine.speech_map(padded)
+    assert quiet.uncovered_speech(Window(0, len(padded)), [(0.0, 11.0)]) == []  # 4 s of silence after speech
 
 
 def test_a_window_decoded_only_in_part_is_repaired(engine, monkeypatch) -> None:

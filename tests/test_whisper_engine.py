@@ -132,3 +132,16 @@ def test_conversion_cache_is_checked_and_rebuilt(tmp_path: Path) -> None:
     import json
 
     assert json.loads((weights.parent / "manifest.json").read_text())["sha256"] == sha256_file(weights)
+
+
+def test_tuning_is_one_frozen_options_object() -> None:
+    """Catches: a misspelt tuning keyword silently ignored, or options that can be changed after the fact."""
+    import dataclasses
+
+    from aero_agent.engines.whisper.engine import WhisperEngine, WhisperOptions
+    from aero_agent.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="batch_sise"):
+        WhisperEngine(batch_sise=4)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        WhisperOptions().batch_size = 2  # type: ignore[misc]
