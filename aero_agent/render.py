@@ -37,8 +37,11 @@ def evidence_lines(segments: Sequence[Segment]) -> str:
 
 
 def hit_line(hit: SearchHit) -> str:
+    """``rank. [mm:ss-mm:ss] (times, score) [recording, session] SPEAKER: text`` (parts shown when known)."""
+    where = f"[{Path(hit.source).name}, session {hit.session_id}] " if hit.session_id and hit.source else ""
+    who = f"{hit.speaker}: " if hit.speaker else ""
     return (f"{hit.rank}. {span(hit.start, hit.end)} ({hit.start:.1f}-{hit.end:.1f} s, score {hit.score:.2f}) "
-            f"{hit.text.strip()}")
+            f"{where}{who}{hit.text.strip()}")
 
 
 def answer_text(answer: Answer) -> str:
@@ -52,7 +55,7 @@ def answer_text(answer: Answer) -> str:
 
 
 def status_line(info: SessionInfo) -> str:
-    """``<id>: <file>, <duration> s, engine <name> <model>, <state>, <n> turns`` for one session."""
+    """``<id>: <file>, <duration> s, engine <name> <model>, <state>, <n> turns[, tags: ...]`` for one session."""
     state = info.status
     if info.status == "encoding":
         state = f"encoding {info.progress:.0%}"
@@ -61,8 +64,9 @@ def status_line(info: SessionInfo) -> str:
     elif info.status == "failed":
         state = f"failed ({info.error})"
     name = Path(info.source).name or info.source
+    tags = f", tags: {', '.join(info.tags)}" if info.tags else ""
     return (f"{info.id}: {name}, {info.duration_s:.1f} s, engine {info.engine} {info.model_id}, {state}, "
-            f"{info.turns} turn{'s' if info.turns != 1 else ''}")
+            f"{info.turns} turn{'s' if info.turns != 1 else ''}{tags}")
 
 
 class Excerpt(NamedTuple):

@@ -19,6 +19,7 @@ from langchain_aero import (
     ListAudioSessionsTool,
     OpenAudioTool,
     SearchAudioTool,
+    SearchLibraryTool,
     TranscribeAudioTool,
 )
 from langchain_core.language_models import BaseChatModel
@@ -214,6 +215,23 @@ class TestListAudioSessionsUnit(_List, ToolsUnitTests):
 
 
 class TestListAudioSessionsIntegration(_List, ToolsIntegrationTests):
+    pass
+
+
+# ----- search_library -----------------------------------------------------------------------------------
+class _Library(_StoreTool):
+    tool_class = SearchLibraryTool
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"query": "what is her name", "k": 3}
+
+
+class TestSearchLibraryUnit(_Library, ToolsUnitTests):
+    pass
+
+
+class TestSearchLibraryIntegration(_Library, ToolsIntegrationTests):
     pass
 
 

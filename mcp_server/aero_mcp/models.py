@@ -25,6 +25,8 @@ class SessionStatus(BaseModel):
     error: str | None = Field(default=None, description="Why the session failed, when status is failed.")
     interrupted: bool = Field(default=False, description="True when a server stop interrupted its encoding.")
     turns: int = Field(default=0, description="Questions and extractions asked so far.")
+    tags: list[str] | None = Field(default=None, description="Topic tags of the recording, once indexed.")
+    gist: str | None = Field(default=None, description="The recording's most central passage, once indexed.")
     created: str
     updated: str
     message: str = Field(description="What the status means and what to do next.")
@@ -35,6 +37,7 @@ class SessionStatus(BaseModel):
                    model_id=info.model_id, status=info.status, progress=round(info.progress, 4),
                    windows_done=info.windows_done, windows_total=info.windows_total, error=info.error,
                    interrupted=info.status == "failed" and info.interrupted, turns=info.turns,
+                   tags=info.tags, gist=info.gist,
                    created=info.created, updated=info.updated, message=message or describe_status(info))
 
 
@@ -100,6 +103,15 @@ class SearchResult(BaseModel):
     hits: list[SearchHit]
     complete: bool = Field(description="False while encoding: only the part encoded so far was searched.")
     progress: float
+    message: str = ""
+
+
+class LibrarySearchResult(BaseModel):
+    """Passages of every stored session ranked for a query, best first, each with its session and recording."""
+
+    query: str
+    hits: list[SearchHit]
+    sessions_searched: int = Field(description="Ready sessions in the library when it was searched.")
     message: str = ""
 
 

@@ -20,11 +20,12 @@ from langchain_aero.tools import (
     ListAudioSessionsTool,
     OpenAudioTool,
     SearchAudioTool,
+    SearchLibraryTool,
     TranscribeAudioTool,
 )
 
 __all__ = [
     "AudioToolkit", "AudioTool", "OpenAudioTool", "TranscribeAudioTool", "AskAudioTool", "SearchAudioTool",
-    "ExtractFromAudioTool", "ListAudioSessionsTool", "CloseAudioSessionTool", "TOOL_CLASSES", "TOOLS", "temporary_store",
+    "ExtractFromAudioTool", "ListAudioSessionsTool", "CloseAudioSessionTool", "SearchLibraryTool", "TOOL_CLASSES", "TOOLS", "temporary_store",
     "ScriptedChatModel", "tool_call", "tool_calls", "last_tool_message",
 ]

@@ -14,6 +14,7 @@ from langchain_aero.extract_from_audio import ExtractFromAudioInput, ExtractFrom
 from langchain_aero.list_audio_sessions import ListAudioSessionsInput, ListAudioSessionsTool
 from langchain_aero.open_audio import OpenAudioInput, OpenAudioTool
 from langchain_aero.search_audio import SearchAudioInput, SearchAudioTool
+from langchain_aero.search_library import SearchLibraryInput, SearchLibraryTool
 from langchain_aero.transcribe_audio import TranscribeAudioInput, TranscribeAudioTool
 from langchain_aero.utils import (
     DEFAULT_MAX_OUTPUT_CHARS,
@@ -26,14 +27,14 @@ from langchain_aero.utils import (
 
 TOOL_CLASSES: tuple[type[AudioTool], ...] = (
     OpenAudioTool, TranscribeAudioTool, AskAudioTool, SearchAudioTool, ExtractFromAudioTool,
-    ListAudioSessionsTool, CloseAudioSessionTool,
+    ListAudioSessionsTool, CloseAudioSessionTool, SearchLibraryTool,
 )
 TOOLS: dict[str, type[AudioTool]] = {cls.model_fields["name"].default: cls for cls in TOOL_CLASSES}
 """Tool name -> tool class, in the order the toolkit lists them."""
 
 __all__ = [
     "AudioTool", "OpenAudioTool", "TranscribeAudioTool", "AskAudioTool", "SearchAudioTool", "ExtractFromAudioTool",
-    "ListAudioSessionsTool", "CloseAudioSessionTool", "TOOL_CLASSES", "TOOLS", "OpenAudioInput",
+    "ListAudioSessionsTool", "CloseAudioSessionTool", "SearchLibraryTool", "SearchLibraryInput", "TOOL_CLASSES", "TOOLS", "OpenAudioInput",
     "TranscribeAudioInput", "AskAudioInput", "SearchAudioInput", "ExtractFromAudioInput", "ListAudioSessionsInput",
     "CloseAudioSessionInput", "DEFAULT_MAX_OUTPUT_CHARS", "explain_validation_error", "tool_errors",
     "cap_transcript", "clock", "describe_info",

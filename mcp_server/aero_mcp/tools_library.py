@@ -1,0 +1,34 @@
+"""Tools over the whole library: every stored session searched at once."""
+
+# No ``from __future__ import annotations``: the SDK reads these signatures at registration time.
+
+from typing import Annotated
+
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from aero_agent.render import hit_line
+from aero_mcp.app import READ_ONLY, App, result, text_arg, tool
+from aero_mcp.models import LibrarySearchResult
+from aero_mcp.tools_transcripts import MAX_HITS
+
+
+@tool("Search the audio library", READ_ONLY)
+async def search_library(
+    app: App,
+    query: text_arg("What to look for, in your own words: passages are ranked by meaning and by words."),
+    k: Annotated[int, Field(ge=1, le=MAX_HITS, description="How many passages to return.")] = 5,
+    session_ids: Annotated[list[str] | None, Field(
+        description="Only these sessions (ids from list_audio_sessions). Empty: every ready session.")] = None,
+    tags: Annotated[list[str] | None, Field(
+        description="Only sessions tagged with one of these topics (see list_audio_sessions).")] = None,
+) -> Annotated[CallToolResult, LibrarySearchResult]:
+    """Search every stored recording at once: the passages that best match the query, with their session,
+    recording and times. Use ask_audio or transcribe_audio on a hit's session_id to read more."""
+    store = await app.backend.store()
+    ready = [i for i in await app.backend.run(store.list, what="listing sessions") if i.status == "ready"]
+    hits = await app.backend.run(store.search, query, k, session_ids, tags, what="searching the library")
+    message = "" if hits else "No passage in the library matches the query."
+    found = LibrarySearchResult(query=query, hits=hits, sessions_searched=len(ready), message=message)
+    lines = [hit_line(h) for h in hits] or [message]
+    return result(found, f"Searched {len(ready)} session(s):\n" + "\n".join(lines))
