@@ -98,3 +98,76 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> WerResult:
     out = jiwer.process_words([r for r, _ in keep], [h for _, h in keep])
     n = out.substitutions + out.deletions + out.hits
     return WerResult(out.wer, out.substitutions, out.deletions, out.insertions, n)
+
+
+PODCAST_PARTS = (("music", "music_brahms_hungarian_dance_5", 12.0), ("speech", "fleurs_en_000", None),
+                 ("noise", "speech_commands_background_noise", 6.0), ("speech", "librispeech_1089-134686-0001", None),
+                 ("music", "music_vibe_ace", 12.0))
+
+
+def podcast_recording(folder: str | Path) -> JoinedRecording:
+    """A podcast-like recording from ``folder``'s clips: 12 s of music, speech, 6 s of noise, speech, 12 s of
+    music (a short clip is repeated to its length); ``spans`` lists the speech, ``reference`` its text."""
+    folder = Path(folder)
+    rows = {r["id"]: r for r in (json.loads(line) for line in (folder / "manifest.jsonl").read_text("utf-8")
+                                 .splitlines() if line.strip())}
+    pieces, texts, spans, t = [], [], [], 0.0
+    for kind, clip_id, seconds in PODCAST_PARTS:
+        samples = load_audio(folder / rows[clip_id]["path"]).samples
+        if seconds is not None:
+            samples = np.resize(samples, int(seconds * TARGET_RATE))  # repeats a clip shorter than that
+        else:
+            texts.append(rows[clip_id]["text"])
+            spans.append((clip_id, t, t + len(samples) / TARGET_RATE))
+        pieces.append(samples.astype(np.float32))
+        t += len(samples) / TARGET_RATE
+    return JoinedRecording(np.concatenate(pieces), " ".join(texts), spans)
+
+
+@dataclass
+class WordTimeScore:
+    """Agreement of word times with reference times: matched words, share within tolerance, median error."""
+
+    matched: int
+    reference_words: int
+    within: float
+    median_error_s: float
+    errors: list[float] | None = None
+    within_count: int = 0
+
+
+def read_word_times(path: str | Path) -> list[tuple[float, float, str]]:
+    """A ``start<TAB>end<TAB>word`` file (as in ``../shared/speech/words``)."""
+    rows = []
+    for line in Path(path).read_text("utf-8").splitlines():
+        if line.strip():
+            start, end, word = line.split("\t")[:3]
+            rows.append((float(start), float(end), word))
+    return rows
+
+
+def _bare(word: str) -> str:
+    return "".join(c for c in word.lower() if c.isalnum() or c == "'")
+
+
+def score_word_times(reference: list[tuple[float, float, str]], words: list[tuple[float, float, str]],
+                     tolerance_s: float = 0.2, skip_first_start: bool = False) -> WordTimeScore:
+    """Match ``words`` to ``reference`` by their text (in order, as difflib aligns them) and compare times.
+
+    A matched word counts as within tolerance when both its start and its end lie within ``tolerance_s``;
+    the median is over all start and end errors. ``skip_first_start`` leaves the first reference word's
+    start out (LJ Speech alignments start every file at 0.000 s)."""
+    from difflib import SequenceMatcher
+
+    ref_text, hyp_text = [_bare(w) for *_, w in reference], [_bare(w) for *_, w in words]
+    errors, within, matched = [], 0, 0
+    for block in SequenceMatcher(None, ref_text, hyp_text, autojunk=False).get_matching_blocks():
+        for k in range(block.size):
+            i, j = block.a + k, block.b + k
+            (rs, re_, _), (hs, he, _) = reference[i], words[j]
+            pair = [abs(re_ - he)] if (skip_first_start and i == 0) else [abs(rs - hs), abs(re_ - he)]
+            errors += pair
+            within += all(e <= tolerance_s for e in pair)
+            matched += 1
+    return WordTimeScore(matched, len(reference), within / matched if matched else 0.0,
+                         float(np.median(errors)) if errors else float("nan"), errors, within)

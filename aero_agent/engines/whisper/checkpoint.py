@@ -31,6 +31,22 @@ class WhisperCheckpoint:
     model_id: str
     suppress_ids: list[int] = field(default_factory=list)
     suppress_ids_begin: list[int] = field(default_factory=list)
+    alignment_heads: list[tuple[int, int]] = field(default_factory=list)
+    """(decoder layer, head) pairs whose cross-attention follows the audio; default: every head of the
+    upper half of the layers (openai-whisper's fallback)."""
+
+    def __post_init__(self) -> None:
+        if not self.alignment_heads:
+            layers, heads = self.model.config.decoder_layers, self.model.config.decoder_attention_heads
+            self.alignment_heads = [(layer, h) for layer in range(layers // 2, layers) for h in range(heads)]
+
+    def no_speech_id(self) -> int | None:
+        """The token Whisper predicts after start-of-transcript for audio without speech."""
+        for name in ("<|nospeech|>", "<|nocaptions|>"):
+            token_id = self.tokenizer.token_to_id(name)
+            if token_id is not None:
+                return token_id
+        return None
 
     def token(self, text: str) -> int:
         token_id = self.tokenizer.token_to_id(text)
@@ -119,7 +135,8 @@ def load_embedded() -> WhisperCheckpoint:
         raise CheckpointError(f"{source / 'model.bin'}: weights do not fit Whisper (first mismatched key: {first})")
     config = json.loads((source / "config.json").read_text())
     return WhisperCheckpoint(model.eval(), Tokenizer.from_file(str(source / "tokenizer.json")), EMBEDDED_ID,
-                             list(config.get("suppress_ids", [])), list(config.get("suppress_ids_begin", [220, 50256])))
+                             list(config.get("suppress_ids", [])), list(config.get("suppress_ids_begin", [220, 50256])),
+                             [tuple(h) for h in config.get("alignment_heads", [])])
 
 
 def load_hf(model: str) -> WhisperCheckpoint:
@@ -147,7 +164,8 @@ def load_hf(model: str) -> WhisperCheckpoint:
     if (folder / "generation_config.json").is_file():
         gen = json.loads((folder / "generation_config.json").read_text())
     return WhisperCheckpoint(net.eval(), Tokenizer.from_file(str(folder / "tokenizer.json")), str(model),
-                             list(gen.get("suppress_tokens") or []), list(gen.get("begin_suppress_tokens") or [220, 50256]))
+                             list(gen.get("suppress_tokens") or []), list(gen.get("begin_suppress_tokens") or [220, 50256]),
+                             [tuple(h) for h in gen.get("alignment_heads") or []])
 
 
 def load_checkpoint(model: str | None = None) -> WhisperCheckpoint:

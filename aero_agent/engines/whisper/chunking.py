@@ -1,4 +1,11 @@
-"""Cut long audio at pauses into windows of at most 30 s, using a frame-energy detector."""
+"""What of a recording is decoded, and how it is cut into windows of at most 30 s.
+
+Speech comes from the voice activity detector (:mod:`aero_agent.vad`): its regions are grouped into windows,
+and inside a window every long stretch outside them is silenced, so the decoder never hears music or noise
+as if it were speech. Sound that the detector rejects (whispered or hoarse voices, and also music and noise)
+is found by its level and decoded in windows of its own, which the guards then keep or drop. Sound left
+without words becomes a non-speech event; silence stays silence.
+"""
 
 from __future__ import annotations
 
@@ -7,100 +14,176 @@ from dataclasses import dataclass
 import numpy as np
 
 from aero_agent.engines.whisper.features import SAMPLE_RATE
+from aero_agent.vad import FRAME as VAD_FRAME, Region, VadOptions, speech_regions
 
-FRAME = 160  # 10 ms frames
+LEVEL_FRAME = 160  # 10 ms frames for sound levels
+
+
+@dataclass(frozen=True)
+class SoundOptions:
+    """How sound is told from silence, and which stretches are decoded besides the detector's speech."""
+
+    level_db: float = -45.0
+    """A 10 ms frame louder than this (dB full scale) carries sound."""
+    min_doubtful_s: float = 1.0
+    """Sound outside speech regions at least this long is decoded too (and kept only if the guards accept it)."""
+    min_event_s: float = 1.0
+    """Sound left without words at least this long becomes a non-speech event."""
+    bridge_s: float = 0.3
+    """Shorter quiet moments inside sound do not end it."""
 
 
 @dataclass(frozen=True)
 class Window:
-    """A stretch of audio in samples, and whether it holds any sound above the pause level."""
+    """A stretch of a recording to decode (samples); ``doubtful`` (and not ``has_speech``) when it is sound the
+    detector did not take for speech."""
 
     start: int
     end: int
     has_speech: bool = True
+    doubtful: bool = False
 
     @property
     def duration_s(self) -> float:
         return (self.end - self.start) / SAMPLE_RATE
 
 
-class EnergyProfile:
-    """Smoothed frame energies in dB and the level below which a frame counts as a pause."""
-
-    def __init__(self, samples: np.ndarray) -> None:
-        n = len(samples) // FRAME
-        frames = samples[: n * FRAME].reshape(n, FRAME).astype(np.float64) if n else np.zeros((1, FRAME))
-        db = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
-        kernel = np.ones(5) / 5.0  # 50 ms smoothing
-        self.db = np.convolve(db, kernel, mode="same") if len(db) >= 5 else db
-        # Digital silence (zeros between joined takes, muted stretches) would drag a plain percentile
-        # down to -100 dB and hide every real pause above it; estimate the noise floor without it.
-        audible = self.db[self.db > -90.0]
-        levels = audible if len(audible) >= 0.2 * len(self.db) else self.db
-        floor, loud = np.percentile(levels, 10), np.percentile(levels, 95)
-        self.threshold = floor + max(0.25 * (loud - floor), 3.0)
-        self.quiet = self.db < self.threshold
-
-    def speech_frames(self, lo: int, hi: int) -> int:
-        """Frames above the pause level between two sample offsets."""
-        return int((~self.quiet[lo // FRAME: hi // FRAME]).sum())
-
-    def last_speech_s(self, lo: int, hi: int) -> float:
-        """Seconds from ``lo`` to the end of the last frame above the pause level before ``hi`` (0 if none)."""
-        loud = np.nonzero(~self.quiet[lo // FRAME: hi // FRAME])[0]
-        return float((loud[-1] + 1) * FRAME / SAMPLE_RATE) if len(loud) else 0.0
-
-    def best_cut(self, lo: int, hi: int) -> int:
-        """A sample offset in [lo, hi) in the middle of the latest long pause (the quietest frame if none)."""
-        a, b = lo // FRAME, max(lo // FRAME + 1, hi // FRAME)
-        quiet = self.quiet[a:b]
-        runs: list[tuple[int, int]] = []
-        start = None
-        for i, q in enumerate(quiet):
-            if q and start is None:
-                start = i
-            elif not q and start is not None:
-                runs.append((start, i))
-                start = None
-        if start is not None:
-            runs.append((start, len(quiet)))
-        for min_len in (30, 15, 5):  # 300 ms, 150 ms, 50 ms
-            long_runs = [r for r in runs if r[1] - r[0] >= min_len]
-            if long_runs:
-                s, e = long_runs[-1]
-                return (a + (s + e) // 2) * FRAME
-        return (a + int(np.argmin(self.db[a:b]))) * FRAME
-
-
-def pause_windows(samples: np.ndarray, max_s: float = 30.0, min_s: float = 15.0,
-                  profile: EnergyProfile | None = None) -> list[Window]:
-    """Windows of at most ``max_s`` seconds covering ``samples``, cut at pauses; silent ones are flagged."""
-    profile = profile or EnergyProfile(samples)
-    total, max_len, min_len = len(samples), int(max_s * SAMPLE_RATE), int(min_s * SAMPLE_RATE)
-    windows, pos = [], 0
-    while pos < total:
-        if total - pos <= max_len:
-            end = total
+def _runs(mask: np.ndarray, bridge: int) -> list[tuple[int, int]]:
+    """(start, end) index runs where ``mask`` holds, joining runs separated by fewer than ``bridge`` frames."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    runs: list[tuple[int, int]] = []
+    for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):
+        if runs and a - runs[-1][1] < bridge:
+            runs[-1] = (runs[-1][0], int(b))
         else:
-            end = profile.best_cut(pos + min_len, pos + max_len - FRAME)
-        speech = profile.speech_frames(pos, end) >= 10  # 100 ms above the pause level
-        windows.append(Window(pos, end, speech))
-        pos = end
-    return windows
+            runs.append((int(a), int(b)))
+    return runs
 
 
-def uncovered_speech(profile: EnergyProfile, window: Window, covered: list[tuple[float, float]],
-                     min_speech_s: float = 0.4, margin_s: float = 0.2) -> list[Window]:
-    """Gaps of ``window`` between transcribed spans (seconds) that still hold speech: what the decoder skipped.
+def _subtract(spans: list[tuple[int, int]], holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Parts of ``spans`` outside every one of ``holes`` (all sorted (start, end) pairs)."""
+    out = []
+    for a, b in spans:
+        cursor = a
+        for lo, hi in holes:
+            if hi <= cursor or lo >= b:
+                continue
+            if lo > cursor:
+                out.append((cursor, lo))
+            cursor = max(cursor, hi)
+        if cursor < b:
+            out.append((cursor, b))
+    return out
 
-    Each gap runs from the end of one transcribed span to the start of the next (or the window's edge), so
-    re-decoding it cannot clip a word that the first pass placed correctly.
-    """
-    edges = [window.start / SAMPLE_RATE] + [t for span in sorted(covered) for t in span] + [window.end / SAMPLE_RATE]
-    gaps = []
-    for lo_s, hi_s in zip(edges[0::2], edges[1::2]):
-        lo = int((lo_s + margin_s) * SAMPLE_RATE)
-        hi = int((hi_s - margin_s) * SAMPLE_RATE)
-        if hi - lo > min_speech_s * SAMPLE_RATE and profile.speech_frames(lo, hi) * FRAME >= min_speech_s * SAMPLE_RATE:
-            gaps.append(Window(max(window.start, int(lo_s * SAMPLE_RATE)), min(window.end, int(hi_s * SAMPLE_RATE))))
-    return gaps
+
+class SpeechMap:
+    """One recording's speech regions (from the detector's probabilities) and sound (from frame levels)."""
+
+    def __init__(self, samples: np.ndarray, probs: np.ndarray, vad: VadOptions = VadOptions(),
+                 sound: SoundOptions = SoundOptions()) -> None:
+        self.n = len(samples)
+        self.probs = probs
+        self.regions: list[Region] = speech_regions(probs, self.n, vad)
+        self.options = sound
+        frames = len(samples) // LEVEL_FRAME
+        power = np.mean(samples[: frames * LEVEL_FRAME].reshape(frames, LEVEL_FRAME).astype(np.float64) ** 2, axis=1)
+        self.loud = 10.0 * np.log10(power + 1e-10) > sound.level_db
+        bridge = int(sound.bridge_s * SAMPLE_RATE / LEVEL_FRAME)
+        self.sound = [(a * LEVEL_FRAME, b * LEVEL_FRAME) for a, b in _runs(self.loud, bridge)]
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        return [(r.start, r.end) for r in self.regions]
+
+    def speech_windows(self, max_s: float = 30.0, min_s: float = 15.0, max_gap_s: float = 3.0) -> list[Window]:
+        """Consecutive speech regions grouped into windows of at most ``max_s``; a pause over ``max_gap_s``
+        starts a new window, and a region too long for one is cut at its least speech-like frame."""
+        max_len, min_len, max_gap = int(max_s * SAMPLE_RATE), int(min_s * SAMPLE_RATE), int(max_gap_s * SAMPLE_RATE)
+        pieces: list[tuple[int, int]] = []
+        for r in self.regions:
+            start = r.start
+            while r.end - start > max_len:
+                cut = self._quietest(start + min_len, start + max_len)
+                pieces.append((start, cut))
+                start = cut
+            pieces.append((start, r.end))
+        windows: list[Window] = []
+        group: list[tuple[int, int]] = []
+        for a, b in pieces:
+            if group and (b - group[0][0] > max_len or a - group[-1][1] > max_gap):
+                windows.append(Window(group[0][0], group[-1][1]))
+                group = []
+            group.append((a, b))
+        if group:
+            windows.append(Window(group[0][0], group[-1][1]))
+        return windows
+
+    def _quietest(self, lo: int, hi: int) -> int:
+        a, b = lo // VAD_FRAME, max(lo // VAD_FRAME + 1, hi // VAD_FRAME)
+        return (a + int(np.argmin(self.probs[a:b]))) * VAD_FRAME
+
+    def doubtful_windows(self, max_s: float = 30.0) -> list[Window]:
+        """Sound outside speech regions, long enough to hold words: decoded, and kept only if guards accept it."""
+        max_len, min_len = int(max_s * SAMPLE_RATE), int(self.options.min_doubtful_s * SAMPLE_RATE)
+        out = []
+        for a, b in _subtract(self.sound, self.spans):
+            if b - a < min_len:
+                continue
+            for lo in range(a, b, max_len):
+                out.append(Window(lo, min(b, lo + max_len), has_speech=False, doubtful=True))
+        return out
+
+    def windows(self) -> list[Window]:
+        """Every window to decode: speech first, then doubtful sound, each in time order."""
+        return self.speech_windows() + self.doubtful_windows()
+
+    def window_audio(self, samples: np.ndarray, window: Window) -> np.ndarray:
+        """The window's samples with stretches outside speech regions silenced (doubtful windows: as they are);
+        short pauses stay as they are, so words at their edges keep their sound."""
+        audio = np.array(samples[window.start: window.end], dtype=np.float32)
+        if window.doubtful:
+            return audio
+        min_gap = int(self.options.min_doubtful_s * SAMPLE_RATE)
+        for a, b in _subtract([(window.start, window.end)], self.spans):
+            if b - a >= min_gap:
+                audio[a - window.start: b - window.start] = 0.0
+        return audio
+
+    def last_speech_s(self, window: Window) -> float:
+        """Seconds from the window's start to the end of its last speech region (0 when it has none: the
+        decoder is then never pushed to go on, which in music or noise would only invite hallucinations)."""
+        ends = [min(r.end, window.end) for r in self.regions if r.start < window.end and r.end > window.start]
+        return (max(ends) - window.start) / SAMPLE_RATE if ends else 0.0
+
+    def uncovered_speech(self, window: Window, covered: list[tuple[float, float]], min_speech_s: float = 0.4,
+                         margin_s: float = 0.2) -> list[Window]:
+        """Speech of ``window`` that no transcribed span (seconds) covers: what the decoder skipped.
+
+        Each gap runs from the end of one transcribed span to the start of the next (or the window's edge), so
+        re-decoding it cannot clip a word that the first pass placed correctly."""
+        if window.doubtful:
+            return []
+        edges = [window.start / SAMPLE_RATE] + [t for span in sorted(covered) for t in span] + [window.end / SAMPLE_RATE]
+        gaps = []
+        for lo_s, hi_s in zip(edges[0::2], edges[1::2]):
+            lo, hi = int((lo_s + margin_s) * SAMPLE_RATE), int((hi_s - margin_s) * SAMPLE_RATE)
+            if hi - lo <= min_speech_s * SAMPLE_RATE:
+                continue
+            speech = sum(min(hi, r.end) - max(lo, r.start) for r in self.regions if r.start < hi and r.end > lo)
+            if speech >= min_speech_s * SAMPLE_RATE:
+                gaps.append(Window(max(window.start, int(lo_s * SAMPLE_RATE)), min(window.end, int(hi_s * SAMPLE_RATE))))
+        return gaps
+
+    def events(self, covered: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """Stretches of sound (seconds) that no transcribed span covers and that last ``min_event_s`` or more."""
+        holes = sorted((int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in covered)
+        min_len = int(self.options.min_event_s * SAMPLE_RATE)
+        return [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in _subtract(self.sound, holes) if b - a >= min_len]
+
+    def snap(self, start: float, end: float) -> tuple[float, float]:
+        """A word's times moved off the silence around it: never before the first speech region it overlaps
+        nor after the last (a word outside every region stays as it is)."""
+        touched = [r for r in self.regions if r.start_s < end and start < r.end_s]
+        if not touched:
+            return start, end
+        return max(start, touched[0].start_s), min(end, touched[-1].end_s)

@@ -7,7 +7,8 @@ which makes a step cheap enough that many windows decode together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,7 @@ class SpecialTokens:
     suppress: tuple[int, ...]
     suppress_begin: tuple[int, ...]
     max_initial_timestamp: int = 50  # 1.0 s
+    no_speech: int | None = None
 
 
 class DecoderRunner:
@@ -80,52 +82,174 @@ class DecoderRunner:
             x = x + cross_attn.out_proj(o.reshape(x.shape))
             h = layer.final_layer_norm(x)
             x = x + layer.fc2(F.gelu(layer.fc1(h)))
-        x = self.decoder.layer_norm(x)
-        return F.linear(x[:, 0].to(self.proj.dtype), self.proj).float()
+        return self.project(self.decoder.layer_norm(x)[:, 0])
+
+
+    def teacher_forced(self, tokens: torch.Tensor, cross: list[tuple[torch.Tensor, torch.Tensor]],
+                       heads: Sequence[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """One causal pass over whole token sequences (batch, length): final hidden states (batch, length, d_model;
+        :meth:`project` turns them into logits) and the cross-attention weights of ``heads`` ((layer, head) pairs), shaped (batch, heads, length, frames)."""
+        b, t = tokens.shape
+        x = self.decoder.embed_tokens(tokens) + self.decoder.embed_positions.weight[:t]
+        picked: dict[tuple[int, int], torch.Tensor] = {}
+        for number, (layer, (ck, cv)) in enumerate(zip(self.layers, cross)):
+            attn = layer.self_attn
+            h = layer.self_attn_layer_norm(x)
+            o = F.scaled_dot_product_attention(self._split(attn.q_proj(h)), self._split(attn.k_proj(h)),
+                                               self._split(attn.v_proj(h)), is_causal=True)
+            x = x + attn.out_proj(o.transpose(1, 2).reshape(x.shape))
+            h = layer.encoder_attn_layer_norm(x)
+            query = self._split(layer.encoder_attn.q_proj(h))  # (batch, heads, length, head_dim)
+            weights = torch.softmax(torch.matmul(query, ck), dim=-1)  # (batch, heads, length, frames)
+            for head in range(self.heads):
+                if (number, head) in heads:
+                    picked[(number, head)] = weights[:, head]
+            o = torch.matmul(weights, cv.transpose(-1, -2))  # (batch, heads, length, head_dim)
+            x = x + layer.encoder_attn.out_proj(o.transpose(1, 2).reshape(x.shape))
+            x = x + layer.fc2(F.gelu(layer.fc1(layer.final_layer_norm(x))))
+        return self.decoder.layer_norm(x), torch.stack([picked[tuple(h)] for h in heads], dim=1)
+
+    def project(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Vocabulary logits of decoder hidden states."""
+        return F.linear(hidden.to(self.proj.dtype), self.proj).float()
+
+
+@dataclass
+class Row:
+    """One window's state while it decodes: what the rules read and what the guards are computed from."""
+
+    max_timestamp: int
+    speech_end_s: float | None = None
+    tokens: list[int] = field(default_factory=list)
+    continued: int = 0
+    sum_logprob: float = 0.0
+
+
+class LogitRule(Protocol):
+    """One decoding rule: edits the next-token logits (batch, vocab) of the rows still decoding, in place."""
+
+    def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None: ...
+
+
+NEG = float("-inf")
+
+
+@dataclass(frozen=True)
+class SuppressTokens:
+    """Tokens never to emit (the checkpoint's suppress list and ``<|notimestamps|>``)."""
+
+    tokens: tuple[int, ...]
+
+    def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None:
+        logits[:, list(self.tokens)] = NEG
+
+
+@dataclass(frozen=True)
+class SuppressAtBegin:
+    """Tokens not to emit first (a blank, an immediate end of text)."""
+
+    tokens: tuple[int, ...]
+
+    def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None:
+        for slot, row in enumerate(rows):
+            if not row.tokens:
+                logits[slot, list(self.tokens)] = NEG
+
+
+@dataclass(frozen=True)
+class TimestampRules:
+    """Whisper's timestamp grammar: a timestamp first (at most ``max_initial`` steps in), timestamps in pairs,
+    never decreasing, never past the window's audio; a timestamp forced when they outweigh any text token."""
+
+    eot: int
+    timestamp_begin: int
+    max_initial: int = 50  # 1.0 s
+
+    def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None:
+        tb, eot = self.timestamp_begin, self.eot
+        for slot, row in enumerate(rows):
+            seq = row.tokens
+            if not seq:
+                logits[slot, :tb] = NEG
+                logits[slot, tb + self.max_initial + 1:] = NEG
+                continue
+            last_ts = seq[-1] >= tb
+            penultimate_ts = len(seq) < 2 or seq[-2] >= tb
+            if last_ts:
+                if penultimate_ts:
+                    logits[slot, tb:] = NEG
+                else:
+                    logits[slot, :eot] = NEG
+            stamps = [t for t in seq if t >= tb]
+            if stamps:
+                floor = stamps[-1] if (last_ts and not penultimate_ts) else stamps[-1] + 1
+                logits[slot, tb:floor] = NEG
+            logits[slot, tb + row.max_timestamp + 1:] = NEG
+        logprobs = torch.log_softmax(logits, dim=-1)
+        stamp_mass = torch.logsumexp(logprobs[:, tb:], dim=-1)
+        force = stamp_mass > logprobs[:, :tb].max(dim=-1).values
+        if force.any():
+            logits[force, :tb] = NEG
+
+
+@dataclass(frozen=True)
+class RefuseEarlyEnd:
+    """Refuse an end of text ``min_unsaid_s`` or more before the window's speech ends (up to ``max_refusals``
+    times per window): Whisper sometimes stops a window early and would otherwise drop its last sentences."""
+
+    eot: int
+    timestamp_begin: int
+    max_tokens: int
+    max_refusals: int = 2
+    min_unsaid_s: float = 2.0
+
+    def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None:
+        chosen = logits.argmax(dim=-1).tolist()
+        for slot, row in enumerate(rows):
+            if chosen[slot] != self.eot or row.speech_end_s is None or row.continued >= self.max_refusals:
+                continue
+            stamps = [t for t in row.tokens if t >= self.timestamp_begin]
+            said_until = (stamps[-1] - self.timestamp_begin) * TIME_PER_TOKEN if stamps else 0.0
+            if row.speech_end_s - said_until > self.min_unsaid_s and len(row.tokens) < self.max_tokens - 16:
+                kept = logits[slot, self.eot].clone()
+                logits[slot, self.eot] = NEG
+                if logits[slot].max() > NEG:
+                    row.continued += 1
+                else:
+                    logits[slot, self.eot] = kept
+
+
+def timestamp_rules(special: SpecialTokens) -> list[LogitRule]:
+    """The rules every timestamped decode applies, in order."""
+    return [SuppressTokens(tuple(special.suppress) + (special.no_timestamps,)),
+            SuppressAtBegin(tuple(special.suppress_begin)),
+            TimestampRules(special.eot, special.timestamp_begin, special.max_initial_timestamp)]
 
 
 def apply_timestamp_rules(logits: torch.Tensor, generated: list[list[int]], special: SpecialTokens,
                           max_timestamp: list[int]) -> None:
     """Whisper's rules (in place): paired, non-decreasing timestamps inside the window, first token a timestamp."""
-    tb, eot = special.timestamp_begin, special.eot
-    neg = float("-inf")
-    logits[:, list(special.suppress)] = neg
-    logits[:, special.no_timestamps] = neg
-    for row, seq in enumerate(generated):
-        if not seq:
-            logits[row, list(special.suppress_begin)] = neg
-            logits[row, :tb] = neg
-            logits[row, tb + special.max_initial_timestamp + 1:] = neg
-            continue
-        last_ts = seq[-1] >= tb
-        penultimate_ts = len(seq) < 2 or seq[-2] >= tb
-        if last_ts:
-            if penultimate_ts:
-                logits[row, tb:] = neg
-            else:
-                logits[row, :eot] = neg
-        stamps = [t for t in seq if t >= tb]
-        if stamps:
-            floor = stamps[-1] if (last_ts and not penultimate_ts) else stamps[-1] + 1
-            logits[row, tb:floor] = neg
-        logits[row, tb + max_timestamp[row] + 1:] = neg
-    logprobs = torch.log_softmax(logits, dim=-1)
-    stamp_mass = torch.logsumexp(logprobs[:, tb:], dim=-1)
-    best_text = logprobs[:, :tb].max(dim=-1).values
-    force = stamp_mass > best_text
-    if force.any():
-        logits[force, :tb] = neg
+    rows = [Row(limit, tokens=list(seq)) for seq, limit in zip(generated, max_timestamp)]
+    for rule in timestamp_rules(special):
+        rule.apply(logits, rows)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A window's generated tokens with what the guards judge it by."""
+
+    tokens: list[int]
+    avg_logprob: float
+    no_speech_prob: float
 
 
 @torch.inference_mode()
-def greedy_decode(runner: DecoderRunner, encoded: torch.Tensor, special: SpecialTokens,
-                  window_s: list[float], max_tokens: int = 224, speech_end_s: list[float] | None = None,
-                  max_continuations: int = 2, min_unsaid_s: float = 2.0) -> list[list[int]]:
-    """Greedy timestamped decoding of a batch of encoded windows; returns each window's generated tokens.
-
-    When ``speech_end_s`` says where each window's speech ends, an end of text ``min_unsaid_s`` or more before
-    that point is refused (up to ``max_continuations`` times per window) and the next best token taken:
-    Whisper sometimes stops a window early and would otherwise drop its last sentences.
+def decode_windows(runner: DecoderRunner, encoded: torch.Tensor, special: SpecialTokens, window_s: list[float],
+                   max_tokens: int = 224, speech_end_s: list[float] | None = None,
+                   extra_rules: Sequence[LogitRule] = (),
+                   cross: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> list[Decoded]:
+    """Greedy timestamped decoding of a batch of encoded windows under :func:`timestamp_rules` and
+    ``extra_rules``; each window's tokens, average log-probability and no-speech probability.
 
     Finished windows are dropped from the batch once a quarter of it has finished, so the cross-attention
     keys and values (the bulk of each step's memory traffic) are neither read for finished windows for
@@ -134,54 +258,72 @@ def greedy_decode(runner: DecoderRunner, encoded: torch.Tensor, special: Special
     batch = encoded.shape[0]
     prompt = list(special.sot_sequence)
     limit = min(max_tokens, runner.max_len - len(prompt))
-    cross = runner.cross_keys_values(encoded)
+    rules = [*timestamp_rules(special), *extra_rules]
+    cross = runner.cross_keys_values(encoded) if cross is None else cross  # kept intact: compaction copies
     buffers = runner.new_buffers(batch, encoded.dtype, len(prompt) + limit)
-    active = list(range(batch))  # window index of each row still in the batch
+    rows = [Row(min(1500, int(round(s / TIME_PER_TOKEN))), None if speech_end_s is None else speech_end_s[i])
+            for i, s in enumerate(window_s)]
+    active = list(range(batch))  # window index of each batch slot still decoding
     finished: set[int] = set()
-    generated: list[list[int]] = [[] for _ in range(batch)]
-    max_ts = [min(1500, int(round(s / TIME_PER_TOKEN))) for s in window_s]
-    continued = [0] * batch
-    tb = special.timestamp_begin
+    no_speech = [0.0] * batch
     position = 0
-    for token in prompt[:-1]:
-        runner.step(torch.full((batch,), token, dtype=torch.long), position, buffers, cross)
+    current = torch.full((batch,), prompt[0], dtype=torch.long)
+    for token in prompt[1:]:
+        logits = runner.step(current, position, buffers, cross)
+        if position == 0:
+            no_speech = _no_speech(logits, special)
         position += 1
-    current = torch.full((batch,), prompt[-1], dtype=torch.long)
+        current = torch.full((batch,), token, dtype=torch.long)
     for _ in range(limit):
         logits = runner.step(current, position, buffers, cross)
+        if position == 0:
+            no_speech = _no_speech(logits, special)
         position += 1
-        apply_timestamp_rules(logits, [generated[i] for i in active], special, [max_ts[i] for i in active])
+        live = [rows[i] for i in active]
+        for rule in rules:
+            rule.apply(logits, live)
         chosen = logits.argmax(dim=-1)
-        for slot, row in enumerate(active):
-            if row in finished:
+        logprobs = torch.log_softmax(logits, dim=-1).gather(1, chosen[:, None])[:, 0].tolist()
+        for slot, index in enumerate(active):
+            if index in finished:
                 chosen[slot] = special.eot
                 continue
-            token = int(chosen[slot])
-            if token == special.eot and speech_end_s is not None and continued[row] < max_continuations:
-                stamps = [t for t in generated[row] if t >= tb]
-                said_until = (stamps[-1] - tb) * TIME_PER_TOKEN if stamps else 0.0
-                if speech_end_s[row] - said_until > min_unsaid_s and len(generated[row]) < limit - 16:
-                    logits[slot, special.eot] = float("-inf")
-                    alternative = int(logits[slot].argmax())
-                    if logits[slot, alternative] > float("-inf"):
-                        continued[row] += 1
-                        token = alternative
-                        chosen[slot] = token
+            token, row = int(chosen[slot]), rows[index]
+            row.sum_logprob += logprobs[slot]
             if token == special.eot:
-                finished.add(row)
+                finished.add(index)
             else:
-                generated[row].append(token)
-        alive = [slot for slot, row in enumerate(active) if row not in finished]
+                row.tokens.append(token)
+        alive = [slot for slot, index in enumerate(active) if index not in finished]
         if not alive:
             break
         if len(active) - len(alive) >= max(1, len(active) // 4):
-            index = torch.tensor(alive)
+            keep = torch.tensor(alive)
             active = [active[s] for s in alive]
-            cross = [(k.index_select(0, index), v.index_select(0, index)) for k, v in cross]
-            buffers = [b.index_select(1, index) for b in buffers]
-            chosen = chosen.index_select(0, index)
+            cross = [(k.index_select(0, keep), v.index_select(0, keep)) for k, v in cross]
+            buffers = [b.index_select(1, keep) for b in buffers]
+            chosen = chosen.index_select(0, keep)
         current = chosen
-    return generated
+    return [Decoded(row.tokens, row.sum_logprob / (len(row.tokens) + 1), no_speech[i]) for i, row in enumerate(rows)]
+
+
+def _no_speech(logits: torch.Tensor, special: SpecialTokens) -> list[float]:
+    """Probability of the no-speech token right after start-of-transcript (before any rule), per row."""
+    if special.no_speech is None:
+        return [0.0] * logits.shape[0]
+    return torch.softmax(logits, dim=-1)[:, special.no_speech].tolist()
+
+
+def greedy_decode(runner: DecoderRunner, encoded: torch.Tensor, special: SpecialTokens,
+                  window_s: list[float], max_tokens: int = 224, speech_end_s: list[float] | None = None,
+                  max_continuations: int = 2, min_unsaid_s: float = 2.0) -> list[list[int]]:
+    """Greedy timestamped decoding of a batch of encoded windows; returns each window's generated tokens.
+
+    With ``speech_end_s`` (where each window's speech ends), an end of text well before it is refused
+    (see :class:`RefuseEarlyEnd`)."""
+    extra = [] if speech_end_s is None else [RefuseEarlyEnd(special.eot, special.timestamp_begin, max_tokens,
+                                                            max_continuations, min_unsaid_s)]
+    return [d.tokens for d in decode_windows(runner, encoded, special, window_s, max_tokens, speech_end_s, extra)]
 
 
 def tokens_to_segments(tokens: list[int], special: SpecialTokens, offset_s: float,

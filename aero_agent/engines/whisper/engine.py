@@ -9,7 +9,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -18,12 +18,16 @@ import torch
 from aero_agent.audio import AudioClip
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
 from aero_agent.engines.whisper.checkpoint import load_checkpoint
-from aero_agent.engines.whisper.chunking import EnergyProfile, Window, pause_windows, uncovered_speech
-from aero_agent.engines.whisper.decoding import DecoderRunner, SpecialTokens, greedy_decode, tokens_to_segments
+from aero_agent.engines.whisper.chunking import SoundOptions, SpeechMap, Window
+from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
+                                                 decode_windows, tokens_to_segments)
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel, pad_windows
-from aero_agent.errors import CapabilityError
+from aero_agent.engines.whisper.guards import GuardOptions, is_caption
+from aero_agent.engines.whisper.timing import WordAligner, WordTiming
+from aero_agent.errors import CapabilityError, InvalidArgumentError
 from aero_agent.results import Turn
-from aero_agent.transcript import Segment, Transcript
+from aero_agent.transcript import AudioEvent, Segment, Transcript, Word
+from aero_agent.vad import SileroVad, VadOptions
 
 
 def _encoder_dtype(choice: torch.dtype | str | None) -> torch.dtype:
@@ -38,9 +42,35 @@ def _encoder_dtype(choice: torch.dtype | str | None) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[choice]
 
 
+@dataclass(frozen=True)
+class WhisperOptions:
+    """How the Whisper engine cuts, decodes and checks audio (every field has a measured default)."""
+
+    batch_size: int = 8
+    """Windows encoded and decoded together."""
+    threads: int | None = None
+    """Torch threads while transcribing (None: as set)."""
+    decode_threads: int | None = 1
+    """Threads for a decoder step when one batch runs alone: a step is many small, memory-bound operations,
+    and one thread avoids synchronisation costs that swamp them, most of all when the cores are shared."""
+    repair_rounds: int = 1
+    """Passes that re-decode speech a window's transcript skipped."""
+    workers: int | None = None
+    """Batches in flight on single-core workers (None: up to two, as the cores allow)."""
+    continue_early_ends: bool = True
+    """Refuse an end of text well before a window's speech ends (see ``RefuseEarlyEnd``)."""
+    encoder_dtype: torch.dtype | str | None = "auto"
+    """``auto``, ``float32`` or ``bfloat16``."""
+    word_timestamps: bool = True
+    """Align every segment's words to the audio (cross-attention and DTW)."""
+    vad: VadOptions = field(default_factory=VadOptions)
+    sound: SoundOptions = field(default_factory=SoundOptions)
+    guards: GuardOptions = field(default_factory=GuardOptions)
+
+
 @dataclass
 class Job:
-    """One 30 s encoder window: a stretch of one clip, and the pass that produced it (0 first, 1 repair)."""
+    """One encoder window of one clip, and the pass that produced it (0 first, 1 repair)."""
 
     clip: int
     window: Window
@@ -53,12 +83,11 @@ class Job:
         return len(self.audio) / SAMPLE_RATE
 
     @classmethod
-    def of(cls, clip: int, samples: np.ndarray, window: Window, profile: EnergyProfile, round_no: int = 0) -> "Job":
-        return cls(clip, window, samples[window.start:window.end], round_no,
-                   profile.last_speech_s(window.start, window.end))
+    def of(cls, clip: int, samples: np.ndarray, window: Window, speech: SpeechMap, round_no: int = 0) -> "Job":
+        return cls(clip, window, speech.window_audio(samples, window), round_no, speech.last_speech_s(window))
 
     def place(self, start: float, end: float) -> tuple[float, float]:
-        """A segment's times in the job as times in its clip."""
+        """A span's times in the job as times in its clip."""
         lo, hi = self.window.start / SAMPLE_RATE, self.window.end / SAMPLE_RATE
         return min(start + lo, hi), min(end + lo, hi)
 
@@ -66,32 +95,33 @@ class Job:
 class WhisperEngine:
     """Transcribes with any Whisper checkpoint; by default the embedded offline ``tiny.en``.
 
-    Long audio is cut at pauses into windows of at most 30 s, which go through the encoder and the
-    decoder in batches of ``batch_size``; segment times come from Whisper's timestamp tokens.
+    The voice activity detector decides what is decoded: its speech regions are grouped into windows of at
+    most 30 s, sound it rejects is decoded in windows of its own, and Whisper's guards drop what still reads
+    as a hallucination. Windows go through the encoder and the decoder in batches of ``batch_size``; segment
+    times come from Whisper's timestamp tokens, word times from cross-attention alignment. Sound left without
+    words is reported as non-speech events.
+
+    Tuning is one :class:`WhisperOptions`; keyword arguments (``batch_size=4``) replace its fields.
     """
 
     name = "whisper"
     capabilities = EngineCapabilities(transcribe=True, timestamps=True, answer=False, describe=False)
 
-    def __init__(self, model: str | None = None, batch_size: int = 8, threads: int | None = None,
-                 decode_threads: int | None = 1, repair_rounds: int = 1, workers: int | None = None,
-                 continue_early_ends: bool = True,
-                 encoder_dtype: torch.dtype | str | None = "auto") -> None:
+    def __init__(self, model: str | None = None, options: WhisperOptions | None = None, **tuning: object) -> None:
+        known = {f.name for f in fields(WhisperOptions)}
+        unknown = sorted(set(tuning) - known)
+        if unknown:
+            raise InvalidArgumentError(f"unknown Whisper option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        self.options = replace(options or WhisperOptions(), **tuning)  # type: ignore[arg-type]
         checkpoint = load_checkpoint(model)
         self.model_id = checkpoint.model_id
         self.model = checkpoint.model
         self.tokenizer = checkpoint.tokenizer
-        self.batch_size = max(1, batch_size)
-        self.threads = threads
-        self.repair_rounds = repair_rounds
-        # A decoder step is many small, memory-bound operations: one thread avoids synchronisation
-        # costs that swamp them, most of all when the cores are shared.
-        self.decode_threads = decode_threads
-        self.workers = max(1, workers or min(2, os.cpu_count() or 1))
-        self.continue_early_ends = continue_early_ends
+        self.batch_size = max(1, self.options.batch_size)
+        self.workers = max(1, self.options.workers or min(2, os.cpu_count() or 1))
         self.mel = LogMel(self.model.config.num_mel_bins)
         self.encoder = self.model.model.encoder
-        self.encoder_dtype = _encoder_dtype(encoder_dtype)
+        self.encoder_dtype = _encoder_dtype(self.options.encoder_dtype)
         if self.encoder_dtype != torch.float32:  # a copy: the float32 model stays as loaded
             self.encoder = copy.deepcopy(self.encoder).to(self.encoder_dtype)
         self.timings = {"encoder": 0.0, "decoder": 0.0}  # seconds spent, for benchmarks
@@ -103,12 +133,18 @@ class WhisperEngine:
         self.special = SpecialTokens(
             eot=checkpoint.token("<|endoftext|>"), sot_sequence=prompt, no_timestamps=no_ts,
             timestamp_begin=no_ts + 1, suppress=tuple(checkpoint.suppress_ids),
-            suppress_begin=tuple(checkpoint.suppress_ids_begin))
+            suppress_begin=tuple(checkpoint.suppress_ids_begin), no_speech=checkpoint.no_speech_id())
+        self.aligner = WordAligner(self.runner, self.tokenizer, self.special, checkpoint.alignment_heads)
+        self.vad = SileroVad()
         self._lock = threading.Lock()  # one encoding at a time: the two cores are shared
 
+    def speech_map(self, samples: np.ndarray) -> SpeechMap:
+        """Speech regions and sound of a recording, as this engine sees them."""
+        return SpeechMap(samples, self.vad.probabilities(samples), self.options.vad, self.options.sound)
+
     def windows(self, samples: np.ndarray) -> list[Window]:
-        """The pause-cut windows this engine decodes."""
-        return pause_windows(samples)
+        """The windows this engine decodes: speech, then doubtful sound."""
+        return self.speech_map(samples).windows()
 
     @torch.inference_mode()
     def _encode_batch(self, batch: Sequence[Job]) -> torch.Tensor:
@@ -119,30 +155,63 @@ class WhisperEngine:
         self.timings["encoder"] += time.perf_counter() - t0
         return encoded
 
+    def _rules(self, batch: Sequence[Job]) -> tuple[list[LogitRule], list[float] | None]:
+        if not self.options.continue_early_ends:
+            return [], None
+        rule = RefuseEarlyEnd(self.special.eot, self.special.timestamp_begin, 224)
+        return [rule], [job.speech_end_s for job in batch]
+
     @torch.inference_mode()
     def _decode_batch(self, batch: Sequence[Job], encoded: torch.Tensor) -> list[list[Segment]]:
-        """Timed segments of each job, in clip time, from greedy decoding."""
+        """Timed segments (with word times) of each job, in clip time, from greedy decoding; windows the
+        guards reject come back empty."""
         t0 = time.perf_counter()
-        tokens = greedy_decode(self.runner, encoded, self.special, [job.duration_s for job in batch],
-                               speech_end_s=[job.speech_end_s for job in batch] if self.continue_early_ends else None)
+        cross = self.runner.cross_keys_values(encoded)
+        rules, speech_end = self._rules(batch)
+        decoded = decode_windows(self.runner, encoded, self.special, [job.duration_s for job in batch],
+                                 speech_end_s=speech_end, extra_rules=rules, cross=cross)
+        texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
+        kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.window.doubtful)
+                for d, text, job in zip(decoded, texts, batch)]
         self.timings["decoder"] += time.perf_counter() - t0
-        out = []
-        for job, seq in zip(batch, tokens):
-            found = []
-            for start, stop, ids in tokens_to_segments(seq, self.special, 0.0, job.duration_s):
-                text = self.tokenizer.decode(ids).strip()
-                if text:
-                    t0_s, t1_s = job.place(start, stop)
-                    found.append(Segment(start=round(t0_s, 2), end=round(t1_s, 2), text=text))
-            out.append(found)
-        return out
+        words: list[list[WordTiming]] = [[] for _ in batch]
+        if self.options.word_timestamps and any(kept):
+            t0 = time.perf_counter()
+            index = [k for k, keep in enumerate(kept) if keep]
+            pick = torch.tensor(index)
+            aligned = self.aligner.align([(k.index_select(0, pick), v.index_select(0, pick)) for k, v in cross],
+                                         [texts[k] for k in index], [batch[k].duration_s for k in index])
+            for k, timed in zip(index, aligned):
+                words[k] = timed
+            self.timings["words"] = self.timings.get("words", 0.0) + time.perf_counter() - t0
+        return [self._segments(job, d, timed) if keep else []
+                for job, d, timed, keep in zip(batch, decoded, words, kept)]
+
+    def _segments(self, job: Job, decoded: Decoded, timed: list[WordTiming]) -> list[Segment]:
+        """A window's segments in clip time, each with the words whose first token falls in it (captions of
+        non-speech sound left out)."""
+        found, offset = [], 0
+        for start, stop, ids in tokens_to_segments(decoded.tokens, self.special, 0.0, job.duration_s):
+            text = self.tokenizer.decode(ids).strip()
+            first, offset = offset, offset + len(ids)
+            if is_caption(text):  # "Music", "[Applause]": sound, which the events report, not words
+                continue
+            t0_s, t1_s = job.place(start, stop)
+            seg_words = [self._word(job, w) for w in timed if first <= w.first_token < offset] if timed else None
+            found.append(Segment(start=round(t0_s, 2), end=round(t1_s, 2), text=text,
+                                 words=seg_words if self.options.word_timestamps else None))
+        return found
+
+    def _word(self, job: Job, w: WordTiming) -> Word:
+        start, end = job.place(w.start, w.end)
+        return Word(start=round(start, 3), end=round(end, 3), word=w.word, probability=round(w.probability, 4))
 
     def _run_batch(self, batch: Sequence[Job]) -> list[list[Segment]]:
         """Encode then decode one batch (the decoder on ``decode_threads`` when running alone)."""
         encoded = self._encode_batch(batch)
         if self.workers > 1 and torch.get_num_threads() == 1:
             return self._decode_batch(batch, encoded)
-        with self._threads(self.decode_threads):
+        with self._threads(self.options.decode_threads):
             return self._decode_batch(batch, encoded)
 
     def transcribe_clips(self, clips: Sequence[AudioClip], progress: ProgressFn | None = None) -> list[Transcript]:
@@ -155,15 +224,19 @@ class WhisperEngine:
         Any stretch of a window that still holds speech but got no segment (Whisper sometimes ends a
         window early) goes back into the queue as a window of its own, so no words are lost.
         """
-        profiles = [EnergyProfile(c.samples) for c in clips]
+        with self._lock:
+            return self._transcribe_locked(clips, progress)
+
+    def _transcribe_locked(self, clips: Sequence[AudioClip], progress: ProgressFn | None) -> list[Transcript]:
+        with self._threads(1):  # the detector's small recurrent steps run best on one thread
+            maps = [self.speech_map(c.samples) for c in clips]
         queue: deque[Job] = deque(
-            Job.of(k, c.samples, w, p) for k, (c, p) in enumerate(zip(clips, profiles))
-            for w in pause_windows(c.samples, profile=p) if w.has_speech)
+            Job.of(k, c.samples, w, m) for k, (c, m) in enumerate(zip(clips, maps)) for w in m.windows())
         found: list[list[Segment]] = [[] for _ in clips]
         done, total = 0, len(queue)
         pending: deque[tuple[list[Job], Future[list[list[Segment]]]]] = deque()
         workers = 1 if len(queue) <= self.batch_size else self.workers
-        with self._lock, self._threads(), ThreadPoolExecutor(workers, thread_name_prefix="aero-whisper") as pool:
+        with self._threads(), ThreadPoolExecutor(workers, thread_name_prefix="aero-whisper") as pool:
             if workers > 1:
                 torch.set_num_threads(1)  # one core per worker
             if progress is not None:
@@ -178,9 +251,10 @@ class WhisperEngine:
                     repairs = []
                     for job, segments in zip(batch, future.result()):
                         found[job.clip].extend(segments)
-                        if job.round < self.repair_rounds:
-                            gaps = uncovered_speech(profiles[job.clip], job.window, [(s.start, s.end) for s in segments])
-                            repairs += [Job.of(job.clip, clips[job.clip].samples, g, profiles[job.clip], job.round + 1) for g in gaps]
+                        if job.round < self.options.repair_rounds:
+                            smap = maps[job.clip]
+                            gaps = smap.uncovered_speech(job.window, [(s.start, s.end) for s in segments])
+                            repairs += [Job.of(job.clip, clips[job.clip].samples, g, smap, job.round + 1) for g in gaps]
                     queue.extend(repairs)
                     done, total = done + len(batch), total + len(repairs)
                     found[0].sort(key=lambda s: s.start)
@@ -189,19 +263,31 @@ class WhisperEngine:
             finally:
                 for _, future in pending:
                     future.cancel()
-        return [Transcript(segments=sorted(segs, key=lambda s: s.start), duration_s=round(c.duration_s, 3))
-                for c, segs in zip(clips, found)]
+        return [self._transcript(c, segs, m) for c, segs, m in zip(clips, found, maps)]
+
+    @staticmethod
+    def _transcript(clip: AudioClip, segments: list[Segment], speech: SpeechMap) -> Transcript:
+        """The clip's transcript: segments in time order with word times kept off the silence around speech,
+        and the sound no segment covers as non-speech events."""
+        segments = sorted(segments, key=lambda s: s.start)
+        for seg in segments:
+            for word in seg.words or []:
+                word.start, word.end = (round(t, 3) for t in speech.snap(word.start, word.end))
+        events = [AudioEvent(start=round(a, 2), end=round(b, 2))
+                  for a, b in speech.events([(s.start, s.end) for s in segments])]
+        return Transcript(segments=segments, events=events, duration_s=round(clip.duration_s, 3))
 
     def encode(self, clip: AudioClip, progress: ProgressFn | None = None) -> EncodedAudio:
         """Transcribe the whole clip once; the transcript is what later turns read."""
         transcript = self.transcribe_clips([clip], progress)[0]
         return EncodedAudio(engine=self.name, model_id=self.model_id, duration_s=clip.duration_s,
-                            transcript=transcript, meta={"segments": len(transcript.segments)})
+                            transcript=transcript, meta={"segments": len(transcript.segments),
+                                                         "events": len(transcript.events)})
 
     @contextmanager
     def _threads(self, count: int | None = None) -> Iterator[None]:
         previous = torch.get_num_threads()
-        count = count or self.threads
+        count = count or self.options.threads
         if count:
             torch.set_num_threads(count)
         try:

@@ -1,0 +1,54 @@
+"""Whisper's own checks on a decoded window, the second line after voice activity: a window that reads as
+silence, that the decoder was unsure of, or whose text repeats itself is a hallucination and is dropped."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+
+from aero_agent.engines.whisper.decoding import Decoded
+
+
+def compression_ratio(text: str) -> float:
+    """Length of the text over its zlib-compressed length: loops of repeated phrases compress well."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+# What Whisper writes for sound it was trained to caption rather than transcribe: "Music", "[Applause]",
+# "(laughs)", "♪". A window that says only this heard no speech.
+_CAPTION = re.compile(r"^[\W_]*(?:(?:music|applause|laughter|laughs|silence|noise|inaudible|blank_audio)[\W_]*)*$|^[\s♪♫.,!]*$",
+                      re.IGNORECASE)
+
+
+def is_caption(text: str) -> bool:
+    """Whether ``text`` is only a non-speech caption (or only musical notes and punctuation)."""
+    return bool(_CAPTION.match(text.strip()))
+
+
+@dataclass(frozen=True)
+class GuardOptions:
+    """Thresholds as openai-whisper and faster-whisper use them (their defaults)."""
+
+    no_speech_threshold: float = 0.6
+    logprob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    doubtful_no_speech_threshold: float = 0.3
+    doubtful_logprob_threshold: float = -0.8
+    """Stricter bounds for sound the detector did not take for speech. Measured on ../shared/speech: every
+    speech clip decodes at -0.74 or better and no-speech 0.29 or less; the hallucinations on its non-speech
+    clips at -0.76 to -1.8 and 0.36 to 0.95 (a 'Mmm...' on whale song at 0.36 and -0.89)."""
+
+    def accepts(self, decoded: Decoded, text: str, doubtful: bool) -> bool:
+        """Whether to keep a window's text.
+
+        A window of detected speech is dropped, as Whisper drops it, when it both reads as silence and was
+        decoded with low confidence, or when it loops. A doubtful window (sound the detector did not take for
+        speech) must pass each test on its own."""
+        if is_caption(text) or compression_ratio(text) > self.compression_ratio_threshold:
+            return False
+        if doubtful:
+            return (decoded.no_speech_prob <= self.doubtful_no_speech_threshold
+                    and decoded.avg_logprob >= self.doubtful_logprob_threshold)
+        return not (decoded.no_speech_prob > self.no_speech_threshold and decoded.avg_logprob < self.logprob_threshold)
