@@ -127,3 +127,15 @@ def input_hints(roots: Sequence[str | Path] = ()) -> dict[type, Hint]:
         E.AudioError: "The file cannot be used as audio; check that it is a complete, playable recording (WAV, "
                       "FLAC, MP3, M4A, OGG, ...).",
     }
+
+
+def live_update_text(final: Sequence[Segment], partial_text: str, received_s: float, final_count: int,
+                     behind_s: float | None = None) -> str:
+    """What a skin shows after a live chunk: new final lines with times, the partial tail, where the stream is."""
+    lines = [f"[{s.start:.2f}-{s.end:.2f}] {s.text}" for s in final]
+    if partial_text:
+        lines.append(f"(partial, may change) {partial_text}")
+    status = f"{received_s:.1f} s received, {final_count} final segment(s)."
+    if behind_s:
+        status += f" Decoding is {behind_s:.1f} s behind: send audio no faster than real time."
+    return "\n".join(lines + [status])
