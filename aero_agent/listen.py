@@ -120,6 +120,8 @@ def listen(session, chunks: Iterator[np.ndarray], printer: Printer, status: IO[s
     word heard becomes final (nothing said is lost on an interrupt)."""
     _stop_on_sigterm()
     lagging = False
+    status.write("aero-agent: listening (Ctrl-C to stop)\n")
+    status.flush()
     try:
         for chunk in chunks:
             printer.show(session.feed(chunk))
