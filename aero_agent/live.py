@@ -10,9 +10,10 @@ queues: when a decode takes longer than the step, the step widens and the proces
 
 from __future__ import annotations
 
+import copy
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass, replace
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -152,12 +153,24 @@ def as_float_samples(samples: np.ndarray, label: str = LIVE_SOURCE) -> np.ndarra
     return array
 
 
+def streaming_engine(engine: LiveEngine) -> LiveEngine:
+    """The engine as live decoding uses it: without repair rounds, which would re-decode the word a buffer cuts
+    off at its end with a second encoder pass every step (the next step decodes it anyway). The copy shares
+    the model, the weights and the engine's lock."""
+    options = getattr(engine, "options", None)
+    if not is_dataclass(options) or getattr(options, "repair_rounds", 0) == 0:
+        return engine
+    twin = copy.copy(engine)
+    twin.options = replace(options, repair_rounds=0)  # type: ignore[attr-defined]
+    return twin
+
+
 class OnlineProcessor:
     """Streams 16 kHz mono audio through ``engine``: :meth:`feed` returns what became final and the partial
     tail; :meth:`finish` finalises the rest. Not thread-safe: the session serialises callers."""
 
     def __init__(self, engine: LiveEngine, options: LiveOptions | None = None) -> None:
-        self.engine = engine
+        self.engine = streaming_engine(engine)
         self.options = options or LiveOptions()
         self.words = HypothesisBuffer()
         self.stats = LiveStats(step_s=self.options.step_s)
