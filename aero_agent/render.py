@@ -56,6 +56,8 @@ def status_line(info: SessionInfo) -> str:
     state = info.status
     if info.status == "encoding":
         state = f"encoding {info.progress:.0%}"
+    elif info.interrupted and info.status == "ready":
+        state = "ready (a live stream cut off by a stop: its final text is kept)"
     elif info.interrupted:
         state = "failed (interrupted by a stop while encoding)"
     elif info.status == "failed":
@@ -74,12 +76,17 @@ class Excerpt(NamedTuple):
     notes: list[str]
 
 
-def transcript_excerpt(transcript: Transcript, fmt: str, max_chars: int, progress: float) -> Excerpt:
+def transcript_excerpt(transcript: Transcript, fmt: str, max_chars: int, progress: float | None) -> Excerpt:
     """``transcript`` in ``fmt``, cut at a segment boundary to ``max_chars``; the notes say whether it was cut
-    (and where to read on), whether encoding is still going, and whether there is no speech at all."""
+    (and where to read on), whether encoding is still going (``progress``; None for a live session, whose
+    tail still being heard is quoted), and whether there is no speech at all."""
     text, next_start, shown = transcript.head(max_chars, fmt)
     notes = []
-    if not transcript.complete:
+    if progress is None:
+        tail = " ".join(s.text for s in transcript.partial)
+        notes.append("Live: these are the final segments so far." + (f" Still being heard (may change): {tail}"
+                                                                      if tail else ""))
+    elif not transcript.complete:
         notes.append(f"Encoding is {progress:.0%} done: this is the part transcribed so far; ask again later for "
                      "the rest.")
     if next_start is not None:
