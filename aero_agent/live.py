@@ -114,13 +114,9 @@ class HypothesisBuffer:
         done, self.hypothesis = new[:agreed], new[agreed:]
         return self._commit(done)
 
-    def flush(self, until: float | None = None) -> list[Word]:
-        """Commit the hypothesis (at the end of the stream), or its words that end by ``until`` (a pause:
-        more audio will not change what came before it)."""
-        keep = len(self.hypothesis)
-        if until is not None:
-            keep = next((k for k, w in enumerate(self.hypothesis) if w.end > until), keep)
-        done, self.hypothesis = self.hypothesis[:keep], self.hypothesis[keep:]
+    def flush(self) -> list[Word]:
+        """Commit the whole hypothesis (at a pause, or at the end of the stream)."""
+        done, self.hypothesis = self.hypothesis, []
         return self._commit(done)
 
     def _commit(self, words: list[Word]) -> list[Word]:
@@ -215,7 +211,7 @@ class OnlineProcessor:
         if not self.finished:
             self.finished = True
             if self.pending and self.heard_speech:
-                final += self._decode(final=True)
+                final += self._decode(flush=True)
             final += words_to_segments(self.words.flush())
         return LiveUpdate(final=final, partial=[])
 
@@ -247,26 +243,9 @@ class OnlineProcessor:
             self._trim_to(max(0, len(self.buffer) - int(self.options.pause_s * SAMPLE_RATE)))
             return []
         self.heard_speech = True
-        return self._decode(pause=self._last_pause(pause_frames))
+        return self._decode(flush=quiet >= pause_frames)
 
-    def _last_pause(self, need: int) -> tuple[int, bool] | None:
-        """The frame where the last pause of ``need`` quiet frames after speech begins (looking only past the
-        last committed word), and whether that pause lasts to the buffer's end; None without one."""
-        first = max(0, self._sample_of(self.words.last_committed_end) // FRAME)
-        quiet = self.speech[first:] < self.options.vad.threshold
-        found, run, spoke = None, 0, False
-        for i, q in enumerate(quiet):
-            if not q:
-                run, spoke = 0, True
-                continue
-            run += 1
-            if run == need and spoke:
-                found = first + i - need + 1
-        if found is None:
-            return None
-        return found, bool(quiet[-1]) and found == first + len(quiet) - run
-
-    def _decode(self, pause: tuple[int, bool] | None = None, final: bool = False) -> list[Segment]:
+    def _decode(self, flush: bool) -> list[Segment]:
         step = self.stats.step_s
         self.stats.behind_s = round(max(0.0, self.pending / SAMPLE_RATE - step), 3)
         t0 = time.perf_counter()
@@ -279,15 +258,10 @@ class OnlineProcessor:
         words = [Word(start=round(w.start + base, 3), end=round(w.end + base, 3), word=w.word,
                       probability=w.probability) for s in transcript.segments for w in (s.words or [])]
         committed = self.words.insert(words)
-        if final:
+        if flush:  # a pause: what was heard before it will not change with more audio
             committed += self.words.flush()
-        elif pause is not None:  # what was heard before a pause will not change with more audio
-            frame, at_end = pause
-            committed += self.words.flush(until=(self.offset + frame * FRAME) / SAMPLE_RATE + 0.1)
-            if at_end:
-                committed += self.words.flush()
-                self.heard_speech = False
-            self._trim_to(frame * FRAME)
+            self.heard_speech = False
+            self._trim_to(self._sample_of(self.words.last_committed_end))
         else:
             committed += self._trim()
         return words_to_segments(committed)
