@@ -19,6 +19,7 @@ _EXPORTS = {
     "AudioSession": "aero_agent.session", "SessionInfo": "aero_agent.session",
     "SessionStore": "aero_agent.store",
     "Segment": "aero_agent.transcript", "Transcript": "aero_agent.transcript",
+    "LiveOptions": "aero_agent.live", "LiveUpdate": "aero_agent.live",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -26,6 +27,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 if TYPE_CHECKING:
     from aero_agent.audio import AudioClip, load_audio
     from aero_agent.engines import default_engine, load_engine
+    from aero_agent.live import LiveOptions, LiveUpdate
     from aero_agent.results import Answer, Extraction, SearchHit, Turn
     from aero_agent.session import AudioSession, SessionInfo
     from aero_agent.store import SessionStore

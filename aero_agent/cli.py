@@ -162,6 +162,31 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_listen(args: argparse.Namespace) -> int:
+    from aero_agent.engines import load_engine
+    from aero_agent.listen import Printer, file_chunks, listen, microphone_chunks, stdin_chunks
+    from aero_agent.session import AudioSession
+
+    if args.source == "-":
+        chunks = stdin_chunks()
+    elif args.source is None:
+        chunks = microphone_chunks()
+    else:
+        chunks = file_chunks(_source(args.source), args.realtime)
+    engine = load_engine(args.engine, args.model)
+    if args.store:
+        from aero_agent.store import SessionStore
+
+        store = SessionStore(args.store, engine)
+        session = store.open_live()
+    else:
+        session = AudioSession.live(engine)
+    listen(session, chunks, Printer(sys.stdout, args.format))
+    if args.store:
+        print(f"aero-agent: session {session.id} kept in {store.root}", file=sys.stderr)
+    return 0
+
+
 def cmd_examples(args: argparse.Namespace) -> int:
     from aero_agent.data import EXAMPLES, example_path
 
@@ -215,6 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tag", action="append", default=None, help="only sessions with this tag (repeatable)")
     s.add_argument("--json", action="store_true", help="print hits as JSON")
     s.set_defaults(func=cmd_search)
+    li = sub.add_parser("listen", help="transcribe live audio: the microphone, stdin (-) or a file")
+    li.add_argument("source", nargs="?", default=None,
+                    help="'-' for raw s16le 16 kHz mono on stdin, a file, or nothing for the default microphone")
+    li.add_argument("--realtime", action="store_true", help="play a file at its real pace")
+    li.add_argument("--format", choices=["text", "jsonl"], default="text",
+                    help="text lines with times, or one JSON object per final segment")
+    li.add_argument("--store", default=None, metavar="DIR", help="keep the session in this store folder")
+    li.add_argument("--engine", choices=ENGINE_NAMES, default="whisper", help="speech engine (default: whisper)")
+    li.add_argument("--model", default=None, help="checkpoint folder or hub id (default: embedded tiny.en)")
+    li.set_defaults(func=cmd_listen)
 
     e = sub.add_parser("examples", help="list the bundled recordings")
     e.set_defaults(func=cmd_examples)

@@ -97,3 +97,11 @@ class InvalidArgumentError(AeroError, ValueError):
 
 class ReasonerError(AeroError):
     """The reasoner chat model named cannot be made (a malformed name, or its provider's package missing)."""
+
+
+class SessionClosedError(AeroError):
+    """A live session has finished (or was closed): it takes no more audio."""
+
+
+class SessionBusyError(AeroError):
+    """Another writer is feeding this live session right now; audio of one stream comes from one writer."""

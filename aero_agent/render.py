@@ -59,6 +59,8 @@ def status_line(info: SessionInfo) -> str:
     state = info.status
     if info.status == "encoding":
         state = f"encoding {info.progress:.0%}"
+    elif info.interrupted and info.status == "ready":
+        state = "ready (a live stream cut off by a stop: its final text is kept)"
     elif info.interrupted:
         state = "failed (interrupted by a stop while encoding)"
     elif info.status == "failed":
@@ -78,12 +80,17 @@ class Excerpt(NamedTuple):
     notes: list[str]
 
 
-def transcript_excerpt(transcript: Transcript, fmt: str, max_chars: int, progress: float) -> Excerpt:
+def transcript_excerpt(transcript: Transcript, fmt: str, max_chars: int, progress: float | None) -> Excerpt:
     """``transcript`` in ``fmt``, cut at a segment boundary to ``max_chars``; the notes say whether it was cut
-    (and where to read on), whether encoding is still going, and whether there is no speech at all."""
+    (and where to read on), whether encoding is still going (``progress``; None for a live session, whose
+    tail still being heard is quoted), and whether there is no speech at all."""
     text, next_start, shown = transcript.head(max_chars, fmt)
     notes = []
-    if not transcript.complete:
+    if progress is None:
+        tail = " ".join(s.text for s in transcript.partial)
+        notes.append("Live: these are the final segments so far." + (f" Still being heard (may change): {tail}"
+                                                                      if tail else ""))
+    elif not transcript.complete:
         notes.append(f"Encoding is {progress:.0%} done: this is the part transcribed so far; ask again later for "
                      "the rest.")
     if next_start is not None:
@@ -131,3 +138,15 @@ def input_hints(roots: Sequence[str | Path] = ()) -> dict[type, Hint]:
         E.AudioError: "The file cannot be used as audio; check that it is a complete, playable recording (WAV, "
                       "FLAC, MP3, M4A, OGG, ...).",
     }
+
+
+def live_update_text(final: Sequence[Segment], partial_text: str, received_s: float, final_count: int,
+                     behind_s: float | None = None) -> str:
+    """What a skin shows after a live chunk: new final lines with times, the partial tail, where the stream is."""
+    lines = [f"[{s.start:.2f}-{s.end:.2f}] {s.text}" for s in final]
+    if partial_text:
+        lines.append(f"(partial, may change) {partial_text}")
+    status = f"{received_s:.1f} s received, {final_count} final segment(s)."
+    if behind_s:
+        status += f" Decoding is {behind_s:.1f} s behind: send audio no faster than real time."
+    return "\n".join(lines + [status])

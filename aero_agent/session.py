@@ -16,10 +16,13 @@ from aero_agent.engines.base import EncodedAudio, EncodeProgress, Engine, Progre
 from aero_agent.errors import (
     CapabilityError,
     EncodingCancelledError,
+    SessionBusyError,
+    SessionClosedError,
     ExtractionError,
     InvalidArgumentError,
     SessionNotReadyError,
 )
+from aero_agent.live import LIVE_SOURCE, LiveOptions, LiveStats, LiveUpdate, OnlineProcessor
 from aero_agent.reasoning import reasoner_answer, reasoner_extract
 from aero_agent.render import evidence_lines
 from aero_agent.results import Answer, Extraction, SearchHit, Turn, utc_now
@@ -38,7 +41,8 @@ MAX_K = 100
 EVIDENCE_HITS = 3
 log = logging.getLogger("aero_agent.session")
 
-Status = Literal["encoding", "ready", "failed"]
+Status = Literal["encoding", "live", "ready", "failed"]
+LIVE_FINISH_WAIT_S = 600.0  # finish() waits this long for a feed in flight
 
 
 class SessionInfo(BaseModel):
@@ -108,10 +112,13 @@ class AudioSession:
         self.on_change: Callable[["AudioSession"], None] | None = None
         self._partial: list[Segment] = []
         self.index = TranscriptIndex(retrieval or HybridRetrieval(), vectors)
+        self._live: OnlineProcessor | None = None  # set while the session is live
+        self._final: list[Segment] = []  # a live session's final segments
+        self._writer = threading.Lock()  # one feeder of a live stream at a time
         self._lock = threading.RLock()
         self._cancel = threading.Event()
         self.finished = threading.Event()  # set when encoding ends, ready or failed
-        if info.status != "encoding":
+        if info.status not in ("encoding", "live"):
             self.finished.set()
 
     # ----- opening -----------------------------------------------------------------
@@ -142,6 +149,98 @@ class AudioSession:
         except (OSError, ValueError):
             pass  # bytes or arrays have no file behind them
         return cls(info, engine, reasoner=reasoner, retrieval=retrieval)
+
+    @classmethod
+    def live(cls, engine: Engine | None = None, options: LiveOptions | None = None, reasoner: Any = None,
+             session_id: str | None = None, source: str = LIVE_SOURCE) -> "AudioSession":
+        """A session on audio that is still arriving: status ``live`` until :meth:`finish`, then ``ready``.
+
+        :meth:`feed` takes 16 kHz mono samples; :meth:`transcribe` returns the final segments so far with the
+        tail that may still change in ``Transcript.partial`` (``complete=False``); search and ask read the
+        final segments only. The engine must transcribe with word times (the embedded Whisper engine does).
+        """
+        if engine is None:
+            from aero_agent.engines import default_engine
+
+            engine = default_engine()
+        if not hasattr(engine, "transcribe_clips") or not hasattr(engine, "vad"):
+            raise CapabilityError(f"the {engine.name} engine cannot transcribe live audio; use engine 'whisper'")
+        info = SessionInfo(id=session_id or new_session_id(), source=source, duration_s=0.0, engine=engine.name,
+                           model_id=engine.model_id, status="live")
+        session = cls(info, engine, reasoner=reasoner)
+        session._live = OnlineProcessor(engine, options)  # type: ignore[arg-type]
+        return session
+
+    @property
+    def live_stats(self) -> LiveStats | None:
+        """How a live stream keeps up (step, decode time, ``behind_s``, ``lagging``); None for a recording."""
+        return None if self._live is None else self._live.stats
+
+    def _live_processor(self) -> OnlineProcessor:
+        if self._live is None:
+            raise SessionClosedError(f"session {self.id} was opened on a recording, not live audio")
+        if self.info.status != "live" or self._cancel.is_set():
+            raise SessionClosedError(f"live session {self.id} has finished; it takes no more audio "
+                                     "(start a new live session)")
+        return self._live
+
+    def feed(self, samples: Any) -> LiveUpdate:
+        """Append 16 kHz mono samples (float32 in [-1, 1] or int16) to a live session and decode what is due.
+
+        Decoding runs here, in the caller's thread, outside the read lock: transcribe/search/ask answer
+        meanwhile. A second writer while one is feeding gets :class:`SessionBusyError`; bad samples raise
+        before anything changes, so the final text so far is always kept.
+        """
+        live = self._live_processor()
+        if not self._writer.acquire(blocking=False):
+            raise SessionBusyError(f"live session {self.id} is being fed by another writer; send audio of one "
+                                   "stream from one writer, in order")
+        try:
+            live = self._live_processor()  # finished while waiting for the writer lock?
+            update = live.feed(samples)
+            self._apply(update, live)
+        finally:
+            self._writer.release()
+        return update
+
+    def _apply(self, update: LiveUpdate, live: OnlineProcessor) -> None:
+        with self._lock:
+            self._final.extend(update.final)
+            self._partial = list(update.partial)
+            self.info.duration_s = round(live.received / 16_000, 3)
+            self.info.updated = utc_now()
+        if update.final:
+            self._changed()  # the store saves final segments as they come
+
+    def finish(self) -> Transcript:
+        """End a live session: decode the rest, make every word final; the session becomes ``ready``.
+
+        Finishing twice returns the same transcript."""
+        if self._live is None:
+            raise SessionClosedError(f"session {self.id} was opened on a recording, not live audio")
+        if not self._writer.acquire(timeout=LIVE_FINISH_WAIT_S):
+            raise SessionBusyError(f"live session {self.id}: a feed did not end within {LIVE_FINISH_WAIT_S:g} s")
+        try:
+            if self.info.status == "live":
+                update = self._live.finish()
+                self._apply(update, self._live)
+                with self._lock:
+                    transcript = Transcript(segments=list(self._final), duration_s=self.info.duration_s)
+                    stats = self._live.stats
+                    self.encoded = EncodedAudio(engine=self.engine.name, model_id=self.engine.model_id,
+                                                duration_s=self.info.duration_s, transcript=transcript,
+                                                meta={"segments": len(transcript.segments), "live": True,
+                                                      "decodes": stats.decodes,
+                                                      "decode_total_s": stats.decode_total_s})
+                    self._partial = []
+                    self.info.status, self.info.progress = "ready", 1.0
+                    self.info.updated = utc_now()
+                self._guarded_indexing(self.index_transcript)  # passages, tags and gist, as for a recording
+                self._changed()
+                self.finished.set()
+        finally:
+            self._writer.release()
+        return self.transcribe()
 
     def cancel(self) -> None:
         """Ask a running encoding to stop at its next progress report."""
@@ -190,6 +289,9 @@ class AudioSession:
     def _require_ready(self, what: str) -> EncodedAudio:
         if self.info.status == "failed":
             raise SessionNotReadyError(f"session {self.id} failed to encode ({self.info.error}); open the file again")
+        if self.info.status == "live":
+            raise SessionNotReadyError(f"session {self.id} is live; {what} needs the whole recording: call "
+                                       "finish first, or use transcribe/search on what is final so far")
         if self.info.status != "ready" or self.encoded is None:
             raise SessionNotReadyError(
                 f"session {self.id} is still encoding ({self.info.progress:.0%} done); {what} needs the whole "
@@ -200,8 +302,13 @@ class AudioSession:
         """The timed transcript, optionally only between ``start_s`` and ``end_s`` seconds.
 
         While the session is still encoding this returns the segments finished so far, with ``complete=False``.
+        While it is live, ``segments`` are the final ones and ``partial`` the tail that may still change.
         """
         with self._lock:
+            if self.info.status == "live":
+                live = Transcript(segments=list(self._final), partial=list(self._partial),
+                                  duration_s=self.info.duration_s, complete=False)
+                return live.between(start_s, end_s)
             if self.info.status == "encoding":
                 partial = Transcript(segments=list(self._partial), duration_s=self.info.duration_s, complete=False)
                 return partial.between(start_s, end_s)
@@ -257,7 +364,8 @@ class AudioSession:
         self._changed()
 
     def _has_transcript(self) -> bool:
-        return self.encoded is not None and self.encoded.transcript is not None or self.info.status == "encoding"
+        return (self.encoded is not None and self.encoded.transcript is not None
+                or self.info.status in ("encoding", "live"))
 
     def ask(self, question: str, *, speaker: str | None = None) -> Answer:
         """Answer a question about the audio, using the engine, the reasoner, or transcript evidence (the
@@ -288,6 +396,10 @@ class AudioSession:
                 meta["note_partial"] = f"encoding is {self.info.progress:.0%} done; only that part was searched"
             if speaker is not None:
                 meta["speaker"] = speaker
+            if self.info.status == "live":
+                meta["partial"] = True
+                meta["note_partial"] = (f"the session is live ({self.info.duration_s:.0f} s so far); only the "
+                                        "final text was searched")
             self._record("ask", question, text)
             # the notes stay in metadata too, for callers of the earlier, untyped form
             notes = [str(meta[key]) for key in ("note", "note_partial") if meta.get(key)]

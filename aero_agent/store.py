@@ -16,9 +16,10 @@ from typing import Any
 
 from aero_agent import persistence as disk
 from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
-from aero_agent.engines.base import EncodeProgress, Engine, ProgressFn
+from aero_agent.engines.base import EncodedAudio, EncodeProgress, Engine, ProgressFn
 from aero_agent.errors import EncodingCancelledError, InvalidArgumentError, SessionNotFoundError, StoreFullError
 from aero_agent.library import LibraryIndex
+from aero_agent.live import LiveOptions
 from aero_agent.results import SearchHit, utc_now
 from aero_agent.retention import StoredSession, StoreLimits, plan_removals
 from aero_agent.retrieval import HybridRetrieval, Retrieval
@@ -28,6 +29,7 @@ from aero_agent.vectors import PassageVectors
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 INTERRUPTED = "interrupted: the process stopped while encoding; open the file again"
+LIVE_INTERRUPTED = "the process stopped during the live stream: its final text is kept, the partial tail is lost"
 
 
 class SessionStore:
@@ -193,6 +195,20 @@ class SessionStore:
             info.tags, info.gist = found.tags, found.gist
             disk.write_json(path, info.model_dump())
 
+    def open_live(self, engine: Engine | None = None, options: LiveOptions | None = None) -> AudioSession:
+        """A live session (see :meth:`AudioSession.live`) kept in this store: its final segments are saved as
+        they come, so a crash loses at most the partial tail; after ``finish()`` it is an ordinary session.
+        A live session is never evicted from memory."""
+        engine = engine or self.engine
+        session = AudioSession.live(engine, options, reasoner=self._reasoner_for(engine))
+        folder = self._folder(session.id)
+        folder.mkdir(parents=True)
+        disk.write_json(folder / disk.INFO, session.info.model_dump())
+        session.on_change = self._persist
+        with self._lock:
+            self._loaded[session.id] = session
+        return session
+
     def _reasoner_for(self, engine: Engine) -> Any:
         return None if engine.capabilities.answer else self.reasoner
 
@@ -302,6 +318,10 @@ class SessionStore:
         if not folder.exists():  # closed meanwhile
             return
         disk.save_history(folder, session.history)
+        if session.info.status == "live":
+            disk.save_transcript(folder, session.transcribe().model_copy(update={"partial": []}))
+        if session.encoded is not None and session.ready and not (folder / disk.META).exists():
+            disk.save_encoded(folder, session.encoded)  # a finished live session: written once, on finish
         if session.encoded is not None:
             disk.save_transcript(folder, session.encoded.transcript)
             if session.encoded.volatile_tensor_prefixes and (folder / disk.META).exists():
@@ -408,9 +428,27 @@ class SessionStore:
                 info.update(status="failed", error=INTERRUPTED, interrupted=True, updated=utc_now())
                 disk.write_json(info_path, info)
                 found.append(info_path.parent.name)
+            elif info.get("status") == "live":
+                self._recover_live(info_path.parent, info)
+                found.append(info_path.parent.name)
         for tmp in self.root.glob("*/.*.tmp"):
             tmp.unlink(missing_ok=True)
         return found
+
+    @staticmethod
+    def _recover_live(folder: Path, info: dict[str, Any]) -> None:
+        """A live session whose process died: its saved final segments become an ordinary ready session."""
+        transcript = disk.load_encoded_transcript(folder)
+        if transcript is None:
+            from aero_agent.transcript import Transcript
+
+            transcript = Transcript(duration_s=float(info.get("duration_s", 0.0)))
+        encoded = EncodedAudio(engine=info["engine"], model_id=info["model_id"], duration_s=transcript.duration_s,
+                               transcript=transcript, meta={"segments": len(transcript.segments), "live": True})
+        disk.save_encoded(folder, encoded)
+        disk.save_transcript(folder, transcript)
+        info.update(status="ready", progress=1.0, error=LIVE_INTERRUPTED, interrupted=True, updated=utc_now())
+        disk.write_json(folder / disk.INFO, info)
 
     def shutdown(self, wait: bool = True) -> None:
         """Save loaded sessions; with ``wait`` finish background encodings first, else cancel them
@@ -422,6 +460,10 @@ class SessionStore:
                     if session.info.status == "encoding":
                         session.cancel()
         self._pool.shutdown(wait=True, cancel_futures=not wait)
+        with self._lock:
+            live = [s for s in self._loaded.values() if s.info.status == "live"]
+        for session in live:  # keep what was said
+            session.finish()
         with self._lock:
             for session in self._loaded.values():
                 if session.ready:

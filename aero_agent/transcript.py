@@ -87,7 +87,9 @@ class Transcript(BaseModel):
     events: list[AudioEvent] = Field(default_factory=list, description="Non-speech sound, with times.")
     duration_s: float = 0.0
     language: str = "en"
-    complete: bool = Field(default=True, description="False while the session is still encoding.")
+    complete: bool = Field(default=True, description="False while the session is still encoding or live.")
+    partial: list[Segment] = Field(default_factory=list, description=(
+        "A live session's tail that may still change (not in ``segments``, not searched); empty otherwise."))
 
     @property
     def text(self) -> str:

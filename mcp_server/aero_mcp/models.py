@@ -18,7 +18,7 @@ class SessionStatus(BaseModel):
     duration_s: float = Field(description="Length of the recording in seconds.")
     engine: str
     model_id: str
-    status: Literal["encoding", "ready", "failed"]
+    status: Literal["encoding", "live", "ready", "failed"]
     progress: float = Field(description="Fraction of the audio encoded, 0 to 1.")
     windows_done: int = 0
     windows_total: int = 0
@@ -46,6 +46,9 @@ def describe_status(info: SessionInfo) -> str:
     if info.status == "ready":
         return (f"Ready: {info.duration_s:.1f} s of audio encoded. Use transcribe_audio, ask_audio, search_audio "
                 "or extract_from_audio with this session_id.")
+    if info.status == "live":
+        return (f"Live: {info.duration_s:.1f} s of audio so far. Send more with append_audio, end it with "
+                "finish_live_session; transcribe_audio, search_audio and ask_audio read the final part so far.")
     if info.status == "encoding":
         done = (f"{info.progress:.0%} done ({info.windows_done}/{info.windows_total} windows)" if info.windows_total
                 else "just started or waiting for an earlier recording to finish")

@@ -39,7 +39,8 @@ async def transcribe_audio(
     """
     transcript = await call.run(call.session.transcribe, start_s, end_s, what="transcription")
     info = call.info
-    excerpt = await call.run(transcript_excerpt, transcript, format, max_chars, info.progress,
+    live = info.status == "live"
+    excerpt = await call.run(transcript_excerpt, transcript, format, max_chars, None if live else info.progress,
                              what="rendering the transcript")
     message = " ".join(excerpt.notes)
     found = TranscriptResult(
@@ -48,7 +49,8 @@ async def transcribe_audio(
         truncated=excerpt.next_start_s is not None, next_start_s=excerpt.next_start_s, message=message)
     hi = end_s if end_s is not None else info.duration_s
     header = f"Transcript of session {session_id} {span(start_s or 0.0, hi)}"
-    header += "" if transcript.complete else f" (partial, encoding {info.progress:.0%} done)"
+    header += " (live: final part so far)" if live else "" if transcript.complete else \
+        f" (partial, encoding {info.progress:.0%} done)"
     return result(found, "\n".join([header + ":", excerpt.text] + ([f"\n({message})"] if message else [])))
 
 
@@ -84,7 +86,8 @@ async def search_audio(
     complete = call.info.status == "ready"
     hits = await call.run(call.session.search, query, k, what="searching")
     progress = call.info.progress
-    message = "" if complete else f"Encoding is {progress:.0%} done: only that part was searched."
+    message = "" if complete else "Live: only the final text so far was searched." if call.info.status == "live" \
+        else f"Encoding is {progress:.0%} done: only that part was searched."
     found = SearchResult(session_id=session_id, query=query, hits=hits, complete=complete,
                          progress=round(progress, 4), message=message)
     lines = [hit_line(h) for h in hits] or ["No segment matches the query."]

@@ -4,7 +4,8 @@
     tools = AudioToolkit(allowed_dirs=["recordings"]).get_tools()
 
 The tools: ``open_audio``, ``transcribe_audio``, ``ask_audio``, ``search_audio``, ``extract_from_audio``,
-``list_audio_sessions`` and ``close_audio_session``. Each returns readable text for the model and the
+``list_audio_sessions`` and ``close_audio_session``; for live audio ``start_live_session``, ``append_audio`` and
+``finish_live_session``. Each returns readable text for the model and the
 structured result as the ToolMessage artifact; bad input comes back as an error message the model can act on.
 """
 
@@ -13,19 +14,23 @@ from langchain_aero.toolkit import AudioToolkit, temporary_store
 from langchain_aero.tools import (
     TOOL_CLASSES,
     TOOLS,
+    AppendAudioTool,
     AskAudioTool,
     AudioTool,
     CloseAudioSessionTool,
     ExtractFromAudioTool,
+    FinishLiveSessionTool,
     ListAudioSessionsTool,
     OpenAudioTool,
     SearchAudioTool,
     SearchLibraryTool,
+    StartLiveSessionTool,
     TranscribeAudioTool,
 )
 
 __all__ = [
     "AudioToolkit", "AudioTool", "OpenAudioTool", "TranscribeAudioTool", "AskAudioTool", "SearchAudioTool",
-    "ExtractFromAudioTool", "ListAudioSessionsTool", "CloseAudioSessionTool", "SearchLibraryTool", "TOOL_CLASSES", "TOOLS", "temporary_store",
+    "ExtractFromAudioTool", "ListAudioSessionsTool", "CloseAudioSessionTool", "SearchLibraryTool",
+    "StartLiveSessionTool", "AppendAudioTool", "FinishLiveSessionTool", "TOOL_CLASSES", "TOOLS", "temporary_store",
     "ScriptedChatModel", "tool_call", "tool_calls", "last_tool_message",
 ]

@@ -8,13 +8,16 @@ one entry in :data:`TOOLS`.
 from __future__ import annotations
 
 from aero_agent.transcript import clock
+from langchain_aero.append_audio import AppendAudioInput, AppendAudioTool
 from langchain_aero.ask_audio import AskAudioInput, AskAudioTool
 from langchain_aero.close_audio_session import CloseAudioSessionInput, CloseAudioSessionTool
 from langchain_aero.extract_from_audio import ExtractFromAudioInput, ExtractFromAudioTool
+from langchain_aero.finish_live_session import FinishLiveSessionInput, FinishLiveSessionTool
 from langchain_aero.list_audio_sessions import ListAudioSessionsInput, ListAudioSessionsTool
 from langchain_aero.open_audio import OpenAudioInput, OpenAudioTool
 from langchain_aero.search_audio import SearchAudioInput, SearchAudioTool
 from langchain_aero.search_library import SearchLibraryInput, SearchLibraryTool
+from langchain_aero.start_live_session import StartLiveSessionInput, StartLiveSessionTool
 from langchain_aero.transcribe_audio import TranscribeAudioInput, TranscribeAudioTool
 from langchain_aero.utils import (
     DEFAULT_MAX_OUTPUT_CHARS,
@@ -27,7 +30,8 @@ from langchain_aero.utils import (
 
 TOOL_CLASSES: tuple[type[AudioTool], ...] = (
     OpenAudioTool, TranscribeAudioTool, AskAudioTool, SearchAudioTool, ExtractFromAudioTool,
-    ListAudioSessionsTool, CloseAudioSessionTool, SearchLibraryTool,
+    ListAudioSessionsTool, CloseAudioSessionTool, SearchLibraryTool, StartLiveSessionTool, AppendAudioTool,
+    FinishLiveSessionTool,
 )
 TOOLS: dict[str, type[AudioTool]] = {cls.model_fields["name"].default: cls for cls in TOOL_CLASSES}
 """Tool name -> tool class, in the order the toolkit lists them."""
@@ -36,6 +40,7 @@ __all__ = [
     "AudioTool", "OpenAudioTool", "TranscribeAudioTool", "AskAudioTool", "SearchAudioTool", "ExtractFromAudioTool",
     "ListAudioSessionsTool", "CloseAudioSessionTool", "SearchLibraryTool", "SearchLibraryInput", "TOOL_CLASSES", "TOOLS", "OpenAudioInput",
     "TranscribeAudioInput", "AskAudioInput", "SearchAudioInput", "ExtractFromAudioInput", "ListAudioSessionsInput",
-    "CloseAudioSessionInput", "DEFAULT_MAX_OUTPUT_CHARS", "explain_validation_error", "tool_errors",
+    "CloseAudioSessionInput", "StartLiveSessionTool", "AppendAudioTool", "FinishLiveSessionTool",
+    "StartLiveSessionInput", "AppendAudioInput", "FinishLiveSessionInput", "DEFAULT_MAX_OUTPUT_CHARS", "explain_validation_error", "tool_errors",
     "cap_transcript", "clock", "describe_info",
 ]

@@ -35,7 +35,9 @@ class TranscribeAudioTool(AudioTool):
               format: str = "text") -> tuple[str, Any]:
         session = self._session(session_id)
         transcript = session.transcribe(start_s, end_s)
-        excerpt = transcript_excerpt(transcript, format, self.max_output_chars, session.info.progress)
+        live = session.info.status == "live"
+        progress = None if live else session.info.progress
+        excerpt = transcript_excerpt(transcript, format, self.max_output_chars, progress)
         text = excerpt.text + "".join(f"\n[{note}]" for note in excerpt.notes)
         artifact = {"session_id": session_id, "format": format, "start_s": start_s, "end_s": end_s,
                     "text": transcript.text, **transcript.model_dump()}

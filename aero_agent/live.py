@@ -1,0 +1,351 @@
+"""Live transcription: a rolling buffer re-decoded as audio arrives, words committed by LocalAgreement-2.
+
+The policy follows ufal's whisper_streaming (``OnlineASRProcessor`` and ``HypothesisBuffer``): every step the
+buffer since the last trim is transcribed again; a word becomes final once two consecutive decodes agree on it
+(the longest common prefix of the last two hypotheses); the buffer is cut at the end of the last committed
+sentence so decoding stays short. Voice activity skips decoding when only silence came in, and a pause
+finalises whatever the last hypothesis held. Decoding runs inside :meth:`OnlineProcessor.feed`, so nothing
+queues: when a decode takes longer than the step, the step widens and the processor reports itself lagging.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from dataclasses import dataclass, field, is_dataclass, replace
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from aero_agent.audio import AudioClip
+from aero_agent.errors import AudioTooLargeError, CorruptAudioError, InvalidSamplesError
+from aero_agent.transcript import Segment, Transcript, Word
+from aero_agent.vad import FRAME, SAMPLE_RATE, VadOptions
+
+LIVE_SOURCE = "<live>"
+_SENTENCE_END = re.compile(r"[.?!][\"')\]]*$")
+_NORMAL = re.compile(r"[^\w']+")
+
+
+class LiveEngine(Protocol):
+    """What live transcription needs of an engine: transcripts with word times for a batch of clips, and
+    per-frame speech probabilities (the Whisper engine's ``transcribe_clips`` and ``vad``)."""
+
+    def transcribe_clips(self, clips: Sequence[AudioClip]) -> list[Transcript]: ...
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """How often a live stream is re-decoded, when words become final, and how much one feed may carry."""
+
+    step_s: float = 1.0
+    """New audio that triggers a decode of the buffer (the step widens up to ``max_step_s`` when lagging)."""
+    max_step_s: float = 4.0
+    """The widest step: past it the processor decodes as fast as it can and reports how far behind it is."""
+    trim_s: float = 8.0
+    """A buffer longer than this is cut at the end of its last committed sentence."""
+    max_buffer_s: float = 25.0
+    """A buffer longer than this is cut at its last committed word (or its hypothesis is finalised)."""
+    pause_s: float = 0.5
+    """Silence after speech that finalises the hypothesis."""
+    max_chunk_s: float = 60.0
+    """The most audio one ``feed`` call may carry."""
+    vad: VadOptions = field(default_factory=VadOptions)
+
+
+@dataclass
+class LiveUpdate:
+    """What one ``feed`` (or ``finish``) changed: segments now final, and the partial tail that may change."""
+
+    final: list[Segment] = field(default_factory=list)
+    partial: list[Segment] = field(default_factory=list)
+
+
+@dataclass
+class LiveStats:
+    """How the stream is keeping up (times in seconds)."""
+
+    received_s: float = 0.0
+    """Audio fed so far (the stream's current time)."""
+    decodes: int = 0
+    skipped_silent: int = 0
+    step_s: float = 1.0
+    """The step in use now."""
+    last_decode_s: float = 0.0
+    decode_total_s: float = 0.0
+    behind_s: float = 0.0
+    """Audio that had waited for decoding beyond one step when the last decode started."""
+    lagging: bool = False
+    """True while decodes take longer than the base step (the step is widened)."""
+
+
+def _norm(word: str) -> str:
+    return _NORMAL.sub("", word.lower())
+
+
+class HypothesisBuffer:
+    """LocalAgreement-2 over word hypotheses in stream time: words both of the last two decodes begin with
+    are committed; committed words never change."""
+
+    def __init__(self) -> None:
+        self.committed: list[Word] = []
+        self.hypothesis: list[Word] = []
+        self.last_committed_end = 0.0
+
+    def _fresh(self, words: Sequence[Word]) -> list[Word]:
+        """Words of a decode that follow what is committed: later than the last committed word, and without
+        the committed tail a re-decoded buffer repeats (up to five words)."""
+        new = [w for w in words if w.start > self.last_committed_end - 0.1]
+        if new and self.committed and abs(new[0].start - self.last_committed_end) < 1.0:
+            for n in range(min(5, len(new), len(self.committed)), 0, -1):
+                tail = [_norm(w.word) for w in self.committed[-n:]]
+                if tail == [_norm(w.word) for w in new[:n]]:
+                    return new[n:]
+        return new
+
+    def insert(self, words: Sequence[Word]) -> list[Word]:
+        """Take a new decode; return the words it commits (the common prefix with the previous decode)."""
+        new = self._fresh(words)
+        agreed = 0
+        while (agreed < min(len(new), len(self.hypothesis))
+               and _norm(new[agreed].word) == _norm(self.hypothesis[agreed].word)):
+            agreed += 1
+        done, self.hypothesis = new[:agreed], new[agreed:]
+        return self._commit(done)
+
+    def flush(self) -> list[Word]:
+        """Commit the whole hypothesis (at a pause, or at the end of the stream)."""
+        done, self.hypothesis = self.hypothesis, []
+        return self._commit(done)
+
+    def _commit(self, words: list[Word]) -> list[Word]:
+        if words:
+            self.committed.extend(words)
+            self.last_committed_end = max(self.last_committed_end, words[-1].end)
+        return words
+
+
+def words_to_segments(words: Sequence[Word]) -> list[Segment]:
+    """Segments of consecutive words, split after each sentence end."""
+    out: list[list[Word]] = [[]]
+    for w in words:
+        out[-1].append(w)
+        if _SENTENCE_END.search(w.word.strip()):
+            out.append([])
+    return [Segment(start=g[0].start, end=max(g[-1].end, g[0].start),
+                    text="".join(w.word for w in g).strip(), words=list(g)) for g in out if g]
+
+
+def as_float_samples(samples: np.ndarray, label: str = LIVE_SOURCE) -> np.ndarray:
+    """16 kHz mono samples as float32 in [-1, 1]: float arrays as they are, int16 scaled; anything else, more
+    than one channel, or non-finite values raise :class:`InvalidSamplesError`."""
+    array = np.asarray(samples)
+    if array.ndim != 1:
+        raise InvalidSamplesError(label, f"live audio must be mono 1-D samples, got shape {array.shape}")
+    if array.dtype == np.int16:
+        return array.astype(np.float32) / 32768.0
+    if array.dtype not in (np.float32, np.float64):
+        raise InvalidSamplesError(label, f"live audio must be float32 or int16 samples, got {array.dtype}")
+    array = array.astype(np.float32, copy=False)
+    if not np.isfinite(array).all():
+        raise InvalidSamplesError(label, "the chunk holds NaN or infinite samples")
+    return array
+
+
+def streaming_engine(engine: LiveEngine) -> LiveEngine:
+    """The engine as live decoding uses it: without repair rounds, which would re-decode the word a buffer cuts
+    off at its end with a second encoder pass every step (the next step decodes it anyway). The copy shares
+    the model, the weights and the engine's lock."""
+    options = getattr(engine, "options", None)
+    if not is_dataclass(options) or getattr(options, "repair_rounds", 0) == 0:
+        return engine
+    twin = copy.copy(engine)
+    twin.options = replace(options, repair_rounds=0)  # type: ignore[attr-defined]
+    return twin
+
+
+class OnlineProcessor:
+    """Streams 16 kHz mono audio through ``engine``: :meth:`feed` returns what became final and the partial
+    tail; :meth:`finish` finalises the rest. Not thread-safe: the session serialises callers."""
+
+    def __init__(self, engine: LiveEngine, options: LiveOptions | None = None) -> None:
+        self.engine = streaming_engine(engine)
+        self.options = options or LiveOptions()
+        self.words = HypothesisBuffer()
+        self.stats = LiveStats(step_s=self.options.step_s)
+        self.buffer = np.zeros(0, dtype=np.float32)
+        self.offset = 0  # stream sample at buffer[0]
+        self.speech = np.zeros(0, dtype=np.float32)  # VAD probability per frame of the buffer
+        self.pending = 0  # samples received since the last decode (or silence skip)
+        self.heard_speech = False  # speech since the last finalisation
+        self.finished = False
+
+    @property
+    def received(self) -> int:
+        return self.offset + len(self.buffer)
+
+    def partial(self) -> list[Segment]:
+        """The hypothesis not yet agreed, as segments (may change)."""
+        return words_to_segments(self.words.hypothesis)
+
+    def feed(self, samples: np.ndarray) -> LiveUpdate:
+        """Append samples (float32 or int16, any length up to ``max_chunk_s``) and decode when a step is due."""
+        audio = as_float_samples(samples)
+        if len(audio) > self.options.max_chunk_s * SAMPLE_RATE:
+            raise AudioTooLargeError(LIVE_SOURCE, f"a chunk of {len(audio) / SAMPLE_RATE:.1f} s is over the "
+                                                  f"{self.options.max_chunk_s:g} s a single feed may carry")
+        update = LiveUpdate()
+        piece = int(self.options.max_step_s * SAMPLE_RATE)
+        for lo in range(0, len(audio), piece):  # a long chunk is taken step by step, so the buffer stays short
+            self._append(audio[lo:lo + piece])
+            if self.pending >= self.stats.step_s * SAMPLE_RATE:
+                update.final += self._step()
+        self.stats.received_s = round(self.received / SAMPLE_RATE, 3)
+        update.partial = self.partial()
+        return update
+
+    def finish(self) -> LiveUpdate:
+        """Decode what is left and make every word final."""
+        final: list[Segment] = []
+        if not self.finished:
+            self.finished = True
+            if self.pending and self.heard_speech:
+                final += self._decode(flush=True)
+            final += words_to_segments(self.words.flush())
+        return LiveUpdate(final=final, partial=[])
+
+    # ----- internals -------------------------------------------------------------------
+    def _append(self, audio: np.ndarray) -> None:
+        done = len(self.speech) * FRAME
+        self.buffer = np.concatenate([self.buffer, audio])
+        self.pending += len(audio)
+        whole = (len(self.buffer) // FRAME) * FRAME
+        if whole > done:  # new complete VAD frames, decided with up to a second of context before them
+            context = max(0, done - 31 * FRAME)
+            probs = self.engine.vad.probabilities(self.buffer[context:whole])  # type: ignore[attr-defined]
+            self.speech = np.concatenate([self.speech, probs[(done - context) // FRAME:]])
+
+    def _silent_frames_at_end(self) -> int:
+        quiet = self.speech < self.options.vad.threshold
+        if quiet.all():
+            return len(quiet)
+        return int(len(quiet) - 1 - np.flatnonzero(~quiet)[-1])
+
+    def _step(self) -> list[Segment]:
+        pause_frames = int(self.options.pause_s * SAMPLE_RATE / FRAME)
+        quiet = self._silent_frames_at_end()
+        new_frames = self.pending // FRAME
+        if quiet >= len(self.speech) or (not self.heard_speech and quiet >= new_frames):
+            # nothing but silence since the last finalisation: keep only a little of it, decode nothing
+            self.stats.skipped_silent += 1
+            self.pending = 0
+            self._trim_to(max(0, len(self.buffer) - int(self.options.pause_s * SAMPLE_RATE)))
+            return []
+        self.heard_speech = True
+        return self._decode(flush=quiet >= pause_frames)
+
+    def _decode(self, flush: bool) -> list[Segment]:
+        step = self.stats.step_s
+        self.stats.behind_s = round(max(0.0, self.pending / SAMPLE_RATE - step), 3)
+        t0 = time.perf_counter()
+        clip = AudioClip(self.buffer, LIVE_SOURCE, SAMPLE_RATE, 1)
+        transcript = self.engine.transcribe_clips([clip])[0]
+        spent = time.perf_counter() - t0
+        self._pace(spent)
+        self.pending = 0
+        base = self.offset / SAMPLE_RATE
+        words = [Word(start=round(w.start + base, 3), end=round(w.end + base, 3), word=w.word,
+                      probability=w.probability) for s in transcript.segments for w in (s.words or [])]
+        committed = self.words.insert(words)
+        if flush:  # a pause: what was heard before it will not change with more audio
+            committed += self.words.flush()
+            self.heard_speech = False
+            self._trim_to(self._sample_of(self.words.last_committed_end))
+        else:
+            committed += self._trim()
+        return words_to_segments(committed)
+
+    def _pace(self, spent: float) -> None:
+        """Widen the step while decoding cannot keep up with it; narrow it back when it can."""
+        s, o = self.stats, self.options
+        s.decodes += 1
+        s.last_decode_s = round(spent, 3)
+        s.decode_total_s = round(s.decode_total_s + spent, 3)
+        if spent > 0.9 * s.step_s:
+            s.step_s = min(o.max_step_s, round(spent * 1.25, 2))
+        elif spent < 0.5 * s.step_s:
+            s.step_s = max(o.step_s, round(s.step_s * 0.8, 2))
+        s.lagging = spent > o.step_s or s.behind_s > 0
+
+    def _sample_of(self, t: float) -> int:
+        return int(round(t * SAMPLE_RATE)) - self.offset
+
+    def _trim(self) -> list[Word]:
+        """Cut the buffer at the last committed sentence end once it is long; at the last committed word (or
+        after finalising the hypothesis) once it is too long."""
+        length_s = len(self.buffer) / SAMPLE_RATE
+        if length_s <= self.options.trim_s:
+            return []
+        base = self.offset / SAMPLE_RATE
+        inside = [w for w in self.words.committed[-200:] if w.end > base]
+        ends = [w.end for w in inside if _SENTENCE_END.search(w.word.strip())]
+        forced: list[Word] = []
+        if ends:
+            self._trim_to(self._sample_of(ends[-1]))
+        elif length_s > self.options.max_buffer_s:
+            if not inside:
+                forced = self.words.flush()  # decodes never agreed: a buffer this long must not grow further
+            self._trim_to(self._sample_of(self.words.last_committed_end))
+        return forced
+
+    def _trim_to(self, sample: int) -> None:
+        cut = (max(0, min(sample, len(self.buffer))) // FRAME) * FRAME  # on a VAD frame, so frames stay aligned
+        if cut:
+            self.buffer = self.buffer[cut:]
+            self.speech = self.speech[cut // FRAME:]
+            self.offset += cut
+
+
+def decode_chunk(data: bytes, fmt: str = "s16le", label: str = LIVE_SOURCE) -> np.ndarray:
+    """Bytes of one live chunk as float32 samples: raw ``s16le`` 16 kHz mono, or a ``wav`` file of 16 kHz mono.
+
+    An odd byte count, another rate or channel count, or an unknown format raise a typed error."""
+    if fmt == "s16le":
+        if len(data) % 2:
+            raise InvalidSamplesError(label, f"{len(data)} bytes is not a whole number of 16-bit samples")
+        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    if fmt == "wav":  # not load_audio: a chunk of silence, or shorter than a word, is fine live
+        import io
+
+        import soundfile as sf
+
+        try:
+            samples, rate = sf.read(io.BytesIO(bytes(data)), dtype="float32", always_2d=True)
+        except (RuntimeError, sf.LibsndfileError) as exc:
+            raise CorruptAudioError(label, f"not a readable WAV chunk ({exc})") from exc
+        if rate != SAMPLE_RATE or samples.shape[1] != 1:
+            raise InvalidSamplesError(label, f"live WAV chunks must be 16 kHz mono, got {rate} Hz with "
+                                             f"{samples.shape[1]} channel(s)")
+        return samples[:, 0]
+    raise InvalidSamplesError(label, f"unknown chunk format {fmt!r}; use 's16le' or 'wav'")
+
+
+MAX_BASE64_CHARS = 4 * 1024 * 1024  # a minute of s16le (1.92 MB) is 2.56 M characters
+
+
+def decode_base64_chunk(text: str, fmt: str = "s16le") -> np.ndarray:
+    """A base64 chunk (as tools receive audio) as float32 samples; see :func:`decode_chunk`."""
+    import base64
+    import binascii
+
+    from aero_agent.errors import InvalidArgumentError
+
+    if len(text) > MAX_BASE64_CHARS:
+        raise AudioTooLargeError(LIVE_SOURCE, f"{len(text)} base64 characters is over the {MAX_BASE64_CHARS} "
+                                              "one chunk may carry; send shorter chunks")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidArgumentError(f"audio_base64 is not valid base64 ({exc})") from exc
+    return decode_chunk(data, fmt)

@@ -1,0 +1,126 @@
+"""Live transcription through the CLI at real-time pace: final-text latency, CPU share, WER next to offline.
+
+A few minutes of real read speech (clips of ../shared/speech joined with short pauses) are written, at the
+wall-clock rate in 100 ms chunks, into ``aero-agent listen - --format jsonl``. Each word's latency is the wall
+time from the moment its audio (up to its end time) had been written to the moment its final line was read
+back. CPU share is the listener's user+system CPU time while streaming (model load excluded: counting starts
+when it says it is listening) over the wall time, as a fraction of two cores. The offline transcript of the
+same audio (the engine on the whole recording) is made afterwards, in this process, for the WER comparison.
+
+    python benchmarks/live.py --seconds 180
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from aero_agent.evaluation import join_clips, speech_clips, word_error_rate  # noqa: E402
+
+RATE = 16_000
+CHUNK_S = 0.1
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stream(samples, cmd: list[str]) -> dict:
+    """Feed ``samples`` to the listener at real pace; collect each final line with the wall time it arrived."""
+    pcm = (samples.clip(-1, 1) * 32767).astype("<i2").tobytes()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    while b"listening" not in proc.stderr.readline():  # the engine is loaded
+        if proc.poll() is not None:
+            raise SystemExit(f"listener exited early: {proc.stderr.read().decode()}")
+    stderr_lines: list[str] = []
+    threading.Thread(target=lambda: stderr_lines.extend(l.decode() for l in proc.stderr), daemon=True).start()
+    cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+    fed: list[tuple[float, float]] = []  # (audio seconds written so far, wall time)
+
+    def writer() -> None:
+        step = int(CHUNK_S * RATE) * 2
+        for i in range(0, len(pcm), step):
+            due = t0 + i / 2 / RATE
+            time.sleep(max(0.0, due - time.monotonic()))
+            proc.stdin.write(pcm[i:i + step])
+            proc.stdin.flush()
+            fed.append((min(len(pcm), i + step) / 2 / RATE, time.monotonic()))
+        proc.stdin.close()
+    feeder = threading.Thread(target=writer)
+    feeder.start()
+    rows = []
+    for line in proc.stdout:
+        rows.append((time.monotonic(), json.loads(line)))
+    feeder.join()
+    cpu = cpu_seconds(proc.pid) if proc.poll() is None else None
+    proc.wait()
+    wall = time.monotonic() - t0
+    if cpu is None:  # exited before the last read: rusage of the child is the best figure left
+        import resource
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = usage.ru_utime + usage.ru_stime
+    return {"rows": rows, "fed": fed, "cpu_s": cpu - cpu0, "wall_s": wall, "stderr": stderr_lines, "t0": t0}
+
+
+def latencies(rows, fed) -> list[float]:
+    import bisect
+
+    audio_times = [a for a, _ in fed]
+    out = []
+    for arrived, row in rows:
+        for _start, end, _word in row.get("words", []):
+            k = min(bisect.bisect_left(audio_times, end), len(fed) - 1)
+            out.append(arrived - fed[k][1])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=180.0, help="length of the joined recording")
+    parser.add_argument("--speech-dir", default=str(REPO.parent / "shared" / "speech"))
+    args = parser.parse_args()
+    joined = join_clips(speech_clips(args.speech_dir, min_words=4), min_duration_s=args.seconds)
+    cmd = [sys.executable, "-m", "aero_agent", "listen", "-", "--format", "jsonl"]
+    run = stream(joined.samples, cmd)
+    lat = sorted(latencies(run["rows"], run["fed"]))
+    live_text = " ".join(r["text"] for _, r in run["rows"])
+
+    from aero_agent.audio import load_audio
+    from aero_agent.engines import default_engine
+
+    engine = default_engine()
+    t = time.perf_counter()
+    offline = engine.transcribe_clips([load_audio(joined.samples, sample_rate=RATE)])[0]
+    offline_s = time.perf_counter() - t
+    live_wer = word_error_rate([joined.reference], [live_text])
+    off_wer = word_error_rate([joined.reference], [offline.text])
+    p90 = lat[int(0.9 * (len(lat) - 1))] if lat else float("nan")
+    lag_notes = [l.strip() for l in run["stderr"] if "behind" in l or "caught up" in l]
+    result = {
+        "audio_s": round(joined.duration_s, 1), "words": len(lat),
+        "latency_median_s": round(statistics.median(lat), 2) if lat else None, "latency_p90_s": round(p90, 2),
+        "latency_max_s": round(lat[-1], 2) if lat else None,
+        "cpu_share_of_2_cores": round(run["cpu_s"] / run["wall_s"] / 2, 3), "stream_wall_s": round(run["wall_s"], 1),
+        "wer_live": round(live_wer.wer, 4), "wer_offline": round(off_wer.wer, 4),
+        "wer_diff_points": round(100 * (live_wer.wer - off_wer.wer), 2), "offline_s": round(offline_s, 1),
+        "lag_reports": len(lag_notes), "load_average_1m": os.getloadavg()[0],
+    }
+    print(json.dumps(result, indent=1))
+    print(f"| {result['audio_s']} s | {result['latency_median_s']} s | {result['latency_p90_s']} s | "
+          f"{result['cpu_share_of_2_cores']:.0%} | {result['wer_live']:.1%} | {result['wer_offline']:.1%} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""Live sessions: real speech fed in odd-sized chunks, LocalAgreement-2 commits, persistence, CLI, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from aero_agent.audio import load_audio
+from aero_agent.errors import (AudioTooLargeError, CorruptAudioError, InvalidSamplesError, SessionBusyError,
+                               SessionClosedError)
+from aero_agent.evaluation import join_clips, speech_clips, word_error_rate
+from aero_agent.live import HypothesisBuffer, LiveOptions, decode_chunk
+from aero_agent.session import AudioSession
+from aero_agent.store import SessionStore
+from aero_agent.transcript import Word
+
+from speech_data import REPO, SPEECH_DIR
+
+JFK = REPO / "aero_agent" / "data" / "jfk_inaugural_1961.wav"
+# a short trim length, so that a half-minute stream is cut and re-based several times
+TEST_OPTIONS = LiveOptions(step_s=1.5, trim_s=6.0)
+
+
+def odd_chunks(samples: np.ndarray, seed: int = 7) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out, i = [], 0
+    while i < len(samples):
+        n = int(rng.integers(111, 9001))
+        out.append(samples[i:i + n])
+        i += n
+    return out
+
+
+def as_int16(samples: np.ndarray) -> np.ndarray:
+    return np.clip(samples * 32767, -32768, 32767).astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def joined():
+    """About 30 s of real read speech (the first clips of ../shared/speech, joined with short pauses)."""
+    if not (SPEECH_DIR / "manifest.jsonl").exists():
+        pytest.skip(f"{SPEECH_DIR} is not present")
+    return join_clips(speech_clips(SPEECH_DIR, min_words=4)[:5], min_duration_s=25.0)
+
+
+@pytest.fixture(scope="module")
+def streamed(engine, joined):
+    """The joined speech fed into a live session in odd-sized int16 chunks, then finished."""
+    session = AudioSession.live(engine, TEST_OPTIONS)
+    finals = []
+    for chunk in odd_chunks(as_int16(joined.samples)):
+        finals += session.feed(chunk).final
+    before_finish = session.transcribe()
+    return session, finals, before_finish, session.finish()
+
+
+def test_stream_final_text_close_to_offline(engine, joined, streamed) -> None:
+    """Mutation caught: committing words before two decodes agree, dropping the committed-tail overlap check,
+    or losing words at a trim (duplicated or missing words push the live WER past the offline WER)."""
+    session, _, _, final = streamed
+    offline = engine.transcribe_clips([load_audio(joined.samples, sample_rate=16_000)])[0]
+    live_wer = word_error_rate([joined.reference], [final.text]).wer
+    offline_wer = word_error_rate([joined.reference], [offline.text]).wer
+    assert live_wer <= offline_wer + 0.06, (live_wer, offline_wer, final.text)
+    assert session.info.status == "ready" and final.complete and not final.partial
+    assert session._live.offset > 0, "the buffer was never trimmed"
+
+
+def test_stream_times_monotone_and_in_stream_time(joined, streamed) -> None:
+    """Mutation caught: word times left in buffer time after a trim (not shifted by the buffer offset), or
+    final segments emitted out of order."""
+    _, finals, _, final = streamed
+    words = [w for s in final.segments for w in s.words or []]
+    assert len(words) > 40
+    starts = [w.start for w in words]
+    assert all(b >= a - 0.05 for a, b in zip(starts, starts[1:])), starts
+    assert all(0 <= w.start <= w.end <= joined.duration_s + 0.05 for w in words)
+    assert words[-1].end > joined.duration_s - 5.0  # the last words sit at the end of the stream, not its start
+    assert [s.text for s in finals] == [s.text for s in final.segments[:len(finals)]]  # final never changes
+
+
+def test_live_transcript_marks_partial_tail_and_searches_final_only(streamed) -> None:
+    """Mutation caught: partial words mixed into the final segments (or complete=True while live)."""
+    _, finals, before_finish, _ = streamed
+    assert before_finish.complete is False
+    assert [s.text for s in before_finish.segments] == [s.text for s in finals]
+    assert before_finish.partial or finals  # something was heard
+    final_words = {id(w) for s in before_finish.segments for w in s.words or []}
+    assert not any(id(w) in final_words for s in before_finish.partial for w in s.words or [])
+
+
+def test_hypothesis_buffer_local_agreement() -> None:
+    """Mutation caught: committing the newest hypothesis instead of the prefix two decodes share, or
+    re-committing the committed tail a re-decoded buffer repeats."""
+    def words(text: str, t0: float) -> list[Word]:
+        return [Word(start=t0 + i * 0.5, end=t0 + i * 0.5 + 0.4, word=" " + w) for i, w in enumerate(text.split())]
+    buf = HypothesisBuffer()
+    assert buf.insert(words("the cat sat", 0.0)) == []
+    assert [w.word for w in buf.insert(words("the cat sad on", 0.0))] == [" the", " cat"]
+    assert [w.word for w in buf.insert(words("sat on the mat", 1.0))] == []  # "sat" vs "sad on": no agreement
+    assert [w.word for w in buf.insert(words("cat sat on the mat", 0.85))] == [" sat", " on", " the", " mat"]
+    assert [w.word.strip() for w in buf.committed] == ["the", "cat", "sat", "on", "the", "mat"]
+
+
+def test_crash_keeps_final_segments_and_live_is_never_evicted(engine, tmp_path: Path) -> None:
+    """Mutation caught: final segments not saved as they come (a reopened store after a crash would have no
+    text), or eviction dropping a live session (its buffer would be lost)."""
+    store = SessionStore(tmp_path, engine, max_loaded=1)
+    session = store.open_live(options=TEST_OPTIONS)
+    for chunk in odd_chunks(load_audio(JFK).samples, seed=3):
+        session.feed(chunk)
+    said = [s.text for s in session.transcribe().segments]
+    assert said, "nothing became final in 11 s of speech"
+    store.open(JFK)  # a second, ready session over max_loaded=1
+    assert session.id in store.loaded_ids()
+    reopened = SessionStore(tmp_path, engine)  # as after a crash: the live session was never finished
+    assert session.id in reopened.interrupted
+    info = reopened.status(session.id)
+    assert info.status == "ready" and info.interrupted
+    recovered = reopened.get(session.id).transcribe()
+    assert [s.text for s in recovered.segments] == said
+    assert reopened.get(session.id).search("country", 1) or "country" not in " ".join(said).lower()
+
+
+def test_bad_input_typed_errors_keep_final_text(engine) -> None:
+    """Mutation caught: a bad chunk (NaN, wrong dtype or shape, oversized, odd bytes, wrong WAV rate) reaching
+    the buffer or the store, a finished session taking audio, or two writers feeding at once."""
+    session = AudioSession.live(engine, TEST_OPTIONS)
+    samples = load_audio(JFK).samples
+    for chunk in odd_chunks(samples[: 8 * 16_000]):
+        session.feed(chunk)
+    kept = session.transcribe()
+    nan = samples[:1600].copy()
+    nan[5] = np.nan
+    with pytest.raises(InvalidSamplesError):
+        session.feed(nan)
+    with pytest.raises(InvalidSamplesError):
+        session.feed(np.zeros(1600, dtype=np.int32))
+    with pytest.raises(InvalidSamplesError):
+        session.feed(np.zeros((1600, 2), dtype=np.float32))
+    with pytest.raises(AudioTooLargeError):
+        session.feed(np.zeros(61 * 16_000, dtype=np.int16))
+    with pytest.raises(InvalidSamplesError):
+        decode_chunk(b"\x00\x01\x02", "s16le")
+    wav8k = io.BytesIO()
+    sf.write(wav8k, np.zeros(800, dtype=np.float32), 8000, format="WAV")
+    with pytest.raises(InvalidSamplesError):
+        decode_chunk(wav8k.getvalue(), "wav")
+    with pytest.raises(CorruptAudioError):
+        decode_chunk(b"RIFFnonsense", "wav")
+    with pytest.raises(InvalidSamplesError):
+        decode_chunk(b"\x00\x00", "mp3")
+    assert session.transcribe().segments == kept.segments
+    assert session.info.duration_s == kept.duration_s  # no bad sample was appended
+
+    entered, release = threading.Event(), threading.Event()
+    real_feed = session._live.feed
+
+    def slow_feed(chunk):
+        entered.set()
+        release.wait(30)
+        return real_feed(chunk)
+    session._live.feed = slow_feed
+    writer = threading.Thread(target=session.feed, args=(samples[:1600],))
+    writer.start()
+    assert entered.wait(30)
+    with pytest.raises(SessionBusyError):
+        session.feed(samples[1600:3200])
+    release.set()
+    writer.join()
+    session._live.feed = real_feed
+
+    final = session.finish()
+    with pytest.raises(SessionClosedError):
+        session.feed(samples[:1600])
+    assert final.text.startswith(kept.text) and session.finish().text == final.text
+
+
+def test_cli_listen_stdin_jsonl(tmp_path: Path) -> None:
+    """Mutation caught: `listen -` not flushing the last words at end of input, an odd trailing byte
+    crashing the reader, or --store not keeping the finished session."""
+    audio = as_int16(load_audio(JFK).samples).astype("<i2").tobytes() + b"\x07"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tools"), str(REPO / "mcp_server")])}
+    done = subprocess.run([sys.executable, "-m", "aero_agent", "listen", "-", "--format", "jsonl",
+                           "--store", str(tmp_path)], input=audio, capture_output=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()
+    rows = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert rows and all(r["final"] is True and {"start", "end", "text"} <= set(r) for r in rows)
+    assert all(b["start"] >= a["start"] for a, b in zip(rows, rows[1:]))
+    text = " ".join(r["text"] for r in rows)
+    assert word_error_rate(["and so my fellow americans ask not what your country can do for you ask what you "
+                            "can do for your country"], [text]).wer <= 0.15, text
+    assert "half a sample" in done.stderr.decode()
+    (kept,) = SessionStore(tmp_path).list()
+    assert kept.status == "ready" and not kept.interrupted
+
+
+def _b64_chunks(seconds: float = 2.7) -> list[str]:
+    import base64
+
+    data = as_int16(load_audio(JFK).samples).astype("<i2").tobytes()
+    step = int(seconds * 16_000) * 2
+    return [base64.b64encode(data[i:i + step]).decode() for i in range(0, len(data), step)]
+
+
+def test_mcp_append_audio_in_process(engine, tmp_path: Path) -> None:
+    """Mutation caught: append_audio not feeding the session (no final text), a bad chunk ending the stream
+    or losing its text, transcribe_audio failing on a live session, or finish_live_session not finalising."""
+    import anyio
+    import base64
+
+    from mcp import Client
+
+    sys.path.insert(0, str(REPO / "mcp_server"))
+    from aero_mcp import ServerConfig, create_server
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    server = create_server(ServerConfig(allow_dirs=[audio], store_dir=tmp_path / "store"), engine=engine)
+
+    async def script(client: Client) -> tuple[str, str, str]:
+        started = await client.call_tool("start_live_session", {})
+        sid = started.structured_content["session_id"]
+        assert started.structured_content["status"] == "live"
+        for chunk in _b64_chunks():
+            appended = await client.call_tool("append_audio", {"session_id": sid, "audio_base64": chunk})
+            assert not appended.is_error, appended.content
+        odd = await client.call_tool("append_audio", {"session_id": sid,
+                                                      "audio_base64": base64.b64encode(b"\x01\x02\x03").decode()})
+        assert odd.is_error and "16-bit" in odd.content[0].text
+        middle = await client.call_tool("transcribe_audio", {"session_id": sid})
+        assert middle.structured_content["complete"] is False
+        finished = await client.call_tool("finish_live_session", {"session_id": sid})
+        after = await client.call_tool("append_audio", {"session_id": sid, "audio_base64": _b64_chunks()[0]})
+        assert after.is_error and "finished" in after.content[0].text
+        whole = await client.call_tool("transcribe_audio", {"session_id": sid})
+        return middle.structured_content["text"], finished.structured_content["status"], \
+            whole.structured_content["text"]
+
+    async def main():
+        async with Client(server) as client:
+            return await script(client)
+    try:
+        middle, status, whole = anyio.run(main)
+    finally:
+        server.backend.close(grace_s=60)
+    assert status == "ready"
+    assert whole.startswith(middle.split(".")[0][:10])
+    assert word_error_rate(["and so my fellow americans ask not what your country can do for you ask what you "
+                            "can do for your country"], [whole]).wer <= 0.15, whole
+
+
+def test_langchain_live_tools(engine) -> None:
+    """Mutation caught: the LangChain live tools diverging from the MCP ones (no final text, a bad chunk
+    raising instead of coming back as an error message, finish not making the session ready)."""
+    from langchain_aero import AudioToolkit
+
+    kit = AudioToolkit(engine=engine)
+    tools = {t.name: t for t in kit.get_tools()}
+
+    def call(name: str, **args):
+        return tools[name].invoke({"type": "tool_call", "id": f"call-{name}", "name": name, "args": args})
+    sid = call("start_live_session").artifact["session_id"]
+    for chunk in _b64_chunks(4.1):
+        assert call("append_audio", session_id=sid, audio_base64=chunk).status == "success"
+    bad = call("append_audio", session_id=sid, audio_base64="not base64!")
+    assert bad.status == "error" and "base64" in bad.content
+    done = call("finish_live_session", session_id=sid)
+    assert done.status == "success" and done.artifact["status"] == "ready"
+    assert "country" in done.artifact["text"].lower()
+    kit.store.shutdown()
