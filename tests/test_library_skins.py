@@ -50,3 +50,24 @@ def test_langchain_search_library(engine, tmp_path: Path):
         assert "jfk_inaugural_1961.wav" in message.content
     finally:
         store.shutdown()
+
+
+def test_speaker_and_time_filters_reach_the_session(engine, folders):  # noqa: F811
+    """Catches search_audio's start_s/end_s or speaker not passed to the session: a range that excludes the
+    speech finds nothing, and a speaker the recording lacks is refused with the known speakers."""
+
+    async def script(client: Client) -> None:
+        sid = (await client.call_tool("open_audio", {"path": "jfk.wav", "wait_s": 50})).structured_content["session_id"]
+        hits = await client.call_tool("search_audio", {"session_id": sid, "query": "ask what you can do"})
+        assert hits.structured_content["hits"]
+        late = await client.call_tool("search_audio", {"session_id": sid, "query": "ask what you can do",
+                                                       "start_s": 10.9, "end_s": 11.0})
+        assert all(h["end"] > 10.9 for h in late.structured_content["hits"])
+        early = await client.call_tool("search_audio", {"session_id": sid, "query": "fellow Americans",
+                                                        "end_s": 0.5})
+        assert all(h["start"] < 0.5 for h in early.structured_content["hits"])
+        who = await client.call_tool("ask_audio", {"session_id": sid, "question": "what should we ask",
+                                                   "speaker": "SPEAKER_07"})
+        assert who.is_error and "SPEAKER_07" in text_of(who)
+
+    drive(make_server(engine, folders), script)

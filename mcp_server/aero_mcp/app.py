@@ -97,9 +97,9 @@ class Prepared:
         """A snapshot of the session's status (the session itself may be encoding on)."""
         return self.session.info.model_copy()
 
-    async def run(self, fn: Callable[..., T], *args: Any, what: str) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, what: str, **kwargs: Any) -> T:
         """Run a blocking core call on a worker thread within the call's deadline."""
-        return await self.app.backend.run(fn, *args, deadline=self.deadline, what=what)
+        return await self.app.backend.run(fn, *args, deadline=self.deadline, what=what, **kwargs)
 
 
 async def prepare_session(session_id: str, wait_s: float | None, ctx: Context, app: App) -> Prepared:

@@ -18,6 +18,9 @@ DEFAULT_TRANSCRIPT_CHARS = 40_000
 MAX_TRANSCRIPT_CHARS = 400_000
 MAX_HITS = 50
 
+Speaker = Annotated[str | None, Field(max_length=64, description="Only what this speaker said (SPEAKER_00...; "
+                                                                  "see list_speakers), for a diarized session.")]
+
 
 @tool("Transcribe audio", READ_ONLY)
 async def transcribe_audio(
@@ -60,13 +63,14 @@ async def ask_audio(
     session_id: SessionId,
     question: text_arg("A question about the recording. Follow-up questions see the earlier turns of this "
                        "session."),
+    speaker: Speaker = None,
     wait_s: WaitS = None,
 ) -> Annotated[CallToolResult, AskResult]:
     """Ask a question about a recording; the answer cites the transcript evidence with times.
 
     Each question is a turn in the session's conversation, kept across restarts.
     """
-    answer = await call.run(call.session.ask, question, what="answering")
+    answer = await call.run(call.session.ask, question, speaker=speaker, what="answering")
     asked = AskResult(session_id=session_id, question=question, answer=answer.text, method=answer.method,
                       turn=answer.turn, evidence=answer.evidence, complete=answer.complete,
                       progress=round(call.info.progress, 4), note=" ".join(answer.notes) or None,
@@ -80,11 +84,15 @@ async def search_audio(
     session_id: SessionId,
     query: text_arg("Words to look for in what was said."),
     k: Annotated[int, Field(ge=1, le=MAX_HITS, description="How many hits to return.")] = 5,
+    speaker: Speaker = None,
+    start_s: Annotated[float | None, Field(ge=0, description="Only passages ending after this time (s).")] = None,
+    end_s: Annotated[float | None, Field(ge=0, description="Only passages starting before this time (s).")] = None,
     wait_s: WaitS = None,
 ) -> Annotated[CallToolResult, SearchResult]:
     """Find where something is said: transcript segments ranked for the query, with their times."""
     complete = call.info.status == "ready"
-    hits = await call.run(call.session.search, query, k, what="searching")
+    hits = await call.run(call.session.search, query, k, speaker=speaker, start_s=start_s, end_s=end_s,
+                          what="searching")
     progress = call.info.progress
     message = "" if complete else "Live: only the final text so far was searched." if call.info.status == "live" \
         else f"Encoding is {progress:.0%} done: only that part was searched."

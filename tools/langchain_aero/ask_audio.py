@@ -20,6 +20,8 @@ DESCRIPTION = (
 class AskAudioInput(SessionInput):
     question: str = Field(description="A question about the recording. Follow-up questions may refer to earlier "
                                       "ones: the session keeps the conversation.")
+    speaker: str | None = Field(default=None, description="Only evidence said by this speaker (SPEAKER_00...), "
+                                                          "for a diarized session.")
 
 
 class AskAudioTool(AudioTool):
@@ -27,7 +29,7 @@ class AskAudioTool(AudioTool):
     description: str = DESCRIPTION
     args_schema: type[BaseModel] = AskAudioInput
 
-    def _call(self, session_id: str, question: str) -> tuple[str, Any]:
-        answer = self._session(session_id).ask(question)
+    def _call(self, session_id: str, question: str, speaker: str | None = None) -> tuple[str, Any]:
+        answer = self._session(session_id).ask(question, speaker=speaker)
         artifact = {"session_id": session_id, **answer.model_dump()}
         return self._clip(answer_text(answer), "answer cut; the artifact holds all of it"), artifact

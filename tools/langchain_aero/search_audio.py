@@ -20,6 +20,10 @@ DESCRIPTION = (
 class SearchAudioInput(SessionInput):
     query: str = Field(description="Words to look for in the transcript (keyword search, best matches first).")
     k: int = Field(default=5, ge=1, le=MAX_K, description=f"How many passages to return, 1 to {MAX_K}.")
+    speaker: str | None = Field(default=None, description="Only passages of this speaker (SPEAKER_00...), for a "
+                                                          "diarized session.")
+    start_s: float | None = Field(default=None, ge=0, description="Only passages ending after this time (s).")
+    end_s: float | None = Field(default=None, ge=0, description="Only passages starting before this time (s).")
 
 
 class SearchAudioTool(AudioTool):
@@ -27,8 +31,9 @@ class SearchAudioTool(AudioTool):
     description: str = DESCRIPTION
     args_schema: type[BaseModel] = SearchAudioInput
 
-    def _call(self, session_id: str, query: str, k: int = 5) -> tuple[str, Any]:
-        hits = self._session(session_id).search(query, k)
+    def _call(self, session_id: str, query: str, k: int = 5, speaker: str | None = None,
+              start_s: float | None = None, end_s: float | None = None) -> tuple[str, Any]:
+        hits = self._session(session_id).search(query, k, speaker=speaker, start_s=start_s, end_s=end_s)
         if not hits:
             text = (f"No passage matches {query!r}. Try other or fewer words, or read the transcript with "
                     "transcribe_audio.")
