@@ -61,8 +61,10 @@ class Plan:
 PLANS = {
     "jfk": Plan(search="country", question="What does the speaker ask his fellow Americans to do?",
                 follow_up="And what does he tell them not to ask?", fallback_query="ask what you can do"),
-    "meeting": Plan(search="call me", question="What does the speaker call herself?",
-                    follow_up="And what can we call her?", fallback_query="call me"),
+    "meeting": Plan(search="project documents", question="Where can they find the project files?",
+                    follow_up="And who is the marketing expert?", fallback_query="project documents link"),
+    "ami-short": Plan(search="call me", question="What does the speaker call herself?",
+                      follow_up="And what can we call her?", fallback_query="call me"),
     "sonnet": Plan(search="beauty rose", question="What do we desire from the fairest creatures?",
                    follow_up="Why do we desire it?", fallback_query="increase desire"),
 }

@@ -27,10 +27,10 @@ MICRO = dict(d_model=32, encoder_layers=1, encoder_heads=2, encoder_ffn=64, hidd
 
 
 def _speech(seconds: float) -> AudioClip:
-    """The bundled real recordings (sonnet, JFK, meeting) joined end to end and looped to ``seconds``.
+    """The bundled real recordings (sonnet, JFK, the short AMI clip) joined end to end and looped to ``seconds``.
 
     Bundled, so every machine runs these tests on the same audio (none needs ../shared/speech)."""
-    recordings = [load_audio(example_path(name)).samples for name in ("sonnet", "jfk", "meeting")]
+    recordings = [load_audio(example_path(name)).samples for name in ("sonnet", "jfk", "ami-short")]
     parts, total, k = [], 0, 0
     while total < seconds * 16_000:
         parts.append(recordings[k % len(recordings)])

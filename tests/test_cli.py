@@ -24,7 +24,7 @@ def test_transcribe_formats() -> None:
 
 
 def test_ask_and_chat() -> None:
-    ask = run("ask", "example:meeting", "what can you call me", "--json")
+    ask = run("ask", "example:ami-short", "what can you call me", "--json")
     assert ask.returncode == 0, ask.stderr
     assert "\"turn\": 1" in ask.stdout and "call me" in ask.stdout
     chat = run("chat", "example:jfk", stdin="/search country\nWhat should I ask?\n/search   \n/history\n/quit\n")

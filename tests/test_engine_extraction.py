@@ -48,7 +48,7 @@ class Owner(BaseModel):
 
 def _session(replies: Sequence[str]) -> tuple[AudioSession, ScriptedAnswerEngine]:
     engine = ScriptedAnswerEngine(replies)
-    return AudioSession.open(example_path("meeting"), engine=engine), engine
+    return AudioSession.open(example_path("ami-short"), engine=engine), engine
 
 
 def test_valid_first_reply_takes_one_attempt() -> None:

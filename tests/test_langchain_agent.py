@@ -18,7 +18,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from aero_agent.data import DATA_DIR, example_path
 
-CLIP = example_path("meeting").name  # "I'm Abigail Claflin, you can call me Abbie", 6 s
+CLIP = example_path("ami-short").name  # "I'm Abigail Claflin, you can call me Abbie", 6 s
 
 
 def conversation_script(messages: list[Any]):

@@ -57,7 +57,7 @@ def test_scripted_demo_extracts_with_a_reasoner(scripted, engine) -> None:
     ])
     kit = AudioToolkit(engine=engine, allowed_dirs=[DATA_DIR], reasoner=reasoner)
     lines: list[str] = []
-    logs = scripted.run_conversation(kit, example_path("meeting"), scripted.PLANS["meeting"], out=lines.append)
+    logs = scripted.run_conversation(kit, example_path("ami-short"), scripted.PLANS["ami-short"], out=lines.append)
     assert len(logs) == 5
     assert [m.name for m in logs[0].tool_messages] == ["open_audio", "transcribe_audio"]
     assert "abigail" in logs[0].reply.lower()

@@ -37,7 +37,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:.*marked with '@pytest.mark.asyncio' but it is not an async function"),
 ]
 
-CLIP = example_path("meeting").name  # 6 s of real meeting speech, inside DATA_DIR
+CLIP = example_path("ami-short").name  # 6 s of real meeting speech, inside DATA_DIR
 ITEMS_SCHEMA = {"type": "object", "properties": {"statements": {"type": "array", "items": {"type": "string"}}},
                 "required": ["statements"]}
 
@@ -84,7 +84,7 @@ def shared_store(engine):
     """One store on the real engine and one example session, for every standard test class."""
     with tempfile.TemporaryDirectory(prefix="aero-lc-std-") as root:
         Shared.store = SessionStore(root, engine=engine, reasoner=TranscriptReasoner())
-        Shared.session_id = Shared.store.open(example_path("meeting")).id
+        Shared.session_id = Shared.store.open(example_path("ami-short")).id
         yield Shared.store
         Shared.store.shutdown()
 
@@ -94,7 +94,7 @@ def _spare_session() -> str:
     for info in Shared.store.list():
         if info.id != Shared.session_id and info.status == "ready":
             return info.id
-    return Shared.store.open(example_path("meeting")).id
+    return Shared.store.open(example_path("ami-short")).id
 
 
 class _StoreTool:

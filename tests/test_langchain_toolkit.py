@@ -36,7 +36,7 @@ def pair(engine):
 
     async def open_both() -> list[ToolMessage]:
         return await asyncio.gather(*(tools["open_audio"].ainvoke(call("open_audio", path=example_path(name).name))
-                                      for name in ("jfk", "meeting")))
+                                      for name in ("jfk", "ami-short")))
 
     opened = asyncio.run(open_both())
     yield kit, tools, opened
@@ -151,8 +151,8 @@ def test_paths_outside_allowed_dirs_and_symlink_escapes_are_refused(tmp_path: Pa
     allowed.mkdir()
     outside.mkdir()
     secret = outside / "secret.wav"
-    shutil.copy(example_path("meeting"), secret)
-    shutil.copy(example_path("meeting"), allowed / "inside.wav")
+    shutil.copy(example_path("ami-short"), secret)
+    shutil.copy(example_path("ami-short"), allowed / "inside.wav")
     (allowed / "escape.wav").symlink_to(secret)
     (allowed / "door").symlink_to(outside, target_is_directory=True)
     (allowed / "inner.wav").symlink_to(allowed / "inside.wav")
@@ -232,7 +232,7 @@ def test_reasoner_is_passed_to_transcript_only_sessions(engine) -> None:
     ])
     kit = AudioToolkit(engine=engine, allowed_dirs=[DATA_DIR], reasoner=reasoner)
     tools = tools_of(kit)
-    opened = tools["open_audio"].invoke(call("open_audio", path=example_path("meeting").name))
+    opened = tools["open_audio"].invoke(call("open_audio", path=example_path("ami-short").name))
     assert "only transcribes" not in opened.content
     sid = opened.artifact["id"]
 
@@ -253,7 +253,7 @@ def test_reasoner_is_passed_to_transcript_only_sessions(engine) -> None:
 def test_open_without_waiting_reports_progress(engine) -> None:
     kit = AudioToolkit(engine=engine, allowed_dirs=[DATA_DIR], wait=False)
     tools = tools_of(kit)
-    opened = tools["open_audio"].invoke(call("open_audio", path=example_path("meeting").name))
+    opened = tools["open_audio"].invoke(call("open_audio", path=example_path("ami-short").name))
     assert opened.status == "success" and opened.artifact["status"] in {"encoding", "ready"}
     sid = opened.artifact["id"]
     listed = tools["list_audio_sessions"].invoke(call("list_audio_sessions"))
@@ -268,11 +268,11 @@ def test_open_without_waiting_reports_progress(engine) -> None:
 def test_open_reuses_the_open_session_of_a_file_unless_told_not_to(engine) -> None:
     kit = AudioToolkit(engine=engine, allowed_dirs=[DATA_DIR])
     open_audio = tools_of(kit)["open_audio"]
-    first = open_audio.invoke(call("open_audio", path=example_path("meeting").name))
-    again = open_audio.invoke(call("open_audio", path=str(example_path("meeting"))))  # same file, other spelling
+    first = open_audio.invoke(call("open_audio", path=example_path("ami-short").name))
+    again = open_audio.invoke(call("open_audio", path=str(example_path("ami-short"))))  # same file, other spelling
     assert first.artifact["reused"] is False and again.artifact["reused"] is True
     assert again.artifact["id"] == first.artifact["id"] and "Reused session" in again.content
-    fresh = open_audio.invoke(call("open_audio", path=example_path("meeting").name, reuse=False))
+    fresh = open_audio.invoke(call("open_audio", path=example_path("ami-short").name, reuse=False))
     assert fresh.status == "success" and fresh.artifact["reused"] is False
     assert fresh.artifact["id"] != first.artifact["id"] and len(kit.store.list()) == 2
     kit.store.shutdown()

@@ -42,7 +42,7 @@ def test_langchain_search_library(engine, tmp_path: Path):
     store = SessionStore(tmp_path / "store", engine=engine)
     try:
         jfk = store.open(example_path("jfk"))
-        store.open(example_path("meeting"))
+        store.open(example_path("ami-short"))
         tool = SearchLibraryTool(store=store)
         message = tool.invoke({"type": "tool_call", "id": "1", "name": "search_library",
                                "args": {"query": "duties a citizen owes the nation", "k": 2}})

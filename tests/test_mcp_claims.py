@@ -90,8 +90,8 @@ def test_langchain_allowed_dirs_expand_the_home_folder(engine, monkeypatch, tmp_
 
     home = tmp_path / "home"
     (home / "recordings").mkdir(parents=True)
-    shutil.copy(example_path("meeting"), home / "recordings" / "standup.wav")
-    shutil.copy(example_path("meeting"), tmp_path / "outside.wav")
+    shutil.copy(example_path("ami-short"), home / "recordings" / "standup.wav")
+    shutil.copy(example_path("ami-short"), tmp_path / "outside.wav")
     monkeypatch.setenv("HOME", str(home))
     toolkit = AudioToolkit(engine=engine, allowed_dirs=["~/recordings"])
     assert toolkit.allowed_dirs == [(home / "recordings").resolve()]

@@ -38,8 +38,8 @@ def folders(tmp_path: Path) -> dict[str, Path]:
     audio.mkdir()
     outside.mkdir()
     shutil.copy(example_path("jfk"), audio / "jfk.wav")
-    shutil.copy(example_path("meeting"), audio / "meeting.wav")
-    shutil.copy(example_path("meeting"), outside / "secret.wav")
+    shutil.copy(example_path("ami-short"), audio / "meeting.wav")
+    shutil.copy(example_path("ami-short"), outside / "secret.wav")
     (audio / "escape.wav").symlink_to(outside / "secret.wav")
     data = example_path("jfk").read_bytes()
     (audio / "truncated.wav").write_bytes(data[:4000])  # header promises far more samples than are there

@@ -37,10 +37,10 @@ def test_stdio_subprocess_scripted_agent_and_bad_input(tmp_path: Path):
     audio, outside = tmp_path / "audio", tmp_path / "outside"
     audio.mkdir()
     outside.mkdir()
-    shutil.copy(example_path("meeting"), audio / "meeting.wav")
-    shutil.copy(example_path("meeting"), outside / "private.wav")
+    shutil.copy(example_path("ami-short"), audio / "meeting.wav")
+    shutil.copy(example_path("ami-short"), outside / "private.wav")
     (audio / "link.wav").symlink_to(outside / "private.wav")
-    (audio / "broken.wav").write_bytes(example_path("meeting").read_bytes()[:3000])
+    (audio / "broken.wav").write_bytes(example_path("ami-short").read_bytes()[:3000])
     params = example.server_parameters(audio, tmp_path / "store", "--log-level", "INFO")
     lines: list[str] = []
 

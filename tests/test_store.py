@@ -43,7 +43,7 @@ def test_lru_eviction_keeps_memory_under_the_cap(engine, tmp_path: Path) -> None
     store = SessionStore(tmp_path, engine=engine, max_loaded=1)
     first = store.open(example_path("jfk"))
     first.ask("country")
-    second = store.open(example_path("meeting"))
+    second = store.open(example_path("ami-short"))
     assert store.loaded_ids() == [second.id]
     again = store.get(first.id)  # reloaded from disk
     assert again is not first and again.transcribe() == first.transcribe()
@@ -54,7 +54,7 @@ def test_lru_eviction_keeps_memory_under_the_cap(engine, tmp_path: Path) -> None
 
 def test_threads_share_a_store_safely(engine, tmp_path: Path) -> None:
     store = SessionStore(tmp_path, engine=engine)
-    ids = [store.open(example_path(name)).id for name in ("jfk", "meeting")]
+    ids = [store.open(example_path(name)).id for name in ("jfk", "ami-short")]
 
     def ask(i: int) -> tuple[str, int, str]:
         sid = ids[i % 2]
@@ -153,11 +153,11 @@ def test_lru_evicts_the_least_recently_used_not_the_oldest(engine, tmp_path: Pat
     """Catches FIFO eviction (``get`` not refreshing a session's place, i.e. ``move_to_end`` removed):
     with room for two, touching A after opening B makes B, not A, the one to go when C opens."""
     store = SessionStore(tmp_path, engine=engine, max_loaded=2)
-    a = store.open(example_path("meeting"))
+    a = store.open(example_path("ami-short"))
     b = store.open(example_path("jfk"))
     assert store.loaded_ids() == [a.id, b.id]
     assert store.get(a.id) is a  # touched: now the most recently used
-    c = store.open(example_path("meeting"))
+    c = store.open(example_path("ami-short"))
     assert store.loaded_ids() == [a.id, c.id]
     assert store.get(a.id) is a  # never left memory
     assert store.get(b.id) is not b and store.get(b.id).transcribe() == b.transcribe()  # reloaded from disk

@@ -43,13 +43,13 @@ def test_max_sessions_removes_the_least_recently_used_finished_session(engine, t
     counting only loaded sessions instead of every stored one."""
     store = SessionStore(tmp_path, engine=engine, max_sessions=2, max_loaded=1)
     first = store.open(example_path("jfk"))
-    second = store.open(example_path("meeting"))
+    second = store.open(example_path("ami-short"))
     store.get(first.id).ask("Who is speaking?")  # first is now the more recently used
     third = store.open(example_path("jfk"))
     assert _ids(store) == {first.id, third.id}
     assert not (tmp_path / second.id).exists()
     reopened = SessionStore(tmp_path, engine=engine, max_sessions=2)  # a new process counts what is on disk
-    fourth = reopened.open(example_path("meeting"))
+    fourth = reopened.open(example_path("ami-short"))
     assert len(_ids(reopened)) == 2 and fourth.id in _ids(reopened) and first.id not in _ids(reopened)
 
 
@@ -61,12 +61,12 @@ def test_an_encoding_session_is_never_removed_and_a_request_that_cannot_fit_is_r
     try:
         assert store.status(busy.id).status == "encoding"
         with pytest.raises(StoreFullError, match=r"2 sessions .* limits of 1 sessions.*encoding"):
-            store.open(example_path("meeting"))
+            store.open(example_path("ami-short"))
         assert _ids(store) == {busy.id} and store.status(busy.id).status == "encoding"
     finally:
         release.set()
     assert store.wait(busy.id, timeout=60).status == "ready"
-    replacement = store.open(example_path("meeting"))  # finished now, so it may go
+    replacement = store.open(example_path("ami-short"))  # finished now, so it may go
     assert _ids(store) == {replacement.id}
 
 
