@@ -47,9 +47,16 @@ def _open(args: argparse.Namespace):
     from aero_agent.engines import load_engine
     from aero_agent.session import AudioSession
 
+    from aero_agent.speakers import requested_diarization
+    from aero_agent.speakers.labelling import check_can_diarize
+
+    wanted = requested_diarization(args.speakers, args.num_speakers, args.min_speakers, args.max_speakers)
     clip = load_audio(_source(args.file), max_duration_s=args.max_duration)
     engine = load_engine(args.engine, args.model)
+    if wanted is not None:
+        check_can_diarize(engine)
     session = AudioSession.pending(clip, engine, reasoner=_reasoner(args))
+    session.diarization = wanted
     bar = ProgressBar(Path(clip.source).name) if clip.duration_s >= PROGRESS_MIN_S and not args.quiet else None
     session.run_encoding(clip, bar)
     if bar is not None:
@@ -76,8 +83,13 @@ def _print_answer(answer, as_json: bool) -> None:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
+    if args.format == "rttm" and not (args.speakers or args.num_speakers or args.min_speakers or args.max_speakers):
+        from aero_agent.errors import InvalidArgumentError
+
+        raise InvalidArgumentError("--format rttm lists speaker turns: add --speakers")
     session = _open(args)
-    print(session.transcribe(args.start, args.end).render(args.format))
+    transcript = session.transcribe(args.start, args.end)
+    print(transcript.to_rttm(Path(session.info.source).stem) if args.format == "rttm" else transcript.render(args.format))
     return 0
 
 
@@ -195,6 +207,15 @@ def cmd_examples(args: argparse.Namespace) -> int:
     return 0
 
 
+def speaker_options(p: argparse.ArgumentParser) -> None:
+    """``--speakers`` and the speaker counts, for every command that opens a recording."""
+    g = p.add_argument_group("speakers")
+    g.add_argument("--speakers", action="store_true", help="find who speaks when: label every segment SPEAKER_00...")
+    g.add_argument("--num-speakers", type=int, default=None, metavar="N", help="exactly N speakers (implies --speakers)")
+    g.add_argument("--min-speakers", type=int, default=None, metavar="N", help="at least N speakers (implies --speakers)")
+    g.add_argument("--max-speakers", type=int, default=None, metavar="N", help="at most N speakers (implies --speakers)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aero-agent", description="Transcribe and question long recordings.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -208,10 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--reasoner", default=os.environ.get("AERO_REASONER"), metavar="PROVIDER:MODEL",
                        help="chat model that answers and extracts over the transcript when the engine only "
                             "transcribes, e.g. ollama:llama3.1 (LangChain init_chat_model; default $AERO_REASONER)")
+        speaker_options(p)
 
     t = sub.add_parser("transcribe", help="print a transcript")
     common(t)
-    t.add_argument("--format", choices=["txt", "text", "srt", "vtt", "json"], default="txt")
+    t.add_argument("--format", choices=["txt", "text", "srt", "vtt", "json", "rttm"], default="txt",
+                   help="txt (SPEAKER_xx: lines when diarized), srt/vtt subtitles, json (segments with words, "
+                        "speakers and non-speech events), or rttm speaker turns (needs --speakers)")
     t.add_argument("--start", type=float, default=None, help="only from this time (s)")
     t.add_argument("--end", type=float, default=None, help="only up to this time (s)")
     t.set_defaults(func=cmd_transcribe)

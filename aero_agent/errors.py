@@ -52,6 +52,10 @@ class AudioTooLargeError(AudioError):
     """The file is larger than the configured size cap."""
 
 
+class SourceChangedError(AudioError):
+    """A session's source file is gone or changed since the session was opened, so it cannot be read again."""
+
+
 class PathNotAllowedError(AeroError):
     """A path resolves outside the folders the caller may read."""
 

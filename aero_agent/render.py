@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from aero_agent.transcript import Segment, Transcript, clock
+from aero_agent.transcript import Segment, SpeakerSummary, Transcript, clock
 
 if TYPE_CHECKING:  # the session module imports this one
     from aero_agent.results import Answer, SearchHit
@@ -28,7 +28,21 @@ def span(start: float, end: float) -> str:
 
 
 def segment_line(segment: Segment) -> str:
-    return f"{span(segment.start, segment.end)} {segment.text.strip()}"
+    """``[mm:ss-mm:ss] SPEAKER_xx: text`` (the label when diarized)."""
+    return f"{span(segment.start, segment.end)} {segment.labelled_text}"
+
+
+def speakers_text(speakers: Sequence[SpeakerSummary], diarized: bool) -> str:
+    """One line per speaker (talk time, share, first and last time), most talkative first; or why there are none."""
+    if not diarized:
+        return "This session was not diarized: open it with speakers=True, or ask for speakers now."
+    if not speakers:
+        return "No speech was heard, so there are no speakers."
+    lines = [f"{len(speakers)} speaker{'s' if len(speakers) != 1 else ''}:"]
+    lines += [f"{s.speaker}: {s.talk_time_s:.1f} s ({s.share:.0%}), {s.segments} segment"
+              f"{'s' if s.segments != 1 else ''}, first {clock(s.first_s)}, last {clock(s.last_s)}"
+              for s in speakers]
+    return "\n".join(lines)
 
 
 def evidence_lines(segments: Sequence[Segment]) -> str:
@@ -55,7 +69,7 @@ def answer_text(answer: Answer) -> str:
 
 
 def status_line(info: SessionInfo) -> str:
-    """``<id>: <file>, <duration> s, engine <name> <model>, <state>, <n> turns[, tags: ...]`` for one session."""
+    """``<id>: <file>, <duration> s, engine <name> <model>, <state>[, <k> speakers], <n> turns[, tags: ...]``."""
     state = info.status
     if info.status == "encoding":
         state = f"encoding {info.progress:.0%}"
@@ -67,7 +81,8 @@ def status_line(info: SessionInfo) -> str:
         state = f"failed ({info.error})"
     name = Path(info.source).name or info.source
     tags = f", tags: {', '.join(info.tags)}" if info.tags else ""
-    return (f"{info.id}: {name}, {info.duration_s:.1f} s, engine {info.engine} {info.model_id}, {state}, "
+    who = "" if info.speakers is None else f", {info.speakers} speaker{'s' if info.speakers != 1 else ''}"
+    return (f"{info.id}: {name}, {info.duration_s:.1f} s, engine {info.engine} {info.model_id}, {state}{who}, "
             f"{info.turns} turn{'s' if info.turns != 1 else ''}{tags}")
 
 

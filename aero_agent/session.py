@@ -15,6 +15,7 @@ from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioClip, AudioSource, loa
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, Engine, ProgressFn
 from aero_agent.errors import (
     CapabilityError,
+    SourceChangedError,
     EncodingCancelledError,
     SessionBusyError,
     SessionClosedError,
@@ -24,11 +25,13 @@ from aero_agent.errors import (
 )
 from aero_agent.live import LIVE_SOURCE, LiveOptions, LiveStats, LiveUpdate, OnlineProcessor
 from aero_agent.reasoning import reasoner_answer, reasoner_extract
+from aero_agent.speakers.base import DiarizationOptions, Diarizer, requested_diarization
 from aero_agent.render import evidence_lines
 from aero_agent.results import Answer, Extraction, SearchHit, Turn, utc_now
 from aero_agent.index import TranscriptIndex
 from aero_agent.retrieval import HybridRetrieval, Retrieval, evidence_segments
 from aero_agent.schemas import SchemaLike, as_schema
+from aero_agent.speakers.labelling import check_can_diarize, label_transcript
 from aero_agent.transcript import Segment, Transcript
 from aero_agent.vectors import PassageVectors
 
@@ -66,6 +69,8 @@ class SessionInfo(BaseModel):
     turns: int = 0
     tags: list[str] | None = Field(default=None, description="Topic keyphrases, once the transcript is indexed.")
     gist: str | None = Field(default=None, description="The recording's most central passage, in one line.")
+    speakers: int | None = Field(default=None, description=(
+        "Speakers found, once diarized (0 when no speech was heard); None when speakers were not asked for."))
 
 
 def new_session_id() -> str:
@@ -103,13 +108,16 @@ class AudioSession:
 
     def __init__(self, info: SessionInfo, engine: Engine, encoded: EncodedAudio | None = None,
                  history: Sequence[Turn] = (), reasoner: Any = None, *, retrieval: Retrieval | None = None,
-                 vectors: PassageVectors | None = None) -> None:
+                 vectors: PassageVectors | None = None, diarizer: Diarizer | None = None) -> None:
         self.info = info
         self.engine = engine
         self.encoded = encoded
         self.history: list[Turn] = list(history)
         self.reasoner = reasoner
         self.on_change: Callable[["AudioSession"], None] | None = None
+        self.diarizer = diarizer  # None: the embedded GE2E diarizer, loaded on first use
+        self.diarization: DiarizationOptions | None = None
+        """Speakers to find when the encoding ends (``open(..., speakers=True)``); None for none."""
         self._partial: list[Segment] = []
         self.index = TranscriptIndex(retrieval or HybridRetrieval(), vectors)
         self._live: OnlineProcessor | None = None  # set while the session is live
@@ -126,10 +134,22 @@ class AudioSession:
     def open(cls, source: AudioSource, engine: Engine | None = None, progress: ProgressFn | None = None,
              reasoner: Any = None, *, sample_rate: int | None = None,
              max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None,
-             retrieval: Retrieval | None = None) -> "AudioSession":
-        """Decode ``source`` and encode it once with ``engine`` (the embedded Whisper engine by default)."""
+             retrieval: Retrieval | None = None, speakers: bool = False, num_speakers: int | None = None,
+             min_speakers: int | None = None, max_speakers: int | None = None,
+             diarizer: Diarizer | None = None) -> "AudioSession":
+        """Decode ``source`` and encode it once with ``engine`` (the embedded Whisper engine by default).
+
+        With ``speakers=True`` (or any count) the same pass also finds who speaks when: every segment gets a
+        speaker, split where the speaker changes. ``num_speakers`` fixes the count; ``min_speakers`` and
+        ``max_speakers`` bound the automatic one. Bad counts and an engine that cannot raise before decoding.
+        """
+        wanted = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
+        if wanted is not None:
+            engine = engine or _default_engine()
+            check_can_diarize(engine)
         clip = load_audio(source, sample_rate=sample_rate, max_duration_s=max_duration_s, max_bytes=max_bytes)
         session = cls.pending(clip, engine, reasoner=reasoner, retrieval=retrieval)
+        session.diarizer, session.diarization = diarizer, wanted
         session.run_encoding(clip, progress)
         return session
 
@@ -138,9 +158,7 @@ class AudioSession:
                 session_id: str | None = None, *, retrieval: Retrieval | None = None) -> "AudioSession":
         """A session for ``clip`` that has not been encoded yet (status ``encoding``)."""
         if engine is None:
-            from aero_agent.engines import default_engine
-
-            engine = default_engine()
+            engine = _default_engine()
         info = SessionInfo(id=session_id or new_session_id(), source=clip.source, duration_s=round(clip.duration_s, 3),
                            engine=engine.name, model_id=engine.model_id)
         try:
@@ -262,20 +280,106 @@ class AudioSession:
 
         try:
             encoded = self.engine.encode(clip, progress=report)
+            applied = self._apply_speakers(encoded, clip, None)
+            with self._lock:
+                self._apply_speakers(encoded, clip, applied)  # asked for meanwhile (a reused session)
+                self.encoded = encoded
+                self.info.status, self.info.progress, self.info.error = "ready", 1.0, None
+                self.info.updated = utc_now()
+                if encoded.transcript is not None:
+                    self._guarded_indexing(self.index_transcript)
         except BaseException as exc:
             with self._lock:
                 self.info.status, self.info.error = "failed", f"{type(exc).__name__}: {exc}"
                 self.info.updated = utc_now()
             self.finished.set()
             raise
-        with self._lock:
-            self.encoded = encoded
-            self.info.status, self.info.progress, self.info.error = "ready", 1.0, None
-            self.info.updated = utc_now()
-            if encoded.transcript is not None:
-                self._guarded_indexing(self.index_transcript)
         self._changed()
         self.finished.set()
+
+    # ----- speakers ----------------------------------------------------------------------
+    def _apply_speakers(self, encoded: EncodedAudio, clip: AudioClip,
+                        applied: DiarizationOptions | None) -> DiarizationOptions | None:
+        """Label ``encoded``'s transcript with :attr:`diarization`, unless ``applied`` already was; returns
+        what is applied now."""
+        wanted = self.diarization
+        if wanted is None or wanted is applied or encoded.transcript is None:
+            return applied
+        if self._cancel.is_set():
+            raise EncodingCancelledError(f"session {self.id} was closed while encoding")
+        encoded.transcript = self._labelled(encoded.transcript, clip.samples, wanted)
+        return wanted
+
+    def _labelled(self, transcript: Transcript, samples: Any, options: DiarizationOptions) -> Transcript:
+        labelled = label_transcript(transcript, samples, options, self.engine, self.diarizer)
+        self.info.speakers = len(labelled.speakers())
+        return labelled
+
+    def diarize(self, speakers: bool = True, num_speakers: int | None = None, min_speakers: int | None = None,
+                max_speakers: int | None = None, *, audio: AudioSource | None = None,
+                sample_rate: int | None = None) -> Transcript:
+        """Find who speaks when in a ready session, without decoding its speech again; returns the labelled
+        transcript (also what :meth:`transcribe` returns from now on, and what the store saves).
+
+        The samples are not kept in memory after encoding (a 15-minute recording is 58 MB of them): they
+        are decoded again from the session's source file, which must be unchanged since it was opened
+        (:class:`SourceChangedError` otherwise). A session opened from bytes, an array or live audio has no
+        file to read: pass the same recording as ``audio``.
+        """
+        options = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
+        if options is None:
+            raise InvalidArgumentError("diarize needs speakers=True or a speaker count")
+        check_can_diarize(self.engine)
+        with self._lock:
+            encoded = self._require_ready("speaker diarization")
+            transcript = self.transcribe()
+            clip = self._source_clip(audio, sample_rate)
+            encoded.transcript = self._labelled(transcript, clip.samples, options)
+            self.info.updated = utc_now()
+            self._guarded_indexing(self.index_transcript)
+        self._changed()
+        return self.transcribe()
+
+    def ensure_speakers(self, speakers: bool = True, num_speakers: int | None = None,
+                        min_speakers: int | None = None, max_speakers: int | None = None) -> Transcript:
+        """The transcript with speakers: as it is when it already has a count the request allows (or no
+        speech at all), else diarized now (:meth:`diarize`); while encoding, the request is kept for the
+        end of the pass and the partial transcript returned."""
+        options = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
+        if options is None:
+            return self.transcribe()
+        with self._lock:
+            if self.info.status == "encoding":
+                check_can_diarize(self.engine)
+                self.diarization = options  # run_encoding reads it when the transcript is done
+                return self.transcribe()
+            low, high = options.bounds
+            found = self.info.speakers
+            if found is not None and (found == 0 or options == DiarizationOptions() or low <= found <= high):
+                return self.transcribe()
+        return self.diarize(True, options.num_speakers, options.min_speakers, options.max_speakers)
+
+    def _source_clip(self, audio: AudioSource | None, sample_rate: int | None) -> AudioClip:
+        """The session's recording decoded again: ``audio`` when given, else its unchanged source file."""
+        if audio is not None:
+            clip = load_audio(audio, sample_rate=sample_rate)
+        elif self.info.source_size is None:
+            raise CapabilityError(f"session {self.id} was opened from in-memory or live audio, whose samples are "
+                                  "not kept; pass the recording again as audio=..., or open it with speakers=True")
+        else:
+            path = Path(self.info.source)
+            try:
+                stat = path.stat()
+            except OSError:
+                stat = None
+            if stat is None or (stat.st_size, stat.st_mtime) != (self.info.source_size, self.info.source_mtime):
+                raise SourceChangedError(self.info.source, "the file is gone or changed since the session was "
+                                         "opened, so speakers cannot be found for this transcript; open it again")
+            clip = load_audio(path)
+        if abs(clip.duration_s - self.info.duration_s) > 0.1:
+            raise InvalidArgumentError(f"the audio given is {clip.duration_s:.1f} s long, the session's recording "
+                                       f"{self.info.duration_s:.1f} s: give the same recording")
+        return clip
 
     # ----- read-only views --------------------------------------------------------------
     @property
@@ -472,6 +576,12 @@ class AudioSession:
 
 
 SPEAKER_CONTEXT_CHARS = 4_000
+
+
+def _default_engine() -> Engine:
+    from aero_agent.engines import default_engine
+
+    return default_engine()
 
 
 def _about_speaker(question: str, speaker: str, transcript: Transcript) -> str:

@@ -24,6 +24,8 @@ from aero_agent.results import SearchHit, utc_now
 from aero_agent.retention import StoredSession, StoreLimits, plan_removals
 from aero_agent.retrieval import HybridRetrieval, Retrieval
 from aero_agent.session import AudioSession, SessionInfo, check_k, check_query
+from aero_agent.speakers.base import DiarizationOptions, requested_diarization
+from aero_agent.speakers.labelling import check_can_diarize
 from aero_agent.tags import Topics
 from aero_agent.vectors import PassageVectors
 
@@ -88,22 +90,29 @@ class SessionStore:
     # ----- opening ------------------------------------------------------------------
     def open(self, source: AudioSource, engine: Engine | None = None, progress: ProgressFn | None = None, *,
              wait: bool = True, sample_rate: int | None = None, name: str | None = None,
-             reuse: bool = False) -> AudioSession:
+             reuse: bool = False, speakers: bool = False, num_speakers: int | None = None,
+             min_speakers: int | None = None, max_speakers: int | None = None) -> AudioSession:
         """Decode ``source`` now (bad audio raises here), then encode it: inline, or in the background
         when ``wait`` is False (the returned session has status ``encoding`` until it is done).
 
-        With ``reuse``, a ready or encoding session of the same unchanged file and engine is returned instead.
+        With ``speakers`` (or a speaker count) the encoding also finds who speaks when (see
+        :meth:`AudioSession.open`). With ``reuse``, a ready or encoding session of the same unchanged file
+        and engine is returned instead, diarized now (ready) or when its encoding ends, if it is not yet.
         """
+        wanted = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
+        if wanted is not None:
+            check_can_diarize(engine or self.engine)
         if reuse and isinstance(source, (str, Path)):
             found = self.find(source, engine)
             if found is not None:
-                return self.get(found.id)
+                return self._reused(self.get(found.id), wanted)
         if isinstance(source, (str, os.PathLike)):
             source = Path(source).expanduser().resolve()
         clip = load_audio(source, sample_rate=sample_rate, max_duration_s=self.max_duration_s,
                           max_bytes=self.max_bytes, name=name)
         engine = engine or self.engine
         session = AudioSession.pending(clip, engine, reasoner=self._reasoner_for(engine), retrieval=self.retrieval)
+        session.diarization = wanted
         folder = self._folder(session.id)
         with self._lock:  # room is made and taken in one step, so two opens cannot both take the last place
             # bytes are checked when the encoding is done and its size known, so a refusal removes nothing
@@ -149,6 +158,13 @@ class SessionStore:
         else:
             with self._lock:
                 self._jobs[session.id] = self._pool.submit(job)
+        return session
+
+    @staticmethod
+    def _reused(session: AudioSession, wanted: DiarizationOptions | None) -> AudioSession:
+        """An open session asked for again, with speakers when they are asked for and not there yet."""
+        if wanted is not None:
+            session.ensure_speakers(True, wanted.num_speakers, wanted.min_speakers, wanted.max_speakers)
         return session
 
     # ----- library search ----------------------------------------------------------

@@ -88,6 +88,8 @@ class Transcript(BaseModel):
     duration_s: float = 0.0
     language: str = "en"
     complete: bool = Field(default=True, description="False while the session is still encoding or live.")
+    diarized: bool = Field(default=False, description=(
+        "True once speakers were looked for: every segment then has a speaker (none when no speech was heard)."))
     partial: list[Segment] = Field(default_factory=list, description=(
         "A live session's tail that may still change (not in ``segments``, not searched); empty otherwise."))
 
@@ -114,7 +116,8 @@ class Transcript(BaseModel):
             return self
         known = {s.speaker for s in self.segments if s.speaker}
         if speaker not in known:
-            have = ", ".join(sorted(known)) or "none: the session was not diarized"
+            have = ", ".join(sorted(known)) or ("none: no speech was heard" if self.diarized
+                                                else "none: the session was not diarized")
             raise InvalidArgumentError(f"unknown speaker {speaker!r}; speakers in this recording: {have}")
         return self.model_copy(update={"segments": [s for s in self.segments if s.speaker == speaker]})
 
@@ -155,9 +158,26 @@ class Transcript(BaseModel):
         """JSON with segments (speakers and word times when known), non-speech events, duration and language."""
         return self.model_dump_json(indent=2)
 
-    def to_rttm(self, file_id: str = "audio") -> str:
-        """NIST RTTM speaker turns (one ``SPEAKER`` line per diarized segment)."""
+    def speaker_lines(self) -> str:
+        """One ``SPEAKER_xx: text`` line per run of segments of one speaker (the plain text when not diarized)."""
         if not self.has_speakers:
+            return self.text
+        runs: list[tuple[str | None, list[str]]] = []
+        for seg in self.segments:
+            if not seg.text.strip():
+                continue
+            if runs and runs[-1][0] == seg.speaker:
+                runs[-1][1].append(seg.text.strip())
+            else:
+                runs.append((seg.speaker, [seg.text.strip()]))
+        return "\n".join(f"{who}: {' '.join(parts)}" if who else " ".join(parts) for who, parts in runs)
+
+    def to_rttm(self, file_id: str = "audio") -> str:
+        """NIST RTTM speaker turns (one ``SPEAKER`` line per diarized segment; empty when diarized and no
+        speech was heard)."""
+        if not self.has_speakers:
+            if self.diarized:
+                return ""
             raise InvalidArgumentError("this transcript has no speaker labels; diarize it first (speakers=True)")
         lines = [f"SPEAKER {file_id} 1 {s.start:.3f} {max(0.0, s.end - s.start):.3f} <NA> <NA> {s.speaker} <NA> <NA>"
                  for s in self.segments if s.speaker]
@@ -188,8 +208,9 @@ class Transcript(BaseModel):
         return self.model_copy(update={"segments": self.segments[:count]})
 
     def render(self, fmt: str) -> str:
-        """Render as ``text``/``txt``, ``srt``, ``vtt``, ``json`` or ``rttm``."""
-        renderers = {"text": lambda: self.text, "txt": lambda: self.text, "srt": self.to_srt,
+        """Render as ``text``/``txt`` (a ``SPEAKER_xx:`` line per speaker's turn when diarized), ``srt``,
+        ``vtt``, ``json`` or ``rttm``."""
+        renderers = {"text": self.speaker_lines, "txt": self.speaker_lines, "srt": self.to_srt,
                      "vtt": self.to_vtt, "json": self.to_json, "rttm": self.to_rttm}
         if fmt not in renderers:
             raise InvalidArgumentError(f"unknown transcript format {fmt!r}; use one of {sorted(renderers)}")

@@ -105,7 +105,7 @@ BAD_CALLS = [
     ("transcribe_audio", {"start_s": 50}, "outside the audio (0-11.00 s)"),
     ("transcribe_audio", {"start_s": 8, "end_s": 2}, "outside the audio"),
     ("transcribe_audio", {"start_s": -1}, "outside the audio"),
-    ("transcribe_audio", {"format": "docx"}, "format: Input should be 'text', 'srt', 'vtt' or 'json'"),
+    ("transcribe_audio", {"format": "docx"}, "format: Input should be 'text', 'srt', 'vtt', 'json' or 'rttm'"),
     ("search_audio", {"query": "country", "k": 0}, "k: Input should be greater than or equal to 1"),
     ("search_audio", {"query": "   "}, "query must be a non-empty string"),
     ("ask_audio", {}, "question: Field required"),
@@ -194,7 +194,7 @@ def test_toolkit_tools_and_schemas() -> None:
     assert [t.name for t in tools] == ["open_audio", "transcribe_audio", "ask_audio", "search_audio",
                                        "extract_from_audio", "list_audio_sessions", "close_audio_session",
                                        "search_library", "start_live_session", "append_audio",
-                                       "finish_live_session"]
+                                       "finish_live_session", "list_speakers"]
     assert [type(t) for t in tools] == list(TOOL_CLASSES)
     for tool in tools:
         assert tool.response_format == "content_and_artifact" and tool.handle_tool_error is True

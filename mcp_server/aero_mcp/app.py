@@ -26,6 +26,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from aero_agent.session import MAX_QUESTION_CHARS, AudioSession, SessionInfo
+from aero_agent.speakers.base import MAX_SPEAKERS
 from aero_mcp.backend import Backend, explain, is_expected
 from aero_mcp.config import ServerConfig
 
@@ -123,6 +124,12 @@ WaitS = Annotated[float | None, Field(
     ge=0,
     description="Seconds to wait for a session that is still encoding before answering (capped at about 50). "
                 "Leave empty not to wait: the part encoded so far is used.")]
+
+SpeakersArg = Annotated[bool, Field(description="Find who speaks when: every segment gets a speaker label "
+                                                "(SPEAKER_00, ...), split where the speaker changes.")]
+NumSpeakers = Annotated[int | None, Field(ge=1, le=MAX_SPEAKERS, description=(
+    "The number of speakers, when known (implies speakers); empty: found automatically."))]
+
 
 def text_arg(description: str) -> Any:
     """A non-empty text argument (a question, a query, an instruction) of at most ``MAX_QUESTION_CHARS``."""

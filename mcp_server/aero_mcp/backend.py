@@ -202,6 +202,7 @@ def hints(roots: list[Path]) -> dict[type, str]:
         table[kind] = f"{table[kind]} {option}"
     table[E.SessionNotFoundError] = ("Call list_audio_sessions to see the sessions in the store, or open_audio to "
                                      "open the file again.")
+    table[E.SourceChangedError] = "Call open_audio on the file again (with speakers=true) for a new session."
     table[E.StoreFullError] = ("Close sessions you no longer need with close_audio_session, or restart aero-mcp "
                                "with a higher --max-sessions or --max-store-mb.")
     return table

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from aero_agent import SearchHit, Segment, SessionInfo
 from aero_agent.results import AnswerMethod, ExtractionMethod
+from aero_agent.transcript import SpeakerSummary
 
 
 class SessionStatus(BaseModel):
@@ -27,6 +28,8 @@ class SessionStatus(BaseModel):
     turns: int = Field(default=0, description="Questions and extractions asked so far.")
     tags: list[str] | None = Field(default=None, description="Topic tags of the recording, once indexed.")
     gist: str | None = Field(default=None, description="The recording's most central passage, once indexed.")
+    speakers: int | None = Field(default=None, description="Speakers found once diarized (0: no speech); "
+                                                           "None when speakers were not asked for.")
     created: str
     updated: str
     message: str = Field(description="What the status means and what to do next.")
@@ -37,15 +40,18 @@ class SessionStatus(BaseModel):
                    model_id=info.model_id, status=info.status, progress=round(info.progress, 4),
                    windows_done=info.windows_done, windows_total=info.windows_total, error=info.error,
                    interrupted=info.status == "failed" and info.interrupted, turns=info.turns,
-                   tags=info.tags, gist=info.gist,
+                   tags=info.tags, gist=info.gist, speakers=info.speakers,
                    created=info.created, updated=info.updated, message=message or describe_status(info))
 
 
 def describe_status(info: SessionInfo) -> str:
     """One actionable sentence about a session's status."""
     if info.status == "ready":
+        who = "" if info.speakers is None else (
+            f" {info.speakers} speaker(s) found: list_speakers lists them, and search_audio and ask_audio take "
+            "speaker.")
         return (f"Ready: {info.duration_s:.1f} s of audio encoded. Use transcribe_audio, ask_audio, search_audio "
-                "or extract_from_audio with this session_id.")
+                f"or extract_from_audio with this session_id.{who}")
     if info.status == "live":
         return (f"Live: {info.duration_s:.1f} s of audio so far. Send more with append_audio, end it with "
                 "finish_live_session; transcribe_audio, search_audio and ask_audio read the final part so far.")
@@ -70,7 +76,7 @@ class TranscriptResult(BaseModel):
     """A transcript, or the part of it between two times, rendered in the requested format."""
 
     session_id: str
-    format: Literal["text", "srt", "vtt", "json"]
+    format: Literal["text", "srt", "vtt", "json", "rttm"]
     text: str = Field(description="The transcript rendered in `format`.")
     segments: list[Segment] = Field(description="The timed segments the text was rendered from.")
     start_s: float | None = None
@@ -80,6 +86,16 @@ class TranscriptResult(BaseModel):
     progress: float = Field(description="Fraction of the audio encoded, 0 to 1.")
     truncated: bool = Field(default=False, description="True when the transcript was cut at max_chars.")
     next_start_s: float | None = Field(default=None, description="Call again with this start_s for the rest.")
+    message: str = ""
+
+
+class SpeakersResult(BaseModel):
+    """The speakers of a diarized session, most talkative first."""
+
+    session_id: str
+    diarized: bool = Field(description="False when speakers were never asked for this session.")
+    speakers: list[SpeakerSummary]
+    complete: bool = Field(description="False while the session is still encoding.")
     message: str = ""
 
 

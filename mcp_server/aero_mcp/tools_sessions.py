@@ -12,7 +12,8 @@ from pydantic import Field
 from aero_agent.paths import resolve_allowed
 from aero_agent.render import status_line
 from aero_agent.session import SessionInfo
-from aero_mcp.app import DELETES, OPENS, READ_ONLY, App, AppState, SessionId, WaitS, progress_sink, result, tool
+from aero_mcp.app import (DELETES, OPENS, READ_ONLY, App, AppState, NumSpeakers, SessionId, SpeakersArg, WaitS,
+                          progress_sink, result, tool)
 from aero_mcp.models import CloseResult, OpenAudioResult, SessionList, SessionStatus
 
 log = logging.getLogger("aero_mcp")
@@ -36,11 +37,15 @@ async def open_audio(
                     "recordings are waited for and long ones return at once with status 'encoding'.")] = None,
     reuse: Annotated[bool, Field(description="Return the existing session when this file is already "
                                              "open (ready or encoding).")] = True,
+    speakers: SpeakersArg = False,
+    num_speakers: NumSpeakers = None,
     ctx: Context | None = None,
 ) -> Annotated[CallToolResult, OpenAudioResult]:
     """Open a recording: decode it, then encode it once so that later calls are fast.
 
-    Returns a session_id for transcribe_audio, ask_audio, search_audio and extract_from_audio. Bad audio
+    With speakers=true the same pass finds who speaks when (segments labelled SPEAKER_00, ...; see
+    list_speakers); num_speakers fixes the count when known. Returns a session_id for transcribe_audio,
+    ask_audio, search_audio and extract_from_audio. Bad audio
     is refused at once with the reason. Long recordings keep encoding in the background after this call
     returns (status 'encoding'); session_status reports progress.
     """
@@ -50,10 +55,16 @@ async def open_audio(
     real = await backend.run(resolve_allowed, path, app.roots, deadline=deadline, what="checking the path")
     info = await backend.run(store.find, real, deadline=deadline, what="looking for an open session") if reuse else None
     reused = info is not None
+    asked = {"speakers": speakers, "num_speakers": num_speakers}
     if info is None:
-        session = await backend.run(store.open, real, wait=False, deadline=deadline, what=f"decoding {real.name}")
+        session = await backend.run(store.open, real, wait=False, deadline=deadline, what=f"decoding {real.name}",
+                                    **asked)
         info = session.info.model_copy()
         log.info("opened %s as %s (%.1f s)", real, info.id, info.duration_s)
+    elif speakers or num_speakers is not None:
+        session = await backend.run(store.open, real, wait=False, reuse=True, deadline=deadline,
+                                    what="finding the speakers", **asked)
+        info = session.info.model_copy()
     if wait_s is None:
         wait_s = config.open_wait_s if info.duration_s <= config.short_audio_s else 0.0
     if info.status == "encoding" and wait_s > 0:

@@ -9,9 +9,10 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from aero_agent import errors as E
-from aero_agent.render import answer_text, hit_line, span, transcript_excerpt
-from aero_mcp.app import ADDS_TURN, READ_ONLY, Session, SessionId, WaitS, result, text_arg, tool
-from aero_mcp.models import AskResult, ExtractResult, SearchResult, TranscriptResult
+from aero_agent.render import answer_text, hit_line, span, speakers_text, transcript_excerpt
+from aero_mcp.app import (ADDS_TURN, READ_ONLY, NumSpeakers, Session, SessionId, SpeakersArg, WaitS, result,
+                          text_arg, tool)
+from aero_mcp.models import AskResult, ExtractResult, SearchResult, SpeakersResult, TranscriptResult
 
 MAX_SCHEMA_CHARS = 20_000
 DEFAULT_TRANSCRIPT_CHARS = 40_000
@@ -28,18 +29,24 @@ async def transcribe_audio(
     session_id: SessionId,
     start_s: Annotated[float | None, Field(ge=0, description="Start time in seconds.")] = None,
     end_s: Annotated[float | None, Field(ge=0, description="End time in seconds.")] = None,
-    format: Annotated[Literal["text", "srt", "vtt", "json"], Field(
-        description="text (plain), srt or vtt (subtitles with times), or json (segments).")] = "text",
+    format: Annotated[Literal["text", "srt", "vtt", "json", "rttm"], Field(
+        description="text (plain; 'SPEAKER_xx:' lines when diarized), srt or vtt (subtitles with times), json "
+                    "(segments with word times, speakers and non-speech events), or rttm (speaker turns).")] = "text",
     max_chars: Annotated[int, Field(
         ge=200, le=MAX_TRANSCRIPT_CHARS,
         description="Cut long transcripts at a segment boundary to at most this many characters (a single "
                     "longer segment comes whole); the result says where to continue.")] = DEFAULT_TRANSCRIPT_CHARS,
+    speakers: SpeakersArg = False,
+    num_speakers: NumSpeakers = None,
     wait_s: WaitS = None,
 ) -> Annotated[CallToolResult, TranscriptResult]:
     """The timed transcript of a session, whole or between start_s and end_s seconds.
 
-    While the session is still encoding, returns the part transcribed so far (complete=false).
+    While the session is still encoding, returns the part transcribed so far (complete=false). With
+    speakers=true a session not yet diarized is diarized first (once; its words are not decoded again).
     """
+    if speakers or num_speakers is not None:
+        await call.run(call.session.ensure_speakers, True, num_speakers, what="finding the speakers")
     transcript = await call.run(call.session.transcribe, start_s, end_s, what="transcription")
     info = call.info
     live = info.status == "live"
@@ -55,6 +62,19 @@ async def transcribe_audio(
     header += " (live: final part so far)" if live else "" if transcript.complete else \
         f" (partial, encoding {info.progress:.0%} done)"
     return result(found, "\n".join([header + ":", excerpt.text] + ([f"\n({message})"] if message else [])))
+
+
+@tool("List speakers", READ_ONLY)
+async def list_speakers(call: Session, session_id: SessionId, wait_s: WaitS = None
+                        ) -> Annotated[CallToolResult, SpeakersResult]:
+    """Who speaks in a diarized session: each speaker's id, talk time, share of the talk, and first and last
+    time, most talkative first. Open the file with speakers=true (or transcribe_audio with speakers=true) first.
+    """
+    transcript = await call.run(call.session.transcribe, what="reading the transcript")
+    summary = transcript.speakers()
+    listed = SpeakersResult(session_id=session_id, diarized=transcript.diarized, speakers=summary,
+                            complete=transcript.complete, message=speakers_text(summary, transcript.diarized))
+    return result(listed, listed.message)
 
 
 @tool("Ask about audio", ADDS_TURN)

@@ -8,13 +8,14 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, field_validator
 
 from aero_agent.paths import allowed_roots, resolve_allowed
-from langchain_aero.utils import AudioTool, session_artifact
+from langchain_aero.utils import AudioTool, num_speakers_field, session_artifact, speakers_field
 
 
 DESCRIPTION = (
     "Open an audio file once and get a session_id for it. The recording is decoded and encoded a single "
-    "time; every other audio tool then works on the session_id without re-reading the file. Opening a file "
-    "that is already open returns its session. Returns the session id, duration, engine and status.")
+    "time; every other audio tool then works on the session_id without re-reading the file. With speakers=true "
+    "it also finds who speaks when (segments labelled SPEAKER_00, ...). Opening a file that is already open "
+    "returns its session. Returns the session id, duration, engine and status.")
 """What the model reads about the tool."""
 
 
@@ -23,6 +24,8 @@ class OpenAudioInput(BaseModel):
                                   "allowed folders; relative paths are taken from the first allowed folder.")
     reuse: bool = Field(default=True, description="Return the existing session when this unchanged file is already "
                                                   "open (ready or encoding); false encodes it again as a new session.")
+    speakers: bool = speakers_field()
+    num_speakers: int | None = num_speakers_field()
 
 
 class OpenAudioTool(AudioTool):
@@ -42,13 +45,15 @@ class OpenAudioTool(AudioTool):
     def _resolve_dirs(cls, value: Any) -> list[Path]:
         return allowed_roots(None if value is None else ([value] if isinstance(value, (str, Path)) else value))
 
-    def _call(self, path: str, reuse: bool = True) -> tuple[str, Any]:
+    def _call(self, path: str, reuse: bool = True, speakers: bool = False,
+              num_speakers: int | None = None) -> tuple[str, Any]:
         real = resolve_allowed(path, self.allowed_dirs)
         found = self.store.find(real, self.engine) if reuse else None
+        asked = {"speakers": speakers, "num_speakers": num_speakers}
         if found is None:
-            session = self.store.open(real, engine=self.engine, wait=self.wait)
+            session = self.store.open(real, engine=self.engine, wait=self.wait, **asked)
         else:
-            session = self.store.get(found.id)
+            session = self.store.open(real, engine=self.engine, wait=self.wait, reuse=True, **asked)
             if self.wait and session.info.status == "encoding":
                 self.store.wait(session.id)  # opened in the background by an earlier call
         info = session.info.model_copy()
@@ -58,6 +63,8 @@ class OpenAudioTool(AudioTool):
         text = (f"{opened} ({info.duration_s:.1f} s, "
                 f"engine {info.engine} {info.model_id}, status {info.status}). Pass session_id=\"{info.id}\" to "
                 "transcribe_audio, ask_audio, search_audio and extract_from_audio.")
+        if info.speakers is not None:
+            text += f" {info.speakers} speaker(s) found: list_speakers lists them."
         if info.status == "encoding":
             text += " Encoding continues in the background; list_audio_sessions shows its progress."
         if not session.engine.capabilities.answer and session.reasoner is None:

@@ -7,12 +7,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from aero_agent.render import transcript_excerpt
-from langchain_aero.utils import AudioTool, SessionInput, TranscriptFormat
+from langchain_aero.utils import AudioTool, SessionInput, TranscriptFormat, num_speakers_field, speakers_field
 
 
 DESCRIPTION = (
     "Transcript of an open audio session, whole or between start_s and end_s seconds, as plain text, SRT, "
-    "WebVTT or JSON with segment times. Long transcripts are cut at the end of a segment; call again with "
+    "WebVTT, JSON with segment and word times, or RTTM speaker turns; speakers=true labels who speaks (once). "
+    "Long transcripts are cut at the end of a segment; call again with "
     "start_s set to read on.")
 """What the model reads about the tool."""
 
@@ -22,8 +23,11 @@ class TranscribeAudioInput(SessionInput):
                                                             "beginning; omit for the beginning.")
     end_s: float | None = Field(default=None, description="End of the part to transcribe, in seconds; omit for the "
                                                           "end of the recording.")
-    format: TranscriptFormat = Field(default="text", description="'text' (plain words), 'srt' or 'vtt' (timed "
-                                                                 "subtitles), or 'json' (segments with times).")
+    format: TranscriptFormat = Field(default="text", description=(
+        "'text' (plain words; 'SPEAKER_xx:' lines when diarized), 'srt' or 'vtt' (timed subtitles), 'json' "
+        "(segments with word times, speakers and non-speech events), or 'rttm' (speaker turns)."))
+    speakers: bool = speakers_field()
+    num_speakers: int | None = num_speakers_field()
 
 
 class TranscribeAudioTool(AudioTool):
@@ -32,8 +36,10 @@ class TranscribeAudioTool(AudioTool):
     args_schema: type[BaseModel] = TranscribeAudioInput
 
     def _call(self, session_id: str, start_s: float | None = None, end_s: float | None = None,
-              format: str = "text") -> tuple[str, Any]:
+              format: str = "text", speakers: bool = False, num_speakers: int | None = None) -> tuple[str, Any]:
         session = self._session(session_id)
+        if speakers or num_speakers is not None:
+            session.ensure_speakers(True, num_speakers)
         transcript = session.transcribe(start_s, end_s)
         live = session.info.status == "live"
         progress = None if live else session.info.progress

@@ -22,11 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from aero_agent import errors as E
 from aero_agent.render import Hint, input_hints, status_line, with_next_step
 from aero_agent.session import AudioSession, SessionInfo
+from aero_agent.speakers.base import MAX_SPEAKERS
 from aero_agent.store import SessionStore
 from aero_agent.transcript import Transcript
 
 DEFAULT_MAX_OUTPUT_CHARS = 20_000
-TranscriptFormat = Literal["text", "srt", "vtt", "json"]
+TranscriptFormat = Literal["text", "srt", "vtt", "json", "rttm"]
 
 SESSION_ID_DESCRIPTION = ("Id of an open audio session, as returned by open_audio or list_audio_sessions "
                           "(e.g. 's3f9a1c2b7d0e').")
@@ -51,6 +52,7 @@ def hints(roots: Sequence[Path] | None = None) -> dict[type, Hint]:
     table[E.PathNotAllowedError] += " Folders are allowed with AudioToolkit(allowed_dirs=[...])."
     table[E.SessionNotFoundError] = ("Call list_audio_sessions to see the open sessions, or open_audio to open "
                                      "the file again.")
+    table[E.SourceChangedError] = "Call open_audio on the file again with speakers=true, as a new session."
     return table
 
 
@@ -129,3 +131,18 @@ class AudioTool(BaseTool):
 class SessionInput(BaseModel):
     # no docstring: pydantic would show it as the schema's description of every tool built on this
     session_id: str = Field(description=SESSION_ID_DESCRIPTION)
+
+
+SPEAKERS_DESCRIPTION = ("Find who speaks when: every segment gets a speaker label (SPEAKER_00, ...), split where "
+                        "the speaker changes.")
+NUM_SPEAKERS_DESCRIPTION = "The number of speakers, when known (implies speakers); omit to find it automatically."
+
+
+def speakers_field() -> Any:
+    """The ``speakers`` argument of open_audio and transcribe_audio."""
+    return Field(default=False, description=SPEAKERS_DESCRIPTION)
+
+
+def num_speakers_field() -> Any:
+    """The ``num_speakers`` argument of open_audio and transcribe_audio."""
+    return Field(default=None, ge=1, le=MAX_SPEAKERS, description=NUM_SPEAKERS_DESCRIPTION)
