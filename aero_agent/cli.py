@@ -95,6 +95,15 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     session = _open(args)
+    if session.diarization is not None and not args.json:  # who spoke when first, then the answers
+        from aero_agent.render import who_spoke_when
+
+        print(who_spoke_when(session.transcribe()) + "\n")
+        for question in args.question:
+            print(f"Q: {question}")
+            _print_answer(session.ask(question), False)
+            print()
+        return 0
     for question in args.question:
         _print_answer(session.ask(question), args.json)
     return 0

@@ -45,6 +45,17 @@ def speakers_text(speakers: Sequence[SpeakerSummary], diarized: bool) -> str:
     return "\n".join(lines)
 
 
+def who_spoke_when(transcript: Transcript) -> str:
+    """A heading with each speaker's share of the talk, then one ``[mm:ss-mm:ss] SPEAKER_xx: text`` line per
+    turn (a run of one speaker's segments); or why there are no speakers."""
+    speakers = transcript.speakers()
+    if not speakers:
+        return speakers_text(speakers, transcript.diarized)
+    shares = ", ".join(f"{s.speaker} {s.share:.0%}" for s in speakers)
+    heading = f"Who spoke when ({len(speakers)} speaker{'s' if len(speakers) != 1 else ''}: {shares}):"
+    return "\n".join([heading, *(segment_line(turn) for turn in transcript.speaker_turns())])
+
+
 def evidence_lines(segments: Sequence[Segment]) -> str:
     """One ``[mm:ss-mm:ss] text`` line per segment."""
     return "\n".join(segment_line(s) for s in segments)

@@ -158,19 +158,25 @@ class Transcript(BaseModel):
         """JSON with segments (speakers and word times when known), non-speech events, duration and language."""
         return self.model_dump_json(indent=2)
 
+    def speaker_turns(self) -> list[Segment]:
+        """Runs of consecutive segments of one speaker joined into one segment each (start of the first, end of
+        the last, texts joined; word times dropped); the segments as they are when not diarized."""
+        turns: list[Segment] = []
+        for seg in self.segments:
+            if not seg.text.strip():
+                continue
+            if turns and self.has_speakers and turns[-1].speaker == seg.speaker:
+                last = turns[-1]
+                turns[-1] = last.model_copy(update={"end": seg.end, "text": f"{last.text} {seg.text.strip()}"})
+            else:
+                turns.append(seg.model_copy(update={"text": seg.text.strip(), "words": None}))
+        return turns
+
     def speaker_lines(self) -> str:
         """One ``SPEAKER_xx: text`` line per run of segments of one speaker (the plain text when not diarized)."""
         if not self.has_speakers:
             return self.text
-        runs: list[tuple[str | None, list[str]]] = []
-        for seg in self.segments:
-            if not seg.text.strip():
-                continue
-            if runs and runs[-1][0] == seg.speaker:
-                runs[-1][1].append(seg.text.strip())
-            else:
-                runs.append((seg.speaker, [seg.text.strip()]))
-        return "\n".join(f"{who}: {' '.join(parts)}" if who else " ".join(parts) for who, parts in runs)
+        return "\n".join(turn.labelled_text for turn in self.speaker_turns())
 
     def to_rttm(self, file_id: str = "audio") -> str:
         """NIST RTTM speaker turns (one ``SPEAKER`` line per diarized segment; empty when diarized and no
