@@ -89,8 +89,21 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         raise InvalidArgumentError("--format rttm lists speaker turns: add --speakers")
     session = _open(args)
     transcript = session.transcribe(args.start, args.end)
-    print(transcript.to_rttm(Path(session.info.source).stem) if args.format == "rttm" else transcript.render(args.format))
+    if args.format == "html":
+        print(_html_page(session, transcript))
+    elif args.format == "rttm":
+        print(transcript.to_rttm(Path(session.info.source).stem))
+    else:
+        print(transcript.render(args.format))
     return 0
+
+
+def _html_page(session, transcript) -> str:
+    """The self-contained page, with the recording (decoded again: the session keeps no samples) embedded."""
+    from aero_agent.audio import load_audio
+    from aero_agent.html_page import transcript_page
+
+    return transcript_page(transcript, load_audio(session.info.source))
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -128,41 +141,34 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-CHAT_HELP = "Type a question, or /search WORDS, /transcript, /history, /help, /quit."
-
-
 def cmd_chat(args: argparse.Namespace) -> int:
-    session = _open(args)
-    out = sys.stdout
-    out.write(f"{session.info.source}: {session.info.duration_s:.1f} s, engine {session.info.engine}. {CHAT_HELP}\n")
-    while True:
-        if sys.stdin.isatty():
-            out.write("> ")
-            out.flush()
-        line = sys.stdin.readline()
-        if not line:
-            return 0
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            if line in ("/quit", "/exit"):
-                return 0
-            if line == "/help":
-                out.write(CHAT_HELP + "\n")
-            elif line == "/transcript":
-                out.write(session.transcribe().to_srt() + "\n")
-            elif line == "/history":
-                for turn in session.history:
-                    out.write(f"{turn.role}: {turn.content}\n")
-            elif line.startswith("/search"):
-                for hit in session.search(line[len("/search"):].strip(), 5):
-                    out.write(f"{hit.rank}. [{hit.start:.2f}-{hit.end:.2f}] {hit.text}\n")
-            else:
-                _print_answer(session.ask(line), False)
-        except AeroError as exc:  # a bad line never ends the chat
-            out.write(f"error: {exc}\n")
-        out.flush()
+    from aero_agent.chat import ChatRepl, run_chat
+    from aero_agent.speakers import requested_diarization
+
+    wanted = requested_diarization(args.speakers, args.num_speakers, args.min_speakers, args.max_speakers)
+    if not args.store:
+        return run_chat(ChatRepl(_open(args), wanted))
+    session, store = _open_stored(args)
+    try:
+        return run_chat(ChatRepl(session, wanted), store=store.root)
+    finally:
+        store.shutdown()
+
+
+def _open_stored(args: argparse.Namespace):
+    """The session of ``args.file`` in the ``--store`` folder: the one kept there (with its history), or new."""
+    from aero_agent.engines import load_engine
+    from aero_agent.store import SessionStore
+
+    engine = load_engine(args.engine, args.model)
+    store = SessionStore(args.store, engine, _reasoner(args), max_duration_s=args.max_duration)
+    path = Path(_source(args.file))
+    bar = ProgressBar(path.name) if store.find(path) is None and not args.quiet else None  # a new one encodes
+    session = store.open(path, progress=bar, reuse=True, speakers=args.speakers, num_speakers=args.num_speakers,
+                         min_speakers=args.min_speakers, max_speakers=args.max_speakers)
+    if bar is not None:
+        bar.close()
+    return session, store
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -242,9 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("transcribe", help="print a transcript")
     common(t)
-    t.add_argument("--format", choices=["txt", "text", "srt", "vtt", "json", "rttm"], default="txt",
+    t.add_argument("--format", choices=["txt", "text", "srt", "vtt", "json", "rttm", "html"], default="txt",
                    help="txt (SPEAKER_xx: lines when diarized), srt/vtt subtitles, json (segments with words, "
-                        "speakers and non-speech events), or rttm speaker turns (needs --speakers)")
+                        "speakers and non-speech events), rttm speaker turns (needs --speakers), or html: one "
+                        "self-contained page with the audio, a speaker timeline, clickable times and a search box")
     t.add_argument("--start", type=float, default=None, help="only from this time (s)")
     t.add_argument("--end", type=float, default=None, help="only up to this time (s)")
     t.set_defaults(func=cmd_transcribe)
@@ -263,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("chat", help="an interactive multi-turn session on one recording")
     common(c)
+    c.add_argument("--store", default=None, metavar="DIR",
+                   help="keep the session in this store folder: a later chat on the same file resumes it, history "
+                        "and all, without transcribing again")
     c.set_defaults(func=cmd_chat)
 
     s = sub.add_parser("search", help="search every recording of a session store by meaning")
