@@ -112,10 +112,11 @@ def test_page_in_headless_chromium_seeks_searches_and_draws(page_file: Path, tmp
         assert index >= 0
         browser.click(f".seg:nth-of-type({index + 1}) .t")  # a real mouse click on the line's [mm:ss]
         wanted = float(browser.evaluate(f"document.querySelectorAll('.seg')[{index}].dataset.start"))
-        browser.wait_for(f"Math.abs({player_at} - {wanted}) < 0.5")
+        # soon, or playback from 0:00 could pass through the time by itself
+        browser.wait_for(f"Math.abs({player_at} - {wanted}) < 0.5", timeout_s=2.0)
         browser.click(".row:nth-of-type(2) .bar")  # the second speaker's first turn on the timeline
         bar_at = float(browser.evaluate("document.querySelector('.row:nth-of-type(2) .bar').dataset.t"))
-        browser.wait_for(f"Math.abs({player_at} - {bar_at}) < 0.5")
+        browser.wait_for(f"Math.abs({player_at} - {bar_at}) < 0.5", timeout_s=2.0)
         assert bar_at != wanted
 
         total = browser.evaluate("document.querySelectorAll('.seg').length")
