@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -23,15 +24,41 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
 
 
-def test_quick_start_ask_command() -> None:
-    """Catches the README's own quick-start line breaking: both questions answered, with times, in order."""
-    result = run("ask", "example:sonnet", "beauty's rose", "the glutton")
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def quick_start() -> list[str]:
+    """The README's quick start: the lines of its first code block."""
+    text = README.read_text("utf-8")
+    block = text[text.index("## Quick start"):].split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_quick_start_is_two_commands_and_the_tests_are_ci_s() -> None:
+    """Catches a quick start that grows past two commands, or whose test command is not the one .ci/run runs."""
+    install_and_run, install_and_test = quick_start()
+    assert "aero-agent ask example:meeting" in install_and_run and "pip install" in install_and_run
+    test_command = install_and_test.split("&&")[-1].strip()
+    assert test_command == "python -m pytest -q tests"
+    assert test_command in (README.parent / ".ci" / "run").read_text("utf-8").splitlines()
+
+
+def test_quick_start_main_job() -> None:
+    """Catches the README's main job breaking, run exactly as the quick start types it: who spoke when (two
+    speakers, timed labelled turns), then each question with timed, labelled evidence, in order."""
+    command = shlex.split(quick_start()[0].split("&&")[-1])
+    assert command[:3] == ["aero-agent", "ask", "example:meeting"]
+    result = run(*command[1:])
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    rose, glutton = out.lower().find("beauty's rose"), out.lower().find("glutton")
-    assert 0 <= rose < glutton, out
-    times = [int(m) * 60 + int(s) for m, s in re.findall(r"\[(\d\d):(\d\d)(?:\.\d+)?-", out)]
-    assert times and min(times) < 10 and max(times) >= 40, out  # the rose at the start, the glutton at the end
+    who, *answers = result.stdout.split("\nQ: ")
+    assert who.startswith("Who spoke when (2 speakers: SPEAKER_00 ")
+    turns = re.findall(r"^\[(\d\d):(\d\d)-\d\d:\d\d\] (SPEAKER_0[01]): ", who, re.M)
+    assert len(turns) >= 6 and {t[2] for t in turns} == {"SPEAKER_00", "SPEAKER_01"}
+    assert all(a[2] != b[2] for a, b in zip(turns, turns[1:]))  # a turn is a run of one speaker
+    files, login = answers
+    assert files.startswith("where can they find the project files?")
+    assert re.search(r"\[00:3\d-00:4\d\] SPEAKER_0[01]: No, on the desktop .*project documents link", files)
+    assert login.startswith("what do they need to log in?") and re.search(r"\[00:5\d-00:5\d\] SPEAKER_0[01]: .*username", login)
 
 
 def test_examples_subcommand_lists_every_bundled_recording() -> None:
