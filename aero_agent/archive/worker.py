@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,8 +135,22 @@ _indexer: FileIndexer | None = None
 def init_worker(options: EngineOptions) -> None:
     """Pool initializer: threads first, then the models, once per process."""
     global _indexer
+    _exit_with_parent()
     limit_threads(options.threads)
     _indexer = FileIndexer(options)
+
+
+def _exit_with_parent(every_s: float = 1.0) -> None:
+    """End this worker soon after the run that started it dies (``kill -9`` included): a pool's workers
+    would otherwise go on with their files, holding cores, for a run that can no longer record them."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="aero-parent-watch", daemon=True).start()
 
 
 def index_in_worker(task: Task) -> Outcome:
