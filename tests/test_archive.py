@@ -70,7 +70,7 @@ def test_a_folder_is_indexed_and_searchable_as_one_library(indexed, engine) -> N
     assert [Path(f.path).name for f in summary.failed] == ["broken.wav"]
     assert "broken.wav" in summary.failed[0].reason and "decod" in summary.failed[0].reason
     assert summary.audio_hours * 3600 == pytest.approx(3.502 + 4.32 + 5.855, abs=0.1)
-    assert "4/4 files" in lines and "real time" in lines and "broken.wav: failed" in lines
+    assert "4/4 files" in lines and "real time" in lines and "| failed: " in lines and "broken.wav" in lines
     store = SessionStore(root, engine)
     infos = {Path(i.source).stem: i for i in store.list()}
     assert set(infos) == set(CLIPS) and all(i.status == "ready" and i.tags for i in infos.values())

@@ -33,6 +33,7 @@ def add_index_command(sub: Any, engine_names: tuple[str, ...]) -> None:
 
 def cmd_index(args: argparse.Namespace) -> int:
     from aero_agent.archive.job import IndexOptions, run_index
+    from aero_agent.archive.progress import failed_line
     from aero_agent.archive.worker import EngineOptions
 
     options = IndexOptions(store=args.store, workers=args.workers, globs=tuple(args.glob),
@@ -45,5 +46,5 @@ def cmd_index(args: argparse.Namespace) -> int:
     else:
         print(summary.line())
         for failed in summary.failed:
-            print(f"  failed: {failed.path}: {failed.reason}", file=sys.stderr)
+            print(f"  failed: {failed_line(failed.path, failed.reason)}", file=sys.stderr)
     return 1 if summary.failed else 0

@@ -18,6 +18,11 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def failed_line(path: str, reason: str) -> str:
+    """``path: reason``, without the path twice (audio errors already start with it)."""
+    return reason if reason.startswith(path) else f"{path}: {reason}"
+
+
 class Progress:
     """Counts what is done of ``files`` files totalling ``total_bytes`` and draws it on ``stream``."""
 
@@ -58,17 +63,17 @@ class Progress:
         eta = self.eta_s()
         return (f"[{'#' * filled}{'.' * (self.width - filled)}] {count}/{self.files} files"
                 + (f", {self.failed} failed" if self.failed else "")
-                + f", {self.audio_s / 3600:.2f} h audio, {self.speed:.1f}x real time"
+                + f", {_clock(self.audio_s)} of audio, {self.speed:.1f}x real time"
                 + (f", {_clock(eta)} left" if eta is not None and count < self.files else ""))
 
     def _draw(self, path: str, error: str | None) -> None:
         if self.tty:
             self.stream.write("\r\033[K" + self.line())
             if error is not None:
-                self.stream.write(f"\n  failed: {path}: {error}\n")
+                self.stream.write(f"\n  failed: {failed_line(path, error)}\n")
         else:
-            state = f"failed: {error}" if error is not None else "done"
-            self.stream.write(f"{self.line()} | {path}: {state}\n")
+            state = f"failed: {failed_line(path, error)}" if error is not None else f"{path}: done"
+            self.stream.write(f"{self.line()} | {state}\n")
         self.stream.flush()
 
     def close(self) -> None:
