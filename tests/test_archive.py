@@ -18,7 +18,7 @@ import pytest
 
 from speech_data import REPO, speech_file
 
-from aero_agent.archive import IndexOptions, MEDIA_EXTENSIONS, discover, run_index
+from aero_agent.archive import EngineOptions, IndexOptions, MEDIA_EXTENSIONS, discover, run_index
 from aero_agent.archive.job import RUN_LOCK
 from aero_agent.archive.manifest import Manifest, Profile
 from aero_agent.archive.plan import settle_publications
@@ -50,18 +50,20 @@ def _quiet() -> Progress:
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, engine):
-    """One inline run over the small archive (the session's engine, no second model load)."""
+    """One inline run with speakers over the small archive (the session's engine, no second model load)."""
     folder = _archive(tmp_path_factory.mktemp("archive"))
     store = tmp_path_factory.mktemp("store")
     lines = io.StringIO()
     bar = Progress(4, sum(p.stat().st_size for p in folder.rglob("*.wav") if not p.name.startswith(".")), lines)
-    summary = run_index([folder], IndexOptions(store=store), progress=bar, engine=engine)
+    summary = run_index([folder], IndexOptions(store=store, engine=EngineOptions(speakers=True)), progress=bar,
+                        engine=engine)
     return folder, store, summary, lines.getvalue()
 
 
 def test_a_folder_is_indexed_and_searchable_as_one_library(indexed, engine) -> None:
     """Catches: files missed or taken that are not media, a corrupt file stopping the run or not reported,
-    sessions without transcript, vectors or tags, the library search not finding them, no progress lines."""
+    sessions without transcript, speakers, vectors or tags, the library search not finding them, no progress
+    lines."""
     from aero_agent.store import SessionStore
     from aero_agent.vectors import VECTORS
 
@@ -78,6 +80,10 @@ def test_a_folder_is_indexed_and_searchable_as_one_library(indexed, engine) -> N
     hit = store.search("the birds have feathers and fly", k=1)[0]
     assert hit.session_id == infos["birds"].id and "feathers" in hit.text
     assert store.find(folder / "part0" / "cards.wav").id == infos["cards"].id
+    for info in infos.values():
+        segments = store.get(info.id).transcribe().segments
+        assert segments and all(s.speaker == "SPEAKER_00" for s in segments)
+    assert all(e.speakers for e in Manifest(root).entries().values())
 
 
 def test_rerun_skips_what_is_done_without_loading_a_model(indexed) -> None:
@@ -182,6 +188,7 @@ def test_a_publication_cut_short_is_settled(indexed, tmp_path) -> None:
     assert settle_publications(manifest, root) == 2
     entries = manifest.entries()
     assert entries["/a.wav"].status == "done" and "/b.wav" not in entries
+    assert entries["/a.wav"].serves(profile) and not entries["/a.wav"].serves(Profile(speakers=True))
     assert not (root / ".staging" / "snotpublished").exists()
 
 
