@@ -105,20 +105,16 @@ class FileIndexer:
             return failure(path, exc)
 
     def _add_speakers(self, session: Any, clip: Any) -> None:
-        """Diarize the recording and label the transcript's segments and words, then re-index its passages
-        (they never cross a change of speaker). Needs an engine with a voice-activity detector."""
-        from aero_agent.errors import CapabilityError
+        """Diarize the recording within its transcribed speech and label the transcript's segments and words,
+        then re-index its passages (they never cross a change of speaker)."""
         from aero_agent.speakers import assign_speakers, default_diarizer
 
-        engine = self.store.engine
-        if not hasattr(engine, "speech_map"):
-            raise CapabilityError(f"the {engine.name} engine has no voice-activity detector for --speakers")
         if self._diarizer is None:
             self._diarizer = default_diarizer()
-        rate = clip.sample_rate
-        speech = [(a / rate, b / rate) for a, b in engine.speech_map(clip.samples).spans]
-        turns = self._diarizer.diarize(clip.samples, speech)
         encoded = session.encoded
+        # the segments are where the engine heard words: no second voice-activity pass is needed
+        speech = [(s.start, s.end) for s in encoded.transcript.segments if s.end > s.start]
+        turns = self._diarizer.diarize(clip.samples, speech)
         encoded.transcript = assign_speakers(encoded.transcript, turns)
         session.index_transcript()
         self.store.save(session.id)
