@@ -109,3 +109,11 @@ class SessionClosedError(AeroError):
 
 class SessionBusyError(AeroError):
     """Another writer is feeding this live session right now; audio of one stream comes from one writer."""
+
+
+class StoreBusyError(AeroError):
+    """Another index run holds this store; one run per store at a time (its own workers share the work)."""
+
+
+class MissingExtraError(AeroError):
+    """An optional part (an extra such as ``aero-agent[ray]``) is not installed."""

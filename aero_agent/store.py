@@ -16,10 +16,12 @@ from typing import Any
 
 from aero_agent import persistence as disk
 from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
+from aero_agent.catalog import Catalog
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, Engine, ProgressFn
 from aero_agent.errors import EncodingCancelledError, InvalidArgumentError, SessionNotFoundError, StoreFullError
 from aero_agent.library import LibraryIndex
 from aero_agent.live import LiveOptions
+from aero_agent.locks import FileLock, held_elsewhere
 from aero_agent.results import SearchHit, utc_now
 from aero_agent.retention import StoredSession, StoreLimits, plan_removals
 from aero_agent.retrieval import HybridRetrieval, Retrieval
@@ -32,6 +34,9 @@ from aero_agent.vectors import PassageVectors
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 INTERRUPTED = "interrupted: the process stopped while encoding; open the file again"
 LIVE_INTERRUPTED = "the process stopped during the live stream: its final text is kept, the partial tail is lost"
+STAGING = ".staging"  # session folders being published (renamed into the root when complete)
+STAGING_STALE_S = 600.0
+OWNER_LOCK = ".owner.lock"  # held by the process encoding a session, so other processes leave it alone
 
 
 class SessionStore:
@@ -65,6 +70,9 @@ class SessionStore:
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aero-encode")
         self._stopping = False
+        self._owned: dict[str, FileLock] = {}  # sessions this process is encoding or streaming
+        self._catalog = Catalog(self.root)  # metadata of every session, so listing reads no folder
+        self._catalog.reconcile(self._folder_ids(), self._read_info)
         self.interrupted = self._recover_interrupted()
         self.retrieval = retrieval or HybridRetrieval()  # how sessions and the library rank passages
         self._library = LibraryIndex(self.root, self.retrieval)
@@ -118,7 +126,8 @@ class SessionStore:
             # bytes are checked when the encoding is done and its size known, so a refusal removes nothing
             self._make_room(StoreLimits(max_sessions=self.limits.max_sessions), new_sessions=1)
             folder.mkdir(parents=True)
-            disk.write_json(folder / disk.INFO, session.info.model_dump())
+            self._own(session.id)
+            self._put_info(folder, session.info.model_dump())
             session.on_change = self._persist  # turns asked while encoding are saved too
             self._loaded[session.id] = session
             self._touch(session.id)
@@ -132,6 +141,12 @@ class SessionStore:
                 progress(p)
 
         def job() -> None:
+            try:
+                encode()
+            finally:
+                self._disown(session.id)
+
+        def encode() -> None:
             try:
                 session.run_encoding(clip, report)
             except Exception as exc:
@@ -209,7 +224,7 @@ class SessionStore:
             path = self.root / session_id / disk.INFO
             info = SessionInfo.model_validate_json(path.read_text("utf-8"))
             info.tags, info.gist = found.tags, found.gist
-            disk.write_json(path, info.model_dump())
+            self._put_info(path.parent, info.model_dump())
 
     def open_live(self, engine: Engine | None = None, options: LiveOptions | None = None) -> AudioSession:
         """A live session (see :meth:`AudioSession.live`) kept in this store: its final segments are saved as
@@ -219,7 +234,8 @@ class SessionStore:
         session = AudioSession.live(engine, options, reasoner=self._reasoner_for(engine))
         folder = self._folder(session.id)
         folder.mkdir(parents=True)
-        disk.write_json(folder / disk.INFO, session.info.model_dump())
+        self._own(session.id)
+        self._put_info(folder, session.info.model_dump())
         session.on_change = self._persist
         with self._lock:
             self._loaded[session.id] = session
@@ -283,14 +299,17 @@ class SessionStore:
         return self.status(session_id)
 
     def list(self) -> list[SessionInfo]:
-        """Every session in the store, newest first."""
+        """Every session in the store, newest first (from the catalog, with this process's loaded sessions
+        as they are in memory)."""
+        with self._lock:
+            loaded = {sid: s.info.model_copy() for sid, s in self._loaded.items()}
         infos = []
-        for folder in self.root.iterdir():
-            if (folder / disk.INFO).exists() and _ID.match(folder.name):
-                try:
-                    infos.append(self.status(folder.name))
-                except (OSError, ValueError, SessionNotFoundError):
-                    continue
+        for row in self._catalog.infos():
+            try:
+                infos.append(loaded.pop(row["id"], None) or SessionInfo.model_validate(row))
+            except ValueError:
+                continue
+        infos += [i for i in loaded.values() if (self.root / i.id).exists()]
         return sorted(infos, key=lambda i: i.created, reverse=True)
 
     def find(self, source: str | Path, engine: Engine | None = None) -> SessionInfo | None:
@@ -301,7 +320,8 @@ class SessionStore:
             stat = path.stat()
         except OSError:
             return None
-        for info in self.list():
+        for row in self._catalog.by_source(str(path)):
+            info = self.status(row["id"]) if row["id"] in self.loaded_ids() else SessionInfo.model_validate(row)
             if (info.status in ("ready", "encoding") and Path(info.source) == path and info.engine == engine.name
                     and info.model_id == engine.model_id and info.source_size == stat.st_size
                     and info.source_mtime == stat.st_mtime):
@@ -320,8 +340,10 @@ class SessionStore:
                 session.cancel()
             existed = session is not None or folder.exists()
             self._last_used.pop(session_id, None)
+            self._catalog.remove(session_id)
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
+            self._disown(session_id)
             self._library.drop(session_id)
             if not existed:
                 raise SessionNotFoundError(f"unknown session id {session_id!r}")
@@ -346,13 +368,68 @@ class SessionStore:
         if vectors is not None and vectors.dirty and session.ready:
             vectors.save(folder)
         self._write_info(session)
+        if session.info.status not in ("encoding", "live"):
+            self._disown(session.id)  # a finished live stream: other processes may read it as any session
 
     def _write_info(self, session: AudioSession) -> None:
         """Write info.json, unless the session was closed (its folder deleted) meanwhile."""
         try:
-            disk.write_json(self.root / session.id / disk.INFO, session.info.model_dump())
+            self._put_info(self.root / session.id, session.info.model_dump())
         except FileNotFoundError:
             pass  # closed meanwhile: its folder is gone, and must stay gone
+
+    def _put_info(self, folder: Path, info: dict[str, Any]) -> None:
+        """Write ``info.json`` (the truth), then its catalog row."""
+        disk.write_json(folder / disk.INFO, info)
+        self._catalog.put(info, _mtime_ns(folder / disk.INFO))
+
+    def _read_info(self, session_id: str) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.root / session_id / disk.INFO).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _folder_ids(self) -> dict[str, int]:
+        """Each session folder's name with the mtime of its ``info.json`` (a listing and one stat each)."""
+        with os.scandir(self.root) as entries:
+            names = [e.name for e in entries if _ID.match(e.name) and e.is_dir()]
+        stamps = {name: _mtime_ns(self.root / name / disk.INFO) for name in names}
+        return {name: stamp for name, stamp in stamps.items() if stamp}
+
+    # ----- several processes on one store ---------------------------------------------
+    def _own(self, session_id: str) -> None:
+        lock = FileLock(self.root / session_id / OWNER_LOCK)
+        lock.acquire()
+        with self._lock:
+            self._owned[session_id] = lock
+
+    def _disown(self, session_id: str) -> None:
+        with self._lock:
+            lock = self._owned.pop(session_id, None)
+        if lock is not None:
+            lock.release()
+
+    def adopt(self, files: dict[str, bytes]) -> SessionInfo:
+        """Publish a finished session made elsewhere (an indexing worker, another machine) from its files
+        (name to bytes, ``info.json`` among them): they are written into a staging folder, which is renamed
+        into the store in one step, so a reader or a crash sees the whole session or none of it."""
+        if disk.INFO not in files or any("/" in name or name.startswith(".") for name in files):
+            raise InvalidArgumentError("a session's files need an info.json and plain file names")
+        info = SessionInfo.model_validate_json(files[disk.INFO])
+        final = self._folder(info.id)
+        staging = self.root / STAGING / info.id
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        for name, data in files.items():
+            disk.atomic_write(staging / name, data)
+        with self._lock:
+            if final.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+                raise InvalidArgumentError(f"session {info.id} is already in the store")
+            os.rename(staging, final)
+            self._catalog.put(info.model_dump(), _mtime_ns(final / disk.INFO))
+        return info
 
     def _save_full(self, session: AudioSession) -> None:
         folder = self.root / session.id
@@ -435,21 +512,39 @@ class SessionStore:
     def _recover_interrupted(self) -> list[str]:
         """Mark sessions left ``encoding`` by a dead process as failed; return their ids."""
         found = []
-        for info_path in self.root.glob(f"*/{disk.INFO}"):
-            try:
-                info = json.loads(info_path.read_text("utf-8"))
-            except (OSError, ValueError):
+        open_rows = self._catalog.infos("encoding") + self._catalog.infos("live")
+        for session_id in sorted(r["id"] for r in open_rows):
+            folder = self.root / session_id
+            if held_elsewhere(folder / OWNER_LOCK):
+                continue  # another live process is encoding or streaming it
+            info = self._read_info(session_id)
+            if info is None:
                 continue
             if info.get("status") == "encoding":
                 info.update(status="failed", error=INTERRUPTED, interrupted=True, updated=utc_now())
-                disk.write_json(info_path, info)
-                found.append(info_path.parent.name)
+                self._put_info(folder, info)
             elif info.get("status") == "live":
-                self._recover_live(info_path.parent, info)
-                found.append(info_path.parent.name)
-        for tmp in self.root.glob("*/.*.tmp"):
-            tmp.unlink(missing_ok=True)
+                self._recover_live(folder, info)
+                self._catalog.put(info, _mtime_ns(folder / disk.INFO))
+            else:
+                continue
+            for tmp in folder.glob(".*.tmp"):  # only a dead writer's: a live one's would be renamed later
+                tmp.unlink(missing_ok=True)
+            found.append(session_id)
+        self._clear_staging()
         return found
+
+    def _clear_staging(self, older_than_s: float = STAGING_STALE_S) -> None:
+        """Remove what a killed :meth:`adopt` left in the staging folder (a live one takes milliseconds)."""
+        staging = self.root / STAGING
+        if not staging.is_dir():
+            return
+        for entry in staging.iterdir():
+            try:
+                if time.time() - entry.stat().st_mtime > older_than_s:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                continue
 
     @staticmethod
     def _recover_live(folder: Path, info: dict[str, Any]) -> None:
@@ -484,6 +579,13 @@ class SessionStore:
             for session in self._loaded.values():
                 if session.ready:
                     self._save_full(session)
+
+
+def _mtime_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _tensor_bytes(session: AudioSession) -> int:

@@ -1,0 +1,154 @@
+"""The work on one file, the same in every backend: decode it, open it as a session (transcript, speakers
+when asked, passage embeddings, tags), and hand back the session's files for the store's single writer.
+
+An :class:`FileIndexer` is made once per engine process (a pool worker or a Ray actor) and loads the models
+once. It builds each session with the store's own opening path, in a private scratch store, so what the
+archive stores is exactly what ``SessionStore.open`` stores; the files then travel to the writer as bytes,
+so the machines doing the work need no access to the store itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aero_agent.archive.plan import Task
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What each engine process loads and how many cores it may use (None: all of them)."""
+
+    engine: str = "whisper"
+    model: str | None = None
+    speakers: bool = False
+    threads: int | None = None
+    max_duration_s: float = 4 * 3600.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One file's result: the session's files (name to bytes), or the reason it failed."""
+
+    path: str
+    session_id: str | None = None
+    duration_s: float = 0.0
+    files: dict[str, bytes] | None = None
+    error: str | None = None
+
+
+def limit_threads(threads: int | None) -> None:
+    """Cap this process's math threads, before torch is imported (so its pools start at that size) and after."""
+    if not threads:
+        return
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def decode(path: str, max_duration_s: float) -> Any:
+    """The file as 16 kHz mono samples (an ``AudioClip``); raises a typed audio error for a bad file."""
+    from aero_agent.audio import load_audio
+
+    return load_audio(path, max_duration_s=max_duration_s)
+
+
+def failure(path: str, exc: BaseException) -> Outcome:
+    reason = str(exc) if type(exc).__module__.startswith("aero_agent") else f"{type(exc).__name__}: {exc}"
+    return Outcome(path, error=reason)
+
+
+class FileIndexer:
+    """Loads the engine (and the embedder, on first use) once; :meth:`index` turns one file into a session."""
+
+    def __init__(self, options: EngineOptions, engine: Any = None) -> None:
+        from aero_agent.engines import load_engine
+        from aero_agent.store import SessionStore
+
+        limit_threads(options.threads)
+        self.options = options
+        if engine is None:
+            tuning: dict[str, Any] = {}
+            if options.engine == "whisper" and options.threads:
+                # the engine's own batch threads, one core each, within this process's share
+                tuning = {"threads": options.threads, "workers": max(1, min(2, options.threads))}
+            engine = load_engine(options.engine, options.model, **tuning)
+        self._scratch = Path(tempfile.mkdtemp(prefix="aero-index-"))
+        self.store = SessionStore(self._scratch, engine, max_duration_s=options.max_duration_s)
+        self._diarizer: Any = None
+
+    def index(self, path: str, clip: Any = None) -> Outcome:
+        """Index one file (``clip``: its samples already decoded, as Ray's decoding stage gives them)."""
+        try:
+            if clip is None:
+                clip = decode(path, self.options.max_duration_s)
+            session = self.store.open(clip.samples, sample_rate=clip.sample_rate, name=path)
+            try:
+                if self.options.speakers:
+                    self._add_speakers(session, clip)
+                folder = self.store.root / session.id
+                files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+                return Outcome(path, session.id, session.info.duration_s, files)
+            finally:
+                self.store.close(session.id)
+        except Exception as exc:  # one bad file is recorded as failed; the run goes on
+            return failure(path, exc)
+
+    def _add_speakers(self, session: Any, clip: Any) -> None:
+        """Diarize the recording within its transcribed speech and label the transcript's segments and words,
+        then re-index its passages (they never cross a change of speaker)."""
+        from aero_agent.speakers import assign_speakers, default_diarizer
+
+        if self._diarizer is None:
+            self._diarizer = default_diarizer()
+        encoded = session.encoded
+        # the segments are where the engine heard words: no second voice-activity pass is needed
+        speech = [(s.start, s.end) for s in encoded.transcript.segments if s.end > s.start]
+        turns = self._diarizer.diarize(clip.samples, speech)
+        encoded.transcript = assign_speakers(encoded.transcript, turns)
+        session.index_transcript()
+        self.store.save(session.id)
+
+    def close(self) -> None:
+        self.store.shutdown()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+# ----- a process pool's worker: one indexer per process -------------------------------------------------
+_indexer: FileIndexer | None = None
+
+
+def init_worker(options: EngineOptions) -> None:
+    """Pool initializer: threads first, then the models, once per process."""
+    global _indexer
+    _exit_with_parent()
+    limit_threads(options.threads)
+    _indexer = FileIndexer(options)
+
+
+def _exit_with_parent(every_s: float = 1.0) -> None:
+    """End this worker soon after the run that started it dies (``kill -9`` included): a pool's workers
+    would otherwise go on with their files, holding cores, for a run that can no longer record them."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="aero-parent-watch", daemon=True).start()
+
+
+def index_in_worker(task: Task) -> Outcome:
+    assert _indexer is not None, "init_worker was not run in this process"
+    return _indexer.index(task.file.path)
