@@ -67,8 +67,19 @@ def status_line(info: SessionInfo) -> str:
         state = f"failed ({info.error})"
     name = Path(info.source).name or info.source
     tags = f", tags: {', '.join(info.tags)}" if info.tags else ""
-    return (f"{info.id}: {name}, {info.duration_s:.1f} s, engine {info.engine} {info.model_id}, {state}, "
-            f"{info.turns} turn{'s' if info.turns != 1 else ''}{tags}")
+    return (f"{info.id}: {name}, {info.duration_s:.1f} s, engine {info.engine} {info.model_id}{language_phrase(info)}, "
+            f"{state}, {info.turns} turn{'s' if info.turns != 1 else ''}{tags}")
+
+
+def language_phrase(info: SessionInfo) -> str:
+    """``, language de (detected, 0.97)`` or ``, translated from de into English``; empty for plain English."""
+    if info.language in (None, "en") and info.language_probability is None and info.task == "transcribe":
+        return ""
+    said = info.language or "auto"
+    if info.task == "translate":
+        return f", translated from {said} into English"
+    detected = f" (detected, {info.language_probability:.2f})" if info.language_probability is not None else ""
+    return f", language {said}{detected}"
 
 
 class Excerpt(NamedTuple):

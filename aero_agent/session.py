@@ -22,6 +22,7 @@ from aero_agent.errors import (
     InvalidArgumentError,
     SessionNotReadyError,
 )
+from aero_agent.languages import TranscribeOptions, check_engine_options
 from aero_agent.live import LIVE_SOURCE, LiveOptions, LiveStats, LiveUpdate, OnlineProcessor
 from aero_agent.reasoning import reasoner_answer, reasoner_extract
 from aero_agent.render import evidence_lines
@@ -66,6 +67,11 @@ class SessionInfo(BaseModel):
     turns: int = 0
     tags: list[str] | None = Field(default=None, description="Topic keyphrases, once the transcript is indexed.")
     gist: str | None = Field(default=None, description="The recording's most central passage, in one line.")
+    language: str | None = Field(default=None, description=(
+        "The spoken language: as asked (a code, or auto) until encoded, then the code detected or given."))
+    language_probability: float | None = Field(default=None, description="The detector's probability of language.")
+    task: Literal["transcribe", "translate"] = Field(default="transcribe", description=(
+        "translate: the transcript is an English translation of the speech."))
 
 
 def new_session_id() -> str:
@@ -103,9 +109,10 @@ class AudioSession:
 
     def __init__(self, info: SessionInfo, engine: Engine, encoded: EncodedAudio | None = None,
                  history: Sequence[Turn] = (), reasoner: Any = None, *, retrieval: Retrieval | None = None,
-                 vectors: PassageVectors | None = None) -> None:
+                 vectors: PassageVectors | None = None, transcription: TranscribeOptions | None = None) -> None:
         self.info = info
         self.engine = engine
+        self.transcription = transcription or TranscribeOptions(info.language, info.task)
         self.encoded = encoded
         self.history: list[Turn] = list(history)
         self.reasoner = reasoner
@@ -126,33 +133,42 @@ class AudioSession:
     def open(cls, source: AudioSource, engine: Engine | None = None, progress: ProgressFn | None = None,
              reasoner: Any = None, *, sample_rate: int | None = None,
              max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None,
-             retrieval: Retrieval | None = None) -> "AudioSession":
-        """Decode ``source`` and encode it once with ``engine`` (the embedded Whisper engine by default)."""
+             retrieval: Retrieval | None = None, transcription: TranscribeOptions | None = None) -> "AudioSession":
+        """Decode ``source`` and encode it once with ``engine`` (the embedded Whisper engine by default), in the
+        language and task of ``transcription`` (``TranscribeOptions(language="auto", task="translate")``)."""
+        if transcription is not None and engine is not None:  # refused before the audio is decoded
+            check_engine_options(engine, transcription)
         clip = load_audio(source, sample_rate=sample_rate, max_duration_s=max_duration_s, max_bytes=max_bytes)
-        session = cls.pending(clip, engine, reasoner=reasoner, retrieval=retrieval)
+        session = cls.pending(clip, engine, reasoner=reasoner, retrieval=retrieval, transcription=transcription)
         session.run_encoding(clip, progress)
         return session
 
     @classmethod
     def pending(cls, clip: AudioClip, engine: Engine | None = None, reasoner: Any = None,
-                session_id: str | None = None, *, retrieval: Retrieval | None = None) -> "AudioSession":
-        """A session for ``clip`` that has not been encoded yet (status ``encoding``)."""
+                session_id: str | None = None, *, retrieval: Retrieval | None = None,
+                transcription: TranscribeOptions | None = None) -> "AudioSession":
+        """A session for ``clip`` that has not been encoded yet (status ``encoding``); ``transcription`` is
+        checked against the engine here, so a request it cannot do fails before any work."""
         if engine is None:
             from aero_agent.engines import default_engine
 
             engine = default_engine()
+        transcription = transcription or TranscribeOptions()
+        check_engine_options(engine, transcription)
         info = SessionInfo(id=session_id or new_session_id(), source=clip.source, duration_s=round(clip.duration_s, 3),
-                           engine=engine.name, model_id=engine.model_id)
+                           engine=engine.name, model_id=engine.model_id, language=transcription.language,
+                           task=transcription.task)
         try:
             stat = Path(clip.source).stat()
             info.source_size, info.source_mtime = stat.st_size, stat.st_mtime
         except (OSError, ValueError):
             pass  # bytes or arrays have no file behind them
-        return cls(info, engine, reasoner=reasoner, retrieval=retrieval)
+        return cls(info, engine, reasoner=reasoner, retrieval=retrieval, transcription=transcription)
 
     @classmethod
     def live(cls, engine: Engine | None = None, options: LiveOptions | None = None, reasoner: Any = None,
-             session_id: str | None = None, source: str = LIVE_SOURCE) -> "AudioSession":
+             session_id: str | None = None, source: str = LIVE_SOURCE,
+             transcription: TranscribeOptions | None = None) -> "AudioSession":
         """A session on audio that is still arriving: status ``live`` until :meth:`finish`, then ``ready``.
 
         :meth:`feed` takes 16 kHz mono samples; :meth:`transcribe` returns the final segments so far with the
@@ -165,10 +181,14 @@ class AudioSession:
             engine = default_engine()
         if not hasattr(engine, "transcribe_clips") or not hasattr(engine, "vad"):
             raise CapabilityError(f"the {engine.name} engine cannot transcribe live audio; use engine 'whisper'")
+        transcription = transcription or TranscribeOptions()
+        check_engine_options(engine, transcription)
         info = SessionInfo(id=session_id or new_session_id(), source=source, duration_s=0.0, engine=engine.name,
-                           model_id=engine.model_id, status="live")
-        session = cls(info, engine, reasoner=reasoner)
+                           model_id=engine.model_id, status="live", language=transcription.language,
+                           task=transcription.task)
+        session = cls(info, engine, reasoner=reasoner, transcription=transcription)
         session._live = OnlineProcessor(engine, options)  # type: ignore[arg-type]
+        session._live.transcription = transcription
         return session
 
     @property
@@ -261,7 +281,10 @@ class AudioSession:
                 progress(p)
 
         try:
-            encoded = self.engine.encode(clip, progress=report)
+            if self.transcription.is_default:  # engines without language options are called as before
+                encoded = self.engine.encode(clip, progress=report)
+            else:
+                encoded = self.engine.encode(clip, progress=report, options=self.transcription)  # type: ignore[call-arg]
         except BaseException as exc:
             with self._lock:
                 self.info.status, self.info.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -271,6 +294,10 @@ class AudioSession:
         with self._lock:
             self.encoded = encoded
             self.info.status, self.info.progress, self.info.error = "ready", 1.0, None
+            if encoded.transcript is not None:
+                self.info.language = encoded.transcript.language
+                self.info.language_probability = encoded.transcript.language_probability
+                self.info.task = encoded.transcript.task
             self.info.updated = utc_now()
             if encoded.transcript is not None:
                 self._guarded_indexing(self.index_transcript)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from aero_agent.languages import TranscribeOptions
 from aero_agent.paths import allowed_roots, resolve_allowed
+from aero_agent.render import language_phrase
 from langchain_aero.utils import AudioTool, session_artifact
 
 
@@ -23,6 +25,11 @@ class OpenAudioInput(BaseModel):
                                   "allowed folders; relative paths are taken from the first allowed folder.")
     reuse: bool = Field(default=True, description="Return the existing session when this unchanged file is already "
                                                   "open (ready or encoding); false encodes it again as a new session.")
+    language: str | None = Field(default=None, max_length=32, description=(
+        "The spoken language: auto to detect it, or a code such as de, es, fr (default: English for the "
+        "English-only tiny.en, detection for multilingual models)."))
+    task: Literal["transcribe", "translate"] = Field(default="transcribe", description=(
+        "translate writes an English translation (multilingual models only)."))
 
 
 class OpenAudioTool(AudioTool):
@@ -42,11 +49,13 @@ class OpenAudioTool(AudioTool):
     def _resolve_dirs(cls, value: Any) -> list[Path]:
         return allowed_roots(None if value is None else ([value] if isinstance(value, (str, Path)) else value))
 
-    def _call(self, path: str, reuse: bool = True) -> tuple[str, Any]:
+    def _call(self, path: str, reuse: bool = True, language: str | None = None,
+              task: str = "transcribe") -> tuple[str, Any]:
         real = resolve_allowed(path, self.allowed_dirs)
-        found = self.store.find(real, self.engine) if reuse else None
+        asked = TranscribeOptions.of(language, task)
+        found = self.store.find(real, self.engine, asked) if reuse else None
         if found is None:
-            session = self.store.open(real, engine=self.engine, wait=self.wait)
+            session = self.store.open(real, engine=self.engine, wait=self.wait, transcription=asked)
         else:
             session = self.store.get(found.id)
             if self.wait and session.info.status == "encoding":
@@ -56,7 +65,7 @@ class OpenAudioTool(AudioTool):
         opened = (f"Reused session {info.id}, already open for {name}," if found is not None
                   else f"Opened {name} as session {info.id}")
         text = (f"{opened} ({info.duration_s:.1f} s, "
-                f"engine {info.engine} {info.model_id}, status {info.status}). Pass session_id=\"{info.id}\" to "
+                f"engine {info.engine} {info.model_id}{language_phrase(info)}, status {info.status}). Pass session_id=\"{info.id}\" to "
                 "transcribe_audio, ask_audio, search_audio and extract_from_audio.")
         if info.status == "encoding":
             text += " Encoding continues in the background; list_audio_sessions shows its progress."
