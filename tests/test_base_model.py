@@ -125,3 +125,59 @@ def test_cli_language_errors_and_json(engine, capsys) -> None:
     assert main(["transcribe", str(DATA / SPOKEN["de"]["file"]), "--language", "de"]) == 2
     assert "English-only" in capsys.readouterr().err
     assert main(["transcribe", str(DATA / SPOKEN["de"]["file"]), "--task", "translate", "-q"]) == 2
+
+
+def _int8_ct2_folder(folder: Path) -> dict:
+    """A one-layer Whisper in CTranslate2's int8 format, written by ctranslate2's own spec, quantiser and writer
+    from tiny.en's first layers (as ``ct2-transformers-converter --quantization int8`` would), with tiny.en's
+    tokenizer; returns the float variables it was made from."""
+    from ctranslate2.specs import WhisperSpec
+    from ctranslate2.specs.model_spec import _split_scope, visit_spec
+
+    from aero_agent.engines.whisper.checkpoint import embedded_model_dir
+    from aero_agent.engines.whisper.ct2_format import read_ct2
+
+    source = embedded_model_dir()
+    _, variables = read_ct2(source / "model.bin")
+    spec = WhisperSpec(1, 6, 1, 6)
+
+    def fill(layer, name: str, value) -> None:
+        if name in variables and not isinstance(value, (np.generic, bool, int, float)):  # not the spec's constants
+            setattr(layer, _split_scope(name)[-1], variables[name].float().numpy())
+
+    visit_spec(spec, fill)
+    spec.register_vocabulary((source / "vocabulary.txt").read_text("utf-8").splitlines())
+    spec.validate()
+    spec.optimize("int8")
+    folder.mkdir()
+    spec.save(str(folder))
+    (folder / "tokenizer.json").write_bytes((source / "tokenizer.json").read_bytes())
+    return variables
+
+
+def test_a_ctranslate2_folder_is_converted_once_scaled_back_and_cached(tmp_path: Path, engine) -> None:
+    """Catches: int8 weights read as raw integers (off by the scale, ~100x), the per-row scale applied along the
+    wrong axis, a folder converted again on every load, ``--model tiny.en`` loading a second copy."""
+    import torch
+
+    from aero_agent.engines import default_engine, load_engine
+    from aero_agent.engines.whisper.checkpoint import cache_dir, load_checkpoint
+
+    folder = tmp_path / "whisper-int8"
+    variables = _int8_ct2_folder(folder)
+    first = load_checkpoint(str(folder))
+    assert first.model_id == str(folder) and first.model.config.encoder_layers == 1
+    manifests = [p for p in cache_dir().glob("ct2-*/manifest.json") if str(folder) in
+                 (p.parent / "model.safetensors").read_bytes()[:4096].decode("utf-8", "replace")]
+    assert len(manifests) == 1
+    stamp = manifests[0].stat().st_mtime_ns
+    again = load_checkpoint(str(folder))
+    assert manifests[0].stat().st_mtime_ns == stamp  # read from the cache, not converted again
+    for ct2, hf in (("decoder/layer_0/ffn/linear_0/weight", "model.decoder.layers.0.fc1.weight"),
+                    ("encoder/conv1/weight", "model.encoder.conv1.weight"),
+                    ("decoder/embeddings/weight", "model.decoder.embed_tokens.weight")):
+        ref = variables[ct2].float()
+        step = ref.abs().reshape(ref.shape[0], -1).amax(dim=1) / 127  # one int8 step of each output row
+        err = (again.model.state_dict()[hf] - ref).abs().reshape(ref.shape[0], -1).amax(dim=1)
+        assert torch.all(err <= step / 2 + 1e-6), hf
+    assert load_engine("whisper", "tiny.en") is default_engine()

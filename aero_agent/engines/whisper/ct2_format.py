@@ -73,10 +73,12 @@ def read_ct2(path: Path, *more_parts: Path) -> tuple[str, dict[str, torch.Tensor
         else:
             raise CheckpointError(f"{path}: variable {var} has unknown dtype id {dtype}")
         variables[var] = array.reshape(shape)
-    for _ in range(reader.take("<I")):
-        alias, target = reader.string(), reader.string()
-        variables[alias] = variables[target]
-    return name, _dequantized(variables)
+    aliases = [(reader.string(), reader.string()) for _ in range(reader.take("<I"))]
+    variables = _dequantized(variables)  # first, so an alias of a quantised weight (the tied output projection)
+    for alias, target in aliases:        # gets the scaled weight; aliases of the scales themselves are dropped
+        if target in variables:
+            variables[alias] = variables[target]
+    return name, variables
 
 
 def _dequantized(variables: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -137,7 +139,10 @@ def whisper_state_dict(variables: dict[str, torch.Tensor]) -> dict[str, torch.Te
         _linear(sd, variables, f"encoder/{conv}", f"model.encoder.{conv}")
     sd["model.decoder.embed_tokens.weight"] = variables["decoder/embeddings/weight"]
     sd["proj_out.weight"] = variables.get("decoder/projection/weight", variables["decoder/embeddings/weight"])
-    return {k: v.float().contiguous() for k, v in sd.items()}
+    out = {k: v.float().contiguous() for k, v in sd.items()}
+    if out["proj_out.weight"].data_ptr() == out["model.decoder.embed_tokens.weight"].data_ptr():
+        del out["proj_out.weight"]  # one tensor (a float32 alias): Whisper ties the two, and safetensors wants one
+    return out
 
 
 def layer_counts(variables: dict[str, torch.Tensor]) -> dict[str, int]:
