@@ -310,7 +310,7 @@ class WhisperEngine:
     def _languages(self, clips: Sequence[AudioClip], maps: Sequence[SpeechMap],
                    options: TranscribeOptions) -> list[ClipLanguage]:
         """Each clip's language and prompt: as given, or detected from its first speech window (as Whisper
-        detects from its first 30 s), all clips' first windows encoded in one batch."""
+        detects from its first 30 s), the clips' first windows encoded in batches."""
         if not self.languages.needs_detection(options):
             return [self.languages.fixed(options)] * len(clips)
         firsts = {}
@@ -318,9 +318,11 @@ class WhisperEngine:
             windows = sorted(smap.windows(), key=lambda w: (w.doubtful, w.start))
             if windows:
                 firsts[k] = Job.of(k, clip.samples, windows[0], smap)
-        found = {}
-        if firsts:
-            found = dict(zip(firsts, self.languages.detect(self.runner, self._encode_batch(list(firsts.values())))))
+        found, jobs = {}, list(firsts.items())
+        for lo in range(0, len(jobs), self.batch_size):
+            batch = jobs[lo: lo + self.batch_size]
+            detected = self.languages.detect(self.runner, self._encode_batch([job for _, job in batch]))
+            found.update(zip([k for k, _ in batch], detected))
         return [self.languages.of(found[k][0], options, found[k][1]) if k in found else self.languages.fixed(options)
                 for k in range(len(clips))]
 
