@@ -26,8 +26,8 @@ SPOKEN = {row["language"]: row for row in json.loads((DATA / "espeak.json").read
 # Measured with base: character error rate 0.10 (German; espeak's voice makes "Wetter" "Metat") and 0.03
 # (Spanish); an English prompt, a wrong language token or a broken conversion give 0.5 or more.
 CER_BOUND = {"de": 0.25, "es": 0.15}
-# Measured: base 0.0 % on these three clips (tiny.en 0.0 % too); a model with wrong weights gives > 50 %.
-ENGLISH_CLIPS = ("fleurs_en_000", "librispeech_1089-134686-0001", "librivox_sense_sensibility_0870")
+# Measured: base 0.0 % on this clip (22 words; tiny.en 0.0 % too); a model with wrong weights gives > 50 %.
+ENGLISH_CLIPS = ("librivox_sense_sensibility_0870",)
 ENGLISH_WER_BOUND = 0.08
 # openai-whisper publishes base's alignment heads as a gzipped, base85-coded boolean mask (6 layers x 8 heads);
 # the CTranslate2 folder's config.json carries its own list: they must be the same heads.
@@ -75,20 +75,14 @@ def test_detects_german_and_transcribes_it(german: AudioSession) -> None:
     assert german.search("Wetter in Berlin", k=1)[0].text  # search and the rest work as with tiny.en
 
 
-def test_fixed_language_and_translation(base_engine) -> None:
-    """Catches: a fixed language ignored (detection run anyway, or English forced), translate not reaching the
-    prompt (the text stays Spanish), the task missing from what the session reports."""
-    clip = load_audio(DATA / SPOKEN["es"]["file"])
-    fixed, translated = (base_engine.transcribe_clips([clip], options=o)[0]
-                         for o in (TranscribeOptions("es"), TranscribeOptions("es", "translate")))
-    assert fixed.language == "es" and fixed.language_probability is None
+def test_fixed_language(base_engine) -> None:
+    """Catches: a fixed language ignored (detection run anyway, or English forced). Translation is checked on the
+    German clip through the MCP server (test_language_skins.py)."""
+    fixed = base_engine.transcribe_clips([load_audio(DATA / SPOKEN["es"]["file"])], options=TranscribeOptions("es"))[0]
+    assert fixed.language == "es" and fixed.language_probability is None and fixed.task == "transcribe"
     cer = _cer(SPOKEN["es"]["text"], fixed.text)
-    print(f"Spanish: {fixed.text!r} CER {cer:.3f}; translated: {translated.text!r}")
+    print(f"Spanish: {fixed.text!r} CER {cer:.3f}")
     assert cer < CER_BOUND["es"]
-    assert translated.task == "translate"
-    english = set(SPOKEN["es"]["english"].split())
-    said = {w.strip(".,!?").lower() for w in translated.text.split()}
-    assert len(said & english) >= 4 and not said & {"vamos", "amigos", "nuestros"}
 
 
 def test_real_english_speech_with_base(base_engine, speech_manifest) -> None:

@@ -141,6 +141,7 @@ class WhisperEngine:
         self.aligner = WordAligner(self.runner, self.tokenizer, self.special, checkpoint.alignment_heads)
         self.languages = LanguagePrompts(self.tokenizer, sot, self.model_id, english_only)
         self._clip_languages: list[ClipLanguage] = []  # per clip of the call in progress (set under the lock)
+        self._detected: dict[tuple[int, Window], torch.Tensor] = {}  # encoder states the detection computed
         self.vad = SileroVad()
         self._lock = threading.Lock()  # one encoding at a time: the two cores are shared
 
@@ -224,11 +225,23 @@ class WhisperEngine:
                     out[k] = segments
             return out
         special = replace(self.special, sot_sequence=self._prompt(batch[0]))
-        encoded = self._encode_batch(batch)
+        encoded = self._encode_reusing(batch)
         if self.workers > 1 and torch.get_num_threads() == 1:
             return self._decode_batch(batch, encoded, special)
         with self._threads(self.options.decode_threads):
             return self._decode_batch(batch, encoded, special)
+
+    def _encode_reusing(self, batch: Sequence[Job]) -> torch.Tensor:
+        """Encoder states of a batch, taking those of windows the language detection already encoded (a short
+        recording is then encoded once, not twice)."""
+        early = [self._detected.pop((job.clip, job.window), None) for job in batch]
+        missing = [k for k, states in enumerate(early) if states is None]
+        if len(missing) == len(batch):
+            return self._encode_batch(batch)
+        if missing:
+            for k, states in zip(missing, self._encode_batch([batch[k] for k in missing])):
+                early[k] = states
+        return torch.stack(early)  # type: ignore[arg-type]
 
     def _prompt(self, job: Job) -> tuple[int, ...]:
         if job.clip < len(self._clip_languages):
@@ -260,7 +273,7 @@ class WhisperEngine:
             try:
                 return self._transcribe_locked(clips, progress, options)
             finally:
-                self._clip_languages = []
+                self._clip_languages, self._detected = [], {}
 
     def _transcribe_locked(self, clips: Sequence[AudioClip], progress: ProgressFn | None,
                            options: TranscribeOptions = TranscribeOptions()) -> list[Transcript]:
@@ -321,8 +334,9 @@ class WhisperEngine:
         found, jobs = {}, list(firsts.items())
         for lo in range(0, len(jobs), self.batch_size):
             batch = jobs[lo: lo + self.batch_size]
-            detected = self.languages.detect(self.runner, self._encode_batch([job for _, job in batch]))
-            found.update(zip([k for k, _ in batch], detected))
+            encoded = self._encode_batch([job for _, job in batch])
+            found.update(zip([k for k, _ in batch], self.languages.detect(self.runner, encoded)))
+            self._detected.update({(k, job.window): states for (k, job), states in zip(batch, encoded)})
         return [self.languages.of(found[k][0], options, found[k][1]) if k in found else self.languages.fixed(options)
                 for k in range(len(clips))]
 
