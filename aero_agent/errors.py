@@ -64,6 +64,10 @@ class CapabilityError(AeroError):
     """The engine (and reasoner) in use cannot do what was asked."""
 
 
+class EnglishOnlyModelError(CapabilityError):
+    """A language other than English, detection or translation was asked of an English-only model."""
+
+
 class SessionNotFoundError(AeroError, KeyError):
     """No session with that id exists in the store."""
 

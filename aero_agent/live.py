@@ -20,6 +20,7 @@ import numpy as np
 
 from aero_agent.audio import AudioClip
 from aero_agent.errors import AudioTooLargeError, CorruptAudioError, InvalidSamplesError
+from aero_agent.languages import TranscribeOptions
 from aero_agent.transcript import Segment, Transcript, Word
 from aero_agent.vad import FRAME, SAMPLE_RATE, VadOptions
 
@@ -172,6 +173,7 @@ class OnlineProcessor:
     def __init__(self, engine: LiveEngine, options: LiveOptions | None = None) -> None:
         self.engine = streaming_engine(engine)
         self.options = options or LiveOptions()
+        self.transcription = TranscribeOptions()  # a session's language and task; a detected language is kept
         self.words = HypothesisBuffer()
         self.stats = LiveStats(step_s=self.options.step_s)
         self.buffer = np.zeros(0, dtype=np.float32)
@@ -245,12 +247,22 @@ class OnlineProcessor:
         self.heard_speech = True
         return self._decode(flush=quiet >= pause_frames)
 
+    def _transcribe(self, clip: AudioClip) -> Transcript:
+        """The buffer's transcript; the language detected on the first decode is kept for the later ones, so a
+        stream is detected once and never switches language between two decodes of the same words."""
+        if self.transcription.is_default and not hasattr(self.engine, "check_options"):
+            return self.engine.transcribe_clips([clip])[0]
+        transcript = self.engine.transcribe_clips([clip], options=self.transcription)[0]  # type: ignore[call-arg]
+        if transcript.language_probability is not None and transcript.segments:
+            self.transcription = TranscribeOptions(transcript.language, self.transcription.task)
+        return transcript
+
     def _decode(self, flush: bool) -> list[Segment]:
         step = self.stats.step_s
         self.stats.behind_s = round(max(0.0, self.pending / SAMPLE_RATE - step), 3)
         t0 = time.perf_counter()
         clip = AudioClip(self.buffer, LIVE_SOURCE, SAMPLE_RATE, 1)
-        transcript = self.engine.transcribe_clips([clip])[0]
+        transcript = self._transcribe(clip)
         spent = time.perf_counter() - t0
         self._pace(spent)
         self.pending = 0

@@ -93,8 +93,19 @@ def status_line(info: SessionInfo) -> str:
     name = Path(info.source).name or info.source
     tags = f", tags: {', '.join(info.tags)}" if info.tags else ""
     who = "" if info.speakers is None else f", {info.speakers} speaker{'s' if info.speakers != 1 else ''}"
-    return (f"{info.id}: {name}, {info.duration_s:.1f} s, engine {info.engine} {info.model_id}, {state}{who}, "
-            f"{info.turns} turn{'s' if info.turns != 1 else ''}{tags}")
+    return (f"{info.id}: {name}, {info.duration_s:.1f} s, engine {info.engine} {info.model_id}{language_phrase(info)}, "
+            f"{state}{who}, {info.turns} turn{'s' if info.turns != 1 else ''}{tags}")
+
+
+def language_phrase(info: SessionInfo) -> str:
+    """``, language de (detected, 0.97)`` or ``, translated from de into English``; empty for plain English."""
+    if info.language in (None, "en") and info.language_probability is None and info.task == "transcribe":
+        return ""
+    said = info.language or "auto"
+    if info.task == "translate":
+        return f", translated from {said} into English"
+    detected = f" (detected, {info.language_probability:.2f})" if info.language_probability is not None else ""
+    return f", language {said}{detected}"
 
 
 class Excerpt(NamedTuple):

@@ -23,6 +23,7 @@ from aero_agent.errors import (
     InvalidArgumentError,
     SessionNotReadyError,
 )
+from aero_agent.languages import TranscribeOptions, check_engine_options
 from aero_agent.live import LIVE_SOURCE, LiveOptions, LiveStats, LiveUpdate, OnlineProcessor
 from aero_agent.reasoning import reasoner_answer, reasoner_extract
 from aero_agent.speakers.base import DiarizationOptions, Diarizer, requested_diarization
@@ -71,6 +72,11 @@ class SessionInfo(BaseModel):
     gist: str | None = Field(default=None, description="The recording's most central passage, in one line.")
     speakers: int | None = Field(default=None, description=(
         "Speakers found, once diarized (0 when no speech was heard); None when speakers were not asked for."))
+    language: str | None = Field(default=None, description=(
+        "The spoken language: as asked (a code, or auto) until encoded, then the code detected or given."))
+    language_probability: float | None = Field(default=None, description="The detector's probability of language.")
+    task: Literal["transcribe", "translate"] = Field(default="transcribe", description=(
+        "translate: the transcript is an English translation of the speech."))
 
 
 def new_session_id() -> str:
@@ -108,9 +114,11 @@ class AudioSession:
 
     def __init__(self, info: SessionInfo, engine: Engine, encoded: EncodedAudio | None = None,
                  history: Sequence[Turn] = (), reasoner: Any = None, *, retrieval: Retrieval | None = None,
-                 vectors: PassageVectors | None = None, diarizer: Diarizer | None = None) -> None:
+                 vectors: PassageVectors | None = None, diarizer: Diarizer | None = None,
+                 transcription: TranscribeOptions | None = None) -> None:
         self.info = info
         self.engine = engine
+        self.transcription = transcription or TranscribeOptions(info.language, info.task)
         self.encoded = encoded
         self.history: list[Turn] = list(history)
         self.reasoner = reasoner
@@ -136,41 +144,51 @@ class AudioSession:
              max_duration_s: float = DEFAULT_MAX_DURATION_S, max_bytes: int | None = None,
              retrieval: Retrieval | None = None, speakers: bool = False, num_speakers: int | None = None,
              min_speakers: int | None = None, max_speakers: int | None = None,
-             diarizer: Diarizer | None = None) -> "AudioSession":
-        """Decode ``source`` and encode it once with ``engine`` (the embedded Whisper engine by default).
+             diarizer: Diarizer | None = None, transcription: TranscribeOptions | None = None) -> "AudioSession":
+        """Decode ``source`` and encode it once with ``engine`` (the embedded Whisper engine by default), in the
+        language and task of ``transcription`` (``TranscribeOptions(language="auto", task="translate")``).
 
         With ``speakers=True`` (or any count) the same pass also finds who speaks when: every segment gets a
         speaker, split where the speaker changes. ``num_speakers`` fixes the count; ``min_speakers`` and
         ``max_speakers`` bound the automatic one. Bad counts and an engine that cannot raise before decoding.
         """
         wanted = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
-        if wanted is not None:
+        if wanted is not None or transcription is not None:
             engine = engine or _default_engine()
+        if transcription is not None:  # refused before the audio is decoded
+            check_engine_options(engine, transcription)
+        if wanted is not None:
             check_can_diarize(engine)
         clip = load_audio(source, sample_rate=sample_rate, max_duration_s=max_duration_s, max_bytes=max_bytes)
-        session = cls.pending(clip, engine, reasoner=reasoner, retrieval=retrieval)
+        session = cls.pending(clip, engine, reasoner=reasoner, retrieval=retrieval, transcription=transcription)
         session.diarizer, session.diarization = diarizer, wanted
         session.run_encoding(clip, progress)
         return session
 
     @classmethod
     def pending(cls, clip: AudioClip, engine: Engine | None = None, reasoner: Any = None,
-                session_id: str | None = None, *, retrieval: Retrieval | None = None) -> "AudioSession":
-        """A session for ``clip`` that has not been encoded yet (status ``encoding``)."""
+                session_id: str | None = None, *, retrieval: Retrieval | None = None,
+                transcription: TranscribeOptions | None = None) -> "AudioSession":
+        """A session for ``clip`` that has not been encoded yet (status ``encoding``); ``transcription`` is
+        checked against the engine here, so a request it cannot do fails before any work."""
         if engine is None:
             engine = _default_engine()
+        transcription = transcription or TranscribeOptions()
+        check_engine_options(engine, transcription)
         info = SessionInfo(id=session_id or new_session_id(), source=clip.source, duration_s=round(clip.duration_s, 3),
-                           engine=engine.name, model_id=engine.model_id)
+                           engine=engine.name, model_id=engine.model_id, language=transcription.language,
+                           task=transcription.task)
         try:
             stat = Path(clip.source).stat()
             info.source_size, info.source_mtime = stat.st_size, stat.st_mtime
         except (OSError, ValueError):
             pass  # bytes or arrays have no file behind them
-        return cls(info, engine, reasoner=reasoner, retrieval=retrieval)
+        return cls(info, engine, reasoner=reasoner, retrieval=retrieval, transcription=transcription)
 
     @classmethod
     def live(cls, engine: Engine | None = None, options: LiveOptions | None = None, reasoner: Any = None,
-             session_id: str | None = None, source: str = LIVE_SOURCE) -> "AudioSession":
+             session_id: str | None = None, source: str = LIVE_SOURCE,
+             transcription: TranscribeOptions | None = None) -> "AudioSession":
         """A session on audio that is still arriving: status ``live`` until :meth:`finish`, then ``ready``.
 
         :meth:`feed` takes 16 kHz mono samples; :meth:`transcribe` returns the final segments so far with the
@@ -183,10 +201,14 @@ class AudioSession:
             engine = default_engine()
         if not hasattr(engine, "transcribe_clips") or not hasattr(engine, "vad"):
             raise CapabilityError(f"the {engine.name} engine cannot transcribe live audio; use engine 'whisper'")
+        transcription = transcription or TranscribeOptions()
+        check_engine_options(engine, transcription)
         info = SessionInfo(id=session_id or new_session_id(), source=source, duration_s=0.0, engine=engine.name,
-                           model_id=engine.model_id, status="live")
-        session = cls(info, engine, reasoner=reasoner)
+                           model_id=engine.model_id, status="live", language=transcription.language,
+                           task=transcription.task)
+        session = cls(info, engine, reasoner=reasoner, transcription=transcription)
         session._live = OnlineProcessor(engine, options)  # type: ignore[arg-type]
+        session._live.transcription = transcription
         return session
 
     @property
@@ -279,12 +301,19 @@ class AudioSession:
                 progress(p)
 
         try:
-            encoded = self.engine.encode(clip, progress=report)
+            if self.transcription.is_default:  # engines without language options are called as before
+                encoded = self.engine.encode(clip, progress=report)
+            else:
+                encoded = self.engine.encode(clip, progress=report, options=self.transcription)  # type: ignore[call-arg]
             applied = self._apply_speakers(encoded, clip, None)
             with self._lock:
                 self._apply_speakers(encoded, clip, applied)  # asked for meanwhile (a reused session)
                 self.encoded = encoded
                 self.info.status, self.info.progress, self.info.error = "ready", 1.0, None
+                if encoded.transcript is not None:
+                    self.info.language = encoded.transcript.language
+                    self.info.language_probability = encoded.transcript.language_probability
+                    self.info.task = encoded.transcript.task
                 self.info.updated = utc_now()
                 if encoded.transcript is not None:
                     self._guarded_indexing(self.index_transcript)

@@ -19,6 +19,7 @@ from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
 from aero_agent.catalog import Catalog
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, Engine, ProgressFn
 from aero_agent.errors import EncodingCancelledError, InvalidArgumentError, SessionNotFoundError, StoreFullError
+from aero_agent.languages import AUTO, TranscribeOptions, check_engine_options
 from aero_agent.library import LibraryIndex
 from aero_agent.live import LiveOptions
 from aero_agent.locks import FileLock, held_elsewhere
@@ -99,19 +100,24 @@ class SessionStore:
     def open(self, source: AudioSource, engine: Engine | None = None, progress: ProgressFn | None = None, *,
              wait: bool = True, sample_rate: int | None = None, name: str | None = None,
              reuse: bool = False, speakers: bool = False, num_speakers: int | None = None,
-             min_speakers: int | None = None, max_speakers: int | None = None) -> AudioSession:
+             min_speakers: int | None = None, max_speakers: int | None = None,
+             transcription: TranscribeOptions | None = None) -> AudioSession:
         """Decode ``source`` now (bad audio raises here), then encode it: inline, or in the background
         when ``wait`` is False (the returned session has status ``encoding`` until it is done).
+        ``transcription`` sets the language and task (checked against the engine before anything is decoded).
 
         With ``speakers`` (or a speaker count) the encoding also finds who speaks when (see
-        :meth:`AudioSession.open`). With ``reuse``, a ready or encoding session of the same unchanged file
-        and engine is returned instead, diarized now (ready) or when its encoding ends, if it is not yet.
+        :meth:`AudioSession.open`). With ``reuse``, a ready or encoding session of the same unchanged file,
+        engine, language and task is returned instead, diarized now (ready) or when its encoding ends, if it
+        is not yet.
         """
+        transcription = transcription or TranscribeOptions()
+        check_engine_options(engine or self.engine, transcription)
         wanted = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
         if wanted is not None:
             check_can_diarize(engine or self.engine)
         if reuse and isinstance(source, (str, Path)):
-            found = self.find(source, engine)
+            found = self.find(source, engine, transcription)
             if found is not None:
                 return self._reused(self.get(found.id), wanted)
         if isinstance(source, (str, os.PathLike)):
@@ -119,7 +125,8 @@ class SessionStore:
         clip = load_audio(source, sample_rate=sample_rate, max_duration_s=self.max_duration_s,
                           max_bytes=self.max_bytes, name=name)
         engine = engine or self.engine
-        session = AudioSession.pending(clip, engine, reasoner=self._reasoner_for(engine), retrieval=self.retrieval)
+        session = AudioSession.pending(clip, engine, reasoner=self._reasoner_for(engine), retrieval=self.retrieval,
+                                       transcription=transcription)
         session.diarization = wanted
         folder = self._folder(session.id)
         with self._lock:  # room is made and taken in one step, so two opens cannot both take the last place
@@ -226,12 +233,13 @@ class SessionStore:
             info.tags, info.gist = found.tags, found.gist
             self._put_info(path.parent, info.model_dump())
 
-    def open_live(self, engine: Engine | None = None, options: LiveOptions | None = None) -> AudioSession:
+    def open_live(self, engine: Engine | None = None, options: LiveOptions | None = None,
+                  transcription: TranscribeOptions | None = None) -> AudioSession:
         """A live session (see :meth:`AudioSession.live`) kept in this store: its final segments are saved as
         they come, so a crash loses at most the partial tail; after ``finish()`` it is an ordinary session.
         A live session is never evicted from memory."""
         engine = engine or self.engine
-        session = AudioSession.live(engine, options, reasoner=self._reasoner_for(engine))
+        session = AudioSession.live(engine, options, reasoner=self._reasoner_for(engine), transcription=transcription)
         folder = self._folder(session.id)
         folder.mkdir(parents=True)
         self._own(session.id)
@@ -312,9 +320,12 @@ class SessionStore:
         infos += [i for i in loaded.values() if (self.root / i.id).exists()]
         return sorted(infos, key=lambda i: i.created, reverse=True)
 
-    def find(self, source: str | Path, engine: Engine | None = None) -> SessionInfo | None:
-        """The newest ready or encoding session of this unchanged file (same size and mtime) and engine."""
+    def find(self, source: str | Path, engine: Engine | None = None,
+             transcription: TranscribeOptions | None = None) -> SessionInfo | None:
+        """The newest ready or encoding session of this unchanged file (same size and mtime) and engine, and of
+        the task and language asked (any language when none or ``auto`` was asked)."""
         engine = engine or self.engine
+        asked = transcription or TranscribeOptions()
         try:
             path = Path(source).expanduser().resolve()
             stat = path.stat()
@@ -324,7 +335,8 @@ class SessionStore:
             info = self.status(row["id"]) if row["id"] in self.loaded_ids() else SessionInfo.model_validate(row)
             if (info.status in ("ready", "encoding") and Path(info.source) == path and info.engine == engine.name
                     and info.model_id == engine.model_id and info.source_size == stat.st_size
-                    and info.source_mtime == stat.st_mtime):
+                    and info.source_mtime == stat.st_mtime and info.task == asked.task
+                    and asked.language in (None, AUTO, info.language)):
                 return info
         return None
 

@@ -86,7 +86,11 @@ class Transcript(BaseModel):
     segments: list[Segment] = Field(default_factory=list)
     events: list[AudioEvent] = Field(default_factory=list, description="Non-speech sound, with times.")
     duration_s: float = 0.0
-    language: str = "en"
+    language: str = Field(default="en", description="The spoken language's code (detected or given).")
+    language_probability: float | None = Field(default=None, description=(
+        "The detector's probability of ``language``; None when the language was given or the model is English-only."))
+    task: Literal["transcribe", "translate"] = Field(default="transcribe", description=(
+        "``translate`` when the text is an English translation of the speech."))
     complete: bool = Field(default=True, description="False while the session is still encoding or live.")
     diarized: bool = Field(default=False, description=(
         "True once speakers were looked for: every segment then has a speaker (none when no speech was heard)."))

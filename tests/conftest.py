@@ -37,6 +37,14 @@ def engine():
 
 
 @pytest.fixture(scope="session")
+def base_engine():
+    """The multilingual Whisper base engine (the ``aero-agent[base]`` extra, in the dev extra), loaded once."""
+    from aero_agent.engines import load_engine
+
+    return load_engine("whisper", "base")
+
+
+@pytest.fixture(scope="session")
 def embedder():
     """The embedded MiniLM sentence embedder, loaded once."""
     from aero_agent.embeddings import default_embedder

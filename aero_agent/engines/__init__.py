@@ -16,9 +16,13 @@ _lock = threading.Lock()
 def load_engine(name: str = "whisper", model: str | None = None, **options: Any) -> Engine:
     """The engine ``name`` with weights ``model`` (a local folder, or a hub id you name explicitly).
 
-    ``whisper`` with no model is the embedded offline ``tiny.en``. Engines are cached per (name, model).
+    ``whisper`` with no model is the embedded offline ``tiny.en``; ``base`` is the multilingual Whisper base of the
+    ``aero-agent[base]`` extra; a CTranslate2 (faster-whisper) folder is converted once. Engines are cached per
+    (name, model).
     """
-    key = (name, None if model in (None, "", "embedded:tiny.en") else str(model))
+    key = (name, None if model in (None, "", "embedded:tiny.en", "tiny.en") else str(model))
+    if key[1] == "embedded:base":  # the id a stored session names is the same engine as --model base
+        key = (name, "base")
     with _lock:
         if key in _cache and not options:
             return _cache[key]

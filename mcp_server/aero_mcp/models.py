@@ -30,6 +30,11 @@ class SessionStatus(BaseModel):
     gist: str | None = Field(default=None, description="The recording's most central passage, once indexed.")
     speakers: int | None = Field(default=None, description="Speakers found once diarized (0: no speech); "
                                                            "None when speakers were not asked for.")
+    language: str | None = Field(default=None, description="The spoken language's code: detected or given "
+                                                           "(auto while a detection is still to come).")
+    language_probability: float | None = Field(default=None, description="How sure the language detection was.")
+    task: Literal["transcribe", "translate"] = Field(default="transcribe",
+                                                     description="translate: the text is in English.")
     created: str
     updated: str
     message: str = Field(description="What the status means and what to do next.")
@@ -40,7 +45,8 @@ class SessionStatus(BaseModel):
                    model_id=info.model_id, status=info.status, progress=round(info.progress, 4),
                    windows_done=info.windows_done, windows_total=info.windows_total, error=info.error,
                    interrupted=info.status == "failed" and info.interrupted, turns=info.turns,
-                   tags=info.tags, gist=info.gist, speakers=info.speakers,
+                   tags=info.tags, gist=info.gist, speakers=info.speakers, language=info.language,
+                   language_probability=info.language_probability, task=info.task,
                    created=info.created, updated=info.updated, message=message or describe_status(info))
 
 
@@ -84,6 +90,9 @@ class TranscriptResult(BaseModel):
     duration_s: float
     complete: bool = Field(description="False while the session is still encoding: only the part so far.")
     progress: float = Field(description="Fraction of the audio encoded, 0 to 1.")
+    language: str = Field(default="en", description="The spoken language's code.")
+    task: Literal["transcribe", "translate"] = Field(default="transcribe",
+                                                     description="translate: the text is in English.")
     truncated: bool = Field(default=False, description="True when the transcript was cut at max_chars.")
     next_start_s: float | None = Field(default=None, description="Call again with this start_s for the rest.")
     message: str = ""

@@ -3,12 +3,13 @@
 # No ``from __future__ import annotations``: the SDK reads these signatures at registration time.
 
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from aero_agent.languages import TranscribeOptions
 from aero_agent.paths import resolve_allowed
 from aero_agent.render import status_line
 from aero_agent.session import SessionInfo
@@ -19,6 +20,11 @@ from aero_mcp.models import CloseResult, OpenAudioResult, SessionList, SessionSt
 log = logging.getLogger("aero_mcp")
 
 MAX_PATH_CHARS = 4096
+Language = Annotated[str | None, Field(max_length=32, description=(
+    "The spoken language: auto to detect it, or a code such as de, es, fr (default: English for the "
+    "English-only tiny.en, detection for multilingual models)."))]
+TaskArg = Annotated[Literal["transcribe", "translate"], Field(
+    description="translate writes an English translation (multilingual models only).")]
 
 
 def status_text(info: SessionInfo, status: SessionStatus) -> str:
@@ -39,6 +45,8 @@ async def open_audio(
                                              "open (ready or encoding).")] = True,
     speakers: SpeakersArg = False,
     num_speakers: NumSpeakers = None,
+    language: Language = None,
+    task: TaskArg = "transcribe",
     ctx: Context | None = None,
 ) -> Annotated[CallToolResult, OpenAudioResult]:
     """Open a recording: decode it, then encode it once so that later calls are fast.
@@ -53,9 +61,11 @@ async def open_audio(
     deadline = backend.deadline(wait_s)
     store = await backend.store(deadline)
     real = await backend.run(resolve_allowed, path, app.roots, deadline=deadline, what="checking the path")
-    info = await backend.run(store.find, real, deadline=deadline, what="looking for an open session") if reuse else None
+    transcription = TranscribeOptions.of(language, task)
+    info = await backend.run(store.find, real, None, transcription, deadline=deadline,
+                             what="looking for an open session") if reuse else None
     reused = info is not None
-    asked = {"speakers": speakers, "num_speakers": num_speakers}
+    asked = {"speakers": speakers, "num_speakers": num_speakers, "transcription": transcription}
     if info is None:
         session = await backend.run(store.open, real, wait=False, deadline=deadline, what=f"decoding {real.name}",
                                     **asked)

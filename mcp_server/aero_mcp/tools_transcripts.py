@@ -56,6 +56,7 @@ async def transcribe_audio(
     found = TranscriptResult(
         session_id=session_id, format=format, text=excerpt.text, segments=excerpt.shown.segments, start_s=start_s,
         end_s=end_s, duration_s=info.duration_s, complete=transcript.complete, progress=round(info.progress, 4),
+        language=transcript.language, task=transcript.task,
         truncated=excerpt.next_start_s is not None, next_start_s=excerpt.next_start_s, message=message)
     hi = end_s if end_s is not None else info.duration_s
     header = f"Transcript of session {session_id} {span(start_s or 0.0, hi)}"

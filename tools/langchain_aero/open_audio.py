@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from aero_agent.languages import TranscribeOptions
 from aero_agent.paths import allowed_roots, resolve_allowed
+from aero_agent.render import language_phrase
 from langchain_aero.utils import AudioTool, num_speakers_field, session_artifact, speakers_field
 
 
@@ -26,6 +28,11 @@ class OpenAudioInput(BaseModel):
                                                   "open (ready or encoding); false encodes it again as a new session.")
     speakers: bool = speakers_field()
     num_speakers: int | None = num_speakers_field()
+    language: str | None = Field(default=None, max_length=32, description=(
+        "The spoken language: auto to detect it, or a code such as de, es, fr (default: English for the "
+        "English-only tiny.en, detection for multilingual models)."))
+    task: Literal["transcribe", "translate"] = Field(default="transcribe", description=(
+        "translate writes an English translation (multilingual models only)."))
 
 
 class OpenAudioTool(AudioTool):
@@ -45,11 +52,12 @@ class OpenAudioTool(AudioTool):
     def _resolve_dirs(cls, value: Any) -> list[Path]:
         return allowed_roots(None if value is None else ([value] if isinstance(value, (str, Path)) else value))
 
-    def _call(self, path: str, reuse: bool = True, speakers: bool = False,
-              num_speakers: int | None = None) -> tuple[str, Any]:
+    def _call(self, path: str, reuse: bool = True, speakers: bool = False, num_speakers: int | None = None,
+              language: str | None = None, task: str = "transcribe") -> tuple[str, Any]:
         real = resolve_allowed(path, self.allowed_dirs)
-        found = self.store.find(real, self.engine) if reuse else None
-        asked = {"speakers": speakers, "num_speakers": num_speakers}
+        transcription = TranscribeOptions.of(language, task)
+        found = self.store.find(real, self.engine, transcription) if reuse else None
+        asked = {"speakers": speakers, "num_speakers": num_speakers, "transcription": transcription}
         if found is None:
             session = self.store.open(real, engine=self.engine, wait=self.wait, **asked)
         else:
@@ -61,7 +69,7 @@ class OpenAudioTool(AudioTool):
         opened = (f"Reused session {info.id}, already open for {name}," if found is not None
                   else f"Opened {name} as session {info.id}")
         text = (f"{opened} ({info.duration_s:.1f} s, "
-                f"engine {info.engine} {info.model_id}, status {info.status}). Pass session_id=\"{info.id}\" to "
+                f"engine {info.engine} {info.model_id}{language_phrase(info)}, status {info.status}). Pass session_id=\"{info.id}\" to "
                 "transcribe_audio, ask_audio, search_audio and extract_from_audio.")
         if info.speakers is not None:
             text += f" {info.speakers} speaker(s) found: list_speakers lists them."

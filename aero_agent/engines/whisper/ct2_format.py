@@ -48,9 +48,13 @@ class _Reader:
         return out
 
 
-def read_ct2(path: Path) -> tuple[str, dict[str, torch.Tensor]]:
-    """Spec name and every variable (aliases resolved) of a CTranslate2 ``model.bin``."""
-    reader = _Reader(Path(path).read_bytes(), Path(path))
+def read_ct2(path: Path, *more_parts: Path) -> tuple[str, dict[str, torch.Tensor]]:
+    """Spec name and every variable (aliases resolved, quantised weights scaled back to float) of a CTranslate2
+    ``model.bin``, or of one split into ``path`` and ``more_parts`` (joined in order, in memory)."""
+    data = Path(path).read_bytes()
+    if more_parts:
+        data = b"".join([data, *(Path(p).read_bytes() for p in more_parts)])
+    reader = _Reader(data, Path(path))
     version = reader.take("<I")
     if version < 5:
         raise CheckpointError(f"{path}: CTranslate2 binary version {version} is too old (need 5 or newer)")
@@ -69,10 +73,25 @@ def read_ct2(path: Path) -> tuple[str, dict[str, torch.Tensor]]:
         else:
             raise CheckpointError(f"{path}: variable {var} has unknown dtype id {dtype}")
         variables[var] = array.reshape(shape)
-    for _ in range(reader.take("<I")):
-        alias, target = reader.string(), reader.string()
-        variables[alias] = variables[target]
+    aliases = [(reader.string(), reader.string()) for _ in range(reader.take("<I"))]
+    variables = _dequantized(variables)  # first, so an alias of a quantised weight (the tied output projection)
+    for alias, target in aliases:        # gets the scaled weight; aliases of the scales themselves are dropped
+        if target in variables:
+            variables[alias] = variables[target]
     return name, variables
+
+
+def _dequantized(variables: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """int8/int16 weights as float: CTranslate2 stores ``round(w * scale)`` with ``<name>_scale`` beside it
+    (per output row for int8, one number for int16)."""
+    for name in [k for k in variables if k.endswith("_scale")]:
+        base = name[: -len("_scale")]
+        weight = variables.get(base)
+        if weight is None or weight.is_floating_point():
+            continue
+        scale = variables.pop(name).float()
+        variables[base] = weight.float() / (scale.reshape(-1, *[1] * (weight.dim() - 1)) if scale.numel() > 1 else scale)
+    return variables
 
 
 def _linear(out: dict[str, torch.Tensor], src: dict[str, torch.Tensor], ct2: str, hf: str) -> None:
@@ -120,7 +139,10 @@ def whisper_state_dict(variables: dict[str, torch.Tensor]) -> dict[str, torch.Te
         _linear(sd, variables, f"encoder/{conv}", f"model.encoder.{conv}")
     sd["model.decoder.embed_tokens.weight"] = variables["decoder/embeddings/weight"]
     sd["proj_out.weight"] = variables.get("decoder/projection/weight", variables["decoder/embeddings/weight"])
-    return {k: v.float().contiguous() for k, v in sd.items()}
+    out = {k: v.float().contiguous() for k, v in sd.items()}
+    if out["proj_out.weight"].data_ptr() == out["model.decoder.embed_tokens.weight"].data_ptr():
+        del out["proj_out.weight"]  # one tensor (a float32 alias): Whisper ties the two, and safetensors wants one
+    return out
 
 
 def layer_counts(variables: dict[str, torch.Tensor]) -> dict[str, int]:

@@ -22,8 +22,10 @@ from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRu
                                                  decode_windows, tokens_to_segments)
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel, pad_windows
 from aero_agent.engines.whisper.guards import GuardOptions, is_caption
+from aero_agent.engines.whisper.languages import ClipLanguage, LanguagePrompts, prompt_groups
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
+from aero_agent.languages import TranscribeOptions
 from aero_agent.results import Turn
 from aero_agent.transcript import AudioEvent, Segment, Transcript, Word
 from aero_agent.vad import SileroVad, VadOptions
@@ -137,6 +139,9 @@ class WhisperEngine:
             timestamp_begin=no_ts + 1, suppress=tuple(checkpoint.suppress_ids),
             suppress_begin=tuple(checkpoint.suppress_ids_begin), no_speech=checkpoint.no_speech_id())
         self.aligner = WordAligner(self.runner, self.tokenizer, self.special, checkpoint.alignment_heads)
+        self.languages = LanguagePrompts(self.tokenizer, sot, self.model_id, english_only)
+        self._clip_languages: list[ClipLanguage] = []  # per clip of the call in progress (set under the lock)
+        self._detected: dict[tuple[int, Window], torch.Tensor] = {}  # encoder states the detection computed
         self.vad = SileroVad()
         self._lock = threading.Lock()  # one encoding at a time: the two cores are shared
 
@@ -164,13 +169,15 @@ class WhisperEngine:
         return [rule], [job.speech_end_s for job in batch]
 
     @torch.inference_mode()
-    def _decode_batch(self, batch: Sequence[Job], encoded: torch.Tensor) -> list[list[Segment]]:
+    def _decode_batch(self, batch: Sequence[Job], encoded: torch.Tensor,
+                      special: SpecialTokens | None = None) -> list[list[Segment]]:
         """Timed segments (with word times) of each job, in clip time, from greedy decoding; windows the
         guards reject come back empty."""
+        special = special or self.special
         t0 = time.perf_counter()
         cross = self.runner.cross_keys_values(encoded)
         rules, speech_end = self._rules(batch)
-        decoded = decode_windows(self.runner, encoded, self.special, [job.duration_s for job in batch],
+        decoded = decode_windows(self.runner, encoded, special, [job.duration_s for job in batch],
                                  speech_end_s=speech_end, extra_rules=rules, cross=cross)
         texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
         kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.window.doubtful)
@@ -182,7 +189,7 @@ class WhisperEngine:
             index = [k for k, keep in enumerate(kept) if keep]
             pick = torch.tensor(index)
             aligned = self.aligner.align([(k.index_select(0, pick), v.index_select(0, pick)) for k, v in cross],
-                                         [texts[k] for k in index], [batch[k].duration_s for k in index])
+                                         [texts[k] for k in index], [batch[k].duration_s for k in index], special)
             for k, timed in zip(index, aligned):
                 words[k] = timed
             self.timings["words"] += time.perf_counter() - t0
@@ -210,13 +217,44 @@ class WhisperEngine:
 
     def _run_batch(self, batch: Sequence[Job]) -> list[list[Segment]]:
         """Encode then decode one batch (the decoder on ``decode_threads`` when running alone)."""
-        encoded = self._encode_batch(batch)
+        groups = prompt_groups([self._prompt(job) for job in batch])
+        if len(groups) > 1:  # clips in different languages: each decodes with its own prompt
+            out: list[list[Segment]] = [[] for _ in batch]
+            for group in groups:
+                for k, segments in zip(group, self._run_batch([batch[k] for k in group])):
+                    out[k] = segments
+            return out
+        special = replace(self.special, sot_sequence=self._prompt(batch[0]))
+        encoded = self._encode_reusing(batch)
         if self.workers > 1 and torch.get_num_threads() == 1:
-            return self._decode_batch(batch, encoded)
+            return self._decode_batch(batch, encoded, special)
         with self._threads(self.options.decode_threads):
-            return self._decode_batch(batch, encoded)
+            return self._decode_batch(batch, encoded, special)
 
-    def transcribe_clips(self, clips: Sequence[AudioClip], progress: ProgressFn | None = None) -> list[Transcript]:
+    def _encode_reusing(self, batch: Sequence[Job]) -> torch.Tensor:
+        """Encoder states of a batch, taking those of windows the language detection already encoded (a short
+        recording is then encoded once, not twice)."""
+        early = [self._detected.pop((job.clip, job.window), None) for job in batch]
+        missing = [k for k, states in enumerate(early) if states is None]
+        if len(missing) == len(batch):
+            return self._encode_batch(batch)
+        if missing:
+            for k, states in zip(missing, self._encode_batch([batch[k] for k in missing])):
+                early[k] = states
+        return torch.stack(early)  # type: ignore[arg-type]
+
+    def _prompt(self, job: Job) -> tuple[int, ...]:
+        if job.clip < len(self._clip_languages):
+            return self._clip_languages[job.clip].prompt
+        return self.special.sot_sequence
+
+    def check_options(self, options: TranscribeOptions | None) -> None:
+        """Raise :class:`~aero_agent.errors.EnglishOnlyModelError` (or an invalid-argument error) before any work
+        when ``options`` ask what this model cannot do."""
+        self.languages.check(options or TranscribeOptions())
+
+    def transcribe_clips(self, clips: Sequence[AudioClip], progress: ProgressFn | None = None,
+                         options: TranscribeOptions | None = None) -> list[Transcript]:
         """Transcribe several clips, batching their windows together; one transcript per clip.
 
         Long audio runs on ``workers`` threads with one core each, every one encoding then decoding its
@@ -225,13 +263,23 @@ class WhisperEngine:
 
         Any stretch of a window that still holds speech but got no segment (Whisper sometimes ends a
         window early) goes back into the queue as a window of its own, so no words are lost.
-        """
-        with self._lock:
-            return self._transcribe_locked(clips, progress)
 
-    def _transcribe_locked(self, clips: Sequence[AudioClip], progress: ProgressFn | None) -> list[Transcript]:
+        ``options`` set the language (detected from each clip's first speech window by default on a
+        multilingual model) and the task; each transcript reports its language.
+        """
+        options = options or TranscribeOptions()
+        self.check_options(options)
+        with self._lock:
+            try:
+                return self._transcribe_locked(clips, progress, options)
+            finally:
+                self._clip_languages, self._detected = [], {}
+
+    def _transcribe_locked(self, clips: Sequence[AudioClip], progress: ProgressFn | None,
+                           options: TranscribeOptions = TranscribeOptions()) -> list[Transcript]:
         with self._threads(1):  # the detector's small recurrent steps run best on one thread
             maps = [self.speech_map(c.samples) for c in clips]
+        self._clip_languages = self._languages(clips, maps, options)
         queue: deque[Job] = deque(
             Job.of(k, c.samples, w, m) for k, (c, m) in enumerate(zip(clips, maps)) for w in m.windows())
         found: list[list[Segment]] = [[] for _ in clips]
@@ -265,7 +313,32 @@ class WhisperEngine:
             finally:
                 for _, future in pending:
                     future.cancel()
-        return [self._transcript(c, segs, m) for c, segs, m in zip(clips, found, maps)]
+        transcripts = [self._transcript(c, segs, m) for c, segs, m in zip(clips, found, maps)]
+        for transcript, lang in zip(transcripts, self._clip_languages):
+            transcript.language, transcript.language_probability = lang.language, lang.probability
+            transcript.task = options.task
+        return transcripts
+
+    @torch.inference_mode()
+    def _languages(self, clips: Sequence[AudioClip], maps: Sequence[SpeechMap],
+                   options: TranscribeOptions) -> list[ClipLanguage]:
+        """Each clip's language and prompt: as given, or detected from its first speech window (as Whisper
+        detects from its first 30 s), the clips' first windows encoded in batches."""
+        if not self.languages.needs_detection(options):
+            return [self.languages.fixed(options)] * len(clips)
+        firsts = {}
+        for k, (clip, smap) in enumerate(zip(clips, maps)):
+            windows = sorted(smap.windows(), key=lambda w: (w.doubtful, w.start))
+            if windows:
+                firsts[k] = Job.of(k, clip.samples, windows[0], smap)
+        found, jobs = {}, list(firsts.items())
+        for lo in range(0, len(jobs), self.batch_size):
+            batch = jobs[lo: lo + self.batch_size]
+            encoded = self._encode_batch([job for _, job in batch])
+            found.update(zip([k for k, _ in batch], self.languages.detect(self.runner, encoded)))
+            self._detected.update({(k, job.window): states for (k, job), states in zip(batch, encoded)})
+        return [self.languages.of(found[k][0], options, found[k][1]) if k in found else self.languages.fixed(options)
+                for k in range(len(clips))]
 
     @staticmethod
     def _transcript(clip: AudioClip, segments: list[Segment], speech: SpeechMap) -> Transcript:
@@ -279,12 +352,15 @@ class WhisperEngine:
                   for a, b in speech.events([(s.start, s.end) for s in segments])]
         return Transcript(segments=segments, events=events, duration_s=round(clip.duration_s, 3))
 
-    def encode(self, clip: AudioClip, progress: ProgressFn | None = None) -> EncodedAudio:
-        """Transcribe the whole clip once; the transcript is what later turns read."""
-        transcript = self.transcribe_clips([clip], progress)[0]
+    def encode(self, clip: AudioClip, progress: ProgressFn | None = None,
+               options: TranscribeOptions | None = None) -> EncodedAudio:
+        """Transcribe the whole clip once (in the language and task of ``options``); the transcript is what
+        later turns read."""
+        transcript = self.transcribe_clips([clip], progress, options)[0]
         return EncodedAudio(engine=self.name, model_id=self.model_id, duration_s=clip.duration_s,
                             transcript=transcript, meta={"segments": len(transcript.segments),
-                                                         "events": len(transcript.events)})
+                                                         "events": len(transcript.events),
+                                                         "language": transcript.language, "task": transcript.task})
 
     @contextmanager
     def _threads(self, count: int | None = None) -> Iterator[None]:

@@ -126,9 +126,10 @@ class WordAligner:
 
     @torch.inference_mode()
     def align(self, cross: list[tuple[torch.Tensor, torch.Tensor]], texts: Sequence[list[int]],
-              durations_s: Sequence[float]) -> list[list[WordTiming]]:
-        """Word timings (window seconds) of each window's text tokens, given its cross-attention keys/values."""
-        special = self.special
+              durations_s: Sequence[float], special: SpecialTokens | None = None) -> list[list[WordTiming]]:
+        """Word timings (window seconds) of each window's text tokens, given its cross-attention keys/values
+        (``special``: another prompt than the aligner's, such as a language's)."""
+        special = special or self.special
         prefix = [*special.sot_sequence, special.no_timestamps]
         seqs = [prefix + list(t) + [special.eot] for t in texts]
         width = max(len(s) for s in seqs)
