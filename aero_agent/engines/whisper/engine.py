@@ -22,6 +22,7 @@ from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRu
                                                  decode_windows, tokens_to_segments)
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel, pad_windows
 from aero_agent.engines.whisper.guards import GuardOptions, is_caption
+from aero_agent.engines.whisper.memory import release_large_blocks
 from aero_agent.engines.whisper.quantize import int8_linears
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
@@ -126,6 +127,7 @@ class WhisperEngine:
         if unknown:
             raise InvalidArgumentError(f"unknown Whisper option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         self.options = replace(options or WhisperOptions(), **tuning)  # type: ignore[arg-type]
+        release_large_blocks()
         checkpoint = load_checkpoint(model)
         self.model_id = checkpoint.model_id
         self.model = checkpoint.model
