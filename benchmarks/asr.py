@@ -1,8 +1,10 @@
 """ASR accuracy and speed: the embedded Whisper engine side by side with faster-whisper, same tiny.en weights.
 
 Short form: every speech clip of ``--speech-dir`` transcribed on its own (one file each).
-Long form: the clips joined in order (repeated) into one recording of at least ``--minutes`` minutes,
-written to a temporary 16-bit WAV that every engine decodes from its path.
+Long form: the clips joined in order (repeated) into one recording of at least ``--minutes`` minutes (one
+long form per length given, e.g. ``--minutes 15 60``), written to a temporary 16-bit WAV that every engine
+decodes from its path. Each form reports wall time, CPU seconds and peak RSS, medians over the rounds, and
+their ratios to faster-whisper's batched int8 pipeline.
 
 Engines (each run in a fresh subprocess; the model is loaded and warmed up on one short clip
 outside the timed region, and the load time is reported separately):
@@ -25,7 +27,7 @@ shows the median wall time. WER: Whisper's English normaliser + jiwer (``aero_ag
 corpus-level over all clips (short form) or the one joined reference (long form). Peak RSS: see
 ``benchmarks/_common.py`` (kernel VmHWM reset after load; peak during the timed run, model included).
 
-    python benchmarks/asr.py [--minutes 15] [--repeats 3] [--threads 2] [--json out.json]
+    python benchmarks/asr.py [--minutes 15 60] [--repeats 3] [--threads 2] [--json out.json]
     python benchmarks/asr.py --minutes 0.5 --repeats 1 --short-limit 3 --skip-fw-fp32 --skip-seq   # CI smoke
     python benchmarks/asr.py --model base ...   # Whisper base (aero-agent[base]) for both, language "en" for both
 
@@ -79,8 +81,19 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "fw-seq-beam5-fp32": {"kind": "fw-seq", "compute": "float32", "beam": 5},
     "fw-seq-greedy-fp32": {"kind": "fw-seq", "compute": "float32", "beam": 1},
 }
-TARGET_TIME_RATIO = 1.0  # (a) ours wall time <= 1.0 x fw-batched-int8
+TARGET_TIME_RATIO = 0.9  # (a) ours wall time <= 0.9 x fw-batched-int8
 TARGET_WER_POINTS = 0.3  # (b) ours WER <= fw-seq-beam5-int8 WER + 0.3 points
+# (c) ours peak RSS of the timed run (model included): at most this many MB for recordings up to so many minutes
+TARGET_PEAK_MB = ((15.0, 1200.0), (60.0, 1300.0))
+
+
+def long_form(minutes: float) -> str:
+    """The name of the long form of a recording length: ``long-15min``."""
+    return f"long-{minutes:g}min"
+
+
+def _peak_target(minutes: float) -> float | None:
+    return next((mb for upto, mb in TARGET_PEAK_MB if minutes <= upto + 1e-9), None)
 
 
 # ============================================================================ worker (one engine run)
@@ -223,18 +236,27 @@ def _summarise(runs: list[dict[str, Any]], refs: dict[str, list[str]], audio_s: 
         base = summary[form].get(FW_BATCHED_INT8)
         for row in summary[form].values():
             row["time_vs_fw_batched_int8"] = round(row["wall_s"] / base["wall_s"], 3) if base else None
+            row["cpu_vs_fw_batched_int8"] = round(row["cpu_s"] / base["cpu_s"], 3) if base else None
+            row["peak_vs_fw_batched_int8"] = round(row["peak_run_mb"] / base["peak_run_mb"], 3) if base else None
         ref = summary[form].get(FW_SEQ_BEAM5_INT8)
         for row in summary[form].values():
             row["wer_points_vs_fw_seq_beam5_int8"] = round(100 * (row["wer"] - ref["wer"]), 2) if ref else None
     return summary
 
 
-def _targets(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+def _targets(summary: dict[str, dict[str, dict[str, Any]]], minutes: dict[str, float]) -> list[dict[str, Any]]:
     out = []
     for form, rows in summary.items():
         ours = rows.get(OURS)
         if ours is None:
             continue
+        limit = _peak_target(minutes[form]) if form in minutes else None
+        if limit is not None:
+            out.append({"form": form, "target": "c", "what": f"ours peak RSS <= {limit:.0f} MB",
+                        "value": f"{ours['peak_run_mb']:.0f} MB (fw-batched-int8 "
+                                 f"{rows[FW_BATCHED_INT8]['peak_run_mb']:.0f} MB)" if FW_BATCHED_INT8 in rows
+                                 else f"{ours['peak_run_mb']:.0f} MB",
+                        "passed": ours["peak_run_mb"] <= limit})
         if FW_BATCHED_INT8 in rows:
             ratio = ours["time_vs_fw_batched_int8"]
             out.append({"form": form, "target": "a",
@@ -259,22 +281,24 @@ def _render(summary, targets, forms_info) -> str:
         out.append(f"\n{form} form: {info}")
         body = []
         for name, r in rows.items():
-            ratio = r["time_vs_fw_batched_int8"]
+            ratio, cpu_ratio = r["time_vs_fw_batched_int8"], r["cpu_vs_fw_batched_int8"]
             diff = r["wer_points_vs_fw_seq_beam5_int8"]
             body.append([name, r["runs"], f"{100 * r['wer']:.2f}",
                          f"{r['substitutions']}/{r['deletions']}/{r['insertions']}",
                          f"{diff:+.2f}" if diff is not None else "-",
                          f"{r['wall_s']:.2f}", f"{r['wall_min_s']:.2f}-{r['wall_max_s']:.2f}", f"{r['rtf']:.4f}",
                          f"{r['cpu_s']:.1f}",
-                         f"{ratio:.2f}" if ratio is not None else "-", f"{r['load_s']:.2f}",
-                         f"{r['rss_after_load_mb']:.0f}", f"{r['peak_run_mb']:.0f}"])
+                         f"{ratio:.2f}" if ratio is not None else "-",
+                         f"{cpu_ratio:.2f}" if cpu_ratio is not None else "-", f"{r['load_s']:.2f}",
+                         f"{r['rss_after_load_mb']:.0f}", f"{r['peak_run_mb']:.0f}",
+                         f"{r['peak_vs_fw_batched_int8']:.2f}" if r["peak_vs_fw_batched_int8"] is not None else "-"])
         for name, r in rows.items():
             if len(set(r["wer_runs"])) > 1:
                 out.append(f"note: {name} WER differed between runs: "
                            f"{', '.join(f'{100 * x:.2f}' for x in r['wer_runs'])} % (median shown)")
         out.append(table(["engine", "runs", "WER %", "S/D/I", "WER pts vs fw-seq-b5-int8", "wall s (median)",
-                          "wall range", "RTF", "CPU s", "time x fw-batched-int8", "load s", "RSS after load MB",
-                          "peak RSS MB (run)"], body))
+                          "wall range", "RTF", "CPU s", "time x fw-batched-int8", "CPU x fw-batched-int8", "load s", "RSS after load MB",
+                          "peak RSS MB (run)", "peak x fw-batched-int8"], body))
     if targets:
         out.append("\ntargets:")
         out.append(table(["form", "target", "criterion", "measured", "result"],
@@ -283,14 +307,14 @@ def _render(summary, targets, forms_info) -> str:
     return "\n".join(out)
 
 
-def _run_all(args: argparse.Namespace, plan: list[tuple[int, str, str]], clips, joined, short,
+def _run_all(args: argparse.Namespace, plan: list[tuple[int, str, str]], clips, joined: dict[str, Any], short,
              info: dict[str, Any], command: str) -> list[dict[str, Any]]:
     """Every planned (round, form, engine) run, each in a fresh worker process."""
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="aero-asr-bench-") as tmp:
         code_dir = None if args.live_code else snapshot_code(Path(tmp) / "code")
-        long_wav = write_wav(Path(tmp) / "joined.wav", joined.samples)
-        files = {"long": [str(long_wav)], "short": [str(c.path) for c in short]}
+        files = {form: [str(write_wav(Path(tmp) / f"{form}.wav", rec.samples))] for form, rec in joined.items()}
+        files["short"] = [str(c.path) for c in short]
         fw_folder = _fw_folder(args.model, Path(tmp))
         for round_no, form, name in plan:
             payload = {"config": name, "form": form, "files": files[form], "warmup": str(clips[0].path),
@@ -338,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder with manifest.jsonl and the clips (default: ../shared/speech next to the repo)")
     parser.add_argument("--model", default="tiny.en",
                         help="tiny.en (default), base, or a CTranslate2 Whisper folder: the weights of every engine")
-    parser.add_argument("--minutes", type=float, default=15.0, help="long-form recording length (default 15)")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[15.0],
+                        help="long-form recording lengths, one long form each (default 15; e.g. 15 60)")
     parser.add_argument("--repeats", type=int, default=3, help="alternating rounds; the median is reported")
     parser.add_argument("--threads", type=int, default=2, help="cpu_threads / torch threads (default 2)")
     parser.add_argument("--batch-size", type=int, default=16, help="faster-whisper batched batch_size (default 16)")
@@ -387,17 +412,21 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(header_lines(info, command.strip())))
 
     names = _configs(args)
-    forms = [f for f, skip in (("long", args.skip_long), ("short", args.skip_short)) if not skip]
-    clips, joined = speech_recording(speech_dir, args.minutes, args.min_words)
+    minutes = {long_form(m): m for m in args.minutes}
+    forms = ([] if args.skip_long else list(minutes)) + ([] if args.skip_short else ["short"])
+    joined = {}
+    for form, length in minutes.items():
+        clips, joined[form] = speech_recording(speech_dir, length, args.min_words)
+    if not minutes:
+        clips, _ = speech_recording(speech_dir, 0.0, args.min_words)
     short = clips[: args.short_limit] if args.short_limit else clips
-    refs = {"long": [joined.reference], "short": [c.text for c in short]}
-    audio_s = {"long": joined.duration_s, "short": sum(c.duration_s for c in short)}
-    forms_info = {
-        "long": f"{joined.duration_s / 60:.2f} min, {len(clips)} speech clips joined in order with 0.6 s gaps "
-                f"({len(joined.spans)} clip instances), {len(joined.reference.split())} reference words",
-        "short": f"{len(short)} clips transcribed one by one, {audio_s['short'] / 60:.2f} min of audio, "
-                 f"{sum(len(c.text.split()) for c in short)} reference words",
-    }
+    refs = {form: [rec.reference] for form, rec in joined.items()} | {"short": [c.text for c in short]}
+    audio_s = {form: rec.duration_s for form, rec in joined.items()} | {"short": sum(c.duration_s for c in short)}
+    forms_info = {form: f"{rec.duration_s / 60:.2f} min, {len(clips)} speech clips joined in order with 0.6 s gaps "
+                        f"({len(rec.spans)} clip instances), {len(rec.reference.split())} reference words"
+                  for form, rec in joined.items()}
+    forms_info["short"] = (f"{len(short)} clips transcribed one by one, {audio_s['short'] / 60:.2f} min of audio, "
+                           f"{sum(len(c.text.split()) for c in short)} reference words")
     fp32_rounds = args.repeats if args.fp32_repeats is None else min(args.repeats, args.fp32_repeats)
     print(f"engines: {', '.join(names)}; threads {args.threads}; repeats {args.repeats} (float32: {fp32_rounds}); "
           f"fw batched batch_size {args.batch_size}, beam {args.fw_batched_beam}")
@@ -414,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
 
     codes = sorted({r["code"] for r in runs if r["config"] == OURS})
     summary = _summarise(runs, refs, audio_s, names, forms)
-    targets = _targets(summary)
+    targets = _targets(summary, minutes)
     end_load = runs[-1]["loadavg"] if saved is not None and runs else loadavg()
     print(_render(summary, targets, forms_info))
     print(f"\nour engine's source fingerprint (engines/whisper, audio.py, ...): {', '.join(codes) or '-'}"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from aero_agent.audio import load_audio
-from aero_agent.engines.whisper.timing import dtw_path, merge_punctuation, WordTiming
+from aero_agent.engines.whisper.timing import dtw_path, median_filter, merge_punctuation, WordTiming
 from aero_agent.evaluation import read_word_times, score_word_times
 
 # Measured on these clips (benchmarks/word_times.py): 86-93 % of matched words within 0.2 s, median
@@ -72,6 +72,16 @@ def test_dtw_takes_the_cheapest_monotonic_path() -> None:
         for j in range(1, 20):
             best[i, j] = cost[i - 1, j - 1] + min(best[i - 1, j - 1], best[i - 1, j], best[i, j - 1])
     assert cost[rows, cols].sum() == pytest.approx(best[7, 19])
+
+
+def test_median_filter_is_the_median_of_each_reflected_neighbourhood() -> None:
+    """Catches: the sorting network comparing the wrong neighbours, or edges padded another way."""
+    import torch
+
+    x = torch.from_numpy(np.random.default_rng(1).standard_normal((3, 5, 40)).astype(np.float32))
+    padded = np.pad(x.numpy(), [(0, 0), (0, 0), (3, 3)], mode="reflect")
+    expected = np.median(np.lib.stride_tricks.sliding_window_view(padded, 7, axis=-1), axis=-1)
+    assert np.array_equal(median_filter(x, 7).numpy(), expected)
 
 
 def test_lone_punctuation_joins_its_word() -> None:

@@ -23,6 +23,8 @@ from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRu
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel, pad_windows
 from aero_agent.engines.whisper.guards import GuardOptions, is_caption
 from aero_agent.engines.whisper.languages import ClipLanguage, LanguagePrompts, prompt_groups
+from aero_agent.engines.whisper.memory import release_large_blocks
+from aero_agent.engines.whisper.quantize import int8_linears
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
 from aero_agent.languages import TranscribeOptions
@@ -35,13 +37,14 @@ if TYPE_CHECKING:  # a type hint only: the engine imports without audio decoding
 
 
 def _encoder_dtype(choice: torch.dtype | str | None) -> torch.dtype:
-    """``auto``: bfloat16 where the CPU has native bf16 dot products (AVX512-BF16/AMX), else float32.
+    """``auto``: bfloat16 where the CPU has AMX tiles, else float32.
 
-    Measured on ../shared/speech, bfloat16 halves the encoder's matrix products at no cost in WER."""
+    With AMX, bfloat16 halves the encoder's matrix products at no cost in WER; with AVX512-BF16 alone it was
+    measured 1.4x slower than float32 (0.68 s against 0.48 s per 30 s window on one core)."""
     if isinstance(choice, torch.dtype):
         return choice
     if choice in (None, "auto"):
-        native = bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)())
+        native = bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
         return torch.bfloat16 if native and os.environ.get("AERO_ENCODER_DTYPE", "auto") != "float32" else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[choice]
 
@@ -65,6 +68,9 @@ class WhisperOptions:
     """Refuse an end of text well before a window's speech ends (see ``RefuseEarlyEnd``)."""
     encoder_dtype: torch.dtype | str | None = "auto"
     """``auto``, ``float32`` or ``bfloat16``."""
+    int8: bool = True
+    """Run the encoder's and decoder's linear layers (and the vocabulary projection) on int8 copies of their
+    weights (dynamic quantisation), as faster-whisper's ``int8`` does; a float32 encoder is then used."""
     word_timestamps: bool = True
     """Align every segment's words to the audio (cross-attention and DTW)."""
     vad: VadOptions = field(default_factory=VadOptions)
@@ -72,23 +78,29 @@ class WhisperOptions:
     guards: GuardOptions = field(default_factory=GuardOptions)
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
-    """One encoder window of one clip, and the pass that produced it (0 first, 1 repair)."""
+    """One encoder window of one clip, and the pass that produced it (0 first, 1 repair). Its samples are cut
+    from the clip only when its batch runs, so a long recording's queue holds no copies of its audio."""
 
     clip: int
     window: Window
-    audio: np.ndarray
+    speech: SpeechMap
+    samples: np.ndarray
     round: int = 0
     speech_end_s: float = 0.0
 
     @property
     def duration_s(self) -> float:
-        return len(self.audio) / SAMPLE_RATE
+        return self.window.duration_s
+
+    def audio(self) -> np.ndarray:
+        """The window's samples, as the decoder hears them (see :meth:`SpeechMap.window_audio`)."""
+        return self.speech.window_audio(self.samples, self.window)
 
     @classmethod
     def of(cls, clip: int, samples: np.ndarray, window: Window, speech: SpeechMap, round_no: int = 0) -> "Job":
-        return cls(clip, window, speech.window_audio(samples, window), round_no, speech.last_speech_s(window))
+        return cls(clip, window, speech, samples, round_no, speech.last_speech_s(window))
 
     def place(self, start: float, end: float) -> tuple[float, float]:
         """A span's times in the job as times in its clip."""
@@ -117,6 +129,7 @@ class WhisperEngine:
         if unknown:
             raise InvalidArgumentError(f"unknown Whisper option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         self.options = replace(options or WhisperOptions(), **tuning)  # type: ignore[arg-type]
+        release_large_blocks()
         checkpoint = load_checkpoint(model)
         self.model_id = checkpoint.model_id
         self.model = checkpoint.model
@@ -125,11 +138,13 @@ class WhisperEngine:
         self.workers = max(1, self.options.workers or min(2, os.cpu_count() or 1))
         self.mel = LogMel(self.model.config.num_mel_bins)
         self.encoder = self.model.model.encoder
-        self.encoder_dtype = _encoder_dtype(self.options.encoder_dtype)
-        if self.encoder_dtype != torch.float32:  # a copy: the float32 model stays as loaded
+        self.encoder_dtype = torch.float32 if self.options.int8 else _encoder_dtype(self.options.encoder_dtype)
+        if self.options.int8:  # copies: the float32 model stays as loaded
+            self.encoder = int8_linears(self.encoder)
+        elif self.encoder_dtype != torch.float32:
             self.encoder = copy.deepcopy(self.encoder).to(self.encoder_dtype)
         self.timings = {"encoder": 0.0, "decoder": 0.0, "words": 0.0}  # seconds spent, for benchmarks
-        self.runner = DecoderRunner(self.model)
+        self.runner = DecoderRunner(self.model, int8=self.options.int8)
         english_only = self.model.config.vocab_size < 51865
         sot = checkpoint.token("<|startoftranscript|>")
         prompt = (sot,) if english_only else (sot, checkpoint.token("<|en|>"), checkpoint.token("<|transcribe|>"))
@@ -157,7 +172,7 @@ class WhisperEngine:
     def _encode_batch(self, batch: Sequence[Job]) -> torch.Tensor:
         """Log-mel features and encoder states for up to ``batch_size`` jobs."""
         t0 = time.perf_counter()
-        features = self.mel(pad_windows([job.audio for job in batch]))
+        features = self.mel(pad_windows([job.audio() for job in batch]))
         encoded = self.encoder(features.to(self.encoder_dtype)).last_hidden_state.float()
         self.timings["encoder"] += time.perf_counter() - t0
         return encoded
@@ -342,10 +357,12 @@ class WhisperEngine:
 
     @staticmethod
     def _transcript(clip: AudioClip, segments: list[Segment], speech: SpeechMap) -> Transcript:
-        """The clip's transcript: segments in time order with word times kept off the silence around speech,
+        """The clip's transcript: segments in time order with their and their words' times kept off the silence around speech,
         and the sound no segment covers as non-speech events."""
         segments = sorted(segments, key=lambda s: s.start)
         for seg in segments:
+            # a closing timestamp Whisper placed in the silenced pause after the speech (seen 1.6 s into it)
+            seg.start, seg.end = (round(t, 2) for t in speech.snap(seg.start, seg.end))
             for word in seg.words or []:
                 word.start, word.end = (round(t, 3) for t in speech.snap(word.start, word.end))
         events = [AudioEvent(start=round(a, 2), end=round(b, 2))
