@@ -12,6 +12,10 @@ run alternately, ``--repeat`` rounds, and each row shows its median latency as a
 in the same round. The load average is printed with each row: on a shared machine latency is pessimistic.
 
     python benchmarks/live.py --seconds 180 --variant "" --variant "--window 30"
+
+``--decode-cost`` instead times one decode of a rolling buffer in-process (the live path's engine, 10 s encoder
+window next to Whisper's 30 s, alternately), for buffers of a few lengths cut from the same recording: a ratio
+that a busy machine distorts far less than it distorts streaming latency.
 """
 
 from __future__ import annotations
@@ -96,8 +100,11 @@ def main() -> None:
     parser.add_argument("--speech-dir", default=str(REPO.parent / "shared" / "speech"))
     parser.add_argument("--variant", action="append", default=None, help="extra listen arguments (repeatable)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds over the variants")
+    parser.add_argument("--decode-cost", action="store_true", help="time single decodes in-process instead")
     args = parser.parse_args()
     joined = join_clips(speech_clips(args.speech_dir, min_words=4), min_duration_s=args.seconds)
+    if args.decode_cost:
+        return decode_cost(joined)
 
     from aero_agent.audio import load_audio
     from aero_agent.engines import default_engine
@@ -121,6 +128,33 @@ def main() -> None:
                   f"{r['cpu_share_of_2_cores']:.0%} | {r['stream_wall_s']} s | {r['wer_live']:.1%} | "
                   f"{r['wer_diff_points']:+.1f} | {r['lag_reports']} |", flush=True)
             print(json.dumps(r), file=sys.stderr, flush=True)
+
+
+def decode_cost(joined, lengths_s=(3.0, 6.0, 9.0, 12.0), rounds: int = 3) -> None:
+    """Median wall time of one decode of buffers of ``lengths_s``, 10 s window against 30 s, alternately."""
+    from aero_agent.audio import AudioClip
+    from aero_agent.engines import default_engine
+    from aero_agent.live import streaming_engine
+
+    engine = default_engine()
+    engines = {"10 s window": streaming_engine(engine, 10.0), "30 s window": streaming_engine(engine, None)}
+    warm = AudioClip(joined.samples[:3 * RATE], "<bench>", RATE, 1)
+    for eng in engines.values():
+        eng.transcribe_clips([warm])
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    print("| buffer | 10 s window | 30 s window | ratio 30/10 |")
+    for length in lengths_s:
+        starts = [10.0 + 13.0 * k for k in range(rounds)]
+        clips = [AudioClip(joined.samples[int(t * RATE):int((t + length) * RATE)], "<bench>", RATE, 1) for t in starts]
+        times: dict[str, list[float]] = {name: [] for name in engines}
+        for clip in clips:
+            for name, eng in engines.items():
+                t = time.perf_counter()
+                eng.transcribe_clips([clip])
+                times[name].append(time.perf_counter() - t)
+        short, full = (statistics.median(times[n]) for n in engines)
+        print(f"| {length:.0f} s | {short:.2f} s | {full:.2f} s | {full / short:.2f} |", flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 def run_variant(joined, extra: list[str], offline_wer: float) -> dict:
