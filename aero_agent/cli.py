@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -218,14 +219,21 @@ def cmd_listen(args: argparse.Namespace) -> int:
         chunks = microphone_chunks()
     else:
         chunks = file_chunks(_source(args.source), args.realtime)
+    from aero_agent.live import LiveOptions
+
+    options = LiveOptions()
+    if args.step is not None:
+        options = replace(options, step_s=args.step)
+    if args.window is not None:  # 30 s or more: Whisper's own window
+        options = replace(options, window_s=None if args.window >= 30 else args.window)
     engine = load_engine(args.engine, args.model)
     if args.store:
         from aero_agent.store import SessionStore
 
         store = SessionStore(args.store, engine)
-        session = store.open_live(transcription=_transcription(args))
+        session = store.open_live(options=options, transcription=_transcription(args))
     else:
-        session = AudioSession.live(engine, transcription=_transcription(args))
+        session = AudioSession.live(engine, options, transcription=_transcription(args))
     listen(session, chunks, Printer(sys.stdout, args.format))
     if args.store:
         print(f"aero-agent: session {session.id} kept in {store.root}", file=sys.stderr)
@@ -322,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--store", default=None, metavar="DIR", help="keep the session in this store folder")
     li.add_argument("--engine", choices=ENGINE_NAMES, default="whisper", help="speech engine (default: whisper)")
     model_options(li)
+    li.add_argument("--step", type=float, default=None, help="seconds of new audio between decodes (default 1)")
+    li.add_argument("--window", type=float, default=None,
+                    help="shortest encoder window in seconds (default 10: cheaper decodes; 30: Whisper's own)")
     li.set_defaults(func=cmd_listen)
 
     add_index_command(sub, ENGINE_NAMES)

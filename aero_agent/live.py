@@ -49,7 +49,10 @@ class LiveOptions:
     max_buffer_s: float = 25.0
     """A buffer longer than this is cut at its last committed word (or its hypothesis is finalised)."""
     pause_s: float = 0.5
-    """Silence after speech that finalises the hypothesis."""
+    """Silence after speech that finalises the hypothesis, as soon as it is heard (not at the next step)."""
+    window_s: float | None = 10.0
+    """The encoder window a buffer is padded to (a longer buffer fills its own); None: Whisper's 30 s. Shorter
+    windows cost less per decode, but Whisper degrades on windows the speech fills (see BENCHMARKS.md)."""
     max_chunk_s: float = 60.0
     """The most audio one ``feed`` call may carry."""
     vad: VadOptions = field(default_factory=VadOptions)
@@ -154,15 +157,20 @@ def as_float_samples(samples: np.ndarray, label: str = LIVE_SOURCE) -> np.ndarra
     return array
 
 
-def streaming_engine(engine: LiveEngine) -> LiveEngine:
+def streaming_engine(engine: LiveEngine, window_s: float | None = None) -> LiveEngine:
     """The engine as live decoding uses it: without repair rounds, which would re-decode the word a buffer cuts
-    off at its end with a second encoder pass every step (the next step decodes it anyway). The copy shares
-    the model, the weights and the engine's lock."""
+    off at its end with a second encoder pass every step (the next step decodes it anyway), and with encoder
+    windows of ``window_s`` instead of 30 s (a buffer of a few seconds would otherwise pay for 30 s every
+    step). The copy shares the model, the weights and the engine's lock."""
     options = getattr(engine, "options", None)
-    if not is_dataclass(options) or getattr(options, "repair_rounds", 0) == 0:
+    if not is_dataclass(options):
+        return engine
+    wanted = {"repair_rounds": 0, "min_window_s": window_s}
+    changes = {k: v for k, v in wanted.items() if hasattr(options, k) and getattr(options, k) != v}
+    if not changes:
         return engine
     twin = copy.copy(engine)
-    twin.options = replace(options, repair_rounds=0)  # type: ignore[attr-defined]
+    twin.options = replace(options, **changes)  # type: ignore[attr-defined]
     return twin
 
 
@@ -171,8 +179,8 @@ class OnlineProcessor:
     tail; :meth:`finish` finalises the rest. Not thread-safe: the session serialises callers."""
 
     def __init__(self, engine: LiveEngine, options: LiveOptions | None = None) -> None:
-        self.engine = streaming_engine(engine)
         self.options = options or LiveOptions()
+        self.engine = streaming_engine(engine, self.options.window_s)
         self.transcription = TranscribeOptions()  # a session's language and task; a detected language is kept
         self.words = HypothesisBuffer()
         self.stats = LiveStats(step_s=self.options.step_s)
@@ -180,7 +188,7 @@ class OnlineProcessor:
         self.offset = 0  # stream sample at buffer[0]
         self.speech = np.zeros(0, dtype=np.float32)  # VAD probability per frame of the buffer
         self.pending = 0  # samples received since the last decode (or silence skip)
-        self.heard_speech = False  # speech since the last finalisation
+        self.heard_speech = False  # speech in the buffer since the last finalisation
         self.finished = False
 
     @property
@@ -201,7 +209,9 @@ class OnlineProcessor:
         piece = int(self.options.max_step_s * SAMPLE_RATE)
         for lo in range(0, len(audio), piece):  # a long chunk is taken step by step, so the buffer stays short
             self._append(audio[lo:lo + piece])
-            if self.pending >= self.stats.step_s * SAMPLE_RATE:
+            if self._pause_heard():
+                update.final += self._decode(flush=True)
+            elif self.pending >= self.stats.step_s * SAMPLE_RATE:
                 update.final += self._step()
         self.stats.received_s = round(self.received / SAMPLE_RATE, 3)
         update.partial = self.partial()
@@ -226,7 +236,9 @@ class OnlineProcessor:
         if whole > done:  # new complete VAD frames, decided with up to a second of context before them
             context = max(0, done - 31 * FRAME)
             probs = self.engine.vad.probabilities(self.buffer[context:whole])  # type: ignore[attr-defined]
-            self.speech = np.concatenate([self.speech, probs[(done - context) // FRAME:]])
+            fresh = probs[(done - context) // FRAME:]
+            self.speech = np.concatenate([self.speech, fresh])
+            self.heard_speech = self.heard_speech or bool((fresh >= self.options.vad.threshold).any())
 
     def _silent_frames_at_end(self) -> int:
         quiet = self.speech < self.options.vad.threshold
@@ -234,18 +246,21 @@ class OnlineProcessor:
             return len(quiet)
         return int(len(quiet) - 1 - np.flatnonzero(~quiet)[-1])
 
+    def _pause_heard(self) -> bool:
+        """Speech not yet finalised followed by ``pause_s`` of silence: what was said before the pause will
+        not change with more audio, so it is decoded and finalised now instead of waiting for a step and an
+        agreeing second decode."""
+        pause_frames = max(1, int(self.options.pause_s * SAMPLE_RATE / FRAME))
+        return self.heard_speech and len(self.speech) > pause_frames and self._silent_frames_at_end() >= pause_frames
+
     def _step(self) -> list[Segment]:
-        pause_frames = int(self.options.pause_s * SAMPLE_RATE / FRAME)
-        quiet = self._silent_frames_at_end()
-        new_frames = self.pending // FRAME
-        if quiet >= len(self.speech) or (not self.heard_speech and quiet >= new_frames):
+        if not self.heard_speech:
             # nothing but silence since the last finalisation: keep only a little of it, decode nothing
             self.stats.skipped_silent += 1
             self.pending = 0
             self._trim_to(max(0, len(self.buffer) - int(self.options.pause_s * SAMPLE_RATE)))
             return []
-        self.heard_speech = True
-        return self._decode(flush=quiet >= pause_frames)
+        return self._decode(flush=False)
 
     def _transcribe(self, clip: AudioClip) -> Transcript:
         """The buffer's transcript; the language detected on the first decode is kept for the later ones, so a

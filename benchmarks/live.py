@@ -7,7 +7,15 @@ back. CPU share is the listener's user+system CPU time while streaming (model lo
 when it says it is listening) over the wall time, as a fraction of two cores. The offline transcript of the
 same audio (the engine on the whole recording) is made afterwards, in this process, for the WER comparison.
 
-    python benchmarks/live.py --seconds 180
+Each ``--variant`` (extra ``listen`` arguments, e.g. ``"--window 30"``) streams the same recording; variants
+run alternately, ``--repeat`` rounds, and each row shows its median latency as a ratio to the first variant's
+in the same round. The load average is printed with each row: on a shared machine latency is pessimistic.
+
+    python benchmarks/live.py --seconds 180 --variant "" --variant "--window 30"
+
+``--decode-cost`` instead times one decode of a rolling buffer in-process (the live path's engine, 10 s encoder
+window next to Whisper's 30 s, alternately), for buffers of a few lengths cut from the same recording: a ratio
+that a busy machine distorts far less than it distorts streaming latency.
 """
 
 from __future__ import annotations
@@ -90,12 +98,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=180.0, help="length of the joined recording")
     parser.add_argument("--speech-dir", default=str(REPO.parent / "shared" / "speech"))
+    parser.add_argument("--variant", action="append", default=None, help="extra listen arguments (repeatable)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds over the variants")
+    parser.add_argument("--decode-cost", action="store_true", help="time single decodes in-process instead")
     args = parser.parse_args()
     joined = join_clips(speech_clips(args.speech_dir, min_words=4), min_duration_s=args.seconds)
-    cmd = [sys.executable, "-m", "aero_agent", "listen", "-", "--format", "jsonl"]
-    run = stream(joined.samples, cmd)
-    lat = sorted(latencies(run["rows"], run["fed"]))
-    live_text = " ".join(r["text"] for _, r in run["rows"])
+    if args.decode_cost:
+        return decode_cost(joined)
 
     from aero_agent.audio import load_audio
     from aero_agent.engines import default_engine
@@ -104,22 +113,67 @@ def main() -> None:
     t = time.perf_counter()
     offline = engine.transcribe_clips([load_audio(joined.samples, sample_rate=RATE)])[0]
     offline_s = time.perf_counter() - t
-    live_wer = word_error_rate([joined.reference], [live_text])
-    off_wer = word_error_rate([joined.reference], [offline.text])
+    off_wer = word_error_rate([joined.reference], [offline.text]).wer
+    del engine
+    print(f"offline: WER {off_wer:.2%} in {offline_s:.1f} s; audio {joined.duration_s:.1f} s", flush=True)
+    print("| variant | load 1m | words | latency median | p90 | max | ratio to first | CPU share of 2 cores | "
+          "stream wall | WER live | diff | lag reports |", flush=True)
+    for _ in range(args.repeat):
+        first = None
+        for variant in args.variant or [""]:
+            r = run_variant(joined, variant.split(), off_wer)
+            first = first or r["latency_median_s"]
+            print(f"| `{variant or 'defaults'}` | {r['load_average_1m']:.1f} | {r['words']} | {r['latency_median_s']} s"
+                  f" | {r['latency_p90_s']} s | {r['latency_max_s']} s | {r['latency_median_s'] / first:.2f} | "
+                  f"{r['cpu_share_of_2_cores']:.0%} | {r['stream_wall_s']} s | {r['wer_live']:.1%} | "
+                  f"{r['wer_diff_points']:+.1f} | {r['lag_reports']} |", flush=True)
+            print(json.dumps(r), file=sys.stderr, flush=True)
+
+
+def decode_cost(joined, lengths_s=(3.0, 6.0, 9.0, 12.0), rounds: int = 3) -> None:
+    """Median wall time of one decode of buffers of ``lengths_s``, 10 s window against 30 s, alternately."""
+    from aero_agent.audio import AudioClip
+    from aero_agent.engines import default_engine
+    from aero_agent.live import streaming_engine
+
+    engine = default_engine()
+    engines = {"10 s window": streaming_engine(engine, 10.0), "30 s window": streaming_engine(engine, None)}
+    warm = AudioClip(joined.samples[:3 * RATE], "<bench>", RATE, 1)
+    for eng in engines.values():
+        eng.transcribe_clips([warm])
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    print("| buffer | 10 s window | 30 s window | ratio 30/10 |")
+    for length in lengths_s:
+        starts = [10.0 + 13.0 * k for k in range(rounds)]
+        clips = [AudioClip(joined.samples[int(t * RATE):int((t + length) * RATE)], "<bench>", RATE, 1) for t in starts]
+        times: dict[str, list[float]] = {name: [] for name in engines}
+        for clip in clips:
+            for name, eng in engines.items():
+                t = time.perf_counter()
+                eng.transcribe_clips([clip])
+                times[name].append(time.perf_counter() - t)
+        short, full = (statistics.median(times[n]) for n in engines)
+        print(f"| {length:.0f} s | {short:.2f} s | {full:.2f} s | {full / short:.2f} |", flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f}")
+
+
+def run_variant(joined, extra: list[str], offline_wer: float) -> dict:
+    """Stream the recording through one listener configuration; its latency, CPU share and WER."""
+    load0 = os.getloadavg()[0]
+    cmd = [sys.executable, "-m", "aero_agent", "listen", "-", "--format", "jsonl", *extra]
+    run = stream(joined.samples, cmd)
+    lat = sorted(latencies(run["rows"], run["fed"]))
+    live_text = " ".join(r["text"] for _, r in run["rows"])
+    live_wer = word_error_rate([joined.reference], [live_text]).wer
     p90 = lat[int(0.9 * (len(lat) - 1))] if lat else float("nan")
     lag_notes = [l.strip() for l in run["stderr"] if "behind" in l or "caught up" in l]
-    result = {
-        "audio_s": round(joined.duration_s, 1), "words": len(lat),
-        "latency_median_s": round(statistics.median(lat), 2) if lat else None, "latency_p90_s": round(p90, 2),
-        "latency_max_s": round(lat[-1], 2) if lat else None,
+    return {
+        "words": len(lat), "latency_median_s": round(statistics.median(lat), 2) if lat else float("nan"),
+        "latency_p90_s": round(p90, 2), "latency_max_s": round(lat[-1], 2) if lat else None,
         "cpu_share_of_2_cores": round(run["cpu_s"] / run["wall_s"] / 2, 3), "stream_wall_s": round(run["wall_s"], 1),
-        "wer_live": round(live_wer.wer, 4), "wer_offline": round(off_wer.wer, 4),
-        "wer_diff_points": round(100 * (live_wer.wer - off_wer.wer), 2), "offline_s": round(offline_s, 1),
-        "lag_reports": len(lag_notes), "load_average_1m": os.getloadavg()[0],
+        "wer_live": round(live_wer, 4), "wer_diff_points": round(100 * (live_wer - offline_wer), 2),
+        "lag_reports": len(lag_notes), "load_average_1m": round((load0 + os.getloadavg()[0]) / 2, 2),
     }
-    print(json.dumps(result, indent=1))
-    print(f"| {result['audio_s']} s | {result['latency_median_s']} s | {result['latency_p90_s']} s | "
-          f"{result['cpu_share_of_2_cores']:.0%} | {result['wer_live']:.1%} | {result['wer_offline']:.1%} |")
 
 
 if __name__ == "__main__":

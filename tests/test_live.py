@@ -278,3 +278,47 @@ def test_langchain_live_tools(engine) -> None:
     assert done.status == "success" and done.artifact["status"] == "ready"
     assert "country" in done.artifact["text"].lower()
     kit.store.shutdown()
+
+
+def test_pause_finalises_without_waiting_for_a_step(engine, joined) -> None:
+    """Mutation caught: a pause finalised only at the next step, or only once a second decode agrees (with a
+    60 s step nothing would be final before finish)."""
+    first = speech_clips(SPEECH_DIR, min_words=4)[0]
+    speech = load_audio(first.path).samples
+    stream = np.concatenate([speech, np.zeros(int(0.8 * 16_000), dtype=np.float32)])
+    session = AudioSession.live(engine, LiveOptions(step_s=60.0, max_step_s=60.0, pause_s=0.5))
+    final_at: list[float] = []
+    for lo in range(0, len(stream), 1600):  # 100 ms chunks, as a microphone sends them
+        if session.feed(stream[lo:lo + 1600]).final:
+            final_at.append((lo + 1600) / 16_000)
+    heard = session.transcribe()
+    assert final_at and final_at[0] <= len(speech) / 16_000 + 0.8, final_at
+    assert word_error_rate([first.text], [" ".join(s.text for s in heard.segments)]).wer < 0.35, heard.segments
+    assert not heard.partial and session.live_stats.decodes <= 3
+
+
+def test_step_widens_and_reports_lagging_when_decoding_is_slower(engine) -> None:
+    """Mutation caught: a fixed step (a 50 ms step would queue a decode for every chunk, about 60 here), or
+    the lag not reported on the status stream."""
+    from aero_agent.listen import Printer, listen
+
+    samples = load_audio(JFK).samples[: 3 * 16_000]
+    session = AudioSession.live(engine, LiveOptions(step_s=0.05, max_step_s=2.0))
+    chunks = (samples[lo:lo + 800] for lo in range(0, len(samples), 800))
+    status = io.StringIO()
+    listen(session, chunks, Printer(io.StringIO(), "jsonl"), status=status)
+    stats = session.live_stats
+    assert "decoding is behind" in status.getvalue(), status.getvalue()
+    assert stats.step_s > 0.05 and stats.decodes < 20, stats
+
+
+def test_short_encoder_window_sizes() -> None:
+    """Mutation caught: a window without padding after the speech (Whisper then repeats or drops its end), one
+    not a whole encoder frame, or the 30 s window given up when no minimum is asked for."""
+    from aero_agent.engines.whisper.encoder import ENCODER_STRIDE, window_samples
+
+    assert window_samples([np.zeros(16_000)], None) == 480_000
+    assert window_samples([np.zeros(16_000)], 10.0) == 160_000
+    n = window_samples([np.zeros(9 * 16_000 + 7)], 10.0)
+    assert n % ENCODER_STRIDE == 0 and n >= 10 * 16_000 + 7  # at least a second of padding after the speech
+    assert window_samples([np.zeros(29 * 16_000)], 10.0) == 480_000

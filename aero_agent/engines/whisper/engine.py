@@ -20,7 +20,8 @@ from aero_agent.engines.whisper.checkpoint import load_checkpoint
 from aero_agent.engines.whisper.chunking import SoundOptions, SpeechMap, Window
 from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
                                                  decode_windows, tokens_to_segments)
-from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel, pad_windows
+from aero_agent.engines.whisper.encoder import encode, pad_batch
+from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel
 from aero_agent.engines.whisper.guards import GuardOptions, is_caption
 from aero_agent.engines.whisper.languages import ClipLanguage, LanguagePrompts, prompt_groups
 from aero_agent.engines.whisper.memory import release_large_blocks
@@ -73,6 +74,9 @@ class WhisperOptions:
     weights (dynamic quantisation), as faster-whisper's ``int8`` does; a float32 encoder is then used."""
     word_timestamps: bool = True
     """Align every segment's words to the audio (cross-attention and DTW)."""
+    min_window_s: float | None = None
+    """None: every window is padded to Whisper's 30 s; a number: to the batch's longest window, at least this
+    long (live decoding's short buffers; see ``encoder.py``)."""
     vad: VadOptions = field(default_factory=VadOptions)
     sound: SoundOptions = field(default_factory=SoundOptions)
     guards: GuardOptions = field(default_factory=GuardOptions)
@@ -172,8 +176,8 @@ class WhisperEngine:
     def _encode_batch(self, batch: Sequence[Job]) -> torch.Tensor:
         """Log-mel features and encoder states for up to ``batch_size`` jobs."""
         t0 = time.perf_counter()
-        features = self.mel(pad_windows([job.audio() for job in batch]))
-        encoded = self.encoder(features.to(self.encoder_dtype)).last_hidden_state.float()
+        features = self.mel(pad_batch([job.audio() for job in batch], self.options.min_window_s))
+        encoded = encode(self.encoder, features.to(self.encoder_dtype)).float()
         self.timings["encoder"] += time.perf_counter() - t0
         return encoded
 
