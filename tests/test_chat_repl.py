@@ -107,3 +107,13 @@ def test_chat_on_a_terminal_finds_speakers_filters_and_resumes(engine, store_dir
     assert [t.content for t in history if t.role == "user"] == [EARLIER, QUESTION]
     typed = (store_dir / READLINE_FILE).read_text("utf-8")
     assert RECALLED in typed and QUESTION in typed
+
+
+def test_speakers_command_finds_speakers_in_a_session_opened_without(engine):
+    """Catches /speakers that only reports "not diarized" instead of finding the speakers then."""
+    from aero_agent.session import AudioSession
+
+    session = AudioSession.open(example_path("ami-short"), engine=engine)
+    assert not session.transcribe().diarized
+    reply = ChatRepl(session).handle("/speakers")
+    assert reply.startswith("1 speaker:\nSPEAKER_00: ") and session.transcribe().diarized
