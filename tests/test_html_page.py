@@ -126,7 +126,8 @@ def test_page_in_headless_chromium_seeks_searches_and_draws(page_file: Path, tmp
         assert browser.evaluate("document.getElementById('count').textContent") == (
             f"{shown} of {total} lines match")
         browser.type_into("#search", " zebra")
-        assert browser.evaluate("document.getElementById('count').textContent") == 'No line matches “marketing zebra”.'
+        count = browser.evaluate("document.getElementById('count').textContent")
+        assert count == "No line matches “marketing zebra”."
 
         sizes = browser.evaluate("[...document.querySelectorAll('.lane, .bar')].map(e => "
                                  "e.getBoundingClientRect().width)")
