@@ -274,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("file", help="audio or video file, or example:meeting|jfk|sonnet|ami-short for a bundled recording")
+        p.add_argument("file", help="audio or video file, or example:meeting|jfk|sonnet|ami-short for a bundled "
+                                    "recording")
         p.add_argument("--engine", choices=ENGINE_NAMES, default="whisper", help="speech engine (default: whisper)")
         model_options(p)
         p.add_argument("--max-duration", type=float, default=4 * 3600, help="refuse longer audio (seconds)")

@@ -126,7 +126,8 @@ def test_page_in_headless_chromium_seeks_searches_and_draws(page_file: Path, tmp
         assert browser.evaluate("document.getElementById('count').textContent") == (
             f"{shown} of {total} lines match")
         browser.type_into("#search", " zebra")
-        assert browser.evaluate("document.getElementById('count').textContent") == 'No line matches “marketing zebra”.'
+        count = browser.evaluate("document.getElementById('count').textContent")
+        assert count == "No line matches “marketing zebra”."
 
         sizes = browser.evaluate("[...document.querySelectorAll('.lane, .bar')].map(e => "
                                  "e.getBoundingClientRect().width)")
@@ -134,3 +135,19 @@ def test_page_in_headless_chromium_seeks_searches_and_draws(page_file: Path, tmp
         png = browser.screenshot()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     (tmp_path / "meeting.png").write_bytes(png)
+
+
+def test_page_without_speakers_or_audio_escapes_what_was_said():
+    """Catches transcript text put into the page unescaped (a recording that says "<script>" must not run it),
+    and a crash on a transcript that was not diarized or has no audio."""
+    from aero_agent.html_page import NO_SPEAKER, transcript_page
+    from aero_agent.transcript import AudioEvent, Segment, Transcript
+
+    said = 'Type <script>alert("x")</script> & "quotes"'
+    transcript = Transcript(segments=[Segment(start=1.0, end=3.5, text=said), Segment(start=4.0, end=5.0, text="ok")],
+                            events=[AudioEvent(start=6.0, end=8.0)], duration_s=9.0)
+    page = Page(transcript_page(transcript))
+    assert not page.having("audio") and len(page.having("script")) == 1  # only the page's own
+    assert [line["text"].strip() for line in page.lines] == [f"[00:01] {said}", "[00:04] ok"]
+    assert {line["data-speaker"] for line in page.lines} == {NO_SPEAKER}
+    assert len(page.having("div", "row")) == 2  # speech, and the non-speech sound
