@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -238,7 +239,7 @@ def test_reasoner_is_passed_to_transcript_only_sessions(engine) -> None:
 
     answer = tools["ask_audio"].invoke(call("ask_audio", session_id=sid, question="What is her name?"))
     assert answer.artifact["method"] == "reasoner" and "Abbie" in answer.content
-    assert "Evidence:" not in answer.content or "[00:00" in answer.content
+    assert "Evidence:" not in answer.content or re.search(r"\[00:0\d-00:0\d\]", answer.content)
 
     schema = {"type": "object", "properties": {"names": {"type": "array", "items": {"type": "string"}}},
               "required": ["names"]}  # no title: the core names it "result" for with_structured_output
