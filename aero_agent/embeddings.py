@@ -75,7 +75,9 @@ class SentenceEmbedder:
     def __init__(self, folder: str | Path | None = None, options: EmbedderOptions = EmbedderOptions()) -> None:
         import torch
         from transformers import BertModel, BertTokenizerFast
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a local load of a few MB: its bar only clutters the CLI's output
         path = embedded_model_dir() if folder in (None, "", DEFAULT_EMBEDDER) else Path(folder).expanduser()
         if not (path / "config.json").exists():
             raise CheckpointError(f"{path}: not a sentence-transformers folder (no config.json)")

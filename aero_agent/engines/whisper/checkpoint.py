@@ -188,6 +188,9 @@ def load_hf(model: str) -> WhisperCheckpoint:
             raise CheckpointError(f"{model}: could not download from the hub ({exc})") from exc
     if not (folder / "tokenizer.json").is_file():
         raise CheckpointError(f"{folder}: no tokenizer.json beside the weights")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a local load of a few MB: its bar only clutters the CLI's output
     try:
         net = WhisperForConditionalGeneration.from_pretrained(folder, local_files_only=True,
                                                               torch_dtype=torch.float32)
