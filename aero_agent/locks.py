@@ -16,6 +16,8 @@ try:
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
+_HELD: set[str] = set()  # paths this process holds: for it they are its own, not another process's
+
 
 class FileLock:
     """An exclusive lock on ``path`` (created if missing). Not reentrant; one holder per open lock object."""
@@ -40,11 +42,13 @@ class FileLock:
                 os.close(fd)
                 return False
         self._fd = fd
+        _HELD.add(str(self.path))
         return True
 
     def release(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
+            _HELD.discard(str(self.path))
             os.close(fd)  # closing the descriptor drops the flock
 
     def __enter__(self) -> "FileLock":
@@ -56,8 +60,9 @@ class FileLock:
 
 
 def held_elsewhere(path: Path) -> bool:
-    """True when another live holder has the lock on ``path`` (False when it is free or missing)."""
-    if not path.exists():
+    """True when another live process holds the lock on ``path`` (False when it is free, missing, or held by
+    this process, which knows its own sessions)."""
+    if not path.exists() or str(path) in _HELD:
         return False
     probe = FileLock(path)
     if probe.acquire(blocking=False):

@@ -274,10 +274,16 @@ def test_another_process_encoding_is_not_marked_interrupted(indexed, tmp_path) -
     info = json.loads((root / template.name / "info.json").read_text())
     info["status"] = "encoding"
     (root / template.name / "info.json").write_text(json.dumps(info))
-    owner = FileLock(root / template.name / OWNER_LOCK)
-    owner.acquire()
-    assert SessionStore(root).status(template.name).status == "encoding"
-    owner.release()
+    holder = ("import fcntl, os, sys\n"
+              f"fd = os.open({str(root / template.name / OWNER_LOCK)!r}, os.O_RDWR | os.O_CREAT)\n"
+              "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\nsys.stdin.read()\n")
+    owner = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "held"
+        assert SessionStore(root).status(template.name).status == "encoding"
+    finally:
+        owner.kill()  # as a crash would: the kernel drops its lock
+        owner.wait(30)
     store = SessionStore(root)
     assert store.status(template.name).status == "failed" and store.interrupted == [template.name]
 

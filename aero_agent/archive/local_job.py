@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -40,7 +42,16 @@ def run_pool(tasks: Sequence[Task], options: EngineOptions, workers: int,
     ``attempts`` broken pools is reported failed with that reason. A fresh pool takes the rest, so one fatal
     file never stops the run.
     """
-    options = replace(options, threads=options.threads or threads_per_worker(workers))
+    scratch = tempfile.mkdtemp(prefix="aero-index-run-")
+    options = replace(options, threads=options.threads or threads_per_worker(workers), scratch=scratch)
+    try:
+        yield from _pooled(tasks, options, workers, attempts)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _pooled(tasks: Sequence[Task], options: EngineOptions, workers: int,
+            attempts: int) -> Iterator[tuple[Task, Outcome]]:
     queue = list(tasks)
     blamed: dict[str, int] = {}
     context = multiprocessing.get_context("spawn")  # a fork could inherit torch's thread pools in odd states

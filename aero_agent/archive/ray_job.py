@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import pickle
+import shutil
+import tempfile
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -89,6 +91,7 @@ def run_ray(tasks: Sequence[Task], options: EngineOptions, workers: int,
     """Index ``tasks`` on Ray: a local Ray started here when ``address`` is None and none is running, else the
     cluster at ``address`` ("auto" finds the one ``ray start`` made); yields results as they finish."""
     ray = _ray()
+    scratch = tempfile.mkdtemp(prefix="aero-index-run-")  # local actors' scratch, removed at the end
     started_here = False
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
@@ -100,7 +103,8 @@ def run_ray(tasks: Sequence[Task], options: EngineOptions, workers: int,
         context = DataContext.get_current()
         context.enable_progress_bars = False  # the run draws its own
         cpus = actor_cpus(ray, workers, options.threads)
-        engine_options = EngineOptions(options.engine, options.model, options.speakers, cpus, options.max_duration_s)
+        engine_options = EngineOptions(options.engine, options.model, options.speakers, cpus, options.max_duration_s,
+                                       scratch)
         rows = [{"index": i, "path": t.file.path} for i, t in enumerate(tasks)]
         dataset = (ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
                    .map(DecodeRow(options.max_duration_s), compute=TaskPoolStrategy(size=max(1, workers)),
@@ -112,3 +116,4 @@ def run_ray(tasks: Sequence[Task], options: EngineOptions, workers: int,
     finally:
         if started_here:
             ray.shutdown()
+        shutil.rmtree(scratch, ignore_errors=True)

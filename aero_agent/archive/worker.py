@@ -32,6 +32,9 @@ class EngineOptions:
     speakers: bool = False
     threads: int | None = None
     max_duration_s: float = 4 * 3600.0
+    scratch: str | None = None
+    """A folder for the engine processes' private scratch stores, removed by the run when it ends (worker
+    processes end without cleaning up); the system's temporary folder when None or absent on this node."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ class FileIndexer:
                 # the engine's own batch threads, one core each, within this process's share
                 tuning = {"threads": options.threads, "workers": max(1, min(2, options.threads))}
             engine = load_engine(options.engine, options.model, **tuning)
-        self._scratch = Path(tempfile.mkdtemp(prefix="aero-index-"))
+        parent = options.scratch if options.scratch and os.path.isdir(options.scratch) else None
+        self._scratch = Path(tempfile.mkdtemp(prefix="aero-index-", dir=parent))
         self.store = SessionStore(self._scratch, engine, max_duration_s=options.max_duration_s)
         self._diarizer: Any = None
 
