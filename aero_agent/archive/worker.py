@@ -89,17 +89,16 @@ class FileIndexer:
         parent = options.scratch if options.scratch and os.path.isdir(options.scratch) else None
         self._scratch = Path(tempfile.mkdtemp(prefix="aero-index-", dir=parent))
         self.store = SessionStore(self._scratch, engine, max_duration_s=options.max_duration_s)
-        self._diarizer: Any = None
 
     def index(self, path: str, clip: Any = None) -> Outcome:
         """Index one file (``clip``: its samples already decoded, as Ray's decoding stage gives them)."""
         try:
             if clip is None:
                 clip = decode(path, self.options.max_duration_s)
-            session = self.store.open(clip.samples, sample_rate=clip.sample_rate, name=path)
+            # speakers in the same pass, as any session finds them (store.open diarizes the decoded samples)
+            session = self.store.open(clip.samples, sample_rate=clip.sample_rate, name=path,
+                                      speakers=self.options.speakers)
             try:
-                if self.options.speakers:
-                    self._add_speakers(session, clip)
                 folder = self.store.root / session.id
                 files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
                 return Outcome(path, session.id, session.info.duration_s, files)
@@ -107,21 +106,6 @@ class FileIndexer:
                 self.store.close(session.id)
         except Exception as exc:  # one bad file is recorded as failed; the run goes on
             return failure(path, exc)
-
-    def _add_speakers(self, session: Any, clip: Any) -> None:
-        """Diarize the recording within its transcribed speech and label the transcript's segments and words,
-        then re-index its passages (they never cross a change of speaker)."""
-        from aero_agent.speakers import assign_speakers, default_diarizer
-
-        if self._diarizer is None:
-            self._diarizer = default_diarizer()
-        encoded = session.encoded
-        # the segments are where the engine heard words: no second voice-activity pass is needed
-        speech = [(s.start, s.end) for s in encoded.transcript.segments if s.end > s.start]
-        turns = self._diarizer.diarize(clip.samples, speech)
-        encoded.transcript = assign_speakers(encoded.transcript, turns)
-        session.index_transcript()
-        self.store.save(session.id)
 
     def close(self) -> None:
         self.store.shutdown()
