@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default=os.environ.get("AERO_MCP_ENGINE", "whisper"), choices=("whisper", "aero"),
                    help="speech engine: whisper (embedded, offline, transcript only) or aero (answers from audio)")
     p.add_argument("--model", default=os.environ.get("AERO_MCP_MODEL"), metavar="PATH_OR_ID",
-                   help="model weights for the engine: a local folder or a hub id")
+                   help="model weights for the engine: tiny.en (default), base (multilingual: the aero-agent[base] "
+                        "extra), a CTranslate2 or transformers Whisper folder, or a hub id")
     p.add_argument("--reasoner", default=os.environ.get("AERO_REASONER"), metavar="PROVIDER:MODEL",
                    help="chat model that answers and extracts over the transcript when the engine only "
                         "transcribes, e.g. ollama:llama3.1 (LangChain init_chat_model; default $AERO_REASONER)")
