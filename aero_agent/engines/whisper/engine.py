@@ -288,12 +288,13 @@ class WhisperEngine:
 
     @staticmethod
     def _transcript(clip: AudioClip, segments: list[Segment], speech: SpeechMap) -> Transcript:
-        """The clip's transcript: segments in time order with their and their words' times kept off the silence around speech,
+        """The clip's transcript: segments in time order with segment ends and word times kept off the silence around speech,
         and the sound no segment covers as non-speech events."""
         segments = sorted(segments, key=lambda s: s.start)
         for seg in segments:
-            # a closing timestamp Whisper placed in the silenced pause after the speech (seen 1.6 s into it)
-            seg.start, seg.end = (round(t, 2) for t in speech.snap(seg.start, seg.end))
+            # a closing timestamp Whisper placed in the silenced pause after the speech (seen 1.6 s into it);
+            # starts stay Whisper's (a segment opening a window keeps the window's lead-in, as captions expect)
+            seg.end = round(speech.snap(seg.start, seg.end)[1], 2)
             for word in seg.words or []:
                 word.start, word.end = (round(t, 3) for t in speech.snap(word.start, word.end))
         events = [AudioEvent(start=round(a, 2), end=round(b, 2))
