@@ -15,6 +15,7 @@ from speech_data import SPEECH_DIR
 REPO = Path(__file__).resolve().parent.parent
 SMOKE_ARGS = ["--minutes", "0.5", "--repeats", "1", "--short-limit", "2", "--skip-fw-fp32", "--skip-seq"]
 ENGINES = ("ours", "fw-batched-int8")
+LONG = "long-0.5min"  # the long form of --minutes 0.5
 
 
 @pytest.fixture(scope="module")
@@ -34,27 +35,27 @@ def smoke_run(tmp_path_factory):
 def test_table_has_expected_rows(smoke_run):
     stdout, _ = smoke_run
     assert "load average" in stdout
-    assert "long form:" in stdout and "short form:" in stdout
+    assert f"{LONG} form:" in stdout and "short form:" in stdout
     for name in ENGINES:
         rows = [line for line in stdout.splitlines() if line.startswith(f"| {name} ")]
         assert len(rows) == 2, f"{name}: expected one row per form in\n{stdout}"
     assert not [line for line in stdout.splitlines() if line.startswith("| fw-seq")]  # skipped in this mode
     # target (a) is judged in this mode; (b) needs the sequential run, which is skipped
-    assert "ours wall time <= 1.0 x fw-batched-int8" in stdout
+    assert "ours wall time <= 0.9 x fw-batched-int8" in stdout
 
 
 def test_targets_are_judged_from_the_figures(smoke_run):
     """Catches a verdict that does not follow from the numbers: each target's ratio is ours / fw-batched wall
-    time, it passes exactly when the ratio is at most 1.0, and the printed row shows that ratio and verdict."""
+    time, it passes exactly when the ratio is at most 0.9, and the printed row shows that ratio and verdict."""
     stdout, data = smoke_run
     rows = {line.split("|")[1].strip(): line for line in stdout.splitlines()
             if line.startswith("| ") and "ours wall time" in line}
-    for target in data["targets"]:
+    for target in (t for t in data["targets"] if t["target"] == "a"):
         form = target["form"]
         ours, base = data["summary"][form]["ours"], data["summary"][form]["fw-batched-int8"]
         ratio = ours["time_vs_fw_batched_int8"]
         assert ratio == pytest.approx(ours["wall_s"] / base["wall_s"], abs=2e-3)
-        assert target["passed"] is (ratio <= 1.0)
+        assert target["passed"] is (ratio <= 0.9)
         assert target["value"].startswith(f"{ratio:.2f} x ({ours['wall_s']:.2f} s vs {base['wall_s']:.2f} s")
         assert rows[form].rstrip(" |").endswith("PASS" if target["passed"] else "FAIL")
 
@@ -62,7 +63,7 @@ def test_targets_are_judged_from_the_figures(smoke_run):
 # The smoke run's audio: 0.5 min joined (78 reference words) and 2 short clips (30 words). Measured WER:
 # ours 3.85 % long (3 errors) and 6.67 % short (2 errors), the same as fw-batched-int8 on both. Bounds:
 # two more errors than measured (long 5 of 78, short 4 of 30), and at most two errors more than faster-whisper.
-SMOKE_WER_BOUND = {"long": 5 / 78 + 1e-9, "short": 4 / 30 + 1e-9}
+SMOKE_WER_BOUND = {LONG: 5 / 78 + 1e-9, "short": 4 / 30 + 1e-9}
 
 
 def test_our_accuracy_figures(smoke_run):
@@ -83,16 +84,16 @@ def test_json_numbers_are_sane(smoke_run):
     _, data = smoke_run
     assert data["machine"]["cores"] >= 1 and len(data["machine"]["loadavg"]) == 3
     summary = data["summary"]
-    assert set(summary) == {"long", "short"}
+    assert set(summary) == {LONG, "short"}
     for form, rows in summary.items():
         assert set(rows) == set(ENGINES), form
         for name, row in rows.items():
             assert 0.0 <= row["wer"] <= 1.0, (form, name, row["wer"])
             assert row["wer"] < 0.6, f"{form}/{name}: WER {row['wer']:.2f} means the transcripts are wrong"
             assert row["wall_s"] > 0 and row["load_s"] > 0 and row["rtf"] > 0
-            assert row["audio_s"] > (20 if form == "long" else 1)
+            assert row["audio_s"] > (20 if form == LONG else 1)
             assert row["peak_run_mb"] >= row["rss_after_load_mb"] * 0.5 > 0
             assert math.isfinite(row["time_vs_fw_batched_int8"])
         assert rows["fw-batched-int8"]["time_vs_fw_batched_int8"] == 1.0
-    assert {t["target"] for t in data["targets"]} == {"a"}
+    assert {t["target"] for t in data["targets"]} == {"a", "c"}  # (c): peak RSS of the long form
     assert len(data["runs"]) == 4 and all(len(r["hyps"]) >= 1 for r in data["runs"])
