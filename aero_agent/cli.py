@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(li)
     li.add_argument("--step", type=float, default=None, help="seconds of new audio between decodes (default 1)")
     li.add_argument("--window", type=float, default=None,
-                    help="shortest encoder window in seconds (default 10: cheaper decodes; 30: Whisper's own)")
+                    help="shortest encoder window in seconds (default 30, Whisper's own; 10: faster, less accurate)")
     li.set_defaults(func=cmd_listen)
 
     add_index_command(sub, ENGINE_NAMES)
