@@ -168,6 +168,17 @@ class WhisperEngine:
         self.vad = SileroVad()
         self._lock = threading.Lock()  # one encoding at a time: the two cores are shared
 
+    def variant(self, **changes: object) -> "WhisperEngine":
+        """A twin with some options changed, sharing the model, the weights, the VAD and the lock (the live
+        path's engine); the decoder is rebuilt only when ``int8`` changes (the float32 weights stay loaded)."""
+        twin = copy.copy(self)
+        twin.options = replace(self.options, **changes)  # type: ignore[arg-type]
+        if twin.options.int8 != self.options.int8:
+            twin.runner = DecoderRunner(self.model, int8=twin.options.int8)
+            twin.aligner = copy.copy(self.aligner)
+            twin.aligner.runner = twin.runner
+        return twin
+
     def speech_map(self, samples: np.ndarray) -> SpeechMap:
         """Speech regions and sound of a recording, as this engine sees them."""
         return SpeechMap(samples, self.vad.probabilities(samples), self.options.vad, self.options.sound)
