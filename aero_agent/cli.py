@@ -59,11 +59,15 @@ def _open(args: argparse.Namespace):
 
     wanted = requested_diarization(args.speakers, args.num_speakers, args.min_speakers, args.max_speakers)
     transcription = _transcription(args)
+    # a language or task the model cannot honour is refused before a long file is decoded; otherwise the
+    # audio comes first, so a bad file is refused at once, without loading a model
+    clip = None if not transcription.is_default else load_audio(_source(args.file), max_duration_s=args.max_duration)
     engine = load_engine(args.engine, args.model)
-    check_engine_options(engine, transcription)  # before the audio is decoded
+    check_engine_options(engine, transcription)
     if wanted is not None:
         check_can_diarize(engine)
-    clip = load_audio(_source(args.file), max_duration_s=args.max_duration)
+    if clip is None:
+        clip = load_audio(_source(args.file), max_duration_s=args.max_duration)
     session = AudioSession.pending(clip, engine, reasoner=_reasoner(args), transcription=transcription)
     session.diarization = wanted
     bar = ProgressBar(Path(clip.source).name) if clip.duration_s >= PROGRESS_MIN_S and not args.quiet else None

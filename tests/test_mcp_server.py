@@ -72,7 +72,8 @@ def text_of(result: Any) -> str:
 
 
 def words(text: str) -> str:
-    return "".join(c for c in text.lower() if c.isalnum() or c == " ")
+    """Lower-case words without punctuation; a hyphen separates words ("old-beer" reads "old beer")."""
+    return "".join(c for c in text.lower().replace("-", " ") if c.isalnum() or c == " ")
 
 
 # ----- discovery ----------------------------------------------------------------------------------------------
