@@ -6,7 +6,6 @@ crash at any moment leaves either the old session or the new one, never a torn f
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -18,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from aero_agent.engines.base import EncodedAudio
 from aero_agent.errors import CorruptSessionError
+from aero_agent.hashing import sha256_file
 from aero_agent.results import Turn
 from aero_agent.transcript import Transcript
 
@@ -41,14 +41,6 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 def write_json(path: Path, value: Any) -> None:
     atomic_write(path, json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8"))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> str | None:

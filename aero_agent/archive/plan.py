@@ -6,7 +6,6 @@ is new, and it loads no model, so a rerun with nothing left takes well under a s
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,17 +13,9 @@ from typing import Sequence
 
 from aero_agent.archive.discovery import SourceFile
 from aero_agent.archive.manifest import Manifest, Profile
+from aero_agent.hashing import sha256_file
 
 STAGING = ".staging"  # aero_agent.store.STAGING, named here so planning needs no torch
-
-
-def content_hash(path: str) -> str:
-    """SHA-256 of the file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -76,7 +67,7 @@ def make_plan(files: Sequence[SourceFile], manifest: Manifest, profile: Profile,
         if same_version and entry.status == "failed" and not retry_failed:
             plan.failed_before += 1
             continue
-        digest = content_hash(file.path)
+        digest = sha256_file(file.path)
         twin = by_hash.get(digest)
         if twin is not None:  # a copy or a move of a file already indexed: same session
             manifest.record(file.path, file.size, file.mtime, digest, profile, "done", twin.session_id,
