@@ -50,18 +50,18 @@ class ProgressBar:
 
 def _open(args: argparse.Namespace):
     from aero_agent.audio import load_audio
-    from aero_agent.engines import load_engine
-    from aero_agent.languages import check_engine_options
-    from aero_agent.session import AudioSession
-
-    from aero_agent.speakers import requested_diarization
-    from aero_agent.speakers.labelling import check_can_diarize
+    from aero_agent.speakers.base import requested_diarization
 
     wanted = requested_diarization(args.speakers, args.num_speakers, args.min_speakers, args.max_speakers)
     transcription = _transcription(args)
     # a language or task the model cannot honour is refused before a long file is decoded; otherwise the
-    # audio comes first, so a bad file is refused at once, without loading a model
+    # audio comes first, so a bad file is refused at once, without loading a model (nor importing torch)
     clip = None if not transcription.is_default else load_audio(_source(args.file), max_duration_s=args.max_duration)
+    from aero_agent.engines import load_engine
+    from aero_agent.languages import check_engine_options
+    from aero_agent.session import AudioSession
+    from aero_agent.speakers.labelling import check_can_diarize
+
     engine = load_engine(args.engine, args.model)
     check_engine_options(engine, transcription)
     if wanted is not None:
@@ -166,7 +166,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from aero_agent.chat import ChatRepl, run_chat
-    from aero_agent.speakers import requested_diarization
+    from aero_agent.speakers.base import requested_diarization
 
     wanted = requested_diarization(args.speakers, args.num_speakers, args.min_speakers, args.max_speakers)
     if not args.store:
