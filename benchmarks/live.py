@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -101,10 +102,15 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=None, help="extra listen arguments (repeatable)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds over the variants")
     parser.add_argument("--decode-cost", action="store_true", help="time single decodes in-process instead")
+    parser.add_argument("--simulate", action="append", default=None, metavar="OPTIONS",
+                        help="stream in-process on a CPU-time clock instead, with LiveOptions changes such as "
+                             "'window_s=15 prompt_chars=200' ('' for the defaults; repeatable)")
     args = parser.parse_args()
     joined = join_clips(speech_clips(args.speech_dir, min_words=4), min_duration_s=args.seconds)
     if args.decode_cost:
         return decode_cost(joined)
+    if args.simulate is not None:
+        return simulate_all(joined, args.simulate, args.repeat)
 
     from aero_agent.audio import load_audio
     from aero_agent.engines import default_engine
@@ -155,6 +161,91 @@ def decode_cost(joined, lengths_s=(3.0, 6.0, 9.0, 12.0), rounds: int = 3) -> Non
         short, full = (statistics.median(times[n]) for n in engines)
         print(f"| {length:.0f} s | {short:.2f} s | {full:.2f} s | {full / short:.2f} |", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f}")
+
+
+def live_options(text: str):
+    """LiveOptions from ``"window_s=15 step_s=1.5"`` (numbers, or ``none``)."""
+    from aero_agent.live import LiveOptions
+
+    changes = {}
+    for pair in text.split():
+        key, value = pair.split("=", 1)
+        changes[key] = None if value.lower() == "none" else float(value)
+    return LiveOptions(**changes)
+
+
+def simulate(joined, engine, options) -> dict:
+    """Stream ``joined`` through an :class:`OnlineProcessor` in this process on a virtual clock where audio
+    arrives at real pace and each ``feed`` takes as long as the CPU time it used (as on an otherwise idle
+    machine, counting every thread's CPU as wall time: pessimistic on two cores). Each read takes all audio
+    that has arrived, up to ``listen``'s read size, as ``listen -`` does; the step is paced on the same clock.
+    Returns latency of each final word (virtual time it was final minus its end in the stream), the CPU time
+    per second of audio, decode counts and the live text."""
+    from aero_agent.listen import READ_S
+    from aero_agent.live import OnlineProcessor
+
+    proc = OnlineProcessor(engine, options)
+    proc.clock = time.process_time
+    samples, now, sent = joined.samples, 0.0, 0
+    lat: list[float] = []
+    texts: list[str] = []
+    per_decode: list[float] = []
+    cpu0 = time.process_time()
+
+    def take(update) -> None:
+        for seg in update.final:
+            texts.append(seg.text)
+            lat.extend(now - min(math.ceil(w.end / CHUNK_S) * CHUNK_S, joined.duration_s) for w in seg.words or [])
+    while sent < len(samples):
+        arrived = min(len(samples), int(now * RATE))
+        if arrived - sent < int(CHUNK_S * RATE) and arrived < len(samples):
+            now = (sent + int(CHUNK_S * RATE)) / RATE  # idle until the next 100 ms chunk is written
+            continue
+        chunk = samples[sent:min(arrived, sent + int(READ_S * RATE))]
+        decodes, c0 = proc.stats.decodes, time.process_time()
+        update = proc.feed(chunk)
+        spent = time.process_time() - c0
+        if proc.stats.decodes > decodes:
+            per_decode.append(spent)
+        now, sent = now + spent, sent + len(chunk)
+        take(update)
+    now = max(now, len(samples) / RATE)
+    c0 = time.process_time()
+    update = proc.finish()
+    now += time.process_time() - c0
+    take(update)
+    cpu = time.process_time() - cpu0
+    lat.sort()
+    return {"latency_median_s": round(statistics.median(lat), 2), "latency_p90_s": round(lat[int(0.9 * (len(lat) - 1))], 2),
+            "latency_max_s": round(lat[-1], 2), "words": len(lat), "cpu_s": round(cpu, 1),
+            "cpu_per_audio_s": round(cpu / joined.duration_s, 3), "decodes": proc.stats.decodes,
+            "cpu_per_decode_s": round(statistics.median(per_decode), 3) if per_decode else 0.0,
+            "skipped_silent": proc.stats.skipped_silent, "final_step_s": proc.stats.step_s,
+            "text": " ".join(texts)}
+
+
+def simulate_all(joined, variants: list[str], repeat: int) -> None:
+    """One table row per LiveOptions variant and round, variants alternating; WER next to the offline text."""
+    from aero_agent.audio import load_audio
+    from aero_agent.engines import default_engine
+
+    engine = default_engine()
+    c0 = time.process_time()
+    offline = engine.transcribe_clips([load_audio(joined.samples, sample_rate=RATE)])[0]
+    off_wer = word_error_rate([joined.reference], [offline.text]).wer
+    print(f"offline: WER {off_wer:.2%}, {time.process_time() - c0:.1f} CPU s; audio {joined.duration_s:.1f} s; "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    print("| options | words | latency median | p90 | max | CPU s per audio s | share of 2 cores | decodes | "
+          "CPU s per decode | WER live | diff | load 1m |", flush=True)
+    for _ in range(repeat):
+        for variant in variants:
+            load0 = os.getloadavg()[0]
+            r = simulate(joined, engine, live_options(variant))
+            wer = word_error_rate([joined.reference], [r["text"]]).wer
+            print(f"| `{variant or 'defaults'}` | {r['words']} | {r['latency_median_s']} s | {r['latency_p90_s']} s | "
+                  f"{r['latency_max_s']} s | {r['cpu_per_audio_s']:.3f} | {r['cpu_per_audio_s'] / 2:.0%} | "
+                  f"{r['decodes']} | {r['cpu_per_decode_s']:.3f} | {wer:.2%} | {100 * (wer - off_wer):+.2f} | "
+                  f"{(load0 + os.getloadavg()[0]) / 2:.1f} |", flush=True)
 
 
 def run_variant(joined, extra: list[str], offline_wer: float) -> dict:
