@@ -13,6 +13,11 @@ in the same round. The load average is printed with each row: on a shared machin
 
     python benchmarks/live.py --seconds 180 --variant "" --variant "--window 30"
 
+``--simulate OPTIONS`` (repeatable) streams the recording through the live processor in this process, on a
+virtual clock where audio arrives at real pace and each feed takes the CPU time it used: the CPU seconds per
+second of audio (which says whether a configuration keeps up on two cores) and the latency it would have on an
+idle machine, measurable while the machine is shared. OPTIONS are LiveOptions changes, e.g. ``window_s=15``.
+
 ``--decode-cost`` instead times one decode of a rolling buffer in-process (the live path's engine, 10 s encoder
 window next to Whisper's 30 s, alternately), for buffers of a few lengths cut from the same recording: a ratio
 that a busy machine distorts far less than it distorts streaming latency.
@@ -46,26 +51,40 @@ def cpu_seconds(pid: int) -> float:
 
 
 def stream(samples, cmd: list[str]) -> dict:
-    """Feed ``samples`` to the listener at real pace; collect each final line with the wall time it arrived."""
+    """Feed ``samples`` to the listener at real pace; collect each final line with the wall time it arrived.
+
+    Each 100 ms chunk is due at the wall time its audio ends (as a microphone delivers it); the pipe is made
+    large enough (about 30 s of audio) that a listener busy decoding never holds the writer back, and how
+    late the writer ever got is reported. CPU time is the listener's own (wait4), less what it used before
+    it said it was listening (the model load)."""
     pcm = (samples.clip(-1, 1) * 32767).astype("<i2").tobytes()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        import fcntl
+
+        fcntl.fcntl(proc.stdin.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:
+        pass  # the default 64 KiB pipe (2 s of audio): the writer's lateness column shows if it mattered
     while b"listening" not in proc.stderr.readline():  # the engine is loaded
         if proc.poll() is not None:
             raise SystemExit(f"listener exited early: {proc.stderr.read().decode()}")
     stderr_lines: list[str] = []
     threading.Thread(target=lambda: stderr_lines.extend(l.decode() for l in proc.stderr), daemon=True).start()
     cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-    fed: list[tuple[float, float]] = []  # (audio seconds written so far, wall time)
+    fed: list[tuple[float, float]] = []  # (audio seconds written so far, wall time that audio was due)
+    late = [0.0]
 
     def writer() -> None:
         step = int(CHUNK_S * RATE) * 2
         for i in range(0, len(pcm), step):
-            due = t0 + i / 2 / RATE
+            end = min(len(pcm), i + step) / 2 / RATE
+            due = t0 + end
             time.sleep(max(0.0, due - time.monotonic()))
             proc.stdin.write(pcm[i:i + step])
             proc.stdin.flush()
-            fed.append((min(len(pcm), i + step) / 2 / RATE, time.monotonic()))
+            late[0] = max(late[0], time.monotonic() - due)
+            fed.append((end, due))
         proc.stdin.close()
     feeder = threading.Thread(target=writer)
     feeder.start()
@@ -73,17 +92,16 @@ def stream(samples, cmd: list[str]) -> dict:
     for line in proc.stdout:
         rows.append((time.monotonic(), json.loads(line)))
     feeder.join()
-    cpu = cpu_seconds(proc.pid) if proc.poll() is None else None
-    proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - t0
-    if cpu is None:  # exited before the last read: rusage of the child is the best figure left
-        import resource
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = usage.ru_utime + usage.ru_stime
-    return {"rows": rows, "fed": fed, "cpu_s": cpu - cpu0, "wall_s": wall, "stderr": stderr_lines, "t0": t0}
+    return {"rows": rows, "fed": fed, "cpu_s": usage.ru_utime + usage.ru_stime - cpu0, "wall_s": wall,
+            "stderr": stderr_lines, "t0": t0, "writer_late_s": late[0],
+            "exit_code": proc.returncode}
 
 
 def latencies(rows, fed) -> list[float]:
+    """Per final word: the wall time its line arrived minus the time the chunk holding its end was due."""
     import bisect
 
     audio_times = [a for a, _ in fed]
@@ -104,7 +122,7 @@ def main() -> None:
     parser.add_argument("--decode-cost", action="store_true", help="time single decodes in-process instead")
     parser.add_argument("--simulate", action="append", default=None, metavar="OPTIONS",
                         help="stream in-process on a CPU-time clock instead, with LiveOptions changes such as "
-                             "'window_s=15 prompt_chars=200' ('' for the defaults; repeatable)")
+                             "'window_s=15 step_s=1.5' ('' for the defaults; repeatable)")
     args = parser.parse_args()
     joined = join_clips(speech_clips(args.speech_dir, min_words=4), min_duration_s=args.seconds)
     if args.decode_cost:
@@ -123,7 +141,7 @@ def main() -> None:
     del engine
     print(f"offline: WER {off_wer:.2%} in {offline_s:.1f} s; audio {joined.duration_s:.1f} s", flush=True)
     print("| variant | load 1m | words | latency median | p90 | max | ratio to first | CPU share of 2 cores | "
-          "stream wall | WER live | diff | lag reports |", flush=True)
+          "stream wall | WER live | diff | lag reports | writer late |", flush=True)
     for _ in range(args.repeat):
         first = None
         for variant in args.variant or [""]:
@@ -132,7 +150,7 @@ def main() -> None:
             print(f"| `{variant or 'defaults'}` | {r['load_average_1m']:.1f} | {r['words']} | {r['latency_median_s']} s"
                   f" | {r['latency_p90_s']} s | {r['latency_max_s']} s | {r['latency_median_s'] / first:.2f} | "
                   f"{r['cpu_share_of_2_cores']:.0%} | {r['stream_wall_s']} s | {r['wer_live']:.1%} | "
-                  f"{r['wer_diff_points']:+.1f} | {r['lag_reports']} |", flush=True)
+                  f"{r['wer_diff_points']:+.1f} | {r['lag_reports']} | {r['writer_late_s']} s |", flush=True)
             print(json.dumps(r), file=sys.stderr, flush=True)
 
 
@@ -263,7 +281,8 @@ def run_variant(joined, extra: list[str], offline_wer: float) -> dict:
         "latency_p90_s": round(p90, 2), "latency_max_s": round(lat[-1], 2) if lat else None,
         "cpu_share_of_2_cores": round(run["cpu_s"] / run["wall_s"] / 2, 3), "stream_wall_s": round(run["wall_s"], 1),
         "wer_live": round(live_wer, 4), "wer_diff_points": round(100 * (live_wer - offline_wer), 2),
-        "lag_reports": len(lag_notes), "load_average_1m": round((load0 + os.getloadavg()[0]) / 2, 2),
+        "lag_reports": len(lag_notes), "writer_late_s": round(run["writer_late_s"], 2),
+        "exit_code": run["exit_code"], "load_average_1m": round((load0 + os.getloadavg()[0]) / 2, 2),
     }
 
 
