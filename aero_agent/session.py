@@ -248,9 +248,16 @@ class AudioSession:
             self._final.extend(update.final)
             self._partial = list(update.partial)
             self.info.duration_s = round(live.received / 16_000, 3)
+            self.info.language = live.transcription.language or self.info.language  # detected on the first decode
             self.info.updated = utc_now()
         if update.final:
             self._changed()  # the store saves final segments as they come
+
+    def _live_language(self) -> dict[str, str]:
+        """The live stream's language (as given, or once detected) and task, for its transcripts."""
+        asked = self._live.transcription if self._live is not None else self.transcription
+        language = asked.language if asked.language not in (None, "auto") else None
+        return {"task": asked.task, **({"language": language} if language else {})}
 
     def finish(self) -> Transcript:
         """End a live session: decode the rest, make every word final; the session becomes ``ready``.
@@ -265,7 +272,8 @@ class AudioSession:
                 update = self._live.finish()
                 self._apply(update, self._live)
                 with self._lock:
-                    transcript = Transcript(segments=list(self._final), duration_s=self.info.duration_s)
+                    transcript = Transcript(segments=list(self._final), duration_s=self.info.duration_s,
+                                            **self._live_language())
                     stats = self._live.stats
                     self.encoded = EncodedAudio(engine=self.engine.name, model_id=self.engine.model_id,
                                                 duration_s=self.info.duration_s, transcript=transcript,
@@ -440,7 +448,7 @@ class AudioSession:
         with self._lock:
             if self.info.status == "live":
                 live = Transcript(segments=list(self._final), partial=list(self._partial),
-                                  duration_s=self.info.duration_s, complete=False)
+                                  duration_s=self.info.duration_s, complete=False, **self._live_language())
                 return live.between(start_s, end_s)
             if self.info.status == "encoding":
                 partial = Transcript(segments=list(self._partial), duration_s=self.info.duration_s, complete=False)

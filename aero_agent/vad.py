@@ -124,14 +124,15 @@ class SileroVad:
         self._lock = threading.Lock()  # the model keeps its recurrent state inside
 
     @torch.inference_mode()
-    def probabilities(self, samples: np.ndarray, block_rows: int = 64) -> np.ndarray:
-        """Speech probability of each 32 ms frame of 16 kHz mono ``samples`` (the last frame zero-padded).
+    def probabilities(self, samples: np.ndarray, block_rows: int = 64, start_frame: int = 0) -> np.ndarray:
+        """Speech probability of each 32 ms frame of 16 kHz mono ``samples`` (the last frame zero-padded), from
+        frame ``start_frame`` on (warmed up on the samples before it: how a stream decides its new frames).
 
         Rows go through the model ``block_rows`` at a time (about 8.5 minutes of audio), so a recording of
         hours needs no copy of its samples beyond one block's; on one thread, as the small recurrent steps
         run several times slower on two."""
-        n = -(-len(samples) // FRAME)
-        if n == 0:
+        n = -(-len(samples) // FRAME) - start_frame
+        if n <= 0:
             return np.zeros(0, dtype=np.float32)
         per_row = min(self.row_frames, n)
         rows = -(-n // per_row)
@@ -142,7 +143,7 @@ class SileroVad:
             with self._lock:
                 for first in range(0, rows, block_rows):
                     count = min(block_rows, rows - first)
-                    block = self._block(samples, first * per_row, count, per_row)
+                    block = self._block(samples, start_frame + first * per_row, count, per_row)
                     out[first * per_row: (first + count) * per_row] = block
         finally:
             torch.set_num_threads(previous)

@@ -13,6 +13,11 @@ in the same round. The load average is printed with each row: on a shared machin
 
     python benchmarks/live.py --seconds 180 --variant "" --variant "--window 30"
 
+``--simulate OPTIONS`` (repeatable) streams the recording through the live processor in this process, on a
+virtual clock where audio arrives at real pace and each feed takes the CPU time it used: the CPU seconds per
+second of audio (which says whether a configuration keeps up on two cores) and the latency it would have on an
+idle machine, measurable while the machine is shared. OPTIONS are LiveOptions changes, e.g. ``window_s=15``.
+
 ``--decode-cost`` instead times one decode of a rolling buffer in-process (the live path's engine, 10 s encoder
 window next to Whisper's 30 s, alternately), for buffers of a few lengths cut from the same recording: a ratio
 that a busy machine distorts far less than it distorts streaming latency.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -45,26 +51,40 @@ def cpu_seconds(pid: int) -> float:
 
 
 def stream(samples, cmd: list[str]) -> dict:
-    """Feed ``samples`` to the listener at real pace; collect each final line with the wall time it arrived."""
+    """Feed ``samples`` to the listener at real pace; collect each final line with the wall time it arrived.
+
+    Each 100 ms chunk is due at the wall time its audio ends (as a microphone delivers it); the pipe is made
+    large enough (about 30 s of audio) that a listener busy decoding never holds the writer back, and how
+    late the writer ever got is reported. CPU time is the listener's own (wait4), less what it used before
+    it said it was listening (the model load)."""
     pcm = (samples.clip(-1, 1) * 32767).astype("<i2").tobytes()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        import fcntl
+
+        fcntl.fcntl(proc.stdin.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:
+        pass  # the default 64 KiB pipe (2 s of audio): the writer's lateness column shows if it mattered
     while b"listening" not in proc.stderr.readline():  # the engine is loaded
         if proc.poll() is not None:
             raise SystemExit(f"listener exited early: {proc.stderr.read().decode()}")
     stderr_lines: list[str] = []
     threading.Thread(target=lambda: stderr_lines.extend(l.decode() for l in proc.stderr), daemon=True).start()
     cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-    fed: list[tuple[float, float]] = []  # (audio seconds written so far, wall time)
+    fed: list[tuple[float, float]] = []  # (audio seconds written so far, wall time that audio was due)
+    late = [0.0]
 
     def writer() -> None:
         step = int(CHUNK_S * RATE) * 2
         for i in range(0, len(pcm), step):
-            due = t0 + i / 2 / RATE
+            end = min(len(pcm), i + step) / 2 / RATE
+            due = t0 + end
             time.sleep(max(0.0, due - time.monotonic()))
             proc.stdin.write(pcm[i:i + step])
             proc.stdin.flush()
-            fed.append((min(len(pcm), i + step) / 2 / RATE, time.monotonic()))
+            late[0] = max(late[0], time.monotonic() - due)
+            fed.append((end, due))
         proc.stdin.close()
     feeder = threading.Thread(target=writer)
     feeder.start()
@@ -72,17 +92,16 @@ def stream(samples, cmd: list[str]) -> dict:
     for line in proc.stdout:
         rows.append((time.monotonic(), json.loads(line)))
     feeder.join()
-    cpu = cpu_seconds(proc.pid) if proc.poll() is None else None
-    proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - t0
-    if cpu is None:  # exited before the last read: rusage of the child is the best figure left
-        import resource
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = usage.ru_utime + usage.ru_stime
-    return {"rows": rows, "fed": fed, "cpu_s": cpu - cpu0, "wall_s": wall, "stderr": stderr_lines, "t0": t0}
+    return {"rows": rows, "fed": fed, "cpu_s": usage.ru_utime + usage.ru_stime - cpu0, "wall_s": wall,
+            "stderr": stderr_lines, "t0": t0, "writer_late_s": late[0],
+            "exit_code": proc.returncode}
 
 
 def latencies(rows, fed) -> list[float]:
+    """Per final word: the wall time its line arrived minus the time the chunk holding its end was due."""
     import bisect
 
     audio_times = [a for a, _ in fed]
@@ -101,10 +120,15 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=None, help="extra listen arguments (repeatable)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds over the variants")
     parser.add_argument("--decode-cost", action="store_true", help="time single decodes in-process instead")
+    parser.add_argument("--simulate", action="append", default=None, metavar="OPTIONS",
+                        help="stream in-process on a CPU-time clock instead, with LiveOptions changes such as "
+                             "'window_s=15 step_s=1.5' ('' for the defaults; repeatable)")
     args = parser.parse_args()
     joined = join_clips(speech_clips(args.speech_dir, min_words=4), min_duration_s=args.seconds)
     if args.decode_cost:
         return decode_cost(joined)
+    if args.simulate is not None:
+        return simulate_all(joined, args.simulate, args.repeat)
 
     from aero_agent.audio import load_audio
     from aero_agent.engines import default_engine
@@ -117,7 +141,7 @@ def main() -> None:
     del engine
     print(f"offline: WER {off_wer:.2%} in {offline_s:.1f} s; audio {joined.duration_s:.1f} s", flush=True)
     print("| variant | load 1m | words | latency median | p90 | max | ratio to first | CPU share of 2 cores | "
-          "stream wall | WER live | diff | lag reports |", flush=True)
+          "stream wall | WER live | diff | lag reports | writer late |", flush=True)
     for _ in range(args.repeat):
         first = None
         for variant in args.variant or [""]:
@@ -126,7 +150,7 @@ def main() -> None:
             print(f"| `{variant or 'defaults'}` | {r['load_average_1m']:.1f} | {r['words']} | {r['latency_median_s']} s"
                   f" | {r['latency_p90_s']} s | {r['latency_max_s']} s | {r['latency_median_s'] / first:.2f} | "
                   f"{r['cpu_share_of_2_cores']:.0%} | {r['stream_wall_s']} s | {r['wer_live']:.1%} | "
-                  f"{r['wer_diff_points']:+.1f} | {r['lag_reports']} |", flush=True)
+                  f"{r['wer_diff_points']:+.1f} | {r['lag_reports']} | {r['writer_late_s']} s |", flush=True)
             print(json.dumps(r), file=sys.stderr, flush=True)
 
 
@@ -157,6 +181,91 @@ def decode_cost(joined, lengths_s=(3.0, 6.0, 9.0, 12.0), rounds: int = 3) -> Non
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 
+def live_options(text: str):
+    """LiveOptions from ``"window_s=15 step_s=1.5"`` (numbers, or ``none``)."""
+    from aero_agent.live import LiveOptions
+
+    changes = {}
+    for pair in text.split():
+        key, value = pair.split("=", 1)
+        changes[key] = None if value.lower() == "none" else float(value)
+    return LiveOptions(**changes)
+
+
+def simulate(joined, engine, options) -> dict:
+    """Stream ``joined`` through an :class:`OnlineProcessor` in this process on a virtual clock where audio
+    arrives at real pace and each ``feed`` takes as long as the CPU time it used (as on an otherwise idle
+    machine, counting every thread's CPU as wall time: pessimistic on two cores). Each read takes all audio
+    that has arrived, up to ``listen``'s read size, as ``listen -`` does; the step is paced on the same clock.
+    Returns latency of each final word (virtual time it was final minus its end in the stream), the CPU time
+    per second of audio, decode counts and the live text."""
+    from aero_agent.listen import READ_S
+    from aero_agent.live import OnlineProcessor
+
+    proc = OnlineProcessor(engine, options)
+    proc.clock = time.process_time
+    samples, now, sent = joined.samples, 0.0, 0
+    lat: list[float] = []
+    texts: list[str] = []
+    per_decode: list[float] = []
+    cpu0 = time.process_time()
+
+    def take(update) -> None:
+        for seg in update.final:
+            texts.append(seg.text)
+            lat.extend(now - min(math.ceil(w.end / CHUNK_S) * CHUNK_S, joined.duration_s) for w in seg.words or [])
+    while sent < len(samples):
+        arrived = min(len(samples), int(now * RATE))
+        if arrived - sent < int(CHUNK_S * RATE) and arrived < len(samples):
+            now = (sent + int(CHUNK_S * RATE)) / RATE  # idle until the next 100 ms chunk is written
+            continue
+        chunk = samples[sent:min(arrived, sent + int(READ_S * RATE))]
+        decodes, c0 = proc.stats.decodes, time.process_time()
+        update = proc.feed(chunk)
+        spent = time.process_time() - c0
+        if proc.stats.decodes > decodes:
+            per_decode.append(spent)
+        now, sent = now + spent, sent + len(chunk)
+        take(update)
+    now = max(now, len(samples) / RATE)
+    c0 = time.process_time()
+    update = proc.finish()
+    now += time.process_time() - c0
+    take(update)
+    cpu = time.process_time() - cpu0
+    lat.sort()
+    return {"latency_median_s": round(statistics.median(lat), 2), "latency_p90_s": round(lat[int(0.9 * (len(lat) - 1))], 2),
+            "latency_max_s": round(lat[-1], 2), "words": len(lat), "cpu_s": round(cpu, 1),
+            "cpu_per_audio_s": round(cpu / joined.duration_s, 3), "decodes": proc.stats.decodes,
+            "cpu_per_decode_s": round(statistics.median(per_decode), 3) if per_decode else 0.0,
+            "skipped_silent": proc.stats.skipped_silent, "final_step_s": proc.stats.step_s,
+            "text": " ".join(texts)}
+
+
+def simulate_all(joined, variants: list[str], repeat: int) -> None:
+    """One table row per LiveOptions variant and round, variants alternating; WER next to the offline text."""
+    from aero_agent.audio import load_audio
+    from aero_agent.engines import default_engine
+
+    engine = default_engine()
+    c0 = time.process_time()
+    offline = engine.transcribe_clips([load_audio(joined.samples, sample_rate=RATE)])[0]
+    off_wer = word_error_rate([joined.reference], [offline.text]).wer
+    print(f"offline: WER {off_wer:.2%}, {time.process_time() - c0:.1f} CPU s; audio {joined.duration_s:.1f} s; "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    print("| options | words | latency median | p90 | max | CPU s per audio s | share of 2 cores | decodes | "
+          "CPU s per decode | WER live | diff | load 1m |", flush=True)
+    for _ in range(repeat):
+        for variant in variants:
+            load0 = os.getloadavg()[0]
+            r = simulate(joined, engine, live_options(variant))
+            wer = word_error_rate([joined.reference], [r["text"]]).wer
+            print(f"| `{variant or 'defaults'}` | {r['words']} | {r['latency_median_s']} s | {r['latency_p90_s']} s | "
+                  f"{r['latency_max_s']} s | {r['cpu_per_audio_s']:.3f} | {r['cpu_per_audio_s'] / 2:.0%} | "
+                  f"{r['decodes']} | {r['cpu_per_decode_s']:.3f} | {wer:.2%} | {100 * (wer - off_wer):+.2f} | "
+                  f"{(load0 + os.getloadavg()[0]) / 2:.1f} |", flush=True)
+
+
 def run_variant(joined, extra: list[str], offline_wer: float) -> dict:
     """Stream the recording through one listener configuration; its latency, CPU share and WER."""
     load0 = os.getloadavg()[0]
@@ -172,7 +281,8 @@ def run_variant(joined, extra: list[str], offline_wer: float) -> dict:
         "latency_p90_s": round(p90, 2), "latency_max_s": round(lat[-1], 2) if lat else None,
         "cpu_share_of_2_cores": round(run["cpu_s"] / run["wall_s"] / 2, 3), "stream_wall_s": round(run["wall_s"], 1),
         "wer_live": round(live_wer, 4), "wer_diff_points": round(100 * (live_wer - offline_wer), 2),
-        "lag_reports": len(lag_notes), "load_average_1m": round((load0 + os.getloadavg()[0]) / 2, 2),
+        "lag_reports": len(lag_notes), "writer_late_s": round(run["writer_late_s"], 2),
+        "exit_code": run["exit_code"], "load_average_1m": round((load0 + os.getloadavg()[0]) / 2, 2),
     }
 
 

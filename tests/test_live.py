@@ -322,3 +322,26 @@ def test_short_encoder_window_sizes() -> None:
     n = window_samples([np.zeros(9 * 16_000 + 7)], 10.0)
     assert n % ENCODER_STRIDE == 0 and n >= 10 * 16_000 + 7  # at least a second of padding after the speech
     assert window_samples([np.zeros(29 * 16_000)], 10.0) == 480_000
+
+
+def test_stream_vad_matches_whole_recording_and_decode_reuses_it(engine) -> None:
+    """Mutation caught: new frames decided without warming up on the audio before them (other speech
+    decisions than on the whole recording), a decode's VAD not given the stream's probabilities (the whole buffer
+    run again), or the buffer's last part-frame left out."""
+    from aero_agent.live import BufferVad
+    from aero_agent.vad import FRAME
+
+    samples = load_audio(JFK).samples[: 6 * 16_000 + 100]
+    whole = engine.vad.probabilities(samples)
+    tail = engine.vad.probabilities(samples, start_frame=80)
+    threshold = LiveOptions().vad.threshold
+    assert len(tail) == len(whole) - 80
+    assert ((tail >= threshold) == (whole[80:] >= threshold)).mean() > 0.97  # the same speech, frame by frame
+
+    vad = BufferVad(engine.vad)
+    known = np.full(len(samples) // FRAME - 2, 0.25, dtype=np.float32)  # a marker the model never gives
+    vad.known = (samples, known)
+    got = vad.probabilities(samples)
+    assert len(got) == len(whole) and (got[:len(known)] == 0.25).all()
+    assert len(got) - len(known) == 3  # two whole frames and the part-frame, from the model
+    assert not (vad.probabilities(samples.copy()) == 0.25).any()  # another array: the model's own figures

@@ -9,12 +9,14 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from aero_agent.languages import TranscribeOptions
 from aero_agent.live import MAX_BASE64_CHARS, decode_base64_chunk
 from aero_agent.render import live_update_text
 from aero_agent.session import AudioSession
 from aero_agent.transcript import Segment
 from aero_mcp.app import ADDS_TURN, OPENS, App, SessionId, result, tool
 from aero_mcp.models import SessionStatus
+from aero_mcp.tools_sessions import Language, TaskArg
 
 log = logging.getLogger("aero_mcp")
 
@@ -57,14 +59,17 @@ async def _notify_transcript(ctx: Context | None, session_id: str) -> None:
 
 
 @tool("Start a live audio session", OPENS)
-async def start_live_session(app: App) -> Annotated[CallToolResult, SessionStatus]:
+async def start_live_session(app: App, language: Language = None,
+                             task: TaskArg = "transcribe") -> Annotated[CallToolResult, SessionStatus]:
     """Start a session on audio that is still being spoken (a call, a meeting, a lecture).
 
     Send the audio with append_audio as it arrives (16 kHz mono), then call finish_live_session. Meanwhile
-    transcribe_audio, search_audio and ask_audio work on the text that is final so far.
+    transcribe_audio, search_audio and ask_audio work on the text that is final so far. A language or task
+    the model cannot honour is refused here, before any audio is sent.
     """
+    transcription = TranscribeOptions.of(language, task)
     store = await app.backend.store()
-    session = await app.backend.run(store.open_live, what="starting a live session")
+    session = await app.backend.run(store.open_live, transcription=transcription, what="starting a live session")
     status = SessionStatus.from_info(session.info)
     return result(status, f"Live session {session.id} started. {status.message}")
 

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from aero_agent.languages import TranscribeOptions
+from aero_agent.render import language_phrase
+from langchain_aero.open_audio import OpenAudioInput
 from langchain_aero.utils import AudioTool, session_artifact
 
 
 DESCRIPTION = (
     "Start a live audio session (a call, a meeting, a lecture still going on). Send its audio in order with "
     "append_audio as it arrives, then call finish_live_session; meanwhile transcribe_audio, search_audio and "
-    "ask_audio read the text that is final so far.")
+    "ask_audio read the text that is final so far. language and task work as in open_audio.")
 """What the model reads about the tool."""
 
 
 class StartLiveSessionInput(BaseModel):
-    pass
+    language: str | None = OpenAudioInput.model_fields["language"]
+    task: Literal["transcribe", "translate"] = OpenAudioInput.model_fields["task"]
 
 
 class StartLiveSessionTool(AudioTool):
@@ -25,7 +29,7 @@ class StartLiveSessionTool(AudioTool):
     description: str = DESCRIPTION
     args_schema: type[BaseModel] = StartLiveSessionInput
 
-    def _call(self) -> tuple[str, Any]:
-        session = self.store.open_live()
-        return (f"Live session {session.id} started; send audio with append_audio.",
+    def _call(self, language: str | None = None, task: str = "transcribe") -> tuple[str, Any]:
+        session = self.store.open_live(transcription=TranscribeOptions.of(language, task))
+        return (f"Live session {session.id} started{language_phrase(session.info)}; send audio with append_audio.",
                 session_artifact(session.info))
