@@ -8,6 +8,7 @@ which makes a step cheap enough that many windows decode together.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol, Sequence
 
 import torch
@@ -143,14 +144,34 @@ class LogitRule(Protocol):
 NEG = float("-inf")
 
 
+def last_stamp(tokens: Sequence[int], timestamp_begin: int) -> int | None:
+    """The last timestamp token of ``tokens`` (None without one), found from the end."""
+    for token in reversed(tokens):
+        if token >= timestamp_begin:
+            return token
+    return None
+
+
+def best_tokens(logits: torch.Tensor) -> list[int]:
+    """Each row's highest-scoring token (the first on ties), as ``argmax`` picks it.
+
+    numpy's argmax over a (batch, vocabulary) float32 array is about 15x faster than torch's on CPU, where
+    torch's reduction with indices is not vectorised (1.1 ms against 0.06 ms at batch 8)."""
+    return logits.numpy().argmax(axis=-1).tolist()
+
+
 @dataclass(frozen=True)
 class SuppressTokens:
     """Tokens never to emit (the checkpoint's suppress list and ``<|notimestamps|>``)."""
 
     tokens: tuple[int, ...]
 
+    @cached_property
+    def _index(self) -> torch.Tensor:
+        return torch.tensor(self.tokens, dtype=torch.long)
+
     def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None:
-        logits[:, list(self.tokens)] = NEG
+        logits.index_fill_(1, self._index, NEG)
 
 
 @dataclass(frozen=True)
@@ -189,14 +210,13 @@ class TimestampRules:
                     logits[slot, tb:] = NEG
                 else:
                     logits[slot, :eot] = NEG
-            stamps = [t for t in seq if t >= tb]
-            if stamps:
-                floor = stamps[-1] if (last_ts and not penultimate_ts) else stamps[-1] + 1
+            stamp = last_stamp(seq, tb)
+            if stamp is not None:
+                floor = stamp if (last_ts and not penultimate_ts) else stamp + 1
                 logits[slot, tb:floor] = NEG
             logits[slot, tb + row.max_timestamp + 1:] = NEG
-        logprobs = torch.log_softmax(logits, dim=-1)
-        stamp_mass = torch.logsumexp(logprobs[:, tb:], dim=-1)
-        force = stamp_mass > logprobs[:, :tb].max(dim=-1).values
+        # compared as logits, not log-probabilities: both sides would subtract the same normaliser
+        force = torch.logsumexp(logits[:, tb:], dim=-1) > logits[:, :tb].amax(dim=-1)
         if force.any():
             logits[force, :tb] = NEG
 
@@ -213,12 +233,12 @@ class RefuseEarlyEnd:
     min_unsaid_s: float = 2.0
 
     def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None:
-        chosen = logits.argmax(dim=-1).tolist()
+        chosen = best_tokens(logits)
         for slot, row in enumerate(rows):
             if chosen[slot] != self.eot or row.speech_end_s is None or row.continued >= self.max_refusals:
                 continue
-            stamps = [t for t in row.tokens if t >= self.timestamp_begin]
-            said_until = (stamps[-1] - self.timestamp_begin) * TIME_PER_TOKEN if stamps else 0.0
+            stamp = last_stamp(row.tokens, self.timestamp_begin)
+            said_until = (stamp - self.timestamp_begin) * TIME_PER_TOKEN if stamp is not None else 0.0
             if row.speech_end_s - said_until > self.min_unsaid_s and len(row.tokens) < self.max_tokens - 16:
                 kept = logits[slot, self.eot].clone()
                 logits[slot, self.eot] = NEG
@@ -291,13 +311,14 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor, special: Specia
         live = [rows[i] for i in active]
         for rule in rules:
             rule.apply(logits, live)
-        chosen = logits.argmax(dim=-1)
+        best = best_tokens(logits)
+        chosen = torch.tensor(best)
         logprobs = torch.log_softmax(logits, dim=-1).gather(1, chosen[:, None])[:, 0].tolist()
         for slot, index in enumerate(active):
             if index in finished:
                 chosen[slot] = special.eot
                 continue
-            token, row = int(chosen[slot]), rows[index]
+            token, row = best[slot], rows[index]
             row.sum_logprob += logprobs[slot]
             if token == special.eot:
                 finished.add(index)
