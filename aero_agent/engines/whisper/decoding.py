@@ -47,15 +47,18 @@ class DecoderRunner:
         # The vocabulary projection dominates a step's memory traffic; int8 quarters it, bfloat16 halves it.
         self.proj: torch.Tensor | torch.nn.Module
         scale = (decoder.config.d_model // self.heads) ** -0.5
-        cross = torch.nn.ModuleList(_keys_values_projection(layer.encoder_attn, scale) for layer in decoder.layers)
+        cross = torch.nn.ModuleList(_fused_linear([(layer.encoder_attn.k_proj, scale), (layer.encoder_attn.v_proj, 1.0)])
+                                    for layer in decoder.layers)
+        own = torch.nn.ModuleList(_fused_linear([(layer.self_attn.q_proj, 1.0), (layer.self_attn.k_proj, 1.0),
+                                                 (layer.self_attn.v_proj, 1.0)]) for layer in decoder.layers)
         if int8:
             self.layers = list(int8_linears(decoder.layers))
             self.proj = int8_projection(model.proj_out.weight)
-            cross = int8_linears(cross)
+            cross, own = int8_linears(cross), int8_linears(own)
         else:
             self.layers = list(decoder.layers)
             self.proj = model.proj_out.weight.detach().to(torch.bfloat16)
-        self.cross_proj = list(cross)
+        self.cross_proj, self.self_proj = list(cross), list(own)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
@@ -89,12 +92,11 @@ class DecoderRunner:
              cross: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """Logits (batch, vocab) for the next token after ``tokens`` (batch,) at ``position``."""
         x = self.decoder.embed_tokens(tokens)[:, None, :] + self.decoder.embed_positions.weight[position]
-        for layer, kv, (ck, cv) in zip(self.layers, buffers, cross):
+        for layer, own, kv, (ck, cv) in zip(self.layers, self.self_proj, buffers, cross):
             attn = layer.self_attn
-            h = layer.self_attn_layer_norm(x)
-            q = self._split(attn.q_proj(h))
-            kv[0, :, :, position] = self._split(attn.k_proj(h))[:, :, 0]
-            kv[1, :, :, position] = self._split(attn.v_proj(h))[:, :, 0]
+            q, k, v = (self._split(part) for part in own(layer.self_attn_layer_norm(x)).chunk(3, dim=-1))
+            kv[0, :, :, position] = k[:, :, 0]
+            kv[1, :, :, position] = v[:, :, 0]
             o = F.scaled_dot_product_attention(q, kv[0, :, :, : position + 1], kv[1, :, :, : position + 1])
             x = x + attn.out_proj(o.transpose(1, 2).reshape(x.shape))
             cross_attn = layer.encoder_attn
@@ -115,11 +117,10 @@ class DecoderRunner:
         b, t = tokens.shape
         x = self.decoder.embed_tokens(tokens) + self.decoder.embed_positions.weight[:t]
         picked: dict[tuple[int, int], torch.Tensor] = {}
-        for number, (layer, (ck, cv)) in enumerate(zip(self.layers, cross)):
+        for number, (layer, own, (ck, cv)) in enumerate(zip(self.layers, self.self_proj, cross)):
             attn = layer.self_attn
-            h = layer.self_attn_layer_norm(x)
-            o = F.scaled_dot_product_attention(self._split(attn.q_proj(h)), self._split(attn.k_proj(h)),
-                                               self._split(attn.v_proj(h)), is_causal=True)
+            q, k, v = (self._split(part) for part in own(layer.self_attn_layer_norm(x)).chunk(3, dim=-1))
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             x = x + attn.out_proj(o.transpose(1, 2).reshape(x.shape))
             h = layer.encoder_attn_layer_norm(x)
             query = self._split(layer.encoder_attn.q_proj(h))  # (batch, heads, length, head_dim)
@@ -139,16 +140,16 @@ class DecoderRunner:
         return F.linear(hidden.to(self.proj.dtype), self.proj).float()
 
 
-def _keys_values_projection(attention: torch.nn.Module, scale: float) -> torch.nn.Linear:
-    """One linear layer for a cross-attention's keys (times ``scale``) and values: one pass over the encoder
-    states instead of two, and no separate scaling (``scale`` is 1/8 for 64-wide heads, a power of two, so the
-    scaled int8 weights are the unscaled ones exactly)."""
-    k, v = attention.k_proj, attention.v_proj
-    fused = torch.nn.Linear(k.in_features, k.out_features + v.out_features)
+def _fused_linear(parts: Sequence[tuple[torch.nn.Linear, float]]) -> torch.nn.Linear:
+    """One linear layer computing several that read the same input, each times its factor, side by side: one
+    pass (and one int8 quantisation of the input) instead of several, and no separate scaling. Quantised per
+    output row, the int8 copy equals the separate layers' exactly when the factors are powers of two (the cross-
+    attention key scale is 1/8 for 64-wide heads)."""
+    fused = torch.nn.Linear(parts[0][0].in_features, sum(linear.out_features for linear, _ in parts))
     with torch.no_grad():
-        fused.weight.copy_(torch.cat([k.weight * scale, v.weight]))
-        key_bias = k.bias * scale if k.bias is not None else torch.zeros(k.out_features)
-        fused.bias.copy_(torch.cat([key_bias, v.bias if v.bias is not None else torch.zeros(v.out_features)]))
+        fused.weight.copy_(torch.cat([linear.weight * factor for linear, factor in parts]))
+        fused.bias.copy_(torch.cat([linear.bias * factor if linear.bias is not None else torch.zeros(linear.out_features)
+                                    for linear, factor in parts]))
     return fused.requires_grad_(False)
 
 
