@@ -24,7 +24,7 @@ from aero_agent.engines.whisper.encoder import encode, pad_batch
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel
 from aero_agent.engines.whisper.guards import GuardOptions, is_caption
 from aero_agent.engines.whisper.languages import ClipLanguage, LanguagePrompts, prompt_groups
-from aero_agent.engines.whisper.memory import release_large_blocks
+from aero_agent.engines.whisper.memory import ENCODER_ROWS, PackedRows, release_large_blocks
 from aero_agent.engines.whisper.quantize import int8_linears
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
@@ -191,8 +191,9 @@ class WhisperEngine:
     def _encode_batch(self, batch: Sequence[Job]) -> torch.Tensor:
         """Log-mel features and encoder states for up to ``batch_size`` jobs."""
         t0 = time.perf_counter()
-        features = self.mel(pad_batch([job.audio() for job in batch], self.options.min_window_s))
-        encoded = encode(self.encoder, features.to(self.encoder_dtype)).float()
+        samples = pad_batch([job.audio() for job in batch], self.options.min_window_s)
+        encoded = torch.cat([encode(self.encoder, self.mel(rows).to(self.encoder_dtype)).float()
+                             for rows in samples.split(ENCODER_ROWS)])  # a few at a time: see ENCODER_ROWS
         self.timings["encoder"] += time.perf_counter() - t0
         return encoded
 
@@ -221,8 +222,7 @@ class WhisperEngine:
         if self.options.word_timestamps and any(kept):
             t0 = time.perf_counter()
             index = [k for k, keep in enumerate(kept) if keep]
-            pick = torch.tensor(index)
-            aligned = self.aligner.align([(k.index_select(0, pick), v.index_select(0, pick)) for k, v in cross],
+            aligned = self.aligner.align(PackedRows(cross).keep(index),  # in place: no copy of keys and values
                                          [texts[k] for k in index], [batch[k].duration_s for k in index], special)
             for k, timed in zip(index, aligned):
                 words[k] = timed

@@ -15,6 +15,8 @@ import ctypes.util
 import os
 import sys
 
+import torch
+
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 MMAP_THRESHOLD_BYTES = 4 * 2**20
 
@@ -36,3 +38,51 @@ def release_large_blocks(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
         return False
     _done = bool(mallopt(M_MMAP_THRESHOLD, threshold))
     return _done
+
+
+ENCODER_ROWS = 2
+"""Windows that go through the log-mel features and the encoder together. The encoder's activations grow with
+the rows (a 30 s window of tiny.en: 1500 frames x 1536 feed-forward units, 9 MB per tensor), so a batch of 8
+at once peaked 220 MB above its inputs, 2 at a time 75 MB (4 at a time: 120 MB); every window's features and
+states are the same bit for bit, and the matrix products stay large enough to cost no more CPU time."""
+
+
+class PackedRows:
+    """Batch-first tensors (the decoder's cross-attention keys and values) whose rows still in use are moved to
+    the front in place, so dropping finished rows from a batch makes no new copy of them.
+
+    ``keep(slots)`` packs the given rows (positions among those in use, in order) to the front and returns
+    the tensors cut to them, as ``index_select`` would; ``restore()`` puts every row back where it was. Each
+    move gathers one tensor at a time, so the extra memory is one tensor's rows, not a copy of them all."""
+
+    def __init__(self, tensors: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.tensors = tensors
+        self.order = list(range(tensors[0][0].shape[0]))  # which original row each stored row holds
+        self.used = len(self.order)
+
+    def keep(self, slots: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        kept = set(slots)
+        rest = [s for s in range(self.used) if s not in kept]
+        self._permute(slots + rest)
+        self.used = len(slots)
+        return self.view()
+
+    def view(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The tensors cut to the rows in use."""
+        return [(k[: self.used], v[: self.used]) for k, v in self.tensors]
+
+    def restore(self) -> None:
+        """Every row back in its original place (the tensors as they were given)."""
+        where = {row: place for place, row in enumerate(self.order)}
+        self.used = len(self.order)
+        self._permute([where[row] for row in range(len(self.order))])
+
+    def _permute(self, source: list[int]) -> None:
+        """Stored row ``i`` becomes stored row ``source[i]`` (for the first ``len(source)`` rows)."""
+        if source == list(range(len(source))):
+            return
+        index = torch.tensor(source)
+        for pair in self.tensors:
+            for t in pair:
+                t[: len(source)] = t.index_select(0, index)
+        self.order[: len(source)] = [self.order[s] for s in source]
