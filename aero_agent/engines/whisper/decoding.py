@@ -109,11 +109,13 @@ class DecoderRunner:
             x = x + attn.out_proj(o.transpose(1, 2).reshape(x.shape))
             h = layer.encoder_attn_layer_norm(x)
             query = self._split(layer.encoder_attn.q_proj(h))  # (batch, heads, length, head_dim)
-            weights = torch.softmax(torch.matmul(query, ck), dim=-1)  # (batch, heads, length, frames)
-            for slot, (head_layer, head) in enumerate(heads):
-                if head_layer == number:
-                    picked[:, slot] = weights[:, head]
-            o = torch.matmul(weights, cv.transpose(-1, -2))  # (batch, heads, length, head_dim)
+            o = torch.empty_like(query)
+            for row in range(b):  # one window at a time: its weights (heads, length, frames), not the batch's
+                weights = torch.softmax(torch.matmul(query[row], ck[row]), dim=-1)
+                for slot, (head_layer, head) in enumerate(heads):
+                    if head_layer == number:
+                        picked[row, slot] = weights[head]
+                o[row] = torch.matmul(weights, cv[row].transpose(-1, -2))  # (heads, length, head_dim)
             x = x + layer.encoder_attn.out_proj(o.transpose(1, 2).reshape(x.shape))
             x = x + layer.fc2(F.gelu(layer.fc1(layer.final_layer_norm(x))))
         return self.decoder.layer_norm(x), picked
