@@ -99,6 +99,24 @@ def test_8khz_stereo_is_downmixed_and_resampled(tmp_path: Path, speech: np.ndarr
     assert np.corrcoef(clip.samples, speech[: len(clip.samples)])[0, 1] > 0.9  # a real resampler keeps the signal
 
 
+def test_block_decoding_equals_whole_decoding(tmp_path: Path, speech: np.ndarray) -> None:
+    """Blocks mixed down and resampled in a stream give the very samples of the whole signal at once."""
+    import soxr
+
+    from aero_agent.audio import BLOCK_FRAMES
+
+    wide = soxr.resample(np.tile(speech, 2), 16000, 44100)
+    stereo = np.stack([wide, 0.5 * wide[::-1]], axis=1).astype(np.float32)
+    assert len(stereo) > 2 * BLOCK_FRAMES
+    path = tmp_path / "stereo44.wav"
+    sf.write(path, stereo, 44100, subtype="FLOAT")
+    whole = soxr.resample(stereo.mean(axis=1, dtype=np.float32), 44100, TARGET_RATE, quality="HQ")
+    clip = load_audio(path)
+    assert clip.original_channels == 2 and clip.original_sample_rate == 44100
+    assert np.array_equal(clip.samples, whole.astype(np.float32))
+    assert np.array_equal(load_audio(stereo, sample_rate=44100).samples, clip.samples)
+
+
 def test_48khz_is_resampled(tmp_path: Path, speech: np.ndarray) -> None:
     import soxr
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from transformers import WhisperForConditionalGeneration
 
+from aero_agent.engines.whisper.memory import PackedRows
 from aero_agent.engines.whisper.quantize import int8_linears, int8_projection
 
 TIME_PER_TOKEN = 0.02
@@ -116,7 +117,8 @@ class DecoderRunner:
         :meth:`project` turns them into logits) and the cross-attention weights of ``heads`` ((layer, head) pairs), shaped (batch, heads, length, frames)."""
         b, t = tokens.shape
         x = self.decoder.embed_tokens(tokens) + self.decoder.embed_positions.weight[:t]
-        picked: dict[tuple[int, int], torch.Tensor] = {}
+        # only the weights of ``heads`` are kept (a view of one would keep its layer's weights of every head)
+        picked = torch.empty(b, len(heads), t, cross[0][0].shape[-1], dtype=cross[0][0].dtype)
         for number, (layer, own, (ck, cv)) in enumerate(zip(self.layers, self.self_proj, cross)):
             attn = layer.self_attn
             q, k, v = (self._split(part) for part in own(layer.self_attn_layer_norm(x)).chunk(3, dim=-1))
@@ -124,14 +126,16 @@ class DecoderRunner:
             x = x + attn.out_proj(o.transpose(1, 2).reshape(x.shape))
             h = layer.encoder_attn_layer_norm(x)
             query = self._split(layer.encoder_attn.q_proj(h))  # (batch, heads, length, head_dim)
-            weights = torch.softmax(torch.matmul(query, ck), dim=-1)  # (batch, heads, length, frames)
-            for head in range(self.heads):
-                if (number, head) in heads:
-                    picked[(number, head)] = weights[:, head]
-            o = torch.matmul(weights, cv.float().transpose(-1, -2))  # (batch, heads, length, head_dim)
+            o = torch.empty_like(query)
+            for row in range(b):  # one window at a time: its weights (heads, length, frames), not the batch's
+                weights = torch.softmax(torch.matmul(query[row], ck[row]), dim=-1)
+                for slot, (head_layer, head) in enumerate(heads):
+                    if head_layer == number:
+                        picked[row, slot] = weights[head]
+                o[row] = torch.matmul(weights, cv[row].float().transpose(-1, -2))  # (heads, length, head_dim)
             x = x + layer.encoder_attn.out_proj(o.transpose(1, 2).reshape(x.shape))
             x = x + layer.fc2(F.gelu(layer.fc1(layer.final_layer_norm(x))))
-        return self.decoder.layer_norm(x), torch.stack([picked[tuple(h)] for h in heads], dim=1)
+        return self.decoder.layer_norm(x), picked
 
     def project(self, hidden: torch.Tensor) -> torch.Tensor:
         """Vocabulary logits of decoder hidden states."""
@@ -311,13 +315,15 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor, special: Specia
 
     Finished windows are dropped from the batch once a quarter of it has finished, so the cross-attention
     keys and values (the bulk of each step's memory traffic) are neither read for finished windows for
-    long nor copied after every single finish.
+    long nor moved after every single finish; they move within their own tensors (:class:`PackedRows`),
+    and ``cross``, when given, is back in its order on return.
     """
     batch = encoded.shape[0]
     prompt = list(special.sot_sequence)
     limit = min(max_tokens, runner.max_len - len(prompt))
     rules = [*timestamp_rules(special), *extra_rules]
-    cross = runner.cross_keys_values(encoded) if cross is None else cross  # kept intact: compaction copies
+    packed = PackedRows(runner.cross_keys_values(encoded) if cross is None else cross)  # given: restored at the end
+    cross = packed.view()
     buffers = runner.new_buffers(batch, encoded.dtype, len(prompt) + limit)
     rows = [Row(min(1500, int(round(s / TIME_PER_TOKEN))), None if speech_end_s is None else speech_end_s[i])
             for i, s in enumerate(window_s)]
@@ -359,10 +365,11 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor, special: Specia
         if len(active) - len(alive) >= max(1, len(active) // 4):
             keep = torch.tensor(alive)
             active = [active[s] for s in alive]
-            cross = [(k.index_select(0, keep), v.index_select(0, keep)) for k, v in cross]
+            cross = packed.keep(alive)
             buffers = [b.index_select(1, keep) for b in buffers]
             chosen = chosen.index_select(0, keep)
         current = chosen
+    packed.restore()
     return [Decoded(row.tokens, row.sum_logprob / (len(row.tokens) + 1), no_speech[i]) for i, row in enumerate(rows)]
 
 

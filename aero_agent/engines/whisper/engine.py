@@ -24,7 +24,7 @@ from aero_agent.engines.whisper.encoder import encode, pad_batch
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel
 from aero_agent.engines.whisper.guards import GuardOptions, is_caption
 from aero_agent.engines.whisper.languages import ClipLanguage, LanguagePrompts, prompt_groups
-from aero_agent.engines.whisper.memory import release_large_blocks
+from aero_agent.engines.whisper.memory import ENCODER_ROWS, PackedRows, release_large_blocks, trim_heap
 from aero_agent.engines.whisper.quantize import int8_linears
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
@@ -231,8 +231,9 @@ class WhisperEngine:
         the speech windows' input, as language detection needs them)."""
         t0 = time.perf_counter()
         min_s = self.options.min_window_s if full else self._min_window_s(batch)
-        features = self.mel(pad_batch([job.audio() for job in batch], min_s))
-        encoded = encode(self.encoder, features.to(self.encoder_dtype)).float()
+        samples = pad_batch([job.audio() for job in batch], min_s)
+        encoded = torch.cat([encode(self.encoder, self.mel(rows).to(self.encoder_dtype)).float()
+                             for rows in samples.split(ENCODER_ROWS)])  # a few at a time: see ENCODER_ROWS
         self.timings["encoder"] += time.perf_counter() - t0
         return encoded
 
@@ -267,8 +268,8 @@ class WhisperEngine:
         if self.options.word_timestamps and any(kept):
             t0 = time.perf_counter()
             index = [k for k, keep in enumerate(kept) if keep]
-            pick = torch.tensor(index)
-            aligned = self.aligner.align([(k.index_select(0, pick), v.index_select(0, pick)) for k, v in cross],
+            keys_values, cross = PackedRows(cross).keep(index), []  # packed in place; align frees them once read
+            aligned = self.aligner.align(keys_values,
                                          [texts[k] for k in index], [batch[k].duration_s for k in index], special)
             for k, timed in zip(index, aligned):
                 words[k] = timed
@@ -389,6 +390,7 @@ class WhisperEngine:
                             gaps = smap.uncovered_speech(job.window, [(s.start, s.end) for s in segments])
                             repairs += [Job.of(job.clip, clips[job.clip].samples, g, smap, job.round + 1) for g in gaps]
                     queue.extend(repairs)
+                    trim_heap()  # the finished batch's small blocks: see memory.py
                     done, total = done + len(batch), total + len(repairs)
                     found[0].sort(key=lambda s: s.start)
                     if progress is not None:

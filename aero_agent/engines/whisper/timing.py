@@ -156,13 +156,16 @@ class WordAligner:
     def align(self, cross: list[tuple[torch.Tensor, torch.Tensor]], texts: Sequence[list[int]],
               durations_s: Sequence[float], special: SpecialTokens | None = None) -> list[list[WordTiming]]:
         """Word timings (window seconds) of each window's text tokens, given its cross-attention keys/values
-        (``special``: another prompt than the aligner's, such as a language's)."""
+        (``special``: another prompt than the aligner's, such as a language's). ``cross`` is emptied once the
+        teacher-forced pass has read it, so that keys and values no one else holds are freed while the words
+        are placed."""
         special = special or self.special
         prefix = [*special.sot_sequence, special.no_timestamps]
         seqs = [prefix + list(t) + [special.eot] for t in texts]
         width = max(len(s) for s in seqs)
         batch = torch.tensor([s + [special.eot] * (width - len(s)) for s in seqs])
         hidden, attention = self.runner.teacher_forced(batch, cross, self.heads)
+        cross.clear()
         out = []
         for b, (text, duration) in enumerate(zip(texts, durations_s)):
             if not text:
