@@ -79,7 +79,7 @@ def test_chat_on_a_terminal_finds_speakers_filters_and_resumes(engine, store_dir
     assert f"user: {EARLIER}" in chat.command("/history")
     speakers = chat.command("/speakers")
     assert "2 speakers:" in speakers and "SPEAKER_00:" in speakers and "SPEAKER_01:" in speakers
-    assert "No passage matches 'remote control'." in chat.command("/search remote control")
+    assert "No passage matches 'giraffe migration'." in chat.command("/search giraffe migration")
     hits = chat.command("/search project documents")
     top = next(line for line in hits.splitlines() if line.startswith("1. "))
     assert "documents link" in top and SPAN.search(top)

@@ -3,7 +3,6 @@ eSpeak NG (tests/data), and the LangChain open_audio refusing a multilingual req
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -20,9 +19,7 @@ except ImportError:
 
 from aero_mcp import ServerConfig, create_server
 
-GERMAN = Path(__file__).parent / "data" / "espeak_de.flac"
-GERMAN_IN_ENGLISH = next(r["english"] for r in json.loads((GERMAN.parent / "espeak.json").read_text("utf-8"))
-                         if r["language"] == "de")
+from espeak_clips import GERMAN, GERMAN_IN_ENGLISH
 
 
 def test_mcp_open_audio_passes_language_and_task(base_engine, tmp_path: Path) -> None:

@@ -5,28 +5,18 @@ decoder (German speech made with eSpeak NG, translated live by Whisper base)."""
 from __future__ import annotations
 
 import base64
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
-import anyio
 import numpy as np
 from mcp import Client
 
 from aero_agent.audio import load_audio
 
-REPO = Path(__file__).resolve().parent.parent
-try:  # installed by the project's pyproject; from a bare checkout, use the source folder
-    import aero_mcp  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(REPO / "mcp_server"))
+from espeak_clips import GERMAN, GERMAN_IN_ENGLISH
+from mcp_driver import drive
 
 from aero_mcp import ServerConfig, create_server
-
-GERMAN = Path(__file__).parent / "data" / "espeak_de.flac"
-GERMAN_IN_ENGLISH = next(r["english"] for r in json.loads((GERMAN.parent / "espeak.json").read_text("utf-8"))
-                         if r["language"] == "de")
 
 
 def _chunks(path: Path, seconds: float = 2.3) -> list[str]:
@@ -36,15 +26,7 @@ def _chunks(path: Path, seconds: float = 2.3) -> list[str]:
 
 
 def _serve(engine, tmp_path: Path, script) -> Any:
-    server = create_server(ServerConfig(allow_dirs=[tmp_path], store_dir=tmp_path / "store"), engine=engine)
-
-    async def main() -> Any:
-        async with Client(server) as client:
-            return await script(client)
-    try:
-        return anyio.run(main)
-    finally:
-        server.backend.close(grace_s=60)
+    return drive(create_server(ServerConfig(allow_dirs=[tmp_path], store_dir=tmp_path / "store"), engine=engine), script)
 
 
 def test_mcp_start_live_session_refuses_what_tiny_en_cannot_do(engine, tmp_path: Path) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +18,7 @@ from mcp import Client
 from aero_agent.data import EXAMPLE_TEXT, example_path
 
 REPO = Path(__file__).resolve().parent.parent
-try:  # installed by the project's pyproject; from a bare checkout, use the source folder
-    import aero_mcp  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(REPO / "mcp_server"))
+from mcp_driver import drive
 
 from aero_mcp import ServerConfig, create_server
 from holding_engine import HoldingEngine
@@ -52,19 +47,6 @@ def folders(tmp_path: Path) -> dict[str, Path]:
 def make_server(engine: Any, folders: dict[str, Path], **options: Any):
     config = ServerConfig(allow_dirs=[folders["audio"]], store_dir=folders["store"], **options)
     return create_server(config, engine=engine)
-
-
-def drive(server: Any, script: Callable[[Client], Awaitable[Any]]) -> Any:
-    """Run ``script`` against ``server`` through an in-process MCP client."""
-
-    async def main() -> Any:
-        async with Client(server) as client:
-            return await script(client)
-
-    try:
-        return anyio.run(main)
-    finally:
-        server.backend.close(grace_s=60)
 
 
 def text_of(result: Any) -> str:
