@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
@@ -55,7 +56,9 @@ def trim_heap() -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=None)
 def _libc_function(name: str) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    """glibc's ``name``, looked up once (``find_library`` runs ``ldconfig``; ``trim_heap`` runs every batch)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
