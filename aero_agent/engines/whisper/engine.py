@@ -37,16 +37,25 @@ if TYPE_CHECKING:  # a type hint only: the engine imports without audio decoding
     from aero_agent.audio import AudioClip
 
 
-def _encoder_dtype(choice: torch.dtype | str | None) -> torch.dtype:
-    """``auto``: bfloat16 where the CPU has AMX tiles, else float32.
+def _encoder_dtype(choice: torch.dtype | str | None, english_only: bool) -> torch.dtype:
+    """``auto``: bfloat16 where the CPU multiplies bfloat16 natively (AMX tiles; AVX512-BF16 for English-only
+    models), else float32 (``AERO_ENCODER_DTYPE=float32`` keeps float32).
 
-    With AMX, bfloat16 halves the encoder's matrix products at no cost in WER; with AVX512-BF16 alone it was
-    measured 1.4x slower than float32 (0.68 s against 0.48 s per 30 s window on one core)."""
+    With AMX, bfloat16 halves the encoder's matrix products at no cost in WER. With AVX512-BF16 alone (AMD EPYC,
+    torch 2.13, one thread, alternating in one script) a 30 s window took 0.40 s against 0.65-0.67 s in float32
+    (10 s windows: 0.088 s against 0.17 s), its states within 1.4 % of float32's (int8 linears: 0.40-0.42 s,
+    17 %); 15 min of joined speech (in process, shared cores): encoder 20.6 against 38.3 CPU s, run 43.1 against
+    63.4 CPU s, 6.48 against 6.70 % WER, peak RSS 1156 MB against 1113 MB (benchmarks/asr.py), the 0.5 min smoke
+    recording the same 3 errors of 78. (On an earlier machine and torch, bfloat16 without AMX was 1.4x slower
+    than float32.) Multilingual models stay in float32 there: their transcription was not measured."""
     if isinstance(choice, torch.dtype):
         return choice
     if choice in (None, "auto"):
-        native = bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-        return torch.bfloat16 if native and os.environ.get("AERO_ENCODER_DTYPE", "auto") != "float32" else torch.float32
+        if os.environ.get("AERO_ENCODER_DTYPE", "auto") == "float32":
+            return torch.float32
+        amx = bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+        avx512_bf16 = bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+        return torch.bfloat16 if amx or (avx512_bf16 and english_only) else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[choice]
 
 
@@ -68,14 +77,18 @@ class WhisperOptions:
     continue_early_ends: bool = True
     """Refuse an end of text well before a window's speech ends (see ``RefuseEarlyEnd``)."""
     encoder_dtype: torch.dtype | str | None = "auto"
-    """``auto``, ``float32`` or ``bfloat16``."""
+    """``auto``, ``float32`` or ``bfloat16`` (see ``_encoder_dtype``; language detection always encodes in
+    float32)."""
     int8: bool = True
     """Run the decoder's linear layers and the vocabulary projection on int8 copies of their weights (dynamic
     quantisation), as faster-whisper's ``int8`` does."""
     int8_encoder: bool = False
-    """The encoder's linear layers in int8 too (0.37 s against 0.48 s per window on one core; the encoder then
-    runs in float32). Off by default: with both in int8 the 0.5-min smoke recording lost 4 more words (7 errors
-    of 78, against 3 with either alone), while 15 min of speech went from 7.17 to 7.27 % WER."""
+    """The encoder's linear layers in int8 too (the rest in float32). Off by default: on an earlier AVX2 machine
+    (0.37 s against 0.48 s per window) the 0.5-min smoke recording lost 4 more words (7 errors of 78, against 3
+    with either alone), 15 min of speech 7.17 -> 7.27 % WER. On AMD EPYC with AVX512-BF16 (torch 2.13, one
+    thread) a 30 s window took 0.40-0.42 s (per-channel and per-tensor scales alike; oneDNN 0.39, fbgemm 0.42)
+    against bfloat16's 0.40 s, with states 17 % off float32's (bfloat16: 1.4 %); 15 min: encoder 26.0 CPU s
+    (bfloat16 20.6, float32 38.3), 6.22 % WER (6.48, 6.70), the smoke recording 3 errors in each."""
     word_timestamps: bool = True
     """Align every segment's words to the audio (cross-attention and DTW)."""
     min_window_s: float | None = None
@@ -184,14 +197,15 @@ class WhisperEngine:
         self.workers = max(1, self.options.workers or min(2, os.cpu_count() or 1))
         self.mel = LogMel(self.model.config.num_mel_bins)
         self.encoder = self.model.model.encoder
-        self.encoder_dtype = torch.float32 if self.options.int8_encoder else _encoder_dtype(self.options.encoder_dtype)
+        english_only = self.model.config.vocab_size < 51865
+        self.encoder_dtype = (torch.float32 if self.options.int8_encoder
+                              else _encoder_dtype(self.options.encoder_dtype, english_only))
         if self.options.int8_encoder:  # copies: the float32 model stays as loaded
             self.encoder = int8_linears(self.encoder)
         elif self.encoder_dtype != torch.float32:
             self.encoder = copy.deepcopy(self.encoder).to(self.encoder_dtype)
         self.timings = {"encoder": 0.0, "decoder": 0.0, "words": 0.0}  # seconds spent, for benchmarks
         self.runner = DecoderRunner(self.model, int8=self.options.int8)
-        english_only = self.model.config.vocab_size < 51865
         sot = checkpoint.token("<|startoftranscript|>")
         prompt = (sot,) if english_only else (sot, checkpoint.token("<|en|>"), checkpoint.token("<|transcribe|>"))
         no_ts = checkpoint.token("<|notimestamps|>")
@@ -227,13 +241,14 @@ class WhisperEngine:
         return self.speech_map(samples).windows()
 
     @torch.inference_mode()
-    def _encode_batch(self, batch: Sequence[Job], full: bool = False) -> torch.Tensor:
-        """Log-mel features and encoder states for up to ``batch_size`` jobs (``full``: doubtful windows too on
-        the speech windows' input, as language detection needs them)."""
+    def _encode_batch(self, batch: Sequence[Job], detection: bool = False) -> torch.Tensor:
+        """Log-mel features and encoder states for up to ``batch_size`` jobs (``detection``: for language
+        detection, on the float32 encoder as loaded and doubtful windows on the speech windows' input)."""
         t0 = time.perf_counter()
-        min_s = self.options.min_window_s if full else self._min_window_s(batch)
+        min_s = self.options.min_window_s if detection else self._min_window_s(batch)
+        encoder, dtype = (self.model.model.encoder, torch.float32) if detection else (self.encoder, self.encoder_dtype)
         samples = pad_batch([job.audio() for job in batch], min_s)
-        encoded = torch.cat([encode(self.encoder, self.mel(rows).to(self.encoder_dtype)).float()
+        encoded = torch.cat([encode(encoder, self.mel(rows).to(dtype)).float()
                              for rows in samples.split(ENCODER_ROWS)])  # a few at a time: see ENCODER_ROWS
         self.timings["encoder"] += time.perf_counter() - t0
         return encoded
@@ -420,7 +435,7 @@ class WhisperEngine:
         found, jobs = {}, list(firsts.items())
         for lo in range(0, len(jobs), self.batch_size):
             batch = jobs[lo: lo + self.batch_size]
-            encoded = self._encode_batch([job for _, job in batch], full=True)
+            encoded = self._encode_batch([job for _, job in batch], detection=True)
             found.update(zip([k for k, _ in batch], self.languages.detect(self._detection_runner(), encoded)))
             self._detected.update({(k, job.window): states for (k, job), states in zip(batch, encoded)})
         return [self.languages.of(found[k][0], options, found[k][1]) if k in found else self.languages.fixed(options)
