@@ -7,7 +7,9 @@ torchaudio): the model file is located through the installed distribution and lo
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,17 +113,25 @@ class SileroVad:
     The recurrent model is fed ``rows`` stretches of the recording side by side (one batch row each); every
     stretch starts ``warmup_s`` early so its state has settled by the frames it reports. On one core this is
     about ten times faster than feeding the frames one by one, at the same probabilities within 0.01 or so.
+
+    A recording of more than one block of rows (8.5 minutes) has its blocks run ``threads`` at a time, on one
+    core and one model copy each (the model keeps its recurrent state inside): the probabilities are the same
+    bit for bit, and the speech map that every batch waits for is ready sooner.
     """
 
-    def __init__(self, path: str | Path | None = None, row_s: float = 8.0, warmup_s: float = 1.0) -> None:
+    def __init__(self, path: str | Path | None = None, row_s: float = 8.0, warmup_s: float = 1.0,
+                 threads: int | None = None) -> None:
         self.path = Path(path) if path else model_file()
-        try:
-            self.model = torch.jit.load(str(self.path), map_location="cpu").eval()
-        except (RuntimeError, ValueError) as exc:
-            raise CheckpointError(f"{self.path}: not a loadable Silero VAD model ({exc})") from exc
+        self.models = [self._load() for _ in range(max(1, threads or min(2, os.cpu_count() or 1)))]
         self.row_frames = max(1, int(row_s / FRAME_S))
         self.warmup_frames = int(warmup_s / FRAME_S)
-        self._lock = threading.Lock()  # the model keeps its recurrent state inside
+        self._lock = threading.Lock()  # the models keep their recurrent state inside
+
+    def _load(self) -> torch.jit.ScriptModule:
+        try:
+            return torch.jit.load(str(self.path), map_location="cpu").eval()
+        except (RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"{self.path}: not a loadable Silero VAD model ({exc})") from exc
 
     @torch.inference_mode()
     def probabilities(self, samples: np.ndarray, block_rows: int = 64, start_frame: int = 0) -> np.ndarray:
@@ -129,27 +139,39 @@ class SileroVad:
         frame ``start_frame`` on (warmed up on the samples before it: how a stream decides its new frames).
 
         Rows go through the model ``block_rows`` at a time (about 8.5 minutes of audio), so a recording of
-        hours needs no copy of its samples beyond one block's; on one thread, as the small recurrent steps
-        run several times slower on two."""
+        hours needs no copy of its samples beyond one block's per thread; each block on one thread, as the
+        small recurrent steps run several times slower on two."""
         n = -(-len(samples) // FRAME) - start_frame
         if n <= 0:
             return np.zeros(0, dtype=np.float32)
         per_row = min(self.row_frames, n)
         rows = -(-n // per_row)
         out = np.empty(rows * per_row, dtype=np.float32)
+        firsts = list(range(0, rows, block_rows))
+        threads = min(len(self.models), len(firsts))
+
+        def run(thread: int) -> None:  # every ``threads``-th block, on this thread's model
+            with torch.inference_mode():
+                for first in firsts[thread::threads]:
+                    count = min(block_rows, rows - first)
+                    block = self._block(self.models[thread], samples, start_frame + first * per_row, count, per_row)
+                    out[first * per_row: (first + count) * per_row] = block
+
         previous = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
             with self._lock:
-                for first in range(0, rows, block_rows):
-                    count = min(block_rows, rows - first)
-                    block = self._block(samples, start_frame + first * per_row, count, per_row)
-                    out[first * per_row: (first + count) * per_row] = block
+                if threads == 1:
+                    run(0)
+                else:
+                    with ThreadPoolExecutor(threads, thread_name_prefix="aero-vad") as pool:
+                        list(pool.map(run, range(threads)))
         finally:
             torch.set_num_threads(previous)
         return out[:n]
 
-    def _block(self, samples: np.ndarray, first_frame: int, rows: int, per_row: int) -> np.ndarray:
+    def _block(self, model: torch.jit.ScriptModule, samples: np.ndarray, first_frame: int, rows: int,
+               per_row: int) -> np.ndarray:
         """Probabilities of ``rows`` rows of ``per_row`` frames from frame ``first_frame`` on, each row fed
         ``warmup_frames`` early (silence before the recording's start and after its end)."""
         span = per_row + self.warmup_frames
@@ -162,9 +184,9 @@ class SileroVad:
         frames = torch.from_numpy(audio).view(-1, FRAME)
         index = torch.arange(rows)[:, None] * per_row + torch.arange(span)[None, :]
         batch = frames[index]  # (rows, span, FRAME)
-        self.model.reset_states()
-        probs = torch.cat([self.model(batch[:, i], SAMPLE_RATE) for i in range(span)], dim=1)
-        self.model.reset_states()
+        model.reset_states()
+        probs = torch.cat([model(batch[:, i], SAMPLE_RATE) for i in range(span)], dim=1)
+        model.reset_states()
         return probs[:, self.warmup_frames:].reshape(-1).numpy().astype(np.float32)
 
     def regions(self, samples: np.ndarray, options: VadOptions = VadOptions()) -> list[Region]:

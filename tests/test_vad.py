@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -41,6 +42,18 @@ def test_model_loads_without_importing_the_package() -> None:
             "print('silero_vad' in sys.modules, torch.get_num_threads())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "2"]
+
+
+def test_blocks_on_two_threads_give_the_same_probabilities(vad: SileroVad, speech_dir: Path) -> None:
+    """Catches: blocks run on threads written to the wrong place, or sharing one model's recurrent state."""
+    samples = _clip(speech_dir, "librivox_shakespeare_sonnet_1").samples[: 40 * 16000]  # 5 rows of 8 s
+    alone = SileroVad(threads=1)
+    one = alone.probabilities(samples, block_rows=1)
+    assert len(vad.models) == 2 or os.cpu_count() == 1
+    assert np.array_equal(vad.probabilities(samples, block_rows=1), one)  # 5 blocks: 3 on one thread, 2 on the other
+    assert np.array_equal(vad.probabilities(samples, block_rows=1, start_frame=100),
+                          alone.probabilities(samples, block_rows=1, start_frame=100))
+    assert np.allclose(vad.probabilities(samples), one, atol=1e-5)  # one block of 5 rows
 
 
 def test_regions_find_speech_and_skip_music(vad: SileroVad, speech_dir: Path) -> None:
