@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Iterator, Sequence
@@ -397,7 +397,11 @@ class WhisperEngine:
                         batch = queue.next_batch()
                         pending.append((batch, pool.submit(self._run_batch, batch)))
                         continue
-                    batch, future = pending.popleft()
+                    # the batch that finishes first, not the oldest: a worker must not wait on the other's batch
+                    wait([f for _, f in pending], return_when=FIRST_COMPLETED)
+                    first = next(k for k, (_, f) in enumerate(pending) if f.done())
+                    batch, future = pending[first]
+                    del pending[first]
                     repairs = []
                     for job, segments in zip(batch, future.result()):
                         found[job.clip].extend(segments)
