@@ -428,7 +428,8 @@ class WhisperEngine:
     def _languages(self, clips: Sequence[AudioClip], maps: Sequence[SpeechMap],
                    options: TranscribeOptions) -> list[ClipLanguage]:
         """Each clip's language and prompt: as given, or detected from its first speech window (as Whisper
-        detects from its first 30 s), the clips' first windows encoded in batches."""
+        detects from its first 30 s), the clips' first windows encoded in batches on the float32 encoder as
+        loaded, whatever the transcription encodes in (exact for the reason :meth:`_detection_runner` gives)."""
         if not self.languages.needs_detection(options):
             return [self.languages.fixed(options)] * len(clips)
         firsts = {}
