@@ -27,11 +27,7 @@ from mcp import Client
 
 from aero_agent.data import example_path
 
-REPO = Path(__file__).resolve().parent.parent
-try:  # installed by the project's pyproject; from a bare checkout, use the source folder
-    import aero_mcp  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(REPO / "mcp_server"))
+from mcp_driver import REPO, drive
 from speech_data import MANIFEST, SPEECH_DIR as SPEECH
 
 # eight short real clips with different words (about 3 s each)
@@ -222,28 +218,24 @@ def test_kill_9_while_encoding_loses_nothing_finished(own_server, engine):
 
     server = create_server(ServerConfig(allow_dirs=[own_server["audio"]], store_dir=store), engine=engine)
 
-    async def after_restart() -> None:
-        async with Client(server) as client:
-            listed = (await client.call_tool("list_audio_sessions", {})).structured_content
-            assert listed["interrupted"] == [interrupted]
-            assert interrupted in listed["message"] and "open their files again" in listed["message"]
-            by_id = {s["session_id"]: s for s in listed["sessions"]}
-            assert by_id[interrupted]["status"] == "failed" and by_id[interrupted]["interrupted"] is True
-            ready = {s["session_id"] for s in listed["sessions"] if s["status"] == "ready"}
-            assert ready == ready_before and len(listed["sessions"]) == len(ready) + 1
-            status = await client.call_tool("session_status", {"session_id": interrupted})
-            assert "server stopped while this session was encoding" in _text(status)
-            refused = await client.call_tool("transcribe_audio", {"session_id": interrupted})
-            assert refused.is_error and "interrupted" in _text(refused)
-            again = (await client.call_tool("transcribe_audio", {"session_id": finished})).structured_content
-            assert again["segments"] == transcript["segments"]
-            history = json.loads((await client.read_resource(f"audio://sessions/{finished}/history")).contents[0].text)
-            assert history[-2]["content"] == "Where should it go?"
+    async def after_restart(client: Client) -> None:
+        listed = (await client.call_tool("list_audio_sessions", {})).structured_content
+        assert listed["interrupted"] == [interrupted]
+        assert interrupted in listed["message"] and "open their files again" in listed["message"]
+        by_id = {s["session_id"]: s for s in listed["sessions"]}
+        assert by_id[interrupted]["status"] == "failed" and by_id[interrupted]["interrupted"] is True
+        ready = {s["session_id"] for s in listed["sessions"] if s["status"] == "ready"}
+        assert ready == ready_before and len(listed["sessions"]) == len(ready) + 1
+        status = await client.call_tool("session_status", {"session_id": interrupted})
+        assert "server stopped while this session was encoding" in _text(status)
+        refused = await client.call_tool("transcribe_audio", {"session_id": interrupted})
+        assert refused.is_error and "interrupted" in _text(refused)
+        again = (await client.call_tool("transcribe_audio", {"session_id": finished})).structured_content
+        assert again["segments"] == transcript["segments"]
+        history = json.loads((await client.read_resource(f"audio://sessions/{finished}/history")).contents[0].text)
+        assert history[-2]["content"] == "Where should it go?"
 
-    try:
-        anyio.run(after_restart)
-    finally:
-        server.backend.close()
+    drive(server, after_restart)
     assert not list(store.glob("*/.*.tmp"))  # leftovers of interrupted writes are cleaned on start
 
 
