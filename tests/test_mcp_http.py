@@ -1,9 +1,10 @@
 """aero-mcp over streamable HTTP on 127.0.0.1 as a real subprocess: concurrency, DNS rebinding, kill -9.
 
-One server process for the concurrency test: eight concurrent clients make well over a hundred calls, each on
-its own session, with zero failures. The kill test runs a server of its own (so it stands alone and in any
-order): the process is killed with SIGKILL while a recording is encoding, and a fresh server on the same store
-must find every finished session intact and report the interrupted one.
+One server process for the module: eight concurrent clients make well over a hundred calls, each on its own
+session, with zero failures; and requests naming a foreign Host or Origin are refused. The kill test runs a server
+of its own (so it stands alone and in any order): the process is killed with SIGKILL while a recording is
+encoding, and a fresh server on the same store must find every finished session intact and report the
+interrupted one.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def running_server(root: Path, audio: Path, store: Path) -> Iterator[dict[str, A
 
 @pytest.fixture(scope="module")
 def http_server(tmp_path_factory):
-    """One server for the concurrency test, with the eight shared clips (the test skips without them)."""
+    """One server for the concurrency and DNS-rebinding tests, with the eight shared clips when present (the
+    concurrency test skips without them)."""
     root = tmp_path_factory.mktemp("mcp-http")
     audio, store = root / "audio", root / "store"
     audio.mkdir()
@@ -93,15 +95,13 @@ def http_server(tmp_path_factory):
         if clip in manifest:
             shutil.copy(SPEECH / manifest[clip]["path"], audio / f"client{i}.wav")
             references[f"client{i}.wav"] = manifest[clip]["text"]
-    if len(references) < len(CLIPS):
-        pytest.skip(f"the eight clips of {SPEECH} are not present")
     with running_server(root, audio, store) as server:
         yield {**server, "references": references}
 
 
 @pytest.fixture
 def own_server(tmp_path):
-    """A server of the test's own (the kill test kills it), with a short and a long bundled recording."""
+    """The kill test's own server (it kills it), with a short and a long bundled recording."""
     audio, store = tmp_path / "audio", tmp_path / "store"
     audio.mkdir()
     shutil.copy(example_path("jfk"), audio / "finished.wav")
@@ -117,6 +117,8 @@ def _text(result: Any) -> str:
 def test_eight_concurrent_clients_each_on_its_own_session(http_server):
     """Catches lost or crossed calls under concurrency: each client's transcript holds its own clip's words."""
     url, audio, references = http_server["url"], http_server["audio"], http_server["references"]
+    if len(references) < len(CLIPS):
+        pytest.skip(f"the eight clips of {SPEECH} are not present")
     calls: list[str] = []
     failures: list[str] = []
     sessions: dict[str, str] = {}
@@ -183,6 +185,24 @@ def test_eight_concurrent_clients_each_on_its_own_session(http_server):
     assert "aero-mcp: streamable-http transport" in (http_server["root"] / "stderr.log").read_text()
 
 
+def test_dns_rebinding_is_refused(http_server):
+    """Catches DNS-rebinding protection switched off: a request naming another Host, or coming from a web
+    page's Origin, is refused before it reaches the MCP session; the loopback host is served."""
+    import httpx
+
+    url = http_server["url"]
+    port = url.split(":")[2].split("/")[0]
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    evil_host = httpx.post(url, json=body, headers={**headers, "Host": "evil.example"}, timeout=20)
+    assert evil_host.status_code == 421, (evil_host.status_code, evil_host.text[:300])
+    evil_origin = httpx.post(url, json=body, headers={**headers, "Origin": "http://evil.example"}, timeout=20)
+    assert evil_origin.status_code == 403, (evil_origin.status_code, evil_origin.text[:300])
+    good = httpx.post(url, json=body, headers={**headers, "Host": f"127.0.0.1:{port}"}, timeout=20)
+    assert good.status_code == 200, (good.status_code, good.text[:300])
+
+
 def test_kill_9_while_encoding_loses_nothing_finished(own_server, engine):
     """Catches a finished session lost or torn by a crash, and an interrupted one not reported. Stands alone:
     it runs its own server, and compares with the sessions that server held just before the kill."""
@@ -237,21 +257,3 @@ def test_kill_9_while_encoding_loses_nothing_finished(own_server, engine):
 
     drive(server, after_restart)
     assert not list(store.glob("*/.*.tmp"))  # leftovers of interrupted writes are cleaned on start
-
-
-def test_dns_rebinding_is_refused(own_server):
-    """Catches DNS-rebinding protection switched off: a request naming another Host, or coming from a web
-    page's Origin, is refused before it reaches the MCP session; the loopback host is served."""
-    import httpx
-
-    url = own_server["url"]
-    port = url.split(":")[2].split("/")[0]
-    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
-    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-    evil_host = httpx.post(url, json=body, headers={**headers, "Host": "evil.example"}, timeout=20)
-    assert evil_host.status_code == 421, (evil_host.status_code, evil_host.text[:300])
-    evil_origin = httpx.post(url, json=body, headers={**headers, "Origin": "http://evil.example"}, timeout=20)
-    assert evil_origin.status_code == 403, (evil_origin.status_code, evil_origin.text[:300])
-    good = httpx.post(url, json=body, headers={**headers, "Host": f"127.0.0.1:{port}"}, timeout=20)
-    assert good.status_code == 200, (good.status_code, good.text[:300])
