@@ -1,10 +1,10 @@
 """aero-mcp over streamable HTTP on 127.0.0.1 as a real subprocess: concurrency, DNS rebinding, kill -9.
 
-One server process for the module: eight concurrent clients make well over a hundred calls, each on its own
-session, with zero failures; and requests naming a foreign Host or Origin are refused. The kill test runs a server
-of its own (so it stands alone and in any order): the process is killed with SIGKILL while a recording is
-encoding, and a fresh server on the same store must find every finished session intact and report the
-interrupted one.
+One server process for the module (one model load): eight concurrent clients make well over a hundred calls,
+each on its own session, with zero failures; requests naming a foreign Host or Origin are refused; and last the
+process is killed with SIGKILL while a recording is encoding, and a fresh server on the same store must find
+every finished session intact and report the interrupted one. A test that finds the server killed starts another,
+so each test also runs alone or in another order.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +81,10 @@ def running_server(root: Path, audio: Path, store: Path) -> Iterator[dict[str, A
 
 
 @pytest.fixture(scope="module")
-def http_server(tmp_path_factory):
-    """One server for the concurrency and DNS-rebinding tests, with the eight shared clips when present (the
-    concurrency test skips without them)."""
+def http_server(tmp_path_factory) -> Iterator[Callable[[], dict[str, Any]]]:
+    """The module's server: ``http_server()`` is the running one, started on first use and again after a test
+    killed it (so each test stands alone, in any order). Its folder holds the eight shared clips when present
+    (the concurrency test skips without them), a short and a long bundled recording for the kill test."""
     root = tmp_path_factory.mktemp("mcp-http")
     audio, store = root / "audio", root / "store"
     audio.mkdir()
@@ -95,19 +96,17 @@ def http_server(tmp_path_factory):
         if clip in manifest:
             shutil.copy(SPEECH / manifest[clip]["path"], audio / f"client{i}.wav")
             references[f"client{i}.wav"] = manifest[clip]["text"]
-    with running_server(root, audio, store) as server:
-        yield {**server, "references": references}
-
-
-@pytest.fixture
-def own_server(tmp_path):
-    """The kill test's own server (it kills it), with a short and a long bundled recording."""
-    audio, store = tmp_path / "audio", tmp_path / "store"
-    audio.mkdir()
     shutil.copy(example_path("jfk"), audio / "finished.wav")
     shutil.copy(example_path("sonnet"), audio / "long.wav")  # 53 s: still encoding when the process is killed
-    with running_server(tmp_path, audio, store) as server:
-        yield server
+    running: list[dict[str, Any]] = []
+
+    with ExitStack() as stack:
+        def current() -> dict[str, Any]:
+            if not running or running[-1]["proc"].poll() is not None:
+                running.append({**stack.enter_context(running_server(root, audio, store)), "references": references})
+            return running[-1]
+
+        yield current
 
 
 def _text(result: Any) -> str:
@@ -116,7 +115,8 @@ def _text(result: Any) -> str:
 
 def test_eight_concurrent_clients_each_on_its_own_session(http_server):
     """Catches lost or crossed calls under concurrency: each client's transcript holds its own clip's words."""
-    url, audio, references = http_server["url"], http_server["audio"], http_server["references"]
+    server = http_server()
+    url, audio, references = server["url"], server["audio"], server["references"]
     if len(references) < len(CLIPS):
         pytest.skip(f"the eight clips of {SPEECH} are not present")
     calls: list[str] = []
@@ -181,8 +181,8 @@ def test_eight_concurrent_clients_each_on_its_own_session(http_server):
     assert len(calls) >= 100, len(calls)
     assert len(set(sessions.values())) == len(CLIPS)
     assert progress and all(0 <= v <= 100 for _, v in progress)  # notifications while open_audio waited
-    assert (http_server["root"] / "stdout.log").read_text() == ""  # logs go to stderr, never stdout
-    assert "aero-mcp: streamable-http transport" in (http_server["root"] / "stderr.log").read_text()
+    assert (server["root"] / "stdout.log").read_text() == ""  # logs go to stderr, never stdout
+    assert "aero-mcp: streamable-http transport" in (server["root"] / "stderr.log").read_text()
 
 
 def test_dns_rebinding_is_refused(http_server):
@@ -190,7 +190,7 @@ def test_dns_rebinding_is_refused(http_server):
     page's Origin, is refused before it reaches the MCP session; the loopback host is served."""
     import httpx
 
-    url = http_server["url"]
+    url = http_server()["url"]
     port = url.split(":")[2].split("/")[0]
     body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
             "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
@@ -203,10 +203,11 @@ def test_dns_rebinding_is_refused(http_server):
     assert good.status_code == 200, (good.status_code, good.text[:300])
 
 
-def test_kill_9_while_encoding_loses_nothing_finished(own_server, engine):
-    """Catches a finished session lost or torn by a crash, and an interrupted one not reported. Stands alone:
-    it runs its own server, and compares with the sessions that server held just before the kill."""
-    url, store, proc = own_server["url"], own_server["store"], own_server["proc"]
+def test_kill_9_while_encoding_loses_nothing_finished(http_server, engine):
+    """Catches a finished session lost or torn by a crash, and an interrupted one not reported. Kills the
+    module's server (the next test to ask starts another), and compares with the sessions it held just before."""
+    server = http_server()
+    url, store, proc = server["url"], server["store"], server["proc"]
 
     async def before_kill() -> tuple[str, str, dict[str, Any], set[str]]:
         async with Client(url) as client:
@@ -236,7 +237,7 @@ def test_kill_9_while_encoding_loses_nothing_finished(own_server, engine):
 
     from aero_mcp import ServerConfig, create_server
 
-    server = create_server(ServerConfig(allow_dirs=[own_server["audio"]], store_dir=store), engine=engine)
+    restarted = create_server(ServerConfig(allow_dirs=[server["audio"]], store_dir=store), engine=engine)
 
     async def after_restart(client: Client) -> None:
         listed = (await client.call_tool("list_audio_sessions", {})).structured_content
@@ -255,5 +256,5 @@ def test_kill_9_while_encoding_loses_nothing_finished(own_server, engine):
         history = json.loads((await client.read_resource(f"audio://sessions/{finished}/history")).contents[0].text)
         assert history[-2]["content"] == "Where should it go?"
 
-    drive(server, after_restart)
+    drive(restarted, after_restart)
     assert not list(store.glob("*/.*.tmp"))  # leftovers of interrupted writes are cleaned on start
