@@ -100,10 +100,20 @@ def http_server(tmp_path_factory) -> Iterator[Callable[[], dict[str, Any]]]:
     shutil.copy(example_path("sonnet"), audio / "long.wav")  # 53 s: still encoding when the process is killed
     running: list[dict[str, Any]] = []
 
+    async def loaded(url: str) -> None:
+        """Wait (up to 4 minutes) until the server's model is loaded: on a busy machine it may take longer than a
+        call's wait, and a call made sooner is told to come again (what an agent does; these tests do not)."""
+        async with Client(url) as client:
+            with anyio.fail_after(240):
+                while (result := await client.call_tool("list_audio_sessions", {})).is_error:
+                    assert "still loading" in _text(result), _text(result)
+                    await anyio.sleep(1)
+
     with ExitStack() as stack:
         def current() -> dict[str, Any]:
             if not running or running[-1]["proc"].poll() is not None:
                 running.append({**stack.enter_context(running_server(root, audio, store)), "references": references})
+                anyio.run(loaded, running[-1]["url"])
             return running[-1]
 
         yield current
