@@ -34,8 +34,8 @@ def _source(value: str) -> str:
 class ProgressBar:
     """A one-line progress bar on stderr for long recordings."""
 
-    def __init__(self, label: str, stream=sys.stderr) -> None:
-        self.label, self.stream = label, stream
+    def __init__(self, label: str, stream=None) -> None:
+        self.label, self.stream = label, stream if stream is not None else sys.stderr  # stderr at the time of use
 
     def __call__(self, p: EncodeProgress) -> None:
         width = 30

@@ -18,14 +18,17 @@ except ImportError:
     sys.path.insert(0, str(REPO / "mcp_server"))
 
 
-def drive(server: Any, script: Callable[[Client], Awaitable[Any]]) -> Any:
-    """Run ``script`` against ``server`` through an in-process MCP client."""
+async def connect(server: Any, script: Callable[[Client], Awaitable[Any]]) -> Any:
+    """Run ``script`` against ``server`` through an in-process MCP client, in the caller's event loop."""
+    async with Client(server) as client:
+        return await script(client)
 
-    async def main() -> Any:
-        async with Client(server) as client:
-            return await script(client)
 
+def drive(server: Any, script: Callable[[Client], Awaitable[Any]], close: bool = True) -> Any:
+    """Run ``script`` against ``server`` through an in-process MCP client; then close the server's backend,
+    unless ``close`` is False (for a test that closes it itself and checks how)."""
     try:
-        return anyio.run(main)
+        return anyio.run(connect, server, script)
     finally:
-        server.backend.close(grace_s=60)
+        if close:
+            server.backend.close(grace_s=60)

@@ -1,4 +1,6 @@
-"""The aero-agent command, run as a real subprocess."""
+"""The aero-agent command: bad input through a real subprocess (``python -m aero_agent``, which refuses a bad file
+without loading a model), the rest through ``aero_agent.cli.main`` in this process, on the session's engine (the
+quick start's main job runs as a real subprocess, with a model, in test_cli_claims.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from aero_agent.cli import main
+
 CLI = [sys.executable, "-m", "aero_agent"]
 
 
@@ -16,22 +20,22 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
     return subprocess.run([*CLI, *args], input=stdin, capture_output=True, text=True, timeout=300)
 
 
-def test_transcribe_formats() -> None:
-    """Catches: --format not reaching the output, --start ignored or the times made relative to it. One model
-    load: the SRT of the part from 8 s (the plain-text format is checked in the long-audio test below)."""
-    srt = run("transcribe", "example:jfk", "--format", "srt", "--start", "8")
-    assert srt.returncode == 0, srt.stderr
-    number, times, text = srt.stdout.splitlines()[:3]
+def test_transcribe_formats(engine, capsys) -> None:
+    """Catches: --format not reaching the output, --start ignored or the times made relative to it: the SRT of
+    the part from 8 s (the plain-text format is checked in the long-audio test below)."""
+    assert main(["transcribe", "example:jfk", "--format", "srt", "--start", "8"]) == 0
+    srt = capsys.readouterr().out
+    number, times, text = srt.splitlines()[:3]
     assert number == "1" and re.fullmatch(r"00:00:0[7-9],\d{3} --> 00:00:1[01],\d{3}", times), times
     assert text.startswith("ask what you can do") and "country" in text
-    assert "ask not" not in srt.stdout  # the first sentence (0-8 s) is left out
+    assert "ask not" not in srt  # the first sentence (0-8 s) is left out
 
 
-def test_ask() -> None:
+def test_ask(engine, capsys) -> None:
     """(The chat runs on a terminal in test_chat_repl.py, and from a pipe there too.)"""
-    ask = run("ask", "example:ami-short", "what can you call me", "--json")
-    assert ask.returncode == 0, ask.stderr
-    assert "\"turn\": 1" in ask.stdout and "call me" in ask.stdout
+    assert main(["ask", "example:ami-short", "what can you call me", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "\"turn\": 1" in out and "call me" in out
 
 
 @pytest.mark.parametrize("make,expected", [
@@ -46,7 +50,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, make, expected: str) -
     assert expected in result.stderr
 
 
-def test_long_audio_shows_progress_on_stderr(tmp_path: Path) -> None:
+def test_long_audio_shows_progress_on_stderr(engine, tmp_path: Path, capsys) -> None:
     """Catches: no progress bar for a file of a minute or more, part of a long file not transcribed, the default
     plain-text format wrong. The sonnet (53 s) then jfk (11 s): just over the bar's 60 s."""
     import numpy as np
@@ -57,9 +61,9 @@ def test_long_audio_shows_progress_on_stderr(tmp_path: Path) -> None:
 
     samples = [load_audio(example_path(name)).samples for name in ("sonnet", "jfk")]
     sf.write(tmp_path / "long.wav", np.concatenate(samples), 16000)
-    result = run("transcribe", str(tmp_path / "long.wav"))
-    assert result.returncode == 0, result.stderr
-    assert "windows" in result.stderr and "[###" in result.stderr
-    text = result.stdout.lower()
+    assert main(["transcribe", str(tmp_path / "long.wav")]) == 0
+    result = capsys.readouterr()
+    assert "windows" in result.err and "[###" in result.err
+    text = result.out.lower()
     assert text.count("beauty's rose") == 1 and "ask what you can do for your country" in text
     assert "-->" not in text and not text.lstrip().startswith("1\n")  # plain text, not subtitles

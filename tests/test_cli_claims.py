@@ -1,4 +1,5 @@
-"""README claims about the command line, each run as a real subprocess exactly as a user would type it."""
+"""README claims about the command line: the quick start's main job and the refusals as a real subprocess exactly
+as a user would type it, the formats and ``--model`` through ``aero_agent.cli.main`` on the session's engine."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from aero_agent.audio import load_audio
+from aero_agent.cli import main
 from aero_agent.data import EXAMPLE_TEXT, EXAMPLES, example_path
 from aero_agent.evaluation import word_error_rate
 
@@ -70,15 +72,14 @@ def test_examples_subcommand_lists_every_bundled_recording() -> None:
     assert all(Path(path).is_file() and Path(path) == example_path(name.split(":")[1]) for name, path in rows.items())
 
 
-def test_vtt_json_and_end() -> None:
-    """Catches ``--end`` ignored and the vtt/json formats broken."""
-    vtt = run("transcribe", "example:jfk", "--format", "vtt", "--end", "7")
-    assert vtt.returncode == 0, vtt.stderr
-    assert vtt.stdout.startswith("WEBVTT\n\n00:00:00.000 --> ") and "fellow Americans" in vtt.stdout
-    assert "ask what you can do for your country" not in vtt.stdout  # that sentence starts at 8 s
-    as_json = run("transcribe", "example:jfk", "--format", "json", "--start", "8", "--end", "11")
-    assert as_json.returncode == 0, as_json.stderr
-    data = json.loads(as_json.stdout)
+def test_vtt_json_and_end(engine, capsys) -> None:
+    """Catches ``--end`` ignored and the vtt/json formats broken (in this process, on the session's engine)."""
+    assert main(["transcribe", "example:jfk", "--format", "vtt", "--end", "7"]) == 0
+    vtt = capsys.readouterr().out
+    assert vtt.startswith("WEBVTT\n\n00:00:00.000 --> ") and "fellow Americans" in vtt
+    assert "ask what you can do for your country" not in vtt  # that sentence starts at 8 s
+    assert main(["transcribe", "example:jfk", "--format", "json", "--start", "8", "--end", "11"]) == 0
+    data = json.loads(capsys.readouterr().out)
     assert data["segments"] and all(s["end"] > 8 and s["start"] < 11 for s in data["segments"])
     assert "ask what you can do for your country" in " ".join(s["text"] for s in data["segments"]).lower()
 
@@ -114,17 +115,22 @@ def test_bad_files_exit_2_with_one_line(tmp_path: Path, make, extra, expected: s
     assert expected.lower() in result.stderr.lower(), result.stderr
 
 
-def test_model_option_loads_a_local_hugging_face_whisper_folder(engine, tmp_path: Path) -> None:
+def test_model_option_loads_a_local_hugging_face_whisper_folder(engine, tmp_path: Path, capsys, monkeypatch) -> None:
     """Catches ``--model DIR`` ignored or broken: a transformers Whisper folder (the embedded weights saved
-    with ``save_pretrained``, plus tokenizer.json and generation_config.json) transcribes the same words."""
+    with ``save_pretrained``, plus tokenizer.json and generation_config.json) transcribes the same words.
+    In this process; the engine it loads is dropped from the engine cache afterwards."""
+    from aero_agent import engines
+
+    monkeypatch.setattr(engines, "_cache", dict(engines._cache))
     folder = tmp_path / "whisper-tiny-hf"
     engine.model.save_pretrained(folder)
     engine.tokenizer.save(str(folder / "tokenizer.json"))
     (folder / "generation_config.json").write_text(json.dumps({
         "suppress_tokens": list(engine.special.suppress), "begin_suppress_tokens": list(engine.special.suppress_begin)}))
-    result = run("transcribe", "example:jfk", "--model", str(folder), "--format", "json", "-q")
-    assert result.returncode == 0, result.stderr[-2000:]
-    text = " ".join(s["text"] for s in json.loads(result.stdout)["segments"])
+    assert main(["transcribe", "example:jfk", "--model", str(folder), "--format", "json", "-q"]) == 0
+    loaded = engines._cache[("whisper", str(folder))]
+    assert loaded is not engine and loaded.model_id == str(folder)
+    text = " ".join(s["text"] for s in json.loads(capsys.readouterr().out)["segments"])
     assert word_error_rate([EXAMPLE_TEXT["jfk"]], [text]).wer == 0.0
-    missing = run("transcribe", "example:jfk", "--model", str(tmp_path / "nowhere"))
-    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert main(["transcribe", "example:jfk", "--model", str(tmp_path / "nowhere")]) == 2
+    assert "aero-agent: error:" in capsys.readouterr().err

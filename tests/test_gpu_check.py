@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,14 +16,20 @@ import gpu_check  # noqa: E402
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory) -> tuple[dict, dict, str]:
-    """``gpu_check.py --device cpu --tiny --out FILE`` run once, as CI does, with only the model libraries importable."""
+    """``gpu_check.py --device cpu --tiny --out FILE`` run once, as CI does, with only the model libraries importable;
+    first, in the same process, 90 s of the bundled speech read by ``gpu_check.bundled_speech`` (a line on stderr)."""
     from aero_agent.engines.whisper.checkpoint import cache_dir
 
     out = tmp_path_factory.mktemp("gpu_check") / "report.json"
     code = ("import runpy, sys\n"
+            "import gpu_check\n"
+            "clip = gpu_check.bundled_speech(90.0)\n"
+            "print('bundled', clip.samples.dtype, len(clip.samples), float(abs(clip.samples).max()) <= 1.0,"
+            " file=sys.stderr, flush=True)\n"
             f"sys.argv = ['gpu_check.py', '--device', 'cpu', '--tiny', '--out', {str(out)!r}]\n"
             f"runpy.run_path({str(REPO / 'benchmarks' / 'gpu_check.py')!r}, run_name='__main__')\n")
-    result = run_lean(code, timeout=600, env={"AERO_CACHE_DIR": str(cache_dir())})
+    result = run_lean(code, timeout=600, env={"AERO_CACHE_DIR": str(cache_dir()),
+                                              "PYTHONPATH": f"{REPO}:{REPO / 'tests'}:{REPO / 'benchmarks'}"})
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
     return json.loads(result.stdout), json.loads(out.read_text()), result.stderr
 
@@ -100,11 +105,8 @@ def test_a_failing_section_is_recorded_and_the_rest_still_runs():
     assert report["fine"]["ok"] is True
 
 
-def test_bundled_speech_is_read_with_the_standard_library_only(tmp_path):
+def test_bundled_speech_is_read_with_the_standard_library_only(smoke):
     """Catches reading the clips through soundfile (absent on the GPU image): the loader is importable and
     correct with audio decoding blocked, and gives 16 kHz float samples of the asked length."""
-    result = run_lean("import gpu_check\nclip = gpu_check.bundled_speech(90.0)\n"
-                      "print(clip.samples.dtype, len(clip.samples), float(abs(clip.samples).max()) <= 1.0)",
-                      env={"PYTHONPATH": f"{REPO}:{REPO / 'tests'}:{REPO / 'benchmarks'}"})
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["float32", str(90 * 16_000), "True"]
+    line = next(line for line in smoke[2].splitlines() if line.startswith("bundled "))
+    assert line.split() == ["bundled", "float32", str(90 * 16_000), "True"]

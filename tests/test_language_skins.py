@@ -4,18 +4,11 @@ eSpeak NG (tests/data), and the LangChain open_audio refusing a multilingual req
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
-import anyio
 from mcp import Client
-
-REPO = Path(__file__).resolve().parent.parent
-try:  # installed by the project's pyproject; from a bare checkout, use the source folder
-    import aero_mcp  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(REPO / "mcp_server"))
+from mcp_driver import drive
 
 from aero_mcp import ServerConfig, create_server
 
@@ -44,10 +37,7 @@ def test_mcp_open_audio_passes_language_and_task(base_engine, tmp_path: Path) ->
         return {"opened": opened, "transcript": got.structured_content, "bad": bad,
                 "listed": "\n".join(getattr(b, "text", "") for b in listed.content)}
 
-    try:
-        out = anyio.run(lambda: _run(server, script))
-    finally:
-        server.backend.close(grace_s=60)
+    out = drive(server, script)
     opened = out["opened"]
     assert opened["status"] == "ready" and opened["language"] == "de" and opened["task"] == "translate"
     assert opened["language_probability"] is None  # given, not detected
@@ -56,11 +46,6 @@ def test_mcp_open_audio_passes_language_and_task(base_engine, tmp_path: Path) ->
     assert len(said & set(GERMAN_IN_ENGLISH.split())) >= 5 and not said & {"guten", "morgen", "heute", "wetter"}
     assert "translated from de into English" in out["listed"]
     assert out["bad"].is_error and "unknown language" in out["bad"].content[0].text
-
-
-async def _run(server, script):
-    async with Client(server) as client:
-        return await script(client)
 
 
 def test_langchain_open_audio_refuses_translation_on_tiny_en(engine, tmp_path: Path) -> None:

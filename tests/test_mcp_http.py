@@ -1,9 +1,10 @@
 """aero-mcp over streamable HTTP on 127.0.0.1 as a real subprocess: concurrency, DNS rebinding, kill -9.
 
-One server process for the concurrency test: eight concurrent clients make well over a hundred calls, each on
-its own session, with zero failures. The kill test runs a server of its own (so it stands alone and in any
-order): the process is killed with SIGKILL while a recording is encoding, and a fresh server on the same store
-must find every finished session intact and report the interrupted one.
+One server process for the module (one model load): eight concurrent clients make well over a hundred calls,
+each on its own session, with zero failures; requests naming a foreign Host or Origin are refused; and last the
+process is killed with SIGKILL while a recording is encoding, and a fresh server on the same store must find
+every finished session intact and report the interrupted one. A test that finds the server killed starts another,
+so each test also runs alone or in another order.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,7 @@ from mcp import Client
 
 from aero_agent.data import example_path
 
-REPO = Path(__file__).resolve().parent.parent
-try:  # installed by the project's pyproject; from a bare checkout, use the source folder
-    import aero_mcp  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(REPO / "mcp_server"))
+from mcp_driver import REPO, drive
 from speech_data import MANIFEST, SPEECH_DIR as SPEECH
 
 # eight short real clips with different words (about 3 s each)
@@ -84,8 +81,10 @@ def running_server(root: Path, audio: Path, store: Path) -> Iterator[dict[str, A
 
 
 @pytest.fixture(scope="module")
-def http_server(tmp_path_factory):
-    """One server for the concurrency test, with the eight shared clips (the test skips without them)."""
+def http_server(tmp_path_factory) -> Iterator[Callable[[], dict[str, Any]]]:
+    """The module's server: ``http_server()`` is the running one, started on first use and again after a test
+    killed it (so each test stands alone, in any order). Its folder holds the eight shared clips when present
+    (the concurrency test skips without them), a short and a long bundled recording for the kill test."""
     root = tmp_path_factory.mktemp("mcp-http")
     audio, store = root / "audio", root / "store"
     audio.mkdir()
@@ -97,21 +96,27 @@ def http_server(tmp_path_factory):
         if clip in manifest:
             shutil.copy(SPEECH / manifest[clip]["path"], audio / f"client{i}.wav")
             references[f"client{i}.wav"] = manifest[clip]["text"]
-    if len(references) < len(CLIPS):
-        pytest.skip(f"the eight clips of {SPEECH} are not present")
-    with running_server(root, audio, store) as server:
-        yield {**server, "references": references}
-
-
-@pytest.fixture
-def own_server(tmp_path):
-    """A server of the test's own (the kill test kills it), with a short and a long bundled recording."""
-    audio, store = tmp_path / "audio", tmp_path / "store"
-    audio.mkdir()
     shutil.copy(example_path("jfk"), audio / "finished.wav")
     shutil.copy(example_path("sonnet"), audio / "long.wav")  # 53 s: still encoding when the process is killed
-    with running_server(tmp_path, audio, store) as server:
-        yield server
+    running: list[dict[str, Any]] = []
+
+    async def loaded(url: str) -> None:
+        """Wait (up to 4 minutes) until the server's model is loaded: on a busy machine it may take longer than a
+        call's wait, and a call made sooner is told to come again (what an agent does; these tests do not)."""
+        async with Client(url) as client:
+            with anyio.fail_after(240):
+                while (result := await client.call_tool("list_audio_sessions", {})).is_error:
+                    assert "still loading" in _text(result), _text(result)
+                    await anyio.sleep(1)
+
+    with ExitStack() as stack:
+        def current() -> dict[str, Any]:
+            if not running or running[-1]["proc"].poll() is not None:
+                running.append({**stack.enter_context(running_server(root, audio, store)), "references": references})
+                anyio.run(loaded, running[-1]["url"])
+            return running[-1]
+
+        yield current
 
 
 def _text(result: Any) -> str:
@@ -120,7 +125,10 @@ def _text(result: Any) -> str:
 
 def test_eight_concurrent_clients_each_on_its_own_session(http_server):
     """Catches lost or crossed calls under concurrency: each client's transcript holds its own clip's words."""
-    url, audio, references = http_server["url"], http_server["audio"], http_server["references"]
+    server = http_server()
+    url, audio, references = server["url"], server["audio"], server["references"]
+    if len(references) < len(CLIPS):
+        pytest.skip(f"the eight clips of {SPEECH} are not present")
     calls: list[str] = []
     failures: list[str] = []
     sessions: dict[str, str] = {}
@@ -183,14 +191,33 @@ def test_eight_concurrent_clients_each_on_its_own_session(http_server):
     assert len(calls) >= 100, len(calls)
     assert len(set(sessions.values())) == len(CLIPS)
     assert progress and all(0 <= v <= 100 for _, v in progress)  # notifications while open_audio waited
-    assert (http_server["root"] / "stdout.log").read_text() == ""  # logs go to stderr, never stdout
-    assert "aero-mcp: streamable-http transport" in (http_server["root"] / "stderr.log").read_text()
+    assert (server["root"] / "stdout.log").read_text() == ""  # logs go to stderr, never stdout
+    assert "aero-mcp: streamable-http transport" in (server["root"] / "stderr.log").read_text()
 
 
-def test_kill_9_while_encoding_loses_nothing_finished(own_server, engine):
-    """Catches a finished session lost or torn by a crash, and an interrupted one not reported. Stands alone:
-    it runs its own server, and compares with the sessions that server held just before the kill."""
-    url, store, proc = own_server["url"], own_server["store"], own_server["proc"]
+def test_dns_rebinding_is_refused(http_server):
+    """Catches DNS-rebinding protection switched off: a request naming another Host, or coming from a web
+    page's Origin, is refused before it reaches the MCP session; the loopback host is served."""
+    import httpx
+
+    url = http_server()["url"]
+    port = url.split(":")[2].split("/")[0]
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    evil_host = httpx.post(url, json=body, headers={**headers, "Host": "evil.example"}, timeout=20)
+    assert evil_host.status_code == 421, (evil_host.status_code, evil_host.text[:300])
+    evil_origin = httpx.post(url, json=body, headers={**headers, "Origin": "http://evil.example"}, timeout=20)
+    assert evil_origin.status_code == 403, (evil_origin.status_code, evil_origin.text[:300])
+    good = httpx.post(url, json=body, headers={**headers, "Host": f"127.0.0.1:{port}"}, timeout=20)
+    assert good.status_code == 200, (good.status_code, good.text[:300])
+
+
+def test_kill_9_while_encoding_loses_nothing_finished(http_server, engine):
+    """Catches a finished session lost or torn by a crash, and an interrupted one not reported. Kills the
+    module's server (the next test to ask starts another), and compares with the sessions it held just before."""
+    server = http_server()
+    url, store, proc = server["url"], server["store"], server["proc"]
 
     async def before_kill() -> tuple[str, str, dict[str, Any], set[str]]:
         async with Client(url) as client:
@@ -220,46 +247,24 @@ def test_kill_9_while_encoding_loses_nothing_finished(own_server, engine):
 
     from aero_mcp import ServerConfig, create_server
 
-    server = create_server(ServerConfig(allow_dirs=[own_server["audio"]], store_dir=store), engine=engine)
+    restarted = create_server(ServerConfig(allow_dirs=[server["audio"]], store_dir=store), engine=engine)
 
-    async def after_restart() -> None:
-        async with Client(server) as client:
-            listed = (await client.call_tool("list_audio_sessions", {})).structured_content
-            assert listed["interrupted"] == [interrupted]
-            assert interrupted in listed["message"] and "open their files again" in listed["message"]
-            by_id = {s["session_id"]: s for s in listed["sessions"]}
-            assert by_id[interrupted]["status"] == "failed" and by_id[interrupted]["interrupted"] is True
-            ready = {s["session_id"] for s in listed["sessions"] if s["status"] == "ready"}
-            assert ready == ready_before and len(listed["sessions"]) == len(ready) + 1
-            status = await client.call_tool("session_status", {"session_id": interrupted})
-            assert "server stopped while this session was encoding" in _text(status)
-            refused = await client.call_tool("transcribe_audio", {"session_id": interrupted})
-            assert refused.is_error and "interrupted" in _text(refused)
-            again = (await client.call_tool("transcribe_audio", {"session_id": finished})).structured_content
-            assert again["segments"] == transcript["segments"]
-            history = json.loads((await client.read_resource(f"audio://sessions/{finished}/history")).contents[0].text)
-            assert history[-2]["content"] == "Where should it go?"
+    async def after_restart(client: Client) -> None:
+        listed = (await client.call_tool("list_audio_sessions", {})).structured_content
+        assert listed["interrupted"] == [interrupted]
+        assert interrupted in listed["message"] and "open their files again" in listed["message"]
+        by_id = {s["session_id"]: s for s in listed["sessions"]}
+        assert by_id[interrupted]["status"] == "failed" and by_id[interrupted]["interrupted"] is True
+        ready = {s["session_id"] for s in listed["sessions"] if s["status"] == "ready"}
+        assert ready == ready_before and len(listed["sessions"]) == len(ready) + 1
+        status = await client.call_tool("session_status", {"session_id": interrupted})
+        assert "server stopped while this session was encoding" in _text(status)
+        refused = await client.call_tool("transcribe_audio", {"session_id": interrupted})
+        assert refused.is_error and "interrupted" in _text(refused)
+        again = (await client.call_tool("transcribe_audio", {"session_id": finished})).structured_content
+        assert again["segments"] == transcript["segments"]
+        history = json.loads((await client.read_resource(f"audio://sessions/{finished}/history")).contents[0].text)
+        assert history[-2]["content"] == "Where should it go?"
 
-    try:
-        anyio.run(after_restart)
-    finally:
-        server.backend.close()
+    drive(restarted, after_restart)
     assert not list(store.glob("*/.*.tmp"))  # leftovers of interrupted writes are cleaned on start
-
-
-def test_dns_rebinding_is_refused(own_server):
-    """Catches DNS-rebinding protection switched off: a request naming another Host, or coming from a web
-    page's Origin, is refused before it reaches the MCP session; the loopback host is served."""
-    import httpx
-
-    url = own_server["url"]
-    port = url.split(":")[2].split("/")[0]
-    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
-    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-    evil_host = httpx.post(url, json=body, headers={**headers, "Host": "evil.example"}, timeout=20)
-    assert evil_host.status_code == 421, (evil_host.status_code, evil_host.text[:300])
-    evil_origin = httpx.post(url, json=body, headers={**headers, "Origin": "http://evil.example"}, timeout=20)
-    assert evil_origin.status_code == 403, (evil_origin.status_code, evil_origin.text[:300])
-    good = httpx.post(url, json=body, headers={**headers, "Host": f"127.0.0.1:{port}"}, timeout=20)
-    assert good.status_code == 200, (good.status_code, good.text[:300])

@@ -16,14 +16,11 @@ import pytest
 from mcp import Client
 
 from aero_agent.data import EXAMPLE_TEXT, example_path
-
-REPO = Path(__file__).resolve().parent.parent
-from mcp_driver import drive
-
-from aero_mcp import ServerConfig, create_server
 from holding_engine import HoldingEngine
+from mcp_driver import drive
 from speech_data import speech_file
 
+from aero_mcp import ServerConfig, create_server
 
 
 @pytest.fixture
@@ -355,11 +352,7 @@ def test_stopping_cancels_a_running_encoding(engine, folders):
         assert opened.structured_content["status"] == "encoding", text_of(opened)
         return opened.structured_content["session_id"]
 
-    async def main() -> str:
-        async with Client(server) as client:
-            return await script(client)
-
-    sid = anyio.run(main)
+    sid = drive(server, script, close=False)
     assert server.backend.close(grace_s=60) is True
     restarted = make_server(engine, folders)
 

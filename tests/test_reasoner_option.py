@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,6 @@ from aero_agent import cli
 from aero_agent.data import example_path
 from aero_agent.errors import ReasonerError
 from aero_agent.reasoning import load_reasoner
-
-REPO = Path(__file__).resolve().parent.parent
-try:  # installed by the project's pyproject; from a bare checkout, use the source folder
-    import aero_mcp  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(REPO / "mcp_server"))
 
 ANSWER = "He asks you to ask what you can do for your country."
 NAMES = AIMessage(content="", tool_calls=[{"name": "result", "id": "r1", "args": {"names": ["John F. Kennedy"]}}])
@@ -84,6 +77,7 @@ def test_aero_mcp_answers_through_the_reasoner(fake_provider, tmp_path: Path, mo
     the server it built. Catches: the reasoner not reaching the store (method 'transcript-evidence', and
     extraction refused), and a bad name starting the server anyway."""
     from mcp import Client
+    from mcp_driver import connect
 
     from aero_mcp import cli as mcp_cli
 
@@ -91,13 +85,15 @@ def test_aero_mcp_answers_through_the_reasoner(fake_provider, tmp_path: Path, mo
     shutil.copy(example_path("jfk"), tmp_path / "jfk.wav")
     seen: dict[str, Any] = {}
 
+    async def script(client: Client) -> None:
+        sid = (await client.call_tool("open_audio", {"path": "jfk.wav", "wait_s": 50})
+               ).structured_content["session_id"]
+        seen["ask"] = (await client.call_tool("ask_audio", {"session_id": sid, "question": "What is asked?"}))
+        seen["extract"] = await client.call_tool("extract_from_audio", {
+            "session_id": sid, "instruction": "Who speaks?", "json_schema": SCHEMA})
+
     async def serve(server: Any, args: Any) -> None:
-        async with Client(server) as client:
-            sid = (await client.call_tool("open_audio", {"path": "jfk.wav", "wait_s": 50})
-                   ).structured_content["session_id"]
-            seen["ask"] = (await client.call_tool("ask_audio", {"session_id": sid, "question": "What is asked?"}))
-            seen["extract"] = await client.call_tool("extract_from_audio", {
-                "session_id": sid, "instruction": "Who speaks?", "json_schema": SCHEMA})
+        await connect(server, script)
 
     monkeypatch.setattr(mcp_cli, "_serve_http", serve)
     assert mcp_cli.main(["--allow-dir", str(tmp_path), "--reasoner", "nothing"]) == 2

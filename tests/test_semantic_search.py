@@ -41,8 +41,17 @@ def joined_wav(tmp_path_factory, speech_manifest) -> tuple[Path, dict[str, tuple
 
 
 @pytest.fixture(scope="module")
-def session(joined_wav, engine, embedder) -> AudioSession:
-    return AudioSession.open(joined_wav[0], engine=engine, retrieval=HybridRetrieval(embedder))
+def stored(joined_wav, engine, embedder, tmp_path_factory):
+    """The joined recording opened once in a store (the module's one encoding of it), and that store."""
+    store = SessionStore(tmp_path_factory.mktemp("semantic-store"), engine=engine, retrieval=HybridRetrieval(embedder))
+    session = store.open(joined_wav[0])
+    yield store, session
+    store.shutdown()
+
+
+@pytest.fixture(scope="module")
+def session(stored) -> AudioSession:
+    return stored[1]
 
 
 def _inside(hit, span: tuple[float, float]) -> bool:
@@ -125,16 +134,16 @@ def test_passage_windows_cover_adjacent_segments() -> None:
 
 
 def test_store_restores_vectors_without_recomputing_and_rebuilds_corrupt_file(
-        tmp_path, joined_wav, engine, embedder, caplog) -> None:
+        tmp_path, stored, engine, embedder, caplog) -> None:
     """Catches: vectors not saved or not restored (the follow-up search after a restart would embed every
-    passage again), a corrupt vector file crashing search or staying corrupt."""
-    store = SessionStore(tmp_path, engine=engine, retrieval=HybridRetrieval(embedder))
-    opened = store.open(joined_wav[0])
+    passage again), a corrupt vector file crashing search or staying corrupt. The restarts read a copy of the
+    module store's session folder, as its store left it after a search."""
+    store, opened = stored
     expected = opened.search(PARAPHRASE, k=3)
-    folder = tmp_path / opened.id
-    saved = PassageVectors.load(folder)
+    saved = PassageVectors.load(store.root / opened.id)
     assert saved is not None and len(saved) == len(build_passages(opened.transcribe().segments))
-    store.shutdown()
+    folder = tmp_path / opened.id
+    shutil.copytree(store.root / opened.id, folder)
 
     before = embedder.texts_embedded
     restored = SessionStore(tmp_path, engine=engine, retrieval=HybridRetrieval(embedder)).get(opened.id)

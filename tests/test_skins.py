@@ -4,11 +4,9 @@ layers, ``session_id`` in every result, tools added as one small function, the t
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
 import pytest
 import torch
 from langchain_aero import TOOLS, AudioToolkit
@@ -24,12 +22,7 @@ from aero_agent.results import Answer
 from aero_agent.session import SessionInfo
 from aero_agent.store import SessionStore
 from aero_agent.transcript import Segment, Transcript
-
-REPO = Path(__file__).resolve().parent.parent
-try:  # installed by the project's pyproject; from a bare checkout, use the source folder
-    import aero_mcp  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(REPO / "mcp_server"))
+from mcp_driver import drive
 
 from aero_mcp import ServerConfig, create_server  # noqa: E402
 from aero_mcp.app import ENTRIES, READ_ONLY, Session, SessionId, WaitS, tool  # noqa: E402
@@ -197,23 +190,19 @@ def test_a_tool_declared_at_module_level_is_served_with_its_dependencies(engine,
     finally:
         ENTRIES.pop()  # the other tests' servers stay as declared
 
-    async def script() -> None:
-        async with Client(server) as client:
-            sid = (await client.call_tool("open_audio", {"path": "jfk.wav", "wait_s": 50})
-                   ).structured_content["session_id"]
-            counted = await client.call_tool("count_words", {"session_id": sid})
-            assert not counted.is_error and counted.structured_content["words"] > 15
-            failed = await client.call_tool("count_words", {"session_id": sid, "fail": True})
-            text = failed.content[0].text
-            assert failed.is_error and "AudioNotFound: other.wav: no such file" in text
-            assert "relative paths are taken from" in text
-            unknown = await client.call_tool("count_words", {"session_id": "snothere00000"})
-            assert unknown.is_error and "list_audio_sessions" in unknown.content[0].text
+    async def script(client: Client) -> None:
+        sid = (await client.call_tool("open_audio", {"path": "jfk.wav", "wait_s": 50})
+               ).structured_content["session_id"]
+        counted = await client.call_tool("count_words", {"session_id": sid})
+        assert not counted.is_error and counted.structured_content["words"] > 15
+        failed = await client.call_tool("count_words", {"session_id": sid, "fail": True})
+        text = failed.content[0].text
+        assert failed.is_error and "AudioNotFound: other.wav: no such file" in text
+        assert "relative paths are taken from" in text
+        unknown = await client.call_tool("count_words", {"session_id": "snothere00000"})
+        assert unknown.is_error and "list_audio_sessions" in unknown.content[0].text
 
-    try:
-        anyio.run(script)
-    finally:
-        server.backend.close(grace_s=60)
+    drive(server, script)
 
 
 def test_toolkit_selects_tools_from_the_map() -> None:

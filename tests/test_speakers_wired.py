@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import anyio
 import numpy as np
 import pytest
 
@@ -147,6 +146,7 @@ def test_mcp_open_list_speakers_and_labelled_resources(diarized, engine):
     """Catches the MCP skin without speakers: open_audio(speakers) on an open file, list_speakers, rttm and
     labelled text, the speaker count in the status, and a bad num_speakers killing the call."""
     from mcp import Client
+    from mcp_driver import drive
 
     from aero_mcp import ServerConfig, create_server
 
@@ -172,14 +172,7 @@ def test_mcp_open_list_speakers_and_labelled_resources(diarized, engine):
         status = (await client.call_tool("session_status", {"session_id": sid})).structured_content
         assert status["speakers"] == 2 and "list_speakers" in status["message"]
 
-    async def main() -> None:
-        async with Client(server) as client:
-            await script(client)
-
-    try:
-        anyio.run(main)
-    finally:
-        server.backend.close(grace_s=60)
+    drive(server, script)
 
 
 def test_langchain_open_audio_and_list_speakers(diarized, engine):
