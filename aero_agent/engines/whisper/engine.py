@@ -81,6 +81,12 @@ class WhisperOptions:
     min_window_s: float | None = None
     """None: every window is padded to Whisper's 30 s; a number: to the batch's longest window, at least this
     long (live decoding's short buffers; see ``encoder.py``)."""
+    condition_on_previous_text: bool = True
+    """Decode each first-pass speech window after the text of the windows before it in its stream, as Whisper's
+    ``condition_on_previous_text`` does: a recording's speech windows are cut into ``streams`` contiguous runs,
+    decoded side by side, one window of each run per batch."""
+    streams: int | None = None
+    """Runs of windows conditioned one on another (None: ``batch_size`` x workers, which keeps batches full)."""
     side_min_s: float | None = 10.0
     """Doubtful and repair windows (a few seconds each, most of them) run in batches of their own, grouped by
     length and padded to their batch's longest window plus the encoder's tail, at least this long; None pads
@@ -107,6 +113,11 @@ class Job:
     speech_end_s: float = 0.0
     prompt: tuple[int, ...] = ()
     """Previous text (tokens) the window is decoded after: Whisper's prompt; empty for none."""
+    stream: int | None = None
+    """The run of windows conditioned one on another that the window belongs to (see :meth:`_JobQueue.chain`)."""
+    said: tuple[int, ...] = ()
+    """Once decoded: its text tokens, for the next window of its stream (empty when the guards rejected or
+    doubted it: the stream's prompt starts over)."""
 
     @property
     def duration_s(self) -> float:
@@ -134,21 +145,62 @@ class Job:
 class _JobQueue:
     """Jobs waiting for a batch: first-pass speech in time order, then (when ``apart``) doubtful and repair
     windows in batches of their own, the longest first, so that each batch's windows are of similar length and
-    its encoder input (padded to the longest) stays short."""
+    its encoder input (padded to the longest) stays short.
 
-    def __init__(self, batch_size: int, apart: bool) -> None:
-        self.batch_size, self.apart = batch_size, apart
+    After :meth:`chain`, a speech window waits until the window before it in its stream is :meth:`finished`,
+    and is then decoded after that stream's text."""
+
+    def __init__(self, batch_size: int, apart: bool, most_prompt: int = 223) -> None:
+        self.batch_size, self.apart, self.most_prompt = batch_size, apart, most_prompt
         self.speech: deque[Job] = deque()
         self.side: list[Job] = []
+        self.waiting: dict[int, deque[Job]] = {}  # per stream: its windows after the one ready or in flight
+        self.context: dict[int, list[int]] = {}  # per stream: the text its next window is decoded after
 
     def __len__(self) -> int:
-        return len(self.speech) + len(self.side)
+        return len(self.speech) + len(self.side) + sum(len(q) for q in self.waiting.values())
 
     def extend(self, jobs: Sequence[Job]) -> None:
         for job in jobs:
             (self.side if self.apart and job.side else self.speech).append(job)
 
+    def chain(self, streams: int) -> None:
+        """Cut each clip's first-pass speech windows (in time order) into contiguous streams, about ``streams``
+        in all (each clip at least one, in proportion to its windows), as even in length as possible; only each
+        stream's first window is ready."""
+        chained = [job for job in self.speech if not job.side]
+        clips: dict[int, list[Job]] = {}
+        for job in sorted(chained, key=lambda j: (j.clip, j.window.start)):
+            clips.setdefault(job.clip, []).append(job)
+        ready, number = [], 0
+        for jobs in clips.values():
+            count = min(len(jobs), max(1, round(streams * len(jobs) / len(chained))))
+            lo = 0
+            for k in range(count):
+                size = len(jobs) // count + (k < len(jobs) % count)
+                run = jobs[lo: lo + size]
+                lo += size
+                for job in run:
+                    job.stream = number
+                ready.append(run[0])
+                self.waiting[number], self.context[number] = deque(run[1:]), list(run[0].prompt)
+                number += 1
+        self.speech = deque([job for job in self.speech if job.side] + ready)
+
+    def finished(self, job: Job) -> None:
+        """A decoded job: the next window of its stream becomes ready, after the stream's text."""
+        if job.stream is None:
+            return
+        context = self.context[job.stream]
+        context[:] = context + list(job.said) if job.said else []
+        successors = self.waiting[job.stream]
+        if successors:
+            successor = successors.popleft()
+            successor.prompt = tuple(context[-self.most_prompt:])
+            self.speech.append(successor)
+
     def next_batch(self) -> list[Job]:
+        """Up to ``batch_size`` ready jobs; none when every job left waits on one in flight."""
         if self.speech:
             return [self.speech.popleft() for _ in range(min(self.batch_size, len(self.speech)))]
         self.side.sort(key=lambda job: job.duration_s)
@@ -268,6 +320,8 @@ class WhisperEngine:
         texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
         kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.window.doubtful)
                 for d, text, job in zip(decoded, texts, batch)]
+        for job, d, text, keep in zip(batch, decoded, texts, kept):  # what the next window may be decoded after
+            job.said = tuple(text) if keep and d.avg_logprob >= self.options.guards.logprob_threshold else ()
         self.timings["decoder"] += time.perf_counter() - t0
         words: list[list[WordTiming]] = [[] for _ in batch]
         if self.options.word_timestamps and any(kept):
@@ -386,12 +440,15 @@ class WhisperEngine:
             firsts = [job for job in jobs if job.clip == k]
             if prompt and firsts:
                 min(firsts, key=lambda job: (job.window.doubtful, job.window.start)).prompt = prompt
-        queue = _JobQueue(self.batch_size, self.options.side_min_s is not None and self.options.min_window_s is None)
+        queue = _JobQueue(self.batch_size, self.options.side_min_s is not None and self.options.min_window_s is None,
+                          self.runner.max_len // 2 - 1)
         queue.extend(jobs)
+        workers = 1 if len(jobs) <= self.batch_size else self.workers
+        if self.options.condition_on_previous_text:
+            queue.chain(self.options.streams or self.batch_size * workers)
         found: list[list[Segment]] = [[] for _ in clips]
         done, total = 0, len(jobs)
         pending: deque[tuple[list[Job], Future[list[list[Segment]]]]] = deque()
-        workers = 1 if len(jobs) <= self.batch_size else self.workers
         with self._threads(), ThreadPoolExecutor(workers, thread_name_prefix="aero-whisper") as pool:
             if workers > 1:
                 torch.set_num_threads(1)  # one core per worker
@@ -399,13 +456,14 @@ class WhisperEngine:
                 progress(EncodeProgress(0, total, []))
             try:
                 while queue or pending:
-                    if queue and len(pending) < workers:
-                        batch = queue.next_batch()
+                    batch = queue.next_batch() if queue and len(pending) < workers else []
+                    if batch:
                         pending.append((batch, pool.submit(self._run_batch, batch)))
                         continue
                     batch, future = pending.popleft()
                     repairs = []
                     for job, segments in zip(batch, future.result()):
+                        queue.finished(job)
                         found[job.clip].extend(segments)
                         if job.round < self.options.repair_rounds:
                             smap = maps[job.clip]
