@@ -32,3 +32,24 @@ def test_best_tokens_picks_as_argmax_does() -> None:
 def test_last_stamp() -> None:
     assert last_stamp([5, 100, 7, 101, 8], 100) == 101
     assert last_stamp([5, 7], 100) is None
+
+
+@torch.inference_mode()
+def test_int8_runner_keeps_no_copies_of_the_fused_projections(engine) -> None:
+    """Catches: the separate int8 q/k/v and cross k/v copies kept, or a step that still reads them (it would fail
+    here, or differ from a runner that has them)."""
+    from aero_agent.engines.whisper.decoding import DecoderRunner
+
+    runner = DecoderRunner(engine.model, int8=True)
+    assert all(not hasattr(layer.self_attn, "k_proj") and not hasattr(layer.encoder_attn, "v_proj")
+               for layer in runner.layers)
+    full = DecoderRunner(engine.model, int8=True)
+    full.layers = list(int8_linears(engine.model.model.decoder.layers))
+    torch.manual_seed(0)
+    cross = runner.cross_keys_values(torch.randn(2, 1500, engine.model.config.d_model))
+    outs = []
+    for r in (runner, full):
+        buffers = r.new_buffers(2, torch.float32, 4)
+        outs.append([r.step(torch.tensor([50257, 50257]), 0, buffers, cross),
+                     r.step(torch.tensor([400, 500]), 1, buffers, cross)])
+    assert all(torch.equal(a, b) for a, b in zip(*outs))

@@ -43,3 +43,33 @@ def test_side_batches_are_encoded_short_and_can_be_kept_whole() -> None:
     side = [np.zeros(4 * SR, dtype=np.float32), np.zeros(SR, dtype=np.float32)]
     assert window_samples(side, 0.0) == int((4 + TAIL_S) * SR)
     assert window_samples(side, None) == WINDOW_SAMPLES
+
+
+def test_chained_windows_wait_for_their_predecessor_and_carry_its_text() -> None:
+    """Catches: a window batched before the one before it in its stream is decoded, a prompt that is not the
+    stream's text so far, a prompt kept after a window the guards rejected, or side windows chained."""
+    samples = np.zeros(200 * SR, dtype=np.float32)
+    smap = SpeechMap(samples, np.zeros(200 * SR // 512, dtype=np.float32))
+    speech = [Job.of(0, samples, Window(k * 30 * SR, (k * 30 + 28) * SR), smap) for k in range(5)]
+    speech[0].prompt = (7,)  # the caller's initial prompt
+    doubtful = Job.of(0, samples, Window(190 * SR, 192 * SR, has_speech=False, doubtful=True), smap)
+    queue = _JobQueue(batch_size=4, apart=True, most_prompt=3)
+    queue.extend([doubtful, *speech[::-1]])
+    queue.chain(2)
+    assert [j.stream for j in speech] == [0, 0, 0, 1, 1] and doubtful.stream is None
+    first = queue.next_batch()
+    assert first == [speech[0], speech[3]]
+    assert queue.next_batch() == [doubtful]  # what is ready meanwhile
+    assert queue.next_batch() == [] and len(queue) == 3
+    speech[0].said, speech[3].said = (1, 2), ()
+    for job in first:
+        queue.finished(job)
+    second = queue.next_batch()
+    assert second == [speech[1], speech[4]]
+    assert speech[1].prompt == (7, 1, 2) and speech[4].prompt == ()
+    speech[1].said = (3, 4)
+    queue.finished(speech[1])
+    assert queue.next_batch() == [speech[2]] and speech[2].prompt == (2, 3, 4)  # the last most_prompt tokens
+    speech[2].said = ()
+    queue.finished(speech[2])
+    assert queue.context[0] == []

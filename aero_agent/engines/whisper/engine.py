@@ -95,6 +95,12 @@ class WhisperOptions:
     min_window_s: float | None = None
     """None: every window is padded to Whisper's 30 s; a number: to the batch's longest window, at least this
     long (live decoding's short buffers; see ``encoder.py``)."""
+    condition_on_previous_text: bool = True
+    """Decode each first-pass speech window after the text of the windows before it in its stream, as Whisper's
+    ``condition_on_previous_text`` does: a recording's speech windows are cut into ``streams`` contiguous runs,
+    decoded side by side, one window of each run per batch."""
+    streams: int | None = None
+    """Runs of windows conditioned one on another (None: ``batch_size`` x workers, which keeps batches full)."""
     side_min_s: float | None = 10.0
     """Doubtful and repair windows (a few seconds each, most of them) run in batches of their own, grouped by
     length and padded to their batch's longest window plus the encoder's tail, at least this long; None pads
@@ -119,6 +125,13 @@ class Job:
     samples: np.ndarray
     round: int = 0
     speech_end_s: float = 0.0
+    prompt: tuple[int, ...] = ()
+    """Previous text (tokens) the window is decoded after: Whisper's prompt; empty for none."""
+    stream: int | None = None
+    """The run of windows conditioned one on another that the window belongs to (see :meth:`_JobQueue.chain`)."""
+    said: tuple[int, ...] = ()
+    """Once decoded: its text tokens, for the next window of its stream (empty when the guards rejected or
+    doubted it: the stream's prompt starts over)."""
 
     @property
     def duration_s(self) -> float:
@@ -146,21 +159,62 @@ class Job:
 class _JobQueue:
     """Jobs waiting for a batch: first-pass speech in time order, then (when ``apart``) doubtful and repair
     windows in batches of their own, the longest first, so that each batch's windows are of similar length and
-    its encoder input (padded to the longest) stays short."""
+    its encoder input (padded to the longest) stays short.
 
-    def __init__(self, batch_size: int, apart: bool) -> None:
-        self.batch_size, self.apart = batch_size, apart
+    After :meth:`chain`, a speech window waits until the window before it in its stream is :meth:`finished`,
+    and is then decoded after that stream's text."""
+
+    def __init__(self, batch_size: int, apart: bool, most_prompt: int = 223) -> None:
+        self.batch_size, self.apart, self.most_prompt = batch_size, apart, most_prompt
         self.speech: deque[Job] = deque()
         self.side: list[Job] = []
+        self.waiting: dict[int, deque[Job]] = {}  # per stream: its windows after the one ready or in flight
+        self.context: dict[int, list[int]] = {}  # per stream: the text its next window is decoded after
 
     def __len__(self) -> int:
-        return len(self.speech) + len(self.side)
+        return len(self.speech) + len(self.side) + sum(len(q) for q in self.waiting.values())
 
     def extend(self, jobs: Sequence[Job]) -> None:
         for job in jobs:
             (self.side if self.apart and job.side else self.speech).append(job)
 
+    def chain(self, streams: int) -> None:
+        """Cut each clip's first-pass speech windows (in time order) into contiguous streams, about ``streams``
+        in all (each clip at least one, in proportion to its windows), as even in length as possible; only each
+        stream's first window is ready."""
+        chained = [job for job in self.speech if not job.side]
+        clips: dict[int, list[Job]] = {}
+        for job in sorted(chained, key=lambda j: (j.clip, j.window.start)):
+            clips.setdefault(job.clip, []).append(job)
+        ready, number = [], 0
+        for jobs in clips.values():
+            count = min(len(jobs), max(1, round(streams * len(jobs) / len(chained))))
+            lo = 0
+            for k in range(count):
+                size = len(jobs) // count + (k < len(jobs) % count)
+                run = jobs[lo: lo + size]
+                lo += size
+                for job in run:
+                    job.stream = number
+                ready.append(run[0])
+                self.waiting[number], self.context[number] = deque(run[1:]), list(run[0].prompt)
+                number += 1
+        self.speech = deque([job for job in self.speech if job.side] + ready)
+
+    def finished(self, job: Job) -> None:
+        """A decoded job: the next window of its stream becomes ready, after the stream's text."""
+        if job.stream is None:
+            return
+        context = self.context[job.stream]
+        context[:] = context + list(job.said) if job.said else []
+        successors = self.waiting[job.stream]
+        if successors:
+            successor = successors.popleft()
+            successor.prompt = tuple(context[-self.most_prompt:])
+            self.speech.append(successor)
+
     def next_batch(self) -> list[Job]:
+        """Up to ``batch_size`` ready jobs; none when every job left waits on one in flight."""
         if self.speech:
             return [self.speech.popleft() for _ in range(min(self.batch_size, len(self.speech)))]
         self.side.sort(key=lambda job: job.duration_s)
@@ -213,7 +267,8 @@ class WhisperEngine:
         self.special = SpecialTokens(
             eot=checkpoint.token("<|endoftext|>"), sot_sequence=prompt, no_timestamps=no_ts,
             timestamp_begin=no_ts + 1, suppress=tuple(checkpoint.suppress_ids),
-            suppress_begin=tuple(checkpoint.suppress_ids_begin), no_speech=checkpoint.no_speech_id())
+            suppress_begin=tuple(checkpoint.suppress_ids_begin), no_speech=checkpoint.no_speech_id(),
+            startofprev=self.tokenizer.token_to_id("<|startofprev|>"))
         self.aligner = WordAligner(self.runner, self.tokenizer, self.special, checkpoint.alignment_heads)
         self.languages = LanguagePrompts(self.tokenizer, sot, self.model_id, english_only)
         self._clip_languages: list[ClipLanguage] = []  # per clip of the call in progress (set under the lock)
@@ -276,10 +331,13 @@ class WhisperEngine:
         cross = self.runner.cross_keys_values(encoded)
         rules, speech_end = self._rules(batch)
         decoded = decode_windows(self.runner, encoded, special, [job.duration_s for job in batch],
-                                 speech_end_s=speech_end, extra_rules=rules, cross=cross)
+                                 speech_end_s=speech_end, extra_rules=rules, cross=cross,
+                                 prompts=[job.prompt for job in batch])
         texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
         kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.window.doubtful)
                 for d, text, job in zip(decoded, texts, batch)]
+        for job, d, text, keep in zip(batch, decoded, texts, kept):  # what the next window may be decoded after
+            job.said = tuple(text) if keep and d.avg_logprob >= self.options.guards.logprob_threshold else ()
         self.timings["decoder"] += time.perf_counter() - t0
         words: list[list[WordTiming]] = [[] for _ in batch]
         if self.options.word_timestamps and any(kept):
@@ -354,7 +412,8 @@ class WhisperEngine:
         self.languages.check(options or TranscribeOptions())
 
     def transcribe_clips(self, clips: Sequence[AudioClip], progress: ProgressFn | None = None,
-                         options: TranscribeOptions | None = None) -> list[Transcript]:
+                         options: TranscribeOptions | None = None,
+                         prompts: Sequence[str] | None = None) -> list[Transcript]:
         """Transcribe several clips, batching their windows together; one transcript per clip.
 
         Long audio runs on ``workers`` threads with one core each, every one encoding then decoding its
@@ -366,27 +425,46 @@ class WhisperEngine:
 
         ``options`` set the language (detected from each clip's first speech window by default on a
         multilingual model) and the task; each transcript reports its language.
+
+        ``prompts`` (one text per clip, "" for none): text the clip's first window is decoded after, as
+        Whisper's ``initial_prompt`` (spellings, names, the words before the clip); it steers the words, and
+        never appears in the transcript itself.
         """
         options = options or TranscribeOptions()
         self.check_options(options)
+        if prompts is not None and len(prompts) != len(clips):
+            raise InvalidArgumentError(f"{len(prompts)} prompts for {len(clips)} clips: give one per clip")
         with self._lock:
             try:
-                return self._transcribe_locked(clips, progress, options)
+                return self._transcribe_locked(clips, progress, options, self.prompt_tokens(prompts or ()))
             finally:
                 self._clip_languages, self._detected = [], {}
 
+    def prompt_tokens(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
+        """Each text as a decoder prompt: its tokens after a space, as Whisper encodes ``initial_prompt``."""
+        return [tuple(self.tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids) if text.strip() else ()
+                for text in texts]
+
     def _transcribe_locked(self, clips: Sequence[AudioClip], progress: ProgressFn | None,
-                           options: TranscribeOptions = TranscribeOptions()) -> list[Transcript]:
+                           options: TranscribeOptions = TranscribeOptions(),
+                           prompts: Sequence[tuple[int, ...]] = ()) -> list[Transcript]:
         with self._threads(1):  # the detector's small recurrent steps run best on one thread
             maps = [self.speech_map(c.samples) for c in clips]
         self._clip_languages = self._languages(clips, maps, options)
         jobs = [Job.of(k, c.samples, w, m) for k, (c, m) in enumerate(zip(clips, maps)) for w in m.windows()]
-        queue = _JobQueue(self.batch_size, self.options.side_min_s is not None and self.options.min_window_s is None)
+        for k, prompt in enumerate(prompts):  # on the clip's first window: speech first, then in time order
+            firsts = [job for job in jobs if job.clip == k]
+            if prompt and firsts:
+                min(firsts, key=lambda job: (job.window.doubtful, job.window.start)).prompt = prompt
+        queue = _JobQueue(self.batch_size, self.options.side_min_s is not None and self.options.min_window_s is None,
+                          self.runner.max_len // 2 - 1)
         queue.extend(jobs)
+        workers = 1 if len(jobs) <= self.batch_size else self.workers
+        if self.options.condition_on_previous_text:
+            queue.chain(self.options.streams or self.batch_size * workers)
         found: list[list[Segment]] = [[] for _ in clips]
         done, total = 0, len(jobs)
         pending: deque[tuple[list[Job], Future[list[list[Segment]]]]] = deque()
-        workers = 1 if len(jobs) <= self.batch_size else self.workers
         with self._threads(), ThreadPoolExecutor(workers, thread_name_prefix="aero-whisper") as pool:
             if workers > 1:
                 torch.set_num_threads(1)  # one core per worker
@@ -394,8 +472,8 @@ class WhisperEngine:
                 progress(EncodeProgress(0, total, []))
             try:
                 while queue or pending:
-                    if queue and len(pending) < workers:
-                        batch = queue.next_batch()
+                    batch = queue.next_batch() if queue and len(pending) < workers else []
+                    if batch:
                         pending.append((batch, pool.submit(self._run_batch, batch)))
                         continue
                     # the batch that finishes first, not the oldest: a worker must not wait on the other's batch
@@ -405,6 +483,7 @@ class WhisperEngine:
                     del pending[first]
                     repairs = []
                     for job, segments in zip(batch, future.result()):
+                        queue.finished(job)
                         found[job.clip].extend(segments)
                         if job.round < self.options.repair_rounds:
                             smap = maps[job.clip]
