@@ -215,7 +215,7 @@ def simulate(joined, engine, options) -> dict:
             texts.append(seg.text)
             lat.extend(now - min(math.ceil(w.end / CHUNK_S) * CHUNK_S, joined.duration_s) for w in seg.words or [])
     while sent < len(samples):
-        arrived = min(len(samples), int(now * RATE))
+        arrived = min(len(samples), int(now * RATE + 1e-6))  # (n / RATE) * RATE can fall short of n
         if arrived - sent < int(CHUNK_S * RATE) and arrived < len(samples):
             now = (sent + int(CHUNK_S * RATE)) / RATE  # idle until the next 100 ms chunk is written
             continue
