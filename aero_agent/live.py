@@ -49,6 +49,12 @@ class LiveOptions:
     max_buffer_s: float = 25.0
     """A buffer longer than this is cut at its last committed word (or its hypothesis is finalised)."""
     pause_s: float = 0.5
+    hold_s: float = 0.0
+    """Agreed words that end this close to the buffer's end wait for the next decode: a word cut off at the end
+    of the first of two decodes (its end falls within a step of the second's end) is not committed half heard."""
+    anchor_s: float | None = None
+    """None: plain LocalAgreement-2. A number: also commit up to the last two consecutive words that the last
+    two decodes both hold at the same times (within this many seconds), even where an earlier word changed."""
     """Silence after speech that finalises the hypothesis, as soon as it is heard (not at the next step)."""
     window_s: float | None = None
     """None: Whisper's 30 s encoder window; a number: the shortest window a buffer is padded to (a longer one
@@ -109,15 +115,36 @@ class HypothesisBuffer:
                     return new[n:]
         return new
 
-    def insert(self, words: Sequence[Word]) -> list[Word]:
-        """Take a new decode; return the words it commits (the common prefix with the previous decode)."""
+    def insert(self, words: Sequence[Word], before: float = float("inf"), anchor_s: float | None = None) -> list[Word]:
+        """Take a new decode; return the words it commits: the common prefix with the previous decode, up to the
+        last word that ends by ``before``. With ``anchor_s``, also everything up to the last two words in a row
+        that both decodes hold at the same times (within ``anchor_s``), even where a word before them changed
+        (the new decode's version of it is kept)."""
         new = self._fresh(words)
         agreed = 0
         while (agreed < min(len(new), len(self.hypothesis))
                and _norm(new[agreed].word) == _norm(self.hypothesis[agreed].word)):
             agreed += 1
+        if anchor_s is not None:
+            agreed = max(agreed, self._anchored(new, anchor_s, before))
+        while agreed and new[agreed - 1].end > before:
+            agreed -= 1
         done, self.hypothesis = new[:agreed], new[agreed:]
         return self._commit(done)
+
+    def _anchored(self, new: Sequence[Word], tolerance: float, before: float) -> int:
+        """How many words of ``new`` end with two consecutive words the previous hypothesis also holds, in a
+        row, at the same start and end times (within ``tolerance``), ending by ``before``; 0 if none."""
+        def same(a: Word, b: Word) -> bool:
+            return (_norm(a.word) == _norm(b.word) and abs(a.start - b.start) <= tolerance
+                    and abs(a.end - b.end) <= tolerance)
+        old = self.hypothesis
+        for j in range(len(new) - 1, 0, -1):
+            if new[j].end > before:
+                continue
+            if any(same(new[j], old[i]) and same(new[j - 1], old[i - 1]) for i in range(1, len(old))):
+                return j + 1
+        return 0
 
     def flush(self) -> list[Word]:
         """Commit the whole hypothesis (at a pause, or at the end of the stream)."""
@@ -320,7 +347,8 @@ class OnlineProcessor:
         base = self.offset / SAMPLE_RATE
         words = [Word(start=round(w.start + base, 3), end=round(w.end + base, 3), word=w.word,
                       probability=w.probability) for s in transcript.segments for w in (s.words or [])]
-        committed = self.words.insert(words)
+        before = float("inf") if flush else self.received / SAMPLE_RATE - self.options.hold_s
+        committed = self.words.insert(words, before, self.options.anchor_s)
         if flush:  # a pause: what was heard before it will not change with more audio
             committed += self.words.flush()
             self.heard_speech = False
