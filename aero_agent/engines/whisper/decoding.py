@@ -33,6 +33,15 @@ class SpecialTokens:
     suppress_begin: tuple[int, ...]
     max_initial_timestamp: int = 50  # 1.0 s
     no_speech: int | None = None
+    startofprev: int | None = None
+    """``<|startofprev|>``, which opens a previous-text prompt (None: the checkpoint has none)."""
+
+    def prefix(self, previous: Sequence[int], most: int = 223) -> list[int]:
+        """The tokens a window's decoding starts from: its previous text (the last ``most`` tokens, after
+        ``<|startofprev|>``) when there is any, then the start-of-transcript sequence, as Whisper builds them."""
+        if not previous or self.startofprev is None:
+            return list(self.sot_sequence)
+        return [self.startofprev, *list(previous)[-most:], *self.sot_sequence]
 
 
 class DecoderRunner:
@@ -90,15 +99,24 @@ class DecoderRunner:
         return [torch.empty(shape, dtype=dtype) for _ in self.layers]
 
     def step(self, tokens: torch.Tensor, position: int, buffers: list[torch.Tensor],
-             cross: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """Logits (batch, vocab) for the next token after ``tokens`` (batch,) at ``position``."""
-        x = self.decoder.embed_tokens(tokens)[:, None, :] + self.decoder.embed_positions.weight[position]
+             cross: list[tuple[torch.Tensor, torch.Tensor]], pad: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (batch, vocab) for the next token after ``tokens`` (batch,) at buffer slot ``position``.
+
+        ``pad`` (batch,): each row's left padding (see :meth:`prefill`): its slots before that are masked out and
+        its positions count from there; None for none."""
+        x = self.decoder.embed_tokens(tokens)[:, None, :]
+        if pad is None:
+            x, mask = x + self.decoder.embed_positions.weight[position], None
+        else:
+            x = x + self.decoder.embed_positions.weight[position - pad][:, None, :]
+            mask = (torch.arange(position + 1) >= pad[:, None])[:, None, None, :]
         for layer, own, kv, (ck, cv) in zip(self.layers, self.self_proj, buffers, cross):
             attn = layer.self_attn
             q, k, v = (self._split(part) for part in own(layer.self_attn_layer_norm(x)).chunk(3, dim=-1))
             kv[0, :, :, position] = k[:, :, 0]
             kv[1, :, :, position] = v[:, :, 0]
-            o = F.scaled_dot_product_attention(q, kv[0, :, :, : position + 1], kv[1, :, :, : position + 1])
+            o = F.scaled_dot_product_attention(q, kv[0, :, :, : position + 1], kv[1, :, :, : position + 1],
+                                               attn_mask=mask)
             x = x + attn.out_proj(o.transpose(1, 2).reshape(x.shape))
             cross_attn = layer.encoder_attn
             h = layer.encoder_attn_layer_norm(x)
@@ -110,19 +128,47 @@ class DecoderRunner:
             x = x + layer.fc2(F.gelu(layer.fc1(h)))
         return self.project(self.decoder.layer_norm(x)[:, 0])
 
-
     def teacher_forced(self, tokens: torch.Tensor, cross: list[tuple[torch.Tensor, torch.Tensor]],
                        heads: Sequence[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """One causal pass over whole token sequences (batch, length): final hidden states (batch, length, d_model;
         :meth:`project` turns them into logits) and the cross-attention weights of ``heads`` ((layer, head) pairs), shaped (batch, heads, length, frames)."""
+        return self._forward(tokens, slice(0, tokens.shape[1]), cross, heads=heads)
+
+    def prefill(self, tokens: torch.Tensor, pad: torch.Tensor, buffers: list[torch.Tensor],
+                cross: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """Feed whole prefixes (batch, length) in one causal pass, writing their keys and values to slots
+        ``[0, length)`` of ``buffers``; final hidden states (batch, length, d_model).
+
+        Row ``r`` is left-padded by ``pad[r]`` slots: its tokens there are ignored (no real token attends to
+        them; each attends to itself only, which keeps its softmax finite) and its positions start after them,
+        so every row computes what it would alone. :meth:`step` then continues at slot ``length``."""
         b, t = tokens.shape
-        x = self.decoder.embed_tokens(tokens) + self.decoder.embed_positions.weight[:t]
+        slots = torch.arange(t)
+        positions = (slots[None, :] - pad[:, None]).clamp_min(0)
+        mask = ((slots[None, :] <= slots[:, None])[None] & (slots[None, None, :] >= pad[:, None, None])) | torch.eye(t, dtype=torch.bool)
+        hidden, _ = self._forward(tokens, positions, cross, mask=mask[:, None], buffers=buffers)
+        return hidden
+
+    def _forward(self, tokens: torch.Tensor, positions: slice | torch.Tensor,
+                 cross: list[tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor | None = None,
+                 buffers: list[torch.Tensor] | None = None,
+                 heads: Sequence[tuple[int, int]] = ()) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoder over whole sequences (causal, or under ``mask``), optionally keeping keys and values in
+        ``buffers`` and the cross-attention weights of ``heads``."""
+        b, t = tokens.shape
+        x = self.decoder.embed_tokens(tokens) + self.decoder.embed_positions.weight[positions]
         # only the weights of ``heads`` are kept (a view of one would keep its layer's weights of every head)
-        picked = torch.empty(b, len(heads), t, cross[0][0].shape[-1], dtype=cross[0][0].dtype)
+        picked = torch.empty(b, len(heads), t, cross[0][0].shape[-1] if heads else 0, dtype=cross[0][0].dtype)
         for number, (layer, own, (ck, cv)) in enumerate(zip(self.layers, self.self_proj, cross)):
             attn = layer.self_attn
             q, k, v = (self._split(part) for part in own(layer.self_attn_layer_norm(x)).chunk(3, dim=-1))
-            o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            if buffers is not None:
+                buffers[number][0, :, :, :t] = k
+                buffers[number][1, :, :, :t] = v
+            if mask is None:
+                o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            else:
+                o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
             x = x + attn.out_proj(o.transpose(1, 2).reshape(x.shape))
             h = layer.encoder_attn_layer_norm(x)
             query = self._split(layer.encoder_attn.q_proj(h))  # (batch, heads, length, head_dim)
@@ -309,7 +355,8 @@ class Decoded:
 def decode_windows(runner: DecoderRunner, encoded: torch.Tensor, special: SpecialTokens, window_s: list[float],
                    max_tokens: int = 224, speech_end_s: list[float] | None = None,
                    extra_rules: Sequence[LogitRule] = (),
-                   cross: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> list[Decoded]:
+                   cross: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+                   prompts: Sequence[Sequence[int]] | None = None) -> list[Decoded]:
     """Greedy timestamped decoding of a batch of encoded windows under :func:`timestamp_rules` and
     ``extra_rules``; each window's tokens, average log-probability and no-speech probability.
 
@@ -317,32 +364,39 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor, special: Specia
     keys and values (the bulk of each step's memory traffic) are neither read for finished windows for
     long nor moved after every single finish; they move within their own tensors (:class:`PackedRows`),
     and ``cross``, when given, is back in its order on return.
+
+    ``prompts``: each window's previous text (tokens; empty for none), fed before its start-of-transcript
+    sequence in one teacher-forced pass (see :meth:`DecoderRunner.prefill`); without any, the sequence is fed
+    one step a token.
     """
     batch = encoded.shape[0]
-    prompt = list(special.sot_sequence)
-    limit = min(max_tokens, runner.max_len - len(prompt))
+    prefixes = [special.prefix(p, runner.max_len // 2 - 1) for p in prompts] if prompts and any(prompts) else None
+    width = len(special.sot_sequence) if prefixes is None else max(len(p) for p in prefixes)
+    limit = min(max_tokens, runner.max_len - width)
     rules = [*timestamp_rules(special), *extra_rules]
     packed = PackedRows(runner.cross_keys_values(encoded) if cross is None else cross)  # given: restored at the end
     cross = packed.view()
-    buffers = runner.new_buffers(batch, encoded.dtype, len(prompt) + limit)
+    buffers = runner.new_buffers(batch, encoded.dtype, width + limit)
     rows = [Row(min(1500, int(round(s / TIME_PER_TOKEN))), None if speech_end_s is None else speech_end_s[i])
             for i, s in enumerate(window_s)]
     active = list(range(batch))  # window index of each batch slot still decoding
     finished: set[int] = set()
-    no_speech = [0.0] * batch
-    position = 0
-    current = torch.full((batch,), prompt[0], dtype=torch.long)
-    for token in prompt[1:]:
-        logits = runner.step(current, position, buffers, cross)
-        if position == 0:
-            no_speech = _no_speech(logits, special)
-        position += 1
-        current = torch.full((batch,), token, dtype=torch.long)
-    for _ in range(limit):
-        logits = runner.step(current, position, buffers, cross)
-        if position == 0:
-            no_speech = _no_speech(logits, special)
-        position += 1
+    pad: torch.Tensor | None = None
+    if prefixes is None:  # the start-of-transcript sequence, one step a token
+        no_speech, logits = [0.0] * batch, torch.empty(0)
+        for position, token in enumerate(special.sot_sequence):
+            logits = runner.step(torch.full((batch,), token, dtype=torch.long), position, buffers, cross)
+            if position == 0:
+                no_speech = _no_speech(logits, special)
+    else:  # previous text and start-of-transcript left-padded to one width, in one pass
+        pad = torch.tensor([width - len(p) for p in prefixes])
+        tokens = torch.tensor([[special.eot] * (width - len(p)) + p for p in prefixes])
+        hidden = runner.prefill(tokens, pad, buffers, cross)
+        sot = width - len(special.sot_sequence)  # the slot of <|startoftranscript|> in every row
+        no_speech = _no_speech(runner.project(hidden[:, sot]), special)
+        logits = runner.project(hidden[:, -1])
+    position = width
+    for n in range(limit):
         live = [rows[i] for i in active]
         for rule in rules:
             rule.apply(logits, live)
@@ -360,7 +414,7 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor, special: Specia
             else:
                 row.tokens.append(token)
         alive = [slot for slot, index in enumerate(active) if index not in finished]
-        if not alive:
+        if not alive or n + 1 == limit:
             break
         if len(active) - len(alive) >= max(1, len(active) // 4):
             keep = torch.tensor(alive)
@@ -368,7 +422,9 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor, special: Specia
             cross = packed.keep(alive)
             buffers = [b.index_select(1, keep) for b in buffers]
             chosen = chosen.index_select(0, keep)
-        current = chosen
+            pad = None if pad is None else pad.index_select(0, keep)
+        logits = runner.step(chosen, position, buffers, cross, pad)
+        position += 1
     packed.restore()
     return [Decoded(row.tokens, row.sum_logprob / (len(row.tokens) + 1), no_speech[i]) for i, row in enumerate(rows)]
 

@@ -105,6 +105,8 @@ class Job:
     samples: np.ndarray
     round: int = 0
     speech_end_s: float = 0.0
+    prompt: tuple[int, ...] = ()
+    """Previous text (tokens) the window is decoded after: Whisper's prompt; empty for none."""
 
     @property
     def duration_s(self) -> float:
@@ -198,7 +200,8 @@ class WhisperEngine:
         self.special = SpecialTokens(
             eot=checkpoint.token("<|endoftext|>"), sot_sequence=prompt, no_timestamps=no_ts,
             timestamp_begin=no_ts + 1, suppress=tuple(checkpoint.suppress_ids),
-            suppress_begin=tuple(checkpoint.suppress_ids_begin), no_speech=checkpoint.no_speech_id())
+            suppress_begin=tuple(checkpoint.suppress_ids_begin), no_speech=checkpoint.no_speech_id(),
+            startofprev=self.tokenizer.token_to_id("<|startofprev|>"))
         self.aligner = WordAligner(self.runner, self.tokenizer, self.special, checkpoint.alignment_heads)
         self.languages = LanguagePrompts(self.tokenizer, sot, self.model_id, english_only)
         self._clip_languages: list[ClipLanguage] = []  # per clip of the call in progress (set under the lock)
@@ -260,7 +263,8 @@ class WhisperEngine:
         cross = self.runner.cross_keys_values(encoded)
         rules, speech_end = self._rules(batch)
         decoded = decode_windows(self.runner, encoded, special, [job.duration_s for job in batch],
-                                 speech_end_s=speech_end, extra_rules=rules, cross=cross)
+                                 speech_end_s=speech_end, extra_rules=rules, cross=cross,
+                                 prompts=[job.prompt for job in batch])
         texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
         kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.window.doubtful)
                 for d, text, job in zip(decoded, texts, batch)]
@@ -338,7 +342,8 @@ class WhisperEngine:
         self.languages.check(options or TranscribeOptions())
 
     def transcribe_clips(self, clips: Sequence[AudioClip], progress: ProgressFn | None = None,
-                         options: TranscribeOptions | None = None) -> list[Transcript]:
+                         options: TranscribeOptions | None = None,
+                         prompts: Sequence[str] | None = None) -> list[Transcript]:
         """Transcribe several clips, batching their windows together; one transcript per clip.
 
         Long audio runs on ``workers`` threads with one core each, every one encoding then decoding its
@@ -350,21 +355,37 @@ class WhisperEngine:
 
         ``options`` set the language (detected from each clip's first speech window by default on a
         multilingual model) and the task; each transcript reports its language.
+
+        ``prompts`` (one text per clip, "" for none): text the clip's first window is decoded after, as
+        Whisper's ``initial_prompt`` (spellings, names, the words before the clip); it steers the words, and
+        never appears in the transcript itself.
         """
         options = options or TranscribeOptions()
         self.check_options(options)
+        if prompts is not None and len(prompts) != len(clips):
+            raise InvalidArgumentError(f"{len(prompts)} prompts for {len(clips)} clips: give one per clip")
         with self._lock:
             try:
-                return self._transcribe_locked(clips, progress, options)
+                return self._transcribe_locked(clips, progress, options, self.prompt_tokens(prompts or ()))
             finally:
                 self._clip_languages, self._detected = [], {}
 
+    def prompt_tokens(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
+        """Each text as a decoder prompt: its tokens after a space, as Whisper encodes ``initial_prompt``."""
+        return [tuple(self.tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids) if text.strip() else ()
+                for text in texts]
+
     def _transcribe_locked(self, clips: Sequence[AudioClip], progress: ProgressFn | None,
-                           options: TranscribeOptions = TranscribeOptions()) -> list[Transcript]:
+                           options: TranscribeOptions = TranscribeOptions(),
+                           prompts: Sequence[tuple[int, ...]] = ()) -> list[Transcript]:
         with self._threads(1):  # the detector's small recurrent steps run best on one thread
             maps = [self.speech_map(c.samples) for c in clips]
         self._clip_languages = self._languages(clips, maps, options)
         jobs = [Job.of(k, c.samples, w, m) for k, (c, m) in enumerate(zip(clips, maps)) for w in m.windows()]
+        for k, prompt in enumerate(prompts):  # on the clip's first window: speech first, then in time order
+            firsts = [job for job in jobs if job.clip == k]
+            if prompt and firsts:
+                min(firsts, key=lambda job: (job.window.doubtful, job.window.start)).prompt = prompt
         queue = _JobQueue(self.batch_size, self.options.side_min_s is not None and self.options.min_window_s is None)
         queue.extend(jobs)
         found: list[list[Segment]] = [[] for _ in clips]
