@@ -183,12 +183,15 @@ def decode_cost(joined, lengths_s=(3.0, 6.0, 9.0, 12.0), rounds: int = 3) -> Non
 
 def live_options(text: str):
     """LiveOptions from ``"window_s=15 step_s=1.5"`` (numbers, or ``none``)."""
+    from dataclasses import fields
+
     from aero_agent.live import LiveOptions
 
-    changes = {}
+    ints = {f.name for f in fields(LiveOptions) if f.type == "int"}
+    changes: dict[str, object] = {}
     for pair in text.split():
         key, value = pair.split("=", 1)
-        changes[key] = None if value.lower() == "none" else float(value)
+        changes[key] = None if value.lower() == "none" else int(value) if key in ints else float(value)
     return LiveOptions(**changes)
 
 

@@ -134,6 +134,18 @@ def test_hypothesis_buffer_time_anchored_commit() -> None:
     buf.insert(words("a dog the mat"))
     assert buf.insert(words("one cat the bat"), anchor_s=0.2) == []  # "the" alone is no anchor
 
+def test_prompt_is_committed_text_before_the_buffer(engine) -> None:
+    """Mutation caught: a prompt holding words inside the buffer (Whisper would be told what it is about to
+    hear), one cut mid-word, or a prompt when ``prompt_chars`` is 0."""
+    from aero_agent.live import OnlineProcessor
+
+    said = [Word(start=i * 0.5, end=i * 0.5 + 0.4, word=" " + w) for i, w in enumerate("one two three four".split())]
+    processor = OnlineProcessor(engine, LiveOptions(prompt_chars=12))
+    processor.words.committed = list(said)
+    processor.offset = int(1.45 * 16_000)  # the buffer starts after "three" (ends 1.4 s)
+    assert processor._prompt() == "two three"  # " one two three" is 14 characters: cut at a word start
+    assert OnlineProcessor(engine, LiveOptions())._prompt() == ""
+
 def test_crash_keeps_final_segments_and_live_is_never_evicted(engine, tmp_path: Path) -> None:
     """Mutation caught: final segments not saved as they come (a reopened store after a crash would have no
     text), or eviction dropping a live session (its buffer would be lost)."""
