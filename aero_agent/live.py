@@ -41,19 +41,41 @@ class LiveOptions:
     """How often a live stream is re-decoded, when words become final, and how much one feed may carry."""
 
     step_s: float = 1.0
-    """New audio that triggers a decode of the buffer (the step widens up to ``max_step_s`` when lagging)."""
+    """New audio that triggers a decode of the buffer (the step widens up to ``max_step_s`` when lagging).
+    Through the CLI on the idle machine (``benchmarks/live.py --seconds 180``, 191 s, offline WER 2.95 %, 15 s
+    window, ``anchor_s`` 0.2): 1.0 s 1.97/3.85 s median/p90 latency, WER +1.6, 36 % CPU; 0.75 s 1.71/3.18 s
+    (both latency targets) but WER +2.3, 39 %. Simulated on the shared machine (``--simulate``): 1.0 s without
+    the anchor 2.31/4.00 s, +1.59; 0.75 s 2.45/4.32 s, +1.36, with the anchor 2.00/3.69 s, +1.81."""
     max_step_s: float = 4.0
     """The widest step: past it the processor decodes as fast as it can and reports how far behind it is."""
     trim_s: float = 8.0
-    """A buffer longer than this is cut at the end of its last committed sentence."""
+    """A buffer longer than this is cut at the end of its last committed sentence (buffers stayed ~3.5 s long
+    in the measurements: pauses finalise and cut them first)."""
     max_buffer_s: float = 25.0
     """A buffer longer than this is cut at its last committed word (or its hypothesis is finalised)."""
     pause_s: float = 0.5
-    """Silence after speech that finalises the hypothesis, as soon as it is heard (not at the next step)."""
-    window_s: float | None = None
+    """Silence after speech that finalises the hypothesis, as soon as it is heard (not at the next step).
+    Measured as ``step_s``: 0.3 s 1.90/3.19 s but WER +2.49 (a finalised pause split "unless" into "I would
+    less"), 0.4 s 2.13/3.78 s, +1.81 (both with a 0.75 s step and no anchor)."""
+    hold_s: float = 0.0
+    """Agreed words that end this close to the buffer's end wait for the next decode: a word cut off at the end
+    of the first of two decodes (its end falls within a step of the second's end) is not committed half heard.
+    Off: 0.4 s added 0.2 s of median latency and fixed no error on 78 s of speech (the live path's own errors,
+    "ill-disposed" as "old-sposed", come from the short buffer's decode, not from half-heard words)."""
+    anchor_s: float | None = 0.2
+    """None: plain LocalAgreement-2. A number: also commit up to the last two consecutive words that the last
+    two decodes both hold at the same times (within this many seconds), even where an earlier word changed
+    (the newer decode's version is kept); see ``step_s`` for its effect."""
+    prompt_chars: int = 0
+    """0: each decode starts fresh. A number: the decoder is first fed up to this many characters of the text
+    committed before the buffer (as whisper_streaming does), so a buffer cut short keeps its context. Off:
+    with 200, tiny.en repeated each buffer's sentence two or three times (78 s of speech, WER 55 %)."""
+    window_s: float | None = 15.0
     """None: Whisper's 30 s encoder window; a number: the shortest window a buffer is padded to (a longer one
-    gets its own length plus 2 s). Measured (BENCHMARKS.md): 10 s makes a decode ~3x cheaper and latency ~4x
-    lower on a busy machine, but costs 3.8 WER points, so it is not the default."""
+    gets its own length plus 2 s). Through the CLI on the idle machine (191 s, 1 s step): 30 s 3.61/5.95 s
+    median/p90 latency, WER +0.7, 50 % CPU; 15 s 2.35/3.75 s, +1.6, 44 %. Shorter windows hallucinate (78 s,
+    0.6 s step, simulated): 10 s WER +5.9, 8 s +12.4, and buffer-length windows (0) run decodes to 224
+    tokens on short buffers (p90 8.8 s)."""
     max_chunk_s: float = 60.0
     """The most audio one ``feed`` call may carry."""
     vad: VadOptions = field(default_factory=VadOptions)
@@ -91,7 +113,8 @@ def _norm(word: str) -> str:
 
 class HypothesisBuffer:
     """LocalAgreement-2 over word hypotheses in stream time: words both of the last two decodes begin with
-    are committed; committed words never change."""
+    are committed (optionally also up to words both hold at the same times, see :meth:`insert`); committed
+    words never change."""
 
     def __init__(self) -> None:
         self.committed: list[Word] = []
@@ -109,15 +132,36 @@ class HypothesisBuffer:
                     return new[n:]
         return new
 
-    def insert(self, words: Sequence[Word]) -> list[Word]:
-        """Take a new decode; return the words it commits (the common prefix with the previous decode)."""
+    def insert(self, words: Sequence[Word], before: float = float("inf"), anchor_s: float | None = None) -> list[Word]:
+        """Take a new decode; return the words it commits: the common prefix with the previous decode, up to the
+        last word that ends by ``before``. With ``anchor_s``, also everything up to the last two words in a row
+        that both decodes hold at the same times (within ``anchor_s``), even where a word before them changed
+        (the new decode's version of it is kept)."""
         new = self._fresh(words)
         agreed = 0
         while (agreed < min(len(new), len(self.hypothesis))
                and _norm(new[agreed].word) == _norm(self.hypothesis[agreed].word)):
             agreed += 1
+        if anchor_s is not None:
+            agreed = max(agreed, self._anchored(new, anchor_s, before))
+        while agreed and new[agreed - 1].end > before:
+            agreed -= 1
         done, self.hypothesis = new[:agreed], new[agreed:]
         return self._commit(done)
+
+    def _anchored(self, new: Sequence[Word], tolerance: float, before: float) -> int:
+        """How many words of ``new`` end with two consecutive words the previous hypothesis also holds, in a
+        row, at the same start and end times (within ``tolerance``), ending by ``before``; 0 if none."""
+        def same(a: Word, b: Word) -> bool:
+            return (_norm(a.word) == _norm(b.word) and abs(a.start - b.start) <= tolerance
+                    and abs(a.end - b.end) <= tolerance)
+        old = self.hypothesis
+        for j in range(len(new) - 1, 0, -1):
+            if new[j].end > before:
+                continue
+            if any(same(new[j], old[i]) and same(new[j - 1], old[i - 1]) for i in range(1, len(old))):
+                return j + 1
+        return 0
 
     def flush(self) -> list[Word]:
         """Commit the whole hypothesis (at a pause, or at the end of the stream)."""
@@ -290,12 +334,26 @@ class OnlineProcessor:
             return []
         return self._decode(flush=False)
 
+    def _prompt(self) -> str:
+        """The committed text before the buffer, its last ``prompt_chars`` characters cut at a word start."""
+        if not self.options.prompt_chars:
+            return ""
+        start = self.offset / SAMPLE_RATE
+        text = "".join(w.word for w in self.words.committed[-100:] if w.end <= start + 0.05)
+        if len(text) > self.options.prompt_chars:
+            text = text[-self.options.prompt_chars:]
+            text = text[text.find(" "):] if " " in text else ""
+        return text.strip()
+
     def _transcribe(self, clip: AudioClip) -> Transcript:
         """The buffer's transcript; the language detected on the first decode is kept for the later ones, so a
         stream is detected once and never switches language between two decodes of the same words."""
+        prompt = self._prompt()
+        extra = {"prompts": [prompt]} if prompt else {}
         if self.transcription.is_default and not hasattr(self.engine, "check_options"):
-            return self.engine.transcribe_clips([clip])[0]
-        transcript = self.engine.transcribe_clips([clip], options=self.transcription)[0]  # type: ignore[call-arg]
+            return self.engine.transcribe_clips([clip], **extra)[0]  # type: ignore[call-arg]
+        transcript = self.engine.transcribe_clips(  # type: ignore[call-arg]
+            [clip], options=self.transcription, **extra)[0]
         if transcript.language_probability is not None and transcript.segments:
             self.transcription = TranscribeOptions(transcript.language, self.transcription.task)
         return transcript
@@ -320,7 +378,8 @@ class OnlineProcessor:
         base = self.offset / SAMPLE_RATE
         words = [Word(start=round(w.start + base, 3), end=round(w.end + base, 3), word=w.word,
                       probability=w.probability) for s in transcript.segments for w in (s.words or [])]
-        committed = self.words.insert(words)
+        before = float("inf") if flush else self.received / SAMPLE_RATE - self.options.hold_s
+        committed = self.words.insert(words, before, self.options.anchor_s)
         if flush:  # a pause: what was heard before it will not change with more audio
             committed += self.words.flush()
             self.heard_speech = False

@@ -183,12 +183,15 @@ def decode_cost(joined, lengths_s=(3.0, 6.0, 9.0, 12.0), rounds: int = 3) -> Non
 
 def live_options(text: str):
     """LiveOptions from ``"window_s=15 step_s=1.5"`` (numbers, or ``none``)."""
+    from dataclasses import fields
+
     from aero_agent.live import LiveOptions
 
-    changes = {}
+    ints = {f.name for f in fields(LiveOptions) if f.type == "int"}
+    changes: dict[str, object] = {}
     for pair in text.split():
         key, value = pair.split("=", 1)
-        changes[key] = None if value.lower() == "none" else float(value)
+        changes[key] = None if value.lower() == "none" else int(value) if key in ints else float(value)
     return LiveOptions(**changes)
 
 
@@ -197,15 +200,25 @@ def simulate(joined, engine, options) -> dict:
     arrives at real pace and each ``feed`` takes as long as the CPU time it used (as on an otherwise idle
     machine, counting every thread's CPU as wall time: pessimistic on two cores). Each read takes all audio
     that has arrived, up to ``listen``'s read size, as ``listen -`` does; the step is paced on the same clock.
-    Returns latency of each final word (virtual time it was final minus its end in the stream), the CPU time
-    per second of audio, decode counts and the live text."""
+    Returns latency of each final word (virtual time it was final minus its end in the stream) and its parts
+    (:func:`latency_parts`), the CPU time per second of audio, decode counts and the live text."""
     from aero_agent.listen import READ_S
-    from aero_agent.live import OnlineProcessor
+    from aero_agent.live import OnlineProcessor, _norm
 
-    proc = OnlineProcessor(engine, options)
+    heard: list[tuple[float, list[tuple[str, float]]]] = []  # per decode: stream time, (word, start) it heard
+
+    class Traced(OnlineProcessor):
+        def _transcribe(self, clip):
+            transcript = super()._transcribe(clip)
+            base = self.offset / RATE
+            heard.append((self.received / RATE, [(_norm(w.word), w.start + base) for s in transcript.segments
+                                                 for w in s.words or []]))
+            return transcript
+
+    proc = Traced(engine, options)
     proc.clock = time.process_time
     samples, now, sent = joined.samples, 0.0, 0
-    lat: list[float] = []
+    finals: list[tuple[object, float, float, int]] = []  # word, its audio's due time, time final, decodes so far
     texts: list[str] = []
     per_decode: list[float] = []
     cpu0 = time.process_time()
@@ -213,9 +226,10 @@ def simulate(joined, engine, options) -> dict:
     def take(update) -> None:
         for seg in update.final:
             texts.append(seg.text)
-            lat.extend(now - min(math.ceil(w.end / CHUNK_S) * CHUNK_S, joined.duration_s) for w in seg.words or [])
+            finals.extend((w, min(math.ceil(w.end / CHUNK_S) * CHUNK_S, joined.duration_s), now, len(heard))
+                          for w in seg.words or [])
     while sent < len(samples):
-        arrived = min(len(samples), int(now * RATE))
+        arrived = min(len(samples), int(now * RATE + 1e-6))  # (n / RATE) * RATE can fall short of n
         if arrived - sent < int(CHUNK_S * RATE) and arrived < len(samples):
             now = (sent + int(CHUNK_S * RATE)) / RATE  # idle until the next 100 ms chunk is written
             continue
@@ -233,13 +247,35 @@ def simulate(joined, engine, options) -> dict:
     now += time.process_time() - c0
     take(update)
     cpu = time.process_time() - cpu0
-    lat.sort()
+    lat = sorted(final - due for _, due, final, _ in finals)
     return {"latency_median_s": round(statistics.median(lat), 2), "latency_p90_s": round(lat[int(0.9 * (len(lat) - 1))], 2),
             "latency_max_s": round(lat[-1], 2), "words": len(lat), "cpu_s": round(cpu, 1),
             "cpu_per_audio_s": round(cpu / joined.duration_s, 3), "decodes": proc.stats.decodes,
             "cpu_per_decode_s": round(statistics.median(per_decode), 3) if per_decode else 0.0,
             "skipped_silent": proc.stats.skipped_silent, "final_step_s": proc.stats.step_s,
-            "text": " ".join(texts)}
+            "parts": latency_parts(finals, heard), "text": " ".join(texts)}
+
+
+def latency_parts(finals, heard) -> dict[str, float]:
+    """Mean latency of final words split four ways (seconds, stream time): ``wait`` from a word's end to the
+    next decode; ``appear``, further decodes until one hears the word (same text, start within 0.3 s);
+    ``agree``, from there to the decode that made it final (a second agreeing decode, or a pause); ``decode``,
+    from that decode's audio end to when its feed returned (decode time and any backlog)."""
+    import bisect
+
+    from aero_agent.live import _norm
+
+    times = [t for t, _ in heard]
+    parts: dict[str, list[float]] = {"wait": [], "appear": [], "agree": [], "decode": []}
+    for word, due, final, count in finals:
+        commit = times[count - 1] if count else due
+        nxt = min(times[bisect.bisect_left(times, due - 1e-6)] if times and times[-1] >= due - 1e-6 else commit,
+                  commit)
+        first = next((t for t, words in heard[:count] if t >= nxt and any(
+            w == _norm(word.word) and abs(start - word.start) < 0.3 for w, start in words)), commit)
+        for key, value in zip(parts, (nxt - due, first - nxt, commit - first, final - commit)):
+            parts[key].append(value)
+    return {key: round(statistics.mean(values), 2) if values else 0.0 for key, values in parts.items()}
 
 
 def simulate_all(joined, variants: list[str], repeat: int) -> None:
@@ -253,15 +289,16 @@ def simulate_all(joined, variants: list[str], repeat: int) -> None:
     off_wer = word_error_rate([joined.reference], [offline.text]).wer
     print(f"offline: WER {off_wer:.2%}, {time.process_time() - c0:.1f} CPU s; audio {joined.duration_s:.1f} s; "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
-    print("| options | words | latency median | p90 | max | CPU s per audio s | share of 2 cores | decodes | "
-          "CPU s per decode | WER live | diff | load 1m |", flush=True)
+    print("| options | words | latency median | p90 | max | mean: wait, appear, agree, decode | CPU s per audio s | "
+          "share of 2 cores | decodes | CPU s per decode | WER live | diff | load 1m |", flush=True)
     for _ in range(repeat):
         for variant in variants:
             load0 = os.getloadavg()[0]
             r = simulate(joined, engine, live_options(variant))
             wer = word_error_rate([joined.reference], [r["text"]]).wer
             print(f"| `{variant or 'defaults'}` | {r['words']} | {r['latency_median_s']} s | {r['latency_p90_s']} s | "
-                  f"{r['latency_max_s']} s | {r['cpu_per_audio_s']:.3f} | {r['cpu_per_audio_s'] / 2:.0%} | "
+                  f"{r['latency_max_s']} s | {', '.join(f'{v:.2f}' for v in r['parts'].values())} | "
+                  f"{r['cpu_per_audio_s']:.3f} | {r['cpu_per_audio_s'] / 2:.0%} | "
                   f"{r['decodes']} | {r['cpu_per_decode_s']:.3f} | {wer:.2%} | {100 * (wer - off_wer):+.2f} | "
                   f"{(load0 + os.getloadavg()[0]) / 2:.1f} |", flush=True)
 
