@@ -62,7 +62,7 @@ class LiveOptions:
     of the first of two decodes (its end falls within a step of the second's end) is not committed half heard.
     Off: 0.4 s added 0.2 s of median latency and fixed no error on 78 s of speech (the live path's own errors,
     "ill-disposed" as "old-sposed", come from the short buffer's decode, not from half-heard words)."""
-    anchor_s: float | None = 0.2
+    anchor_s: float | None = None
     """None: plain LocalAgreement-2. A number: also commit up to the last two consecutive words that the last
     two decodes both hold at the same times (within this many seconds), even where an earlier word changed
     (the newer decode's version is kept); see ``step_s`` for its effect."""
@@ -70,7 +70,7 @@ class LiveOptions:
     """0: each decode starts fresh. A number: the decoder is first fed up to this many characters of the text
     committed before the buffer (as whisper_streaming does), so a buffer cut short keeps its context. Off:
     with 200, tiny.en repeated each buffer's sentence two or three times (78 s of speech, WER 55 %)."""
-    window_s: float | None = 15.0
+    window_s: float | None = None
     """None: Whisper's 30 s encoder window; a number: the shortest window a buffer is padded to (a longer one
     gets its own length plus 2 s). Through the CLI on the idle machine (191 s, 1 s step): 30 s 3.61/5.95 s
     median/p90 latency, WER +0.7, 50 % CPU; 15 s 2.35/3.75 s, +1.6, 44 %. Shorter windows hallucinate (78 s,
