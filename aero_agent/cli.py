@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from dataclasses import replace
@@ -212,6 +213,19 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(zero_ok: bool):
+    """An argparse type: a finite number of seconds, above zero (or at least zero with ``zero_ok``)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+            raise argparse.ArgumentTypeError(f"{text} s: must be {'zero or more' if zero_ok else 'above zero'}")
+        return value
+    return parse
+
+
 def cmd_listen(args: argparse.Namespace) -> int:
     from aero_agent.engines import load_engine
     from aero_agent.listen import Printer, file_chunks, listen, microphone_chunks, stdin_chunks
@@ -230,6 +244,10 @@ def cmd_listen(args: argparse.Namespace) -> int:
         options = replace(options, step_s=args.step)
     if args.window is not None:  # 30 s or more: Whisper's own window
         options = replace(options, window_s=None if args.window >= 30 else args.window)
+    if args.pause is not None:
+        options = replace(options, pause_s=args.pause)
+    if args.anchor is not None:  # 0: plain LocalAgreement-2
+        options = replace(options, anchor_s=args.anchor or None)
     engine = load_engine(args.engine, args.model)
     if args.store:
         from aero_agent.store import SessionStore
@@ -335,9 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--store", default=None, metavar="DIR", help="keep the session in this store folder")
     li.add_argument("--engine", choices=ENGINE_NAMES, default="whisper", help="speech engine (default: whisper)")
     model_options(li)
-    li.add_argument("--step", type=float, default=None, help="seconds of new audio between decodes (default 1)")
-    li.add_argument("--window", type=float, default=None,
+    li.add_argument("--step", type=_seconds(False), default=None, help="seconds of new audio between decodes (default 1)")
+    li.add_argument("--window", type=_seconds(False), default=None,
                     help="shortest encoder window in seconds (default 30, Whisper's own; 10: faster, less accurate)")
+    li.add_argument("--pause", type=_seconds(False), default=None, help="silence in seconds that finalises text (default 0.5)")
+    li.add_argument("--anchor", type=_seconds(True), default=None,
+                    help="also commit words two decodes place within this many seconds (default 0: plain LocalAgreement-2)")
     li.set_defaults(func=cmd_listen)
 
     add_index_command(sub, ENGINE_NAMES)

@@ -220,6 +220,19 @@ def test_bad_input_typed_errors_keep_final_text(engine) -> None:
     assert final.text.startswith(kept.text) and session.finish().text == final.text
 
 
+@pytest.mark.parametrize("flag, value", [("--step", "0"), ("--window", "-5"), ("--pause", "nan"), ("--anchor", "-0.1"),
+                                         ("--step", "fast")])
+def test_cli_listen_refuses_bad_timing_flags(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Mutation caught: a zero step (a decode per sample), a negative window or anchor, or a NaN pause reaching
+    the live processor instead of a usage error before any model loads."""
+    from aero_agent import cli
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["listen", "-", flag, value])
+    assert stop.value.code == 2
+    assert flag in capsys.readouterr().err
+
+
 def test_cli_listen_stdin_jsonl(tmp_path: Path) -> None:
     """Mutation caught: `listen -` not flushing the last words at end of input, an odd trailing byte
     crashing the reader, or --store not keeping the finished session."""
