@@ -122,7 +122,8 @@ class SileroVad:
     def __init__(self, path: str | Path | None = None, row_s: float = 8.0, warmup_s: float = 1.0,
                  threads: int | None = None) -> None:
         self.path = Path(path) if path else model_file()
-        self.models = [self._load() for _ in range(max(1, threads or min(2, os.cpu_count() or 1)))]
+        self.threads = max(1, threads or min(2, os.cpu_count() or 1))
+        self.models = [self._load()]  # a copy per further thread is loaded when a recording first needs it
         self.row_frames = max(1, int(row_s / FRAME_S))
         self.warmup_frames = int(warmup_s / FRAME_S)
         self._lock = threading.Lock()  # the models keep their recurrent state inside
@@ -148,7 +149,7 @@ class SileroVad:
         rows = -(-n // per_row)
         out = np.empty(rows * per_row, dtype=np.float32)
         firsts = list(range(0, rows, block_rows))
-        threads = min(len(self.models), len(firsts))
+        threads = min(self.threads, len(firsts))
 
         def run(thread: int) -> None:  # every ``threads``-th block, on this thread's model
             with torch.inference_mode():
@@ -161,6 +162,7 @@ class SileroVad:
         torch.set_num_threads(1)
         try:
             with self._lock:
+                self.models += [self._load() for _ in range(threads - len(self.models))]
                 if threads == 1:
                     run(0)
                 else:

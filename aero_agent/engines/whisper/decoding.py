@@ -54,6 +54,7 @@ class DecoderRunner:
         self.decoder = decoder
         self.heads = model.config.decoder_attention_heads
         self.max_len = model.config.max_target_positions
+        self.max_prompt = self.max_len // 2 - 1  # previous-text tokens a window may be decoded after, as Whisper
         # The vocabulary projection dominates a step's memory traffic; int8 quarters it, bfloat16 halves it.
         self.proj: torch.Tensor | torch.nn.Module
         scale = (decoder.config.d_model // self.heads) ** -0.5
@@ -381,7 +382,7 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor, special: Specia
     one step a token.
     """
     batch = encoded.shape[0]
-    prefixes = [special.prefix(p, runner.max_len // 2 - 1) for p in prompts] if prompts and any(prompts) else None
+    prefixes = [special.prefix(p, runner.max_prompt) for p in prompts] if prompts and any(prompts) else None
     width = len(special.sot_sequence) if prefixes is None else max(len(p) for p in prefixes)
     limit = min(max_tokens, runner.max_len - width)
     rules = [*timestamp_rules(special), *extra_rules]

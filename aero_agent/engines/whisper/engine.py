@@ -212,11 +212,11 @@ class _JobQueue:
         if job.stream is None:
             return
         context = self.context[job.stream]
-        context[:] = context + list(job.said) if job.said else []
+        context[:] = (context + list(job.said))[-self.most_prompt:] if job.said else []  # all a prompt can hold
         successors = self.waiting[job.stream]
         if successors:
             successor = successors.popleft()
-            successor.prompt = tuple(context[-self.most_prompt:])
+            successor.prompt = tuple(context)
             self.speech.append(successor)
 
     def next_batch(self) -> list[Job]:
@@ -464,7 +464,7 @@ class WhisperEngine:
             if prompt and firsts:
                 min(firsts, key=lambda job: (job.window.doubtful, job.window.start)).prompt = prompt
         queue = _JobQueue(self.batch_size, self.options.side_min_s is not None and self.options.min_window_s is None,
-                          self.runner.max_len // 2 - 1)
+                          self.runner.max_prompt)
         queue.extend(jobs)
         workers = 1 if len(jobs) <= self.batch_size else self.workers
         if self.options.condition_on_previous_text:
