@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -213,15 +211,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seconds(zero_ok: bool):
-    """An argparse type: a finite number of seconds, above zero (or at least zero with ``zero_ok``)."""
+def _live_seconds(name: str):
+    """An argparse type: seconds for the live option ``name``, within its bounds (:data:`aero_agent.live.LIMITS`)."""
     def parse(text: str) -> float:
+        from aero_agent.live import LIMITS
+
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-            raise argparse.ArgumentTypeError(f"{text} s: must be {'zero or more' if zero_ok else 'above zero'}")
+        problem = LIMITS[name].problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{text}: {problem}")
         return value
     return parse
 
@@ -239,15 +240,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
         chunks = file_chunks(_source(args.source), args.realtime)
     from aero_agent.live import LiveOptions
 
-    options = LiveOptions()
-    if args.step is not None:
-        options = replace(options, step_s=args.step)
-    if args.window is not None:  # 30 s or more: Whisper's own window
-        options = replace(options, window_s=None if args.window >= 30 else args.window)
-    if args.pause is not None:
-        options = replace(options, pause_s=args.pause)
-    if args.anchor is not None:  # 0: plain LocalAgreement-2
-        options = replace(options, anchor_s=args.anchor or None)
+    options = LiveOptions.of(window_s=args.window, step_s=args.step, pause_s=args.pause, anchor_s=args.anchor)
     engine = load_engine(args.engine, args.model)
     if args.store:
         from aero_agent.store import SessionStore
@@ -353,11 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--store", default=None, metavar="DIR", help="keep the session in this store folder")
     li.add_argument("--engine", choices=ENGINE_NAMES, default="whisper", help="speech engine (default: whisper)")
     model_options(li)
-    li.add_argument("--step", type=_seconds(False), default=None, help="seconds of new audio between decodes (default 1)")
-    li.add_argument("--window", type=_seconds(False), default=None,
+    li.add_argument("--step", type=_live_seconds("step_s"), default=None,
+                    help="seconds of new audio between decodes (default 1)")
+    li.add_argument("--window", type=_live_seconds("window_s"), default=None,
                     help="shortest encoder window in seconds (default 30, Whisper's own; 10: faster, less accurate)")
-    li.add_argument("--pause", type=_seconds(False), default=None, help="silence in seconds that finalises text (default 0.5)")
-    li.add_argument("--anchor", type=_seconds(True), default=None,
+    li.add_argument("--pause", type=_live_seconds("pause_s"), default=None,
+                    help="silence in seconds that finalises text (default 0.5)")
+    li.add_argument("--anchor", type=_live_seconds("anchor_s"), default=None,
                     help="also commit words two decodes place within this many seconds (default 0: plain LocalAgreement-2)")
     li.set_defaults(func=cmd_listen)
 

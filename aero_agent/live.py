@@ -10,15 +10,18 @@ queues: when a decode takes longer than the step, the step widens and the proces
 
 from __future__ import annotations
 
+import math
 import re
 import time
-from dataclasses import dataclass, field, is_dataclass
-from typing import Protocol, Sequence
+from dataclasses import dataclass, field, is_dataclass, replace
+from numbers import Real
+from typing import Annotated, Any, Protocol, Sequence
 
 import numpy as np
+from pydantic import Field
 
 from aero_agent.audio import AudioClip
-from aero_agent.errors import AudioTooLargeError, CorruptAudioError, InvalidSamplesError
+from aero_agent.errors import AudioTooLargeError, CorruptAudioError, InvalidArgumentError, InvalidSamplesError
 from aero_agent.languages import TranscribeOptions
 from aero_agent.transcript import Segment, Transcript, Word
 from aero_agent.vad import FRAME, SAMPLE_RATE, VadOptions
@@ -34,6 +37,62 @@ class LiveEngine(Protocol):
     per-frame speech probabilities (the Whisper engine's ``transcribe_clips`` and ``vad``)."""
 
     def transcribe_clips(self, clips: Sequence[AudioClip]) -> list[Transcript]: ...
+
+
+ENCODER_WINDOW_S = 30.0
+"""Whisper's encoder window: the longest a live decode's window can be (``window_s`` None pads to it)."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The seconds one live option may take: finite, above ``low`` (or from it, with ``low_ok``), at most
+    ``high`` (a number, or the name of the option that caps it). ``about`` is what a tool's caller reads."""
+
+    low: float = 0.0
+    low_ok: bool = False
+    high: float | str = math.inf
+    about: str = ""
+
+    def cap(self, options: "LiveOptions | None" = None) -> float:
+        """The upper bound: a number, or the capping option's value in ``options`` (its default without; none
+        while that value is itself not a number, which its own check refuses)."""
+        if not isinstance(self.high, str):
+            return self.high
+        cap = (getattr(options, self.high) if options is not None
+               else LiveOptions.__dataclass_fields__[self.high].default)
+        return float(cap) if isinstance(cap, Real) and not isinstance(cap, bool) else math.inf
+
+    def problem(self, value: object, options: "LiveOptions | None" = None) -> str | None:
+        """Why ``value`` is refused, or None when it fits."""
+        high = self.cap(options)
+        bounds = f"{'at least' if self.low_ok else 'above'} {self.low:g}"
+        if math.isfinite(high):
+            bounds += f" and at most {high:g}" + (f" ({self.high})" if isinstance(self.high, str) else "")
+        if (isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value)
+                or value < self.low or (value == self.low and not self.low_ok) or value > high):
+            return f"must be a finite number of seconds {bounds}"
+        return None
+
+
+LIMITS: dict[str, Limit] = {
+    "step_s": Limit(high="max_step_s", about=(
+        "Seconds of new audio between two decodes (default 1; shorter gives final text sooner, costs more CPU).")),
+    "max_step_s": Limit(),
+    "trim_s": Limit(high="max_buffer_s"),
+    "max_buffer_s": Limit(),
+    "pause_s": Limit(high="max_buffer_s", about=(
+        "Seconds of silence after speech that make the text before it final (default 0.5).")),
+    "hold_s": Limit(low_ok=True, high="max_buffer_s"),
+    "anchor_s": Limit(low_ok=True, high=2.0, about=(
+        "Also make final the words two decodes place within this many seconds (default 0: plain "
+        "LocalAgreement-2; 0.2 gives final text sooner).")),
+    "window_s": Limit(low_ok=True, high=ENCODER_WINDOW_S, about=(
+        "Shortest encoder window in seconds (default 30, Whisper's own; 15: faster, a little less accurate; "
+        "shorter windows make up words).")),
+    "max_chunk_s": Limit(),
+}
+"""The one table of what each live timing option may be (None, where allowed, is not checked): LiveOptions,
+the CLI's ``listen`` flags and the tools' arguments all read it."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +138,49 @@ class LiveOptions:
     max_chunk_s: float = 60.0
     """The most audio one ``feed`` call may carry."""
     vad: VadOptions = field(default_factory=VadOptions)
+
+    def __post_init__(self) -> None:
+        """Refuse an option outside :data:`LIMITS` (or a negative ``prompt_chars``) as
+        :class:`InvalidArgumentError`, before any audio is fed."""
+        for name, limit in LIMITS.items():
+            value = getattr(self, name)
+            problem = None if value is None else limit.problem(value, self)
+            if problem:
+                raise InvalidArgumentError(f"live option {name}={value!r}: {problem}")
+        if isinstance(self.prompt_chars, bool) or not isinstance(self.prompt_chars, int) or self.prompt_chars < 0:
+            raise InvalidArgumentError(f"live option prompt_chars={self.prompt_chars!r}: must be a whole number, "
+                                       "0 or more")
+
+    @classmethod
+    def of(cls, window_s: float | None = None, step_s: float | None = None, pause_s: float | None = None,
+           anchor_s: float | None = None) -> "LiveOptions":
+        """The defaults with the timing options a caller sets (CLI ``listen``, the live tools) given, None for
+        the default; a 30 s window is Whisper's own (None), an anchor of 0 is plain LocalAgreement-2 (None)."""
+        given = {"window_s": window_s, "step_s": step_s, "pause_s": pause_s, "anchor_s": anchor_s}
+        changes = {k: v for k, v in given.items() if v is not None}
+        if changes.get("window_s") == ENCODER_WINDOW_S:
+            changes["window_s"] = None
+        if changes.get("anchor_s") == 0:
+            changes["anchor_s"] = None
+        return replace(cls(), **changes)
+
+
+def timing_arg(name: str) -> Any:
+    """The live option ``name`` as a tool argument: seconds or None (the default), its bounds and ``about`` in
+    the JSON Schema the caller sees (a bound set by another option is that option's default)."""
+    limit = LIMITS[name]
+    high = limit.cap()
+    bounds: dict[str, float] = {"ge" if limit.low_ok else "gt": limit.low}
+    if math.isfinite(high):
+        bounds["le"] = high
+    return Annotated[float | None, Field(allow_inf_nan=False, description=limit.about, **bounds)]
+
+
+WindowArg = timing_arg("window_s")
+StepArg = timing_arg("step_s")
+PauseArg = timing_arg("pause_s")
+AnchorArg = timing_arg("anchor_s")
+"""The timing options (:meth:`LiveOptions.of`) as the live tools' arguments."""
 
 
 @dataclass

@@ -212,6 +212,11 @@ class AudioSession:
         return session
 
     @property
+    def live_options(self) -> LiveOptions | None:
+        """The live stream's options (window, step, pause, anchor...); None for a recording."""
+        return None if self._live is None else self._live.options
+
+    @property
     def live_stats(self) -> LiveStats | None:
         """How a live stream keeps up (step, decode time, ``behind_s``, ``lagging``); None for a recording."""
         return None if self._live is None else self._live.stats
