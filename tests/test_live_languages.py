@@ -1,6 +1,7 @@
-"""Language and task of live sessions in the skins: MCP and LangChain ``start_live_session`` take them as
+"""Language, task and timing of live sessions in the skins: MCP and LangChain ``start_live_session`` take them as
 ``open_audio`` does, refuse what the model cannot honour before any audio is sent, and the language reaches the
-decoder (German speech made with eSpeak NG, translated live by Whisper base)."""
+decoder (German speech made with eSpeak NG, translated live by Whisper base). The timing options (window, step,
+pause, anchor) reach the session from both skins and are bounded by the one table the CLI reads too."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from mcp import Client
+from pydantic import ValidationError
 
 from aero_agent.audio import load_audio
+from aero_agent.errors import InvalidArgumentError
+from aero_agent.live import LIMITS, LiveOptions
 
 from espeak_clips import GERMAN, GERMAN_IN_ENGLISH
 from mcp_driver import drive
@@ -88,4 +93,87 @@ def test_langchain_start_live_session_language_and_task(engine) -> None:
     started = call(language="en")
     assert started.status == "success" and started.artifact["language"] == "en"
     assert [s.id for s in kit.store.list()] == [started.artifact["session_id"]]
+    kit.store.shutdown()
+
+
+TIMING = {"window_s": 15.0, "step_s": 1.5, "pause_s": 0.4, "anchor_s": 0.2}
+"""Non-default timing options, as a caller would set them."""
+BAD_TIMING = [("step_s", 0.0), ("step_s", 4.5), ("window_s", -5.0), ("window_s", 45.0), ("pause_s", 0.0),
+              ("pause_s", 30.0), ("anchor_s", -0.1), ("anchor_s", 3.0)]
+
+
+def _uses_timing(session) -> None:
+    """The session decodes with ``TIMING``: its options, its step, and its engine twin's encoder window."""
+    options = session.live_options
+    assert {k: getattr(options, k) for k in TIMING} == TIMING
+    assert session.live_stats.step_s == 1.5 and session._live.engine.options.min_window_s == 15.0
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_TIMING, ids=[f"{n}={v:g}" for n, v in BAD_TIMING])
+def test_timing_bounds_are_one_table_for_core_cli_and_tools(name: str, value: float, capsys) -> None:
+    """Catches: a bound kept in a skin or the CLI that differs from LiveOptions' (one refuses what another
+    takes), or a bad value reaching the processor as anything but a typed error."""
+    from aero_agent import cli
+    from langchain_aero.start_live_session import StartLiveSessionInput
+
+    with pytest.raises(InvalidArgumentError, match=f"live option {name}="):
+        LiveOptions.of(**{name: value})
+    with pytest.raises(ValidationError):
+        StartLiveSessionInput(**{name: value})
+    flag = "--" + name.removesuffix("_s")
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["listen", "-", flag, str(value)])
+    assert stop.value.code == 2 and flag in capsys.readouterr().err
+    high = LIMITS[name].cap()
+    assert LiveOptions.of(**{name: high}) and StartLiveSessionInput(**{name: high})  # the bound itself is taken
+
+
+def test_mcp_start_live_session_timing_options(engine, tmp_path: Path) -> None:
+    """Catches: the timing arguments missing from the tool's schema (or without bounds), dropped on the way to
+    the session, or a bad value crashing the server instead of coming back as a tool error."""
+    server = create_server(ServerConfig(allow_dirs=[tmp_path], store_dir=tmp_path / "store"), engine=engine)
+
+    async def script(client: Client) -> dict[str, Any]:
+        schema = {t.name: t for t in (await client.list_tools()).tools}["start_live_session"].input_schema
+        out: dict[str, Any] = {"schema": schema["properties"]}
+        out["bad"] = [await client.call_tool("start_live_session", {"step_s": 0}),
+                      await client.call_tool("start_live_session", {"window_s": 45})]
+        started = await client.call_tool("start_live_session", TIMING)
+        assert not started.is_error, started.content
+        sid = started.structured_content["session_id"]
+        _uses_timing((await server.backend.store()).get(sid))
+        out["default"] = (await client.call_tool("start_live_session", {})).structured_content["session_id"]
+        out["listed"] = (await client.call_tool("list_audio_sessions", {})).structured_content
+        return out | {"sid": sid}
+
+    out = drive(server, script)
+    step = out["schema"]["step_s"]["anyOf"][0]
+    assert step["exclusiveMinimum"] == 0 and step["maximum"] == 4
+    assert "decodes" in out["schema"]["step_s"]["description"]
+    assert out["schema"]["window_s"]["anyOf"][0]["maximum"] == 30 and out["schema"]["anchor_s"]["default"] is None
+    assert all(r.is_error for r in out["bad"]), [r.content for r in out["bad"]]
+    assert "step_s" in out["bad"][0].content[0].text and "window_s" in out["bad"][1].content[0].text
+    assert {s["session_id"] for s in out["listed"]["sessions"]} == {out["sid"], out["default"]}
+
+
+def test_langchain_start_live_session_timing_options(engine) -> None:
+    """Catches: the toolkit's start_live_session without the timing options, dropping them, or a bad value
+    raised as an exception instead of an error message (and a refused session kept in the store)."""
+    from langchain_aero import AudioToolkit
+
+    kit = AudioToolkit(engine=engine)
+    start = {t.name: t for t in kit.get_tools()}["start_live_session"]
+    properties = start.args_schema.model_json_schema()["properties"]
+    assert properties["pause_s"]["anyOf"][0] == {"exclusiveMinimum": 0, "maximum": 25, "type": "number"}
+
+    def call(**args: Any):
+        return start.invoke({"type": "tool_call", "id": "c1", "name": "start_live_session", "args": args})
+    refused = call(step_s=4.5)
+    assert refused.status == "error" and refused.content.startswith("Error:") and "step_s" in refused.content
+    assert kit.store.list() == []
+    started = call(**TIMING)
+    assert started.status == "success", started.content
+    _uses_timing(kit.store.get(started.artifact["session_id"]))
+    default = call()
+    assert kit.store.get(default.artifact["session_id"]).live_options == LiveOptions()
     kit.store.shutdown()
