@@ -54,8 +54,8 @@ def test_a_window_decoded_only_in_part_is_repaired(engine, monkeypatch) -> None:
     """
     real_decode = engine._decode_batch
 
-    def first_segment_only(batch, encoded, *args, **kwargs):
-        out = real_decode(batch, encoded, *args, **kwargs)
+    def first_segment_only(batch, cross, *args, **kwargs):
+        out = real_decode(batch, cross, *args, **kwargs)
         return [segs[:1] if getattr(job, "round", 0) == 0 else segs for job, segs in zip(batch, out)]
 
     monkeypatch.setattr(engine, "_decode_batch", first_segment_only)

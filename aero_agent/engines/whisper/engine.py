@@ -24,7 +24,8 @@ from aero_agent.engines.whisper.encoder import encode, pad_batch
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel
 from aero_agent.engines.whisper.guards import GuardOptions, is_caption
 from aero_agent.engines.whisper.languages import ClipLanguage, LanguagePrompts, prompt_groups
-from aero_agent.engines.whisper.memory import ENCODER_ROWS, PackedRows, release_large_blocks, trim_heap
+from aero_agent.engines.whisper.memory import (ENCODER_ROWS, PackedRows, bound_kernel_cache, release_large_blocks,
+                                               trim_heap)
 from aero_agent.engines.whisper.quantize import int8_linears
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
@@ -250,6 +251,7 @@ class WhisperEngine:
             raise InvalidArgumentError(f"unknown Whisper option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         self.options = replace(options or WhisperOptions(), **tuning)  # type: ignore[arg-type]
         release_large_blocks()
+        bound_kernel_cache()
         checkpoint = load_checkpoint(model)
         self.model_id = checkpoint.model_id
         self.model = checkpoint.model
@@ -266,7 +268,7 @@ class WhisperEngine:
         elif self.encoder_dtype != torch.float32:
             self.encoder = copy.deepcopy(self.encoder).to(self.encoder_dtype)
         self.timings = {"encoder": 0.0, "decoder": 0.0, "words": 0.0}  # seconds spent, for benchmarks
-        self.runner = DecoderRunner(self.model, int8=self.options.int8)
+        self.runner = self._runner(self.options.int8)
         sot = checkpoint.token("<|startoftranscript|>")
         prompt = (sot,) if english_only else (sot, checkpoint.token("<|en|>"), checkpoint.token("<|transcribe|>"))
         no_ts = checkpoint.token("<|notimestamps|>")
@@ -289,10 +291,15 @@ class WhisperEngine:
         twin = copy.copy(self)
         twin.options = replace(self.options, **changes)  # type: ignore[arg-type]
         if twin.options.int8 != self.options.int8:
-            twin.runner = DecoderRunner(self.model, int8=twin.options.int8)
+            twin.runner = twin._runner(twin.options.int8)
             twin.aligner = copy.copy(self.aligner)
             twin.aligner.runner = twin.runner
         return twin
+
+    def _runner(self, int8: bool) -> DecoderRunner:
+        """The decoder, with its cross-attention keys in bfloat16 where the encoder runs in bfloat16 (the CPU
+        multiplies it natively; see :meth:`DecoderRunner.cross_keys_values`)."""
+        return DecoderRunner(self.model, int8=int8, keys_dtype=self.encoder_dtype)
 
     def speech_map(self, samples: np.ndarray) -> SpeechMap:
         """Speech regions and sound of a recording, as this engine sees them."""
@@ -310,9 +317,14 @@ class WhisperEngine:
         min_s = self.options.min_window_s if detection else self._min_window_s(batch)
         encoder, dtype = (self.model.model.encoder, torch.float32) if detection else (self.encoder, self.encoder_dtype)
         samples = pad_batch([job.audio() for job in batch], min_s)
-        encoded = torch.cat([encode(encoder, self.mel(rows).to(dtype)).float()
-                             for rows in samples.split(ENCODER_ROWS)])  # a few at a time: see ENCODER_ROWS
+        encoded: torch.Tensor | None = None
+        for lo in range(0, len(samples), ENCODER_ROWS):  # a few at a time (see ENCODER_ROWS), written in place
+            states = encode(encoder, self.mel(samples[lo: lo + ENCODER_ROWS]).to(dtype))
+            if encoded is None:
+                encoded = torch.empty((len(samples), *states.shape[1:]), dtype=torch.float32)
+            encoded[lo: lo + len(states)] = states
         self.timings["encoder"] += time.perf_counter() - t0
+        assert encoded is not None
         return encoded
 
     def _min_window_s(self, batch: Sequence[Job]) -> float | None:
@@ -328,15 +340,23 @@ class WhisperEngine:
         return [rule], [job.speech_end_s for job in batch]
 
     @torch.inference_mode()
-    def _decode_batch(self, batch: Sequence[Job], encoded: torch.Tensor,
-                      special: SpecialTokens | None = None) -> list[list[Segment]]:
-        """Timed segments (with word times) of each job, in clip time, from greedy decoding; windows the
-        guards reject come back empty."""
-        special = special or self.special
+    def _cross(self, encoded: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The decoder's cross-attention keys and values of a batch's encoder states (timed as decoding)."""
         t0 = time.perf_counter()
         cross = self.runner.cross_keys_values(encoded)
+        self.timings["decoder"] += time.perf_counter() - t0
+        return cross
+
+    @torch.inference_mode()
+    def _decode_batch(self, batch: Sequence[Job], cross: list[tuple[torch.Tensor, torch.Tensor]],
+                      special: SpecialTokens | None = None) -> list[list[Segment]]:
+        """Timed segments (with word times) of each job, in clip time, from greedy decoding of its
+        cross-attention keys and values (``_cross``); windows the guards reject come back empty. ``cross`` is
+        emptied: the aligner frees it once read."""
+        special = special or self.special
+        t0 = time.perf_counter()
         rules, speech_end = self._rules(batch)
-        decoded = decode_windows(self.runner, encoded, special, [job.duration_s for job in batch],
+        decoded = decode_windows(self.runner, None, special, [job.duration_s for job in batch],
                                  speech_end_s=speech_end, extra_rules=rules, cross=cross,
                                  prompts=[job.prompt for job in batch])
         texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
@@ -350,7 +370,8 @@ class WhisperEngine:
         if self.options.word_timestamps and any(kept):
             t0 = time.perf_counter()
             index = [k for k, keep in enumerate(kept) if keep]
-            keys_values, cross = PackedRows(cross).keep(index), []  # packed in place; align frees them once read
+            keys_values = PackedRows(cross).keep(index)  # packed in place; align frees them once read
+            cross.clear()
             aligned = self.aligner.align(keys_values,
                                          [texts[k] for k in index], [batch[k].duration_s for k in index], special)
             for k, timed in zip(index, aligned):
@@ -388,11 +409,11 @@ class WhisperEngine:
                     out[k] = segments
             return out
         special = replace(self.special, sot_sequence=self._prompt(batch[0]))
-        encoded = self._encode_reusing(batch)
+        cross = self._cross(self._encode_reusing(batch))  # the encoder states are freed once projected
         if self.workers > 1 and torch.get_num_threads() == 1:
-            return self._decode_batch(batch, encoded, special)
+            return self._decode_batch(batch, cross, special)
         with self._threads(self.options.decode_threads):
-            return self._decode_batch(batch, encoded, special)
+            return self._decode_batch(batch, cross, special)
 
     def _encode_reusing(self, batch: Sequence[Job]) -> torch.Tensor:
         """Encoder states of a batch, taking those of windows the language detection already encoded (a short

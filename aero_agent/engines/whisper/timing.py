@@ -153,6 +153,16 @@ class WordAligner:
         self.lead_s = lead_s
 
     @torch.inference_mode()
+    def _token_probs(self, hidden: torch.Tensor, text: list[int], eot: int, rows: int = 32) -> np.ndarray:
+        """Each text token's probability under the decoder (over the text tokens, before ``eot``), ``rows``
+        tokens at a time: a window's whole (tokens, vocabulary) logits are 31 MB for 150 tokens of tiny.en."""
+        out = []
+        for lo in range(0, len(text), rows):
+            logits = self.runner.project(hidden[lo: lo + rows])[:, :eot]
+            picked = logits[torch.arange(len(logits)), torch.tensor(text[lo: lo + rows])]
+            out.append(torch.exp(picked - torch.logsumexp(logits, dim=-1)))
+        return torch.cat(out).numpy()
+
     def align(self, cross: list[tuple[torch.Tensor, torch.Tensor]], texts: Sequence[list[int]],
               durations_s: Sequence[float], special: SpecialTokens | None = None) -> list[list[WordTiming]]:
         """Word timings (window seconds) of each window's text tokens, given its cross-attention keys/values
@@ -172,7 +182,7 @@ class WordAligner:
                 out.append([])
                 continue
             frames = max(1, min(attention.shape[-1], int(round(duration / TIME_PER_TOKEN))))
-            weights = attention[b, :, : len(seqs[b]), :frames]
+            weights = attention[b, :, : len(seqs[b]), :frames].float()
             weights = weights / weights.sum(dim=-1, keepdim=True).clamp_min(1e-12)
             std, mean = torch.std_mean(weights, dim=-2, keepdim=True, unbiased=False)
             weights = median_filter((weights - mean) / std.clamp_min(1e-12), self.median_width)
@@ -181,9 +191,7 @@ class WordAligner:
             jumps = np.diff(rows, prepend=-1).astype(bool)
             times = np.maximum(cols[jumps] * TIME_PER_TOKEN - self.lead_s, 0.0)  # where the path enters each row
             start_row = len(special.sot_sequence)
-            logits = self.runner.project(hidden[b, start_row: start_row + len(text)])
-            probs = torch.softmax(logits[:, : special.eot], dim=-1)
-            token_probs = probs[torch.arange(len(text)), torch.tensor(text)].numpy()
+            token_probs = self._token_probs(hidden[b, start_row: start_row + len(text)], text, special.eot)
             words = split_words(text, self.tokenizer, special.eot)
             timed = []
             for k, (word, positions) in enumerate(words):
