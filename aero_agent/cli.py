@@ -248,6 +248,8 @@ def cmd_listen(args: argparse.Namespace) -> int:
         options = replace(options, pause_s=args.pause)
     if args.anchor is not None:  # 0: plain LocalAgreement-2
         options = replace(options, anchor_s=args.anchor or None)
+    if args.context is not None:
+        options = replace(options, context_s=args.context)
     engine = load_engine(args.engine, args.model)
     if args.store:
         from aero_agent.store import SessionStore
@@ -355,10 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(li)
     li.add_argument("--step", type=_seconds(False), default=None, help="seconds of new audio between decodes (default 1)")
     li.add_argument("--window", type=_seconds(False), default=None,
-                    help="shortest encoder window in seconds (default 30, Whisper's own; 10: faster, less accurate)")
+                    help="shortest encoder window in seconds (default 15; 30: Whisper's own, slower; 10: hallucinates)")
     li.add_argument("--pause", type=_seconds(False), default=None, help="silence in seconds that finalises text (default 0.5)")
     li.add_argument("--anchor", type=_seconds(True), default=None,
-                    help="also commit words two decodes place within this many seconds (default 0: plain LocalAgreement-2)")
+                    help="also commit words two decodes place within this many seconds (default 0.2; 0: plain LocalAgreement-2)")
+    li.add_argument("--context", type=_seconds(True), default=None,
+                    help="seconds of committed audio kept before the buffer when it is cut (default 2)")
     li.set_defaults(func=cmd_listen)
 
     add_index_command(sub, ENGINE_NAMES)
