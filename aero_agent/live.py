@@ -412,16 +412,19 @@ class OnlineProcessor:
         if length_s <= self.options.trim_s:
             return []
         base = self.offset / SAMPLE_RATE
-        inside = [w for w in self.words.committed[-200:] if w.end > base]
+        # committed since the buffer was cut (not its context), and sentence ends that shorten it
+        inside = [w for w in self.words.committed[-200:] if w.end > base + self.options.context_s]
         ends = [w.end for w in inside if _SENTENCE_END.search(w.word.strip())
-                and w.end - self.options.context_s > base + 0.5]  # a cut that shortens the buffer
+                and w.end - self.options.context_s > base + 0.5]
         forced: list[Word] = []
         if ends:
             self._cut_at(ends[-1])
         elif length_s > self.options.max_buffer_s:
-            if not inside:
-                forced = self.words.flush()  # decodes never agreed: a buffer this long must not grow further
-            self._cut_at(self.words.last_committed_end)
+            cut = self.words.last_committed_end
+            if not inside:  # decodes never agreed: a buffer this long must not grow further
+                forced = self.words.flush()
+                cut = max(self.words.last_committed_end, self.received / SAMPLE_RATE - self.options.trim_s)
+            self._cut_at(cut)
         return forced
 
     def _cut_at(self, t: float) -> None:

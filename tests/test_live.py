@@ -387,3 +387,33 @@ def test_stream_vad_matches_whole_recording_and_decode_reuses_it(engine) -> None
     assert len(got) == len(whole) and (got[:len(known)] == 0.25).all()
     assert len(got) - len(known) == 3  # two whole frames and the part-frame, from the model
     assert not (vad.probabilities(samples.copy()) == 0.25).any()  # another array: the model's own figures
+
+
+class _NoWordsEngine:
+    """An engine whose VAD hears speech everywhere and whose decodes never hold a word."""
+
+    class vad:
+        @staticmethod
+        def probabilities(samples: np.ndarray, block_rows: int = 64, start_frame: int = 0) -> np.ndarray:
+            from aero_agent.vad import FRAME
+
+            return np.ones(max(0, len(samples) // FRAME - start_frame), dtype=np.float32)
+
+    def transcribe_clips(self, clips):
+        from aero_agent.transcript import Transcript
+
+        return [Transcript(segments=[], events=[], duration_s=c.duration_s) for c in clips]
+
+
+def test_buffer_stays_bounded_when_decodes_never_hold_words() -> None:
+    """Mutation caught: a buffer past ``max_buffer_s`` cut at the last committed word (the stream's start, or
+    ``context_s`` before it) when nothing was ever committed: it would grow with every second of audio."""
+    from aero_agent.live import OnlineProcessor
+
+    processor = OnlineProcessor(_NoWordsEngine(), LiveOptions(max_buffer_s=10.0, trim_s=4.0))
+    noise = np.random.default_rng(0).normal(0, 0.1, 16_000).astype(np.float32)
+    longest = 0
+    for _ in range(40):
+        processor.feed(noise)
+        longest = max(longest, len(processor.buffer))
+    assert processor.stats.decodes > 20 and longest <= 11 * 16_000, (processor.stats, longest / 16_000)
