@@ -357,10 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(li)
     li.add_argument("--step", type=_seconds(False), default=None, help="seconds of new audio between decodes (default 1)")
     li.add_argument("--window", type=_seconds(False), default=None,
-                    help="shortest encoder window in seconds (default 15; 30: Whisper's own, slower; 10: hallucinates)")
+                    help="shortest encoder window in seconds (default 15; 30: Whisper's own, slower)")
     li.add_argument("--pause", type=_seconds(False), default=None, help="silence in seconds that finalises text (default 0.5)")
     li.add_argument("--anchor", type=_seconds(True), default=None,
-                    help="also commit words two decodes place within this many seconds (default 0.2; 0: plain LocalAgreement-2)")
+                    help="also commit words two decodes place within this many seconds (default 0.2; 0: LocalAgreement-2)")
     li.add_argument("--context", type=_seconds(True), default=None,
                     help="seconds of committed audio kept before the buffer when it is cut (default 2)")
     li.set_defaults(func=cmd_listen)

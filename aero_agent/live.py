@@ -27,7 +27,6 @@ LIVE_SOURCE = "<live>"
 _SENTENCE_END = re.compile(r"[.?!][\"')\]]*$")
 _NORMAL = re.compile(r"[^\w']+")
 MAX_CONTEXT_GAP_S = 2.0  # silence after which kept context goes: the engine decodes past 3 s gaps apart
-TAIL_CONTEXT_S = 0.5  # audio before the commit point past which a decode's committed tail is told by time
 VAD_BATCH = 4  # frames (128 ms) the stream's VAD decides at a time: each call pays a second of warm-up
 
 
@@ -50,9 +49,10 @@ class LiveOptions:
     step_s: float = 1.0
     """New audio that triggers a decode of the buffer (the step widens up to ``max_step_s`` when lagging).
     With ``context_s`` 2 (simulated, loaded machine, modelled decode cost so the runs differ only in the step):
-    0.75 s WER +3.63 against 1.0 s +2.04. Through the CLI on the idle machine (``benchmarks/live.py --seconds 180``, 191 s, offline WER 2.95 %, 15 s
-    window, ``anchor_s`` 0.2): 1.0 s 1.97/3.85 s median/p90 latency, WER +1.6, 36 % CPU; 0.75 s 1.71/3.18 s
-    (both latency targets) but WER +2.3, 39 %. Simulated on the shared machine (``--simulate``): 1.0 s without
+    0.75 s WER +3.63 against 1.0 s +2.04. Through the CLI on the idle machine, before ``context_s`` existed
+    (``benchmarks/live.py --seconds 180``, 191 s, offline WER 2.95 %, 15 s window, ``anchor_s`` 0.2): 1.0 s
+    1.97/3.85 s median/p90 latency, WER +1.6, 36 % CPU; 0.75 s 1.71/3.18 s (both latency targets) but WER
+    +2.3, 39 %. Simulated on the shared machine (``--simulate``): 1.0 s without
     the anchor 2.31/4.00 s, +1.59; 0.75 s 2.45/4.32 s, +1.36, with the anchor 2.00/3.69 s, +1.81."""
     max_step_s: float = 4.0
     """The widest step: past it the processor decodes as fast as it can and reports how far behind it is."""
@@ -136,14 +136,13 @@ class HypothesisBuffer:
         self.hypothesis: list[Word] = []
         self.last_committed_end = 0.0
 
-    def _fresh(self, words: Sequence[Word], heard_from: float) -> list[Word]:
-        """Words of a decode that follow what is committed: later than the last committed word, and, when the
-        decoded audio began at the commit point (``heard_from``, stream time), without the committed tail its
-        decode repeats (up to five words). Audio heard from well before that point places the committed words
-        where they were said, so their times alone tell them from words said again ("words words words")."""
+    def _fresh(self, words: Sequence[Word]) -> list[Word]:
+        """Words of a decode that follow what is committed: later than the last committed word, and without
+        the committed tail a re-decoded buffer repeats (up to five words). Telling that tail by time alone where
+        the buffer starts well before the commit point (so that "words words words" keeps its repeats) cost
+        about 0.5 WER points on 191 s of speech (simulated, loaded machine; without ``context_s`` +2.49 in three
+        runs against +2.04, with 2 s +1.59 to +2.49 against +1.36 and +1.81)."""
         new = [w for w in words if w.start > self.last_committed_end - 0.1]
-        if self.last_committed_end - heard_from > TAIL_CONTEXT_S:
-            return new
         if new and self.committed and abs(new[0].start - self.last_committed_end) < 1.0:
             for n in range(min(5, len(new), len(self.committed)), 0, -1):
                 tail = [_norm(w.word) for w in self.committed[-n:]]
@@ -151,13 +150,11 @@ class HypothesisBuffer:
                     return new[n:]
         return new
 
-    def insert(self, words: Sequence[Word], anchor_s: float | None = None,
-               heard_from: float = float("inf")) -> list[Word]:
-        """Take a new decode (of audio from stream time ``heard_from``); return the words it commits: the common
-        prefix with the previous decode. With ``anchor_s``, also everything up to the last two words in a row
-        that both decodes hold at the same times (within ``anchor_s``), even where a word before them changed
-        (the new decode's version of it is kept)."""
-        new = self._fresh(words, heard_from)
+    def insert(self, words: Sequence[Word], anchor_s: float | None = None) -> list[Word]:
+        """Take a new decode; return the words it commits: the common prefix with the previous decode. With
+        ``anchor_s``, also everything up to the last two words in a row that both decodes hold at the same times
+        (within ``anchor_s``), even where a word before them changed (the new decode's version of it is kept)."""
+        new = self._fresh(words)
         agreed = 0
         while (agreed < min(len(new), len(self.hypothesis))
                and _norm(new[agreed].word) == _norm(self.hypothesis[agreed].word)):
@@ -381,7 +378,7 @@ class OnlineProcessor:
         base = self.offset / SAMPLE_RATE
         words = [Word(start=round(w.start + base, 3), end=round(w.end + base, 3), word=w.word,
                       probability=w.probability) for s in transcript.segments for w in (s.words or [])]
-        committed = self.words.insert(words, self.options.anchor_s, heard_from=base)
+        committed = self.words.insert(words, self.options.anchor_s)
         if flush:  # a pause: what was heard before it will not change with more audio
             committed += self.words.flush()
             self.heard_speech = False

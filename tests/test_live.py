@@ -114,25 +114,13 @@ def test_hypothesis_buffer_local_agreement() -> None:
     assert [w.word.strip() for w in buf.committed] == ["the", "cat", "sat", "on", "the", "mat"]
 
 
-def test_hypothesis_buffer_tail_told_by_time_when_heard_from_before() -> None:
-    """Mutation caught: a decode heard from well before the commit point losing a word said again ("words
-    words") to the committed-tail check, or that check dropped for a decode heard from the commit point."""
-    for heard_from, kept in ((0.0, ["words", "words", "and"]), (0.9, ["words", "and"])):
-        buf = HypothesisBuffer()
-        buf.insert(words("more words", 0.0))
-        buf.insert(words("more words", 0.0))  # committed: "more words", up to 0.9 s
-        buf.insert(words("more words words words and", 0.0)[2:], heard_from=heard_from)
-        got = buf.insert(words("more words words words and", 0.0)[2:], heard_from=heard_from)
-        assert [w.word.strip() for w in got] == kept, heard_from
-
-
 def test_hypothesis_buffer_time_anchored_commit() -> None:
     """Mutation caught: anchoring on one word (a lone "the" at the same time), on words at other times, or
     keeping the older decode's version of the changed word."""
     buf = HypothesisBuffer()
     buf.insert(words("a cat sat on the mat today"))
     assert [w.word.strip() for w in buf.insert(words("the cat sat on the mat"), anchor_s=0.2)] == \
-        ["the", "cat", "sat", "on", "the", "mat"]  # up to "the mat" at the same times: the changed word is the new one's
+        ["the", "cat", "sat", "on", "the", "mat"]  # up to "the mat" at the same times; the changed word: the new one
     buf = HypothesisBuffer()
     buf.insert(words("a dog ran"))
     assert buf.insert(words("the dog ran", 0.3), anchor_s=0.2) == []  # the same words 0.3 s later
