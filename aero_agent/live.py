@@ -71,9 +71,9 @@ class LiveOptions:
     option (an earlier revision): 0 s and 1 s +2.95, 2 s +2.04; on 150 s of the other clips (offline 10.0 %)
     0 s +1.67, 2 s +1.33. Latency and CPU: 2 s 1.97/3.18, 2.06/3.33 and 2.04/2.88 s median/p90, but 2.10/4.41
     and 2.18/4.25 s in two runs where its slower decodes (0.6 CPU s against 0.5, both threads counted as wall
-    time) widened the step, 0.57-0.65 CPU s per audio s; 0 s 2.05/3.43 and 1.88/2.64 s, 0.57-0.59. On tests/test_live.py's 27 s stream (1.5 s step, ``trim_s`` 6) 2 s
-    turned 11.3 % WER into 5.6 % (offline 1.4 %): "ill-disposed" and "unless" came out right once the words
-    before them were heard."""
+    time) widened the step, 0.57-0.65 CPU s per audio s; 0 s 2.05/3.43 and 1.88/2.64 s, 0.57-0.59. On
+    tests/test_live.py's 27 s stream (1.5 s step, ``trim_s`` 6) 2 s turned 11.3 % WER into 5.6 % (offline
+    1.4 %): "ill-disposed" and "unless" came out right once the words before them were heard."""
     max_buffer_s: float = 25.0
     """A buffer longer than this is cut at its last committed word (or its hypothesis is finalised)."""
     pause_s: float = 0.5
