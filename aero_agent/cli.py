@@ -240,7 +240,8 @@ def cmd_listen(args: argparse.Namespace) -> int:
         chunks = file_chunks(_source(args.source), args.realtime)
     from aero_agent.live import LiveOptions
 
-    options = LiveOptions.of(window_s=args.window, step_s=args.step, pause_s=args.pause, anchor_s=args.anchor)
+    options = LiveOptions.of(window_s=args.window, step_s=args.step, pause_s=args.pause, anchor_s=args.anchor,
+                              context_s=args.context)
     engine = load_engine(args.engine, args.model)
     if args.store:
         from aero_agent.store import SessionStore
@@ -349,11 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--step", type=_live_seconds("step_s"), default=None,
                     help="seconds of new audio between decodes (default 1)")
     li.add_argument("--window", type=_live_seconds("window_s"), default=None,
-                    help="shortest encoder window in seconds (default 30, Whisper's own; 10: faster, less accurate)")
+                    help="shortest encoder window in seconds (default 15; 30: Whisper's own, slower)")
     li.add_argument("--pause", type=_live_seconds("pause_s"), default=None,
                     help="silence in seconds that finalises text (default 0.5)")
     li.add_argument("--anchor", type=_live_seconds("anchor_s"), default=None,
-                    help="also commit words two decodes place within this many seconds (default 0: plain LocalAgreement-2)")
+                    help="also commit words two decodes place within this many seconds (default 0.2; 0: LocalAgreement-2)")
+    li.add_argument("--context", type=_live_seconds("context_s"), default=None,
+                    help="seconds of committed audio kept before the buffer when it is cut (default 2)")
     li.set_defaults(func=cmd_listen)
 
     add_index_command(sub, ENGINE_NAMES)

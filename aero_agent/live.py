@@ -29,6 +29,7 @@ from aero_agent.vad import FRAME, SAMPLE_RATE, VadOptions
 LIVE_SOURCE = "<live>"
 _SENTENCE_END = re.compile(r"[.?!][\"')\]]*$")
 _NORMAL = re.compile(r"[^\w']+")
+MAX_CONTEXT_GAP_S = 2.0  # silence after which kept context goes: the engine decodes past 3 s gaps apart
 VAD_BATCH = 4  # frames (128 ms) the stream's VAD decides at a time: each call pays a second of warm-up
 
 
@@ -82,13 +83,15 @@ LIMITS: dict[str, Limit] = {
     "max_buffer_s": Limit(),
     "pause_s": Limit(high="max_buffer_s", about=(
         "Seconds of silence after speech that make the text before it final (default 0.5).")),
-    "hold_s": Limit(low_ok=True, high="max_buffer_s"),
+    "context_s": Limit(low_ok=True, high="trim_s", about=(
+        "Seconds of final audio kept before the buffer when it is cut, so the next decodes hear the words "
+        "before the new ones (default 2; 0: none).")),
     "anchor_s": Limit(low_ok=True, high=2.0, about=(
-        "Also make final the words two decodes place within this many seconds (default 0: plain "
-        "LocalAgreement-2; 0.2 gives final text sooner).")),
+        "Also make final the words two decodes place within this many seconds (default 0.2, which gives final "
+        "text sooner; 0: plain LocalAgreement-2).")),
     "window_s": Limit(low_ok=True, high=ENCODER_WINDOW_S, about=(
-        "Shortest encoder window in seconds (default 30, Whisper's own; 15: faster, a little less accurate; "
-        "shorter windows make up words).")),
+        "Shortest encoder window in seconds (default 15; 30: Whisper's own, slower; shorter windows make up "
+        "words).")),
     "max_chunk_s": Limit(),
 }
 """The one table of what each live timing option may be (None, where allowed, is not checked): LiveOptions,
@@ -97,41 +100,58 @@ the CLI's ``listen`` flags and the tools' arguments all read it."""
 
 @dataclass(frozen=True)
 class LiveOptions:
-    """How often a live stream is re-decoded, when words become final, and how much one feed may carry."""
+    """How often a live stream is re-decoded, when words become final, and how much one feed may carry.
+
+    Tried and removed: decoding each buffer after a text prompt of the committed text before it (as
+    whisper_streaming does; with 200 characters tiny.en repeated each buffer's sentence two or three times,
+    WER 55 % on 78 s of speech), and holding back agreed words that end near the buffer's end (0.4 s added
+    0.2 s of median latency and fixed no error)."""
 
     step_s: float = 1.0
     """New audio that triggers a decode of the buffer (the step widens up to ``max_step_s`` when lagging).
-    Through the CLI on the idle machine (``benchmarks/live.py --seconds 180``, 191 s, offline WER 2.95 %, 15 s
-    window, ``anchor_s`` 0.2): 1.0 s 1.97/3.85 s median/p90 latency, WER +1.6, 36 % CPU; 0.75 s 1.71/3.18 s
-    (both latency targets) but WER +2.3, 39 %. Simulated on the shared machine (``--simulate``): 1.0 s without
-    the anchor 2.31/4.00 s, +1.59; 0.75 s 2.45/4.32 s, +1.36, with the anchor 2.00/3.69 s, +1.81."""
+    With ``context_s`` 2 (simulated, loaded machine, modelled decode cost so the runs differ only in the step):
+    0.75 s WER +3.63 against 1.0 s +2.04; ``pause_s`` 0.4 +2.95, ``anchor_s`` 0.1 +2.72. Through the CLI on
+    the idle machine, before ``context_s`` existed (``benchmarks/live.py --seconds 180``, 191 s, offline WER
+    2.95 %, 15 s window, ``anchor_s`` 0.2): 1.0 s 1.97/3.85 s median/p90 latency, WER +1.6, 36 % CPU; 0.75 s
+    1.71/3.18 s (both latency targets) but WER +2.3, 39 %. Simulated on the shared machine (``--simulate``):
+    1.0 s without the anchor 2.31/4.00 s, +1.59; 0.75 s 2.45/4.32 s, +1.36, with the anchor 2.00/3.69 s,
+    +1.81."""
     max_step_s: float = 4.0
     """The widest step: past it the processor decodes as fast as it can and reports how far behind it is."""
     trim_s: float = 8.0
     """A buffer longer than this is cut at the end of its last committed sentence (buffers stayed ~3.5 s long
     in the measurements: pauses finalise and cut them first)."""
+    context_s: float = 2.0
+    """Committed audio kept before the buffer's start when it is cut (at a sentence end or a pause), so the next
+    decodes hear the words before the new ones; the re-decoded words that fall before the commit point are
+    dropped. A pause longer than ``MAX_CONTEXT_GAP_S`` drops the context (the engine would decode it apart).
+    Simulated on the loaded machine (``benchmarks/live.py --seconds 180 --simulate``, 191 s, offline WER
+    2.72 %, 15 s window, anchor 0.2, 1 s step), WER above offline: 0 s +2.04 and +2.95 (the CLI on the idle
+    machine +2.04), 2 s +1.81, +1.36, +1.59, +2.04 and +1.81 (the runs' timing, hence their buffers, differs),
+    3 s +3.63 and +3.40. With a modelled decode cost instead of the CPU time, so that runs differ only in the
+    option (an earlier revision): 0 s and 1 s +2.95, 2 s +2.04; on 150 s of the other clips (offline 10.0 %)
+    0 s +1.67, 2 s +1.33. Latency and CPU: 2 s 1.97/3.18, 2.06/3.33 and 2.04/2.88 s median/p90, but 2.10/4.41
+    and 2.18/4.25 s in two runs where its slower decodes (0.6 CPU s against 0.5, both threads counted as wall
+    time) widened the step, 0.57-0.65 CPU s per audio s; 0 s 2.05/3.43 and 1.88/2.64 s, 0.57-0.59. On
+    tests/test_live.py's 27 s stream (1.5 s step, ``trim_s`` 6) 2 s turned 11.3 % WER into 5.6 % (offline
+    1.4 %): "ill-disposed" and "unless" came out right once the words before them were heard."""
     max_buffer_s: float = 25.0
     """A buffer longer than this is cut at its last committed word (or its hypothesis is finalised)."""
     pause_s: float = 0.5
     """Silence after speech that finalises the hypothesis, as soon as it is heard (not at the next step).
     Measured as ``step_s``: 0.3 s 1.90/3.19 s but WER +2.49 (a finalised pause split "unless" into "I would
     less"), 0.4 s 2.13/3.78 s, +1.81 (both with a 0.75 s step and no anchor)."""
-    hold_s: float = 0.0
-    """Agreed words that end this close to the buffer's end wait for the next decode: a word cut off at the end
-    of the first of two decodes (its end falls within a step of the second's end) is not committed half heard.
-    Off: 0.4 s added 0.2 s of median latency and fixed no error on 78 s of speech (the live path's own errors,
-    "ill-disposed" as "old-sposed", come from the short buffer's decode, not from half-heard words)."""
-    anchor_s: float | None = None
+    anchor_s: float | None = 0.2
     """None: plain LocalAgreement-2. A number: also commit up to the last two consecutive words that the last
     two decodes both hold at the same times (within this many seconds), even where an earlier word changed
-    (the newer decode's version is kept); see ``step_s`` for its effect."""
-    prompt_chars: int = 0
-    """0: each decode starts fresh. A number: the decoder is first fed up to this many characters of the text
-    committed before the buffer (as whisper_streaming does), so a buffer cut short keeps its context. Off:
-    with 200, tiny.en repeated each buffer's sentence two or three times (78 s of speech, WER 55 %)."""
-    window_s: float | None = None
+    (the newer decode's version is kept); see ``step_s`` for its effect. It did not cause the 27 s test stream's
+    errors with a 15 s window (11.3 % WER with it, 7.0 % without, on a loaded machine): those were short
+    buffers' decodes that two decodes agreed on ("A less" for "Unless"), which ``context_s`` halves."""
+    window_s: float | None = 15.0
     """None: Whisper's 30 s encoder window; a number: the shortest window a buffer is padded to (a longer one
-    gets its own length plus 2 s). Through the CLI on the idle machine (191 s, 1 s step): 30 s 3.61/5.95 s
+    gets its own length plus 2 s). With ``context_s`` 2 and the anchor (simulated, loaded machine, 191 s):
+    15 s 1.91-2.06/2.77-3.33 s, 0.57-0.60 CPU s per audio s; 20 s 2.31/3.92 s, WER +1.59, 0.69; 30 s
+    2.87/4.45 s, +2.49, 0.73. Through the CLI on the idle machine (191 s, 1 s step): 30 s 3.61/5.95 s
     median/p90 latency, WER +0.7, 50 % CPU; 15 s 2.35/3.75 s, +1.6, 44 %. Shorter windows hallucinate (78 s,
     0.6 s step, simulated): 10 s WER +5.9, 8 s +12.4, and buffer-length windows (0) run decodes to 224
     tokens on short buffers (p90 8.8 s)."""
@@ -140,23 +160,20 @@ class LiveOptions:
     vad: VadOptions = field(default_factory=VadOptions)
 
     def __post_init__(self) -> None:
-        """Refuse an option outside :data:`LIMITS` (or a negative ``prompt_chars``) as
-        :class:`InvalidArgumentError`, before any audio is fed."""
+        """Refuse an option outside :data:`LIMITS` as :class:`InvalidArgumentError`, before any audio is fed."""
         for name, limit in LIMITS.items():
             value = getattr(self, name)
             problem = None if value is None else limit.problem(value, self)
             if problem:
                 raise InvalidArgumentError(f"live option {name}={value!r}: {problem}")
-        if isinstance(self.prompt_chars, bool) or not isinstance(self.prompt_chars, int) or self.prompt_chars < 0:
-            raise InvalidArgumentError(f"live option prompt_chars={self.prompt_chars!r}: must be a whole number, "
-                                       "0 or more")
 
     @classmethod
     def of(cls, window_s: float | None = None, step_s: float | None = None, pause_s: float | None = None,
-           anchor_s: float | None = None) -> "LiveOptions":
+           anchor_s: float | None = None, context_s: float | None = None) -> "LiveOptions":
         """The defaults with the timing options a caller sets (CLI ``listen``, the live tools) given, None for
         the default; a 30 s window is Whisper's own (None), an anchor of 0 is plain LocalAgreement-2 (None)."""
-        given = {"window_s": window_s, "step_s": step_s, "pause_s": pause_s, "anchor_s": anchor_s}
+        given = {"window_s": window_s, "step_s": step_s, "pause_s": pause_s, "anchor_s": anchor_s,
+                 "context_s": context_s}
         changes = {k: v for k, v in given.items() if v is not None}
         if changes.get("window_s") == ENCODER_WINDOW_S:
             changes["window_s"] = None
@@ -225,7 +242,10 @@ class HypothesisBuffer:
 
     def _fresh(self, words: Sequence[Word]) -> list[Word]:
         """Words of a decode that follow what is committed: later than the last committed word, and without
-        the committed tail a re-decoded buffer repeats (up to five words)."""
+        the committed tail a re-decoded buffer repeats (up to five words). Telling that tail by time alone where
+        the buffer starts well before the commit point (so that "words words words" keeps its repeats) cost
+        about 0.5 WER points on 191 s of speech (simulated, loaded machine; without ``context_s`` +2.49 in three
+        runs against +2.04, with 2 s +1.59 to +2.49 against +1.36 and +1.81)."""
         new = [w for w in words if w.start > self.last_committed_end - 0.1]
         if new and self.committed and abs(new[0].start - self.last_committed_end) < 1.0:
             for n in range(min(5, len(new), len(self.committed)), 0, -1):
@@ -234,33 +254,28 @@ class HypothesisBuffer:
                     return new[n:]
         return new
 
-    def insert(self, words: Sequence[Word], before: float = float("inf"), anchor_s: float | None = None) -> list[Word]:
-        """Take a new decode; return the words it commits: the common prefix with the previous decode, up to the
-        last word that ends by ``before``. With ``anchor_s``, also everything up to the last two words in a row
-        that both decodes hold at the same times (within ``anchor_s``), even where a word before them changed
-        (the new decode's version of it is kept)."""
+    def insert(self, words: Sequence[Word], anchor_s: float | None = None) -> list[Word]:
+        """Take a new decode; return the words it commits: the common prefix with the previous decode. With
+        ``anchor_s``, also everything up to the last two words in a row that both decodes hold at the same times
+        (within ``anchor_s``), even where a word before them changed (the new decode's version of it is kept)."""
         new = self._fresh(words)
         agreed = 0
         while (agreed < min(len(new), len(self.hypothesis))
                and _norm(new[agreed].word) == _norm(self.hypothesis[agreed].word)):
             agreed += 1
         if anchor_s is not None:
-            agreed = max(agreed, self._anchored(new, anchor_s, before))
-        while agreed and new[agreed - 1].end > before:
-            agreed -= 1
+            agreed = max(agreed, self._anchored(new, anchor_s))
         done, self.hypothesis = new[:agreed], new[agreed:]
         return self._commit(done)
 
-    def _anchored(self, new: Sequence[Word], tolerance: float, before: float) -> int:
+    def _anchored(self, new: Sequence[Word], tolerance: float) -> int:
         """How many words of ``new`` end with two consecutive words the previous hypothesis also holds, in a
-        row, at the same start and end times (within ``tolerance``), ending by ``before``; 0 if none."""
+        row, at the same start and end times (within ``tolerance``); 0 if none."""
         def same(a: Word, b: Word) -> bool:
             return (_norm(a.word) == _norm(b.word) and abs(a.start - b.start) <= tolerance
                     and abs(a.end - b.end) <= tolerance)
         old = self.hypothesis
         for j in range(len(new) - 1, 0, -1):
-            if new[j].end > before:
-                continue
             if any(same(new[j], old[i]) and same(new[j - 1], old[i - 1]) for i in range(1, len(old))):
                 return j + 1
         return 0
@@ -432,30 +447,17 @@ class OnlineProcessor:
             # nothing but silence since the last finalisation: keep only a little of it, decode nothing
             self.stats.skipped_silent += 1
             self.pending = 0
-            self._trim_to(max(0, len(self.buffer) - int(self.options.pause_s * SAMPLE_RATE)))
+            if self._silent_frames_at_end() * FRAME > MAX_CONTEXT_GAP_S * SAMPLE_RATE or not self.options.context_s:
+                self._trim_to(max(0, len(self.buffer) - int(self.options.pause_s * SAMPLE_RATE)))
             return []
         return self._decode(flush=False)
-
-    def _prompt(self) -> str:
-        """The committed text before the buffer, its last ``prompt_chars`` characters cut at a word start."""
-        if not self.options.prompt_chars:
-            return ""
-        start = self.offset / SAMPLE_RATE
-        text = "".join(w.word for w in self.words.committed[-100:] if w.end <= start + 0.05)
-        if len(text) > self.options.prompt_chars:
-            text = text[-self.options.prompt_chars:]
-            text = text[text.find(" "):] if " " in text else ""
-        return text.strip()
 
     def _transcribe(self, clip: AudioClip) -> Transcript:
         """The buffer's transcript; the language detected on the first decode is kept for the later ones, so a
         stream is detected once and never switches language between two decodes of the same words."""
-        prompt = self._prompt()
-        extra = {"prompts": [prompt]} if prompt else {}
         if self.transcription.is_default and not hasattr(self.engine, "check_options"):
-            return self.engine.transcribe_clips([clip], **extra)[0]  # type: ignore[call-arg]
-        transcript = self.engine.transcribe_clips(  # type: ignore[call-arg]
-            [clip], options=self.transcription, **extra)[0]
+            return self.engine.transcribe_clips([clip])[0]
+        transcript = self.engine.transcribe_clips([clip], options=self.transcription)[0]  # type: ignore[call-arg]
         if transcript.language_probability is not None and transcript.segments:
             self.transcription = TranscribeOptions(transcript.language, self.transcription.task)
         return transcript
@@ -480,25 +482,26 @@ class OnlineProcessor:
         base = self.offset / SAMPLE_RATE
         words = [Word(start=round(w.start + base, 3), end=round(w.end + base, 3), word=w.word,
                       probability=w.probability) for s in transcript.segments for w in (s.words or [])]
-        before = float("inf") if flush else self.received / SAMPLE_RATE - self.options.hold_s
-        committed = self.words.insert(words, before, self.options.anchor_s)
+        committed = self.words.insert(words, self.options.anchor_s)
         if flush:  # a pause: what was heard before it will not change with more audio
             committed += self.words.flush()
             self.heard_speech = False
-            self._trim_to(self._sample_of(self.words.last_committed_end))
+            self._cut_at(self.words.last_committed_end)
         else:
             committed += self._trim()
         return words_to_segments(committed)
 
     def _pace(self, spent: float) -> None:
-        """Widen the step while decoding cannot keep up with it; narrow it back when it can."""
+        """Widen the step while decoding cannot keep up with it; narrow it back when it can (a decode under 0.7 of
+        the step: with 0.5, one slow decode left a 1 s step at 1.1-1.4 s for good while decodes took 0.55-0.6
+        CPU s; simulated, loaded machine, defaults: p90 latency 4.41 s with 0.5, 2.88 s with 0.7)."""
         s, o = self.stats, self.options
         s.decodes += 1
         s.last_decode_s = round(spent, 3)
         s.decode_total_s = round(s.decode_total_s + spent, 3)
         if spent > 0.9 * s.step_s:
             s.step_s = min(o.max_step_s, round(spent * 1.25, 2))
-        elif spent < 0.5 * s.step_s:
+        elif spent < 0.7 * s.step_s:
             s.step_s = max(o.step_s, round(s.step_s * 0.8, 2))
         s.lagging = spent > o.step_s or s.behind_s > 0
 
@@ -512,16 +515,24 @@ class OnlineProcessor:
         if length_s <= self.options.trim_s:
             return []
         base = self.offset / SAMPLE_RATE
-        inside = [w for w in self.words.committed[-200:] if w.end > base]
-        ends = [w.end for w in inside if _SENTENCE_END.search(w.word.strip())]
+        # committed since the buffer was cut (not its context), and sentence ends that shorten it
+        inside = [w for w in self.words.committed[-200:] if w.end > base + self.options.context_s]
+        ends = [w.end for w in inside if _SENTENCE_END.search(w.word.strip())
+                and w.end - self.options.context_s > base + 0.5]
         forced: list[Word] = []
         if ends:
-            self._trim_to(self._sample_of(ends[-1]))
+            self._cut_at(ends[-1])
         elif length_s > self.options.max_buffer_s:
-            if not inside:
-                forced = self.words.flush()  # decodes never agreed: a buffer this long must not grow further
-            self._trim_to(self._sample_of(self.words.last_committed_end))
+            cut = self.words.last_committed_end
+            if not inside:  # decodes never agreed: a buffer this long must not grow further
+                forced = self.words.flush()
+                cut = max(self.words.last_committed_end, self.received / SAMPLE_RATE - self.options.trim_s)
+            self._cut_at(cut)
         return forced
+
+    def _cut_at(self, t: float) -> None:
+        """Start the buffer ``context_s`` before stream time ``t`` (a commit point)."""
+        self._trim_to(self._sample_of(t - self.options.context_s))
 
     def _trim_to(self, sample: int) -> None:
         cut = (max(0, min(sample, len(self.buffer))) // FRAME) * FRAME  # on a VAD frame, so frames stay aligned

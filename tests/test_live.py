@@ -98,53 +98,35 @@ def test_live_transcript_marks_partial_tail_and_searches_final_only(streamed) ->
     assert not any(id(w) in final_words for s in before_finish.partial for w in s.words or [])
 
 
+def words(text: str, t0: float = 0.0) -> list[Word]:
+    """Words of ``text`` half a second apart from ``t0``, each 0.4 s long."""
+    return [Word(start=t0 + i * 0.5, end=t0 + i * 0.5 + 0.4, word=" " + w) for i, w in enumerate(text.split())]
+
+
 def test_hypothesis_buffer_local_agreement() -> None:
     """Mutation caught: committing the newest hypothesis instead of the prefix two decodes share, or
     re-committing the committed tail a re-decoded buffer repeats."""
-    def words(text: str, t0: float) -> list[Word]:
-        return [Word(start=t0 + i * 0.5, end=t0 + i * 0.5 + 0.4, word=" " + w) for i, w in enumerate(text.split())]
     buf = HypothesisBuffer()
     assert buf.insert(words("the cat sat", 0.0)) == []
     assert [w.word for w in buf.insert(words("the cat sad on", 0.0))] == [" the", " cat"]
     assert [w.word for w in buf.insert(words("sat on the mat", 1.0))] == []  # "sat" vs "sad on": no agreement
     assert [w.word for w in buf.insert(words("cat sat on the mat", 0.85))] == [" sat", " on", " the", " mat"]
     assert [w.word.strip() for w in buf.committed] == ["the", "cat", "sat", "on", "the", "mat"]
-    held = HypothesisBuffer()  # hold: an agreed word that ends near the buffer's end waits for the next decode
-    held.insert(words("the cat sat", 0.0))
-    assert [w.word for w in held.insert(words("the cat sat on", 0.0), before=0.8)] == [" the"]
-    assert [w.word for w in held.insert(words("the cat sat on", 0.0), before=1.5)] == [" cat", " sat"]
-
 
 
 def test_hypothesis_buffer_time_anchored_commit() -> None:
-    """Mutation caught: anchoring on one word (a lone "the" at the same time), on words at other times, on
-    words too near the buffer's end, or keeping the older decode's version of the changed word."""
-    def words(text: str, t0: float = 0.0) -> list[Word]:
-        return [Word(start=t0 + i * 0.5, end=t0 + i * 0.5 + 0.4, word=" " + w) for i, w in enumerate(text.split())]
+    """Mutation caught: anchoring on one word (a lone "the" at the same time), on words at other times, or
+    keeping the older decode's version of the changed word."""
     buf = HypothesisBuffer()
     buf.insert(words("a cat sat on the mat today"))
-    assert buf.insert(words("the cat sat on the mat today"), before=1.3, anchor_s=0.2) == []  # "sat" ends at 1.4
-    assert buf.insert(words("a cat sat on the mat today")) == []  # plain LocalAgreement: the first word differs
-    assert [w.word.strip() for w in buf.insert(words("the cat sat on the mat today"), before=2.5, anchor_s=0.2)] == \
-        ["the", "cat", "sat", "on", "the"]  # up to "on the" (ends 2.4): the changed first word is the new one's
+    assert [w.word.strip() for w in buf.insert(words("the cat sat on the mat"), anchor_s=0.2)] == \
+        ["the", "cat", "sat", "on", "the", "mat"]  # up to "the mat" at the same times; the changed word: the new one
     buf = HypothesisBuffer()
     buf.insert(words("a dog ran"))
     assert buf.insert(words("the dog ran", 0.3), anchor_s=0.2) == []  # the same words 0.3 s later
     buf = HypothesisBuffer()
     buf.insert(words("a dog the mat"))
     assert buf.insert(words("one cat the bat"), anchor_s=0.2) == []  # "the" alone is no anchor
-
-def test_prompt_is_committed_text_before_the_buffer(engine) -> None:
-    """Mutation caught: a prompt holding words inside the buffer (Whisper would be told what it is about to
-    hear), one cut mid-word, or a prompt when ``prompt_chars`` is 0."""
-    from aero_agent.live import OnlineProcessor
-
-    said = [Word(start=i * 0.5, end=i * 0.5 + 0.4, word=" " + w) for i, w in enumerate("one two three four".split())]
-    processor = OnlineProcessor(engine, LiveOptions(prompt_chars=12))
-    processor.words.committed = list(said)
-    processor.offset = int(1.45 * 16_000)  # the buffer starts after "three" (ends 1.4 s)
-    assert processor._prompt() == "two three"  # " one two three" is 14 characters: cut at a word start
-    assert OnlineProcessor(engine, LiveOptions())._prompt() == ""
 
 def test_crash_keeps_final_segments_and_live_is_never_evicted(engine, tmp_path: Path) -> None:
     """Mutation caught: final segments not saved as they come (a reopened store after a crash would have no
@@ -393,3 +375,33 @@ def test_stream_vad_matches_whole_recording_and_decode_reuses_it(engine) -> None
     assert len(got) == len(whole) and (got[:len(known)] == 0.25).all()
     assert len(got) - len(known) == 3  # two whole frames and the part-frame, from the model
     assert not (vad.probabilities(samples.copy()) == 0.25).any()  # another array: the model's own figures
+
+
+class _NoWordsEngine:
+    """An engine whose VAD hears speech everywhere and whose decodes never hold a word."""
+
+    class vad:
+        @staticmethod
+        def probabilities(samples: np.ndarray, block_rows: int = 64, start_frame: int = 0) -> np.ndarray:
+            from aero_agent.vad import FRAME
+
+            return np.ones(max(0, len(samples) // FRAME - start_frame), dtype=np.float32)
+
+    def transcribe_clips(self, clips):
+        from aero_agent.transcript import Transcript
+
+        return [Transcript(segments=[], events=[], duration_s=c.duration_s) for c in clips]
+
+
+def test_buffer_stays_bounded_when_decodes_never_hold_words() -> None:
+    """Mutation caught: a buffer past ``max_buffer_s`` cut at the last committed word (the stream's start, or
+    ``context_s`` before it) when nothing was ever committed: it would grow with every second of audio."""
+    from aero_agent.live import OnlineProcessor
+
+    processor = OnlineProcessor(_NoWordsEngine(), LiveOptions(max_buffer_s=10.0, trim_s=4.0))
+    noise = np.random.default_rng(0).normal(0, 0.1, 16_000).astype(np.float32)
+    longest = 0
+    for _ in range(40):
+        processor.feed(noise)
+        longest = max(longest, len(processor.buffer))
+    assert processor.stats.decodes > 20 and longest <= 11 * 16_000, (processor.stats, longest / 16_000)
