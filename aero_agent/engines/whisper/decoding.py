@@ -48,9 +48,9 @@ class DecoderRunner:
     """One decoder step for a batch, with self-attention buffers and fixed cross-attention keys/values."""
 
     def __init__(self, model: WhisperForConditionalGeneration, int8: bool = False,
-                 values_dtype: torch.dtype = torch.float16, keys_dtype: torch.dtype = torch.float32) -> None:
+                 values_dtype: torch.dtype = torch.float16) -> None:
         decoder = model.model.decoder
-        self.values_dtype, self.keys_dtype = values_dtype, keys_dtype
+        self.values_dtype = values_dtype
         self.decoder = decoder
         self.heads = model.config.decoder_attention_heads
         self.max_len = model.config.max_target_positions
@@ -76,25 +76,24 @@ class DecoderRunner:
         return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
 
     def cross_keys_values(self, encoded: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per layer: scaled keys (``keys_dtype``) and values (``values_dtype``), both laid out (batch, heads,
-        head_dim, frames).
+        """Per layer: scaled keys (float32) and values (``values_dtype``), both laid out (batch, heads, head_dim,
+        frames).
 
         With one query per step, ``q @ K`` and ``V @ p`` in this layout stream the 1500 frames at memory
         speed; the (frames, head_dim) layout or the flash-attention kernel are several times slower here.
         ``V @ p`` is a product of long rows with one vector, which torch runs as fast in float16 as in float32
         per element, so float16 values halve its memory traffic (3.1 against 4.0 ms per layer at batch 8 on
         one AVX2 core); ``q @ K`` in float16 or bfloat16 is 4x slower than in float32 there, so the keys stay
-        float32 by default. Where the CPU multiplies bfloat16 natively (AVX512-BF16) the engine keeps them in
-        bfloat16, which halves their memory (37 of a batch's 110 MB of keys and values for 8 windows of tiny.en)
-        for a slower ``q @ K``: with its softmax 1.7 against 1.0 ms a layer at batch 8 on one AMD EPYC core
-        (loaded machine), 15 min of speech 37.3 against 35.7 CPU s in all, WER 6.43 against 6.48 %.
+        float32. Even with AVX512-BF16 (AMD EPYC, torch 2.13) bfloat16 keys, which would halve their memory (37 of
+        a batch's 110 MB for 8 windows of tiny.en), made 15 min of speech's decoder 16.2-16.9 CPU s against
+        10.4-10.8 s (in-process A/B, idle machine).
 
         Each window is projected on its own: the int8 projection then scales its input by that window alone (a
         window's keys no longer depend on the others in its batch), and the only copy besides the result is one
         window's (frames, 2 d_model) projection, not the batch's (37 MB for 8 windows)."""
         b, frames, d = encoded.shape
         layout = (b, self.heads, d // self.heads, frames)  # (batch, d_model, frames) seen per head
-        out = [(torch.empty(layout, dtype=self.keys_dtype), torch.empty(layout, dtype=self.values_dtype))
+        out = [(torch.empty(layout), torch.empty(layout, dtype=self.values_dtype))
                for _ in self.cross_proj]
         for row in range(b):  # one window at a time: the only other copy is its (frames, 2 d_model) projection
             for projection, (keys, values) in zip(self.cross_proj, out):
@@ -132,7 +131,7 @@ class DecoderRunner:
             cross_attn = layer.encoder_attn
             h = layer.encoder_attn_layer_norm(x)
             query = cross_attn.q_proj(h).view(x.shape[0], self.heads, 1, -1)  # (batch, heads, 1, head_dim)
-            weights = torch.softmax(torch.matmul(query.to(ck.dtype), ck).float(), dim=-1)  # (batch, heads, 1, frames)
+            weights = torch.softmax(torch.matmul(query, ck), dim=-1)  # (batch, heads, 1, frames)
             o = torch.matmul(cv, weights.transpose(-1, -2).to(cv.dtype)).float()  # (batch, heads, head_dim, 1)
             x = x + cross_attn.out_proj(o.reshape(x.shape))
             h = layer.final_layer_norm(x)
@@ -186,7 +185,7 @@ class DecoderRunner:
             query = self._split(layer.encoder_attn.q_proj(h))  # (batch, heads, length, head_dim)
             o = torch.empty_like(query)
             for row in range(b):  # one window at a time: its weights (heads, length, frames), not the batch's
-                weights = torch.softmax(torch.matmul(query[row].to(ck.dtype), ck[row]).float(), dim=-1)
+                weights = torch.softmax(torch.matmul(query[row], ck[row]), dim=-1)
                 for slot, (head_layer, head) in enumerate(heads):
                     if head_layer == number:
                         picked[row, slot] = weights[head]

@@ -268,7 +268,7 @@ class WhisperEngine:
         elif self.encoder_dtype != torch.float32:
             self.encoder = copy.deepcopy(self.encoder).to(self.encoder_dtype)
         self.timings = {"encoder": 0.0, "decoder": 0.0, "words": 0.0}  # seconds spent, for benchmarks
-        self.runner = self._runner(self.options.int8)
+        self.runner = DecoderRunner(self.model, int8=self.options.int8)
         sot = checkpoint.token("<|startoftranscript|>")
         prompt = (sot,) if english_only else (sot, checkpoint.token("<|en|>"), checkpoint.token("<|transcribe|>"))
         no_ts = checkpoint.token("<|notimestamps|>")
@@ -291,15 +291,10 @@ class WhisperEngine:
         twin = copy.copy(self)
         twin.options = replace(self.options, **changes)  # type: ignore[arg-type]
         if twin.options.int8 != self.options.int8:
-            twin.runner = twin._runner(twin.options.int8)
+            twin.runner = DecoderRunner(self.model, int8=twin.options.int8)
             twin.aligner = copy.copy(self.aligner)
             twin.aligner.runner = twin.runner
         return twin
-
-    def _runner(self, int8: bool) -> DecoderRunner:
-        """The decoder, with its cross-attention keys in bfloat16 where the encoder runs in bfloat16 (the CPU
-        multiplies it natively; see :meth:`DecoderRunner.cross_keys_values`)."""
-        return DecoderRunner(self.model, int8=int8, keys_dtype=self.encoder_dtype)
 
     def speech_map(self, samples: np.ndarray) -> SpeechMap:
         """Speech regions and sound of a recording, as this engine sees them."""
@@ -391,6 +386,8 @@ class WhisperEngine:
                 continue
             t0_s, t1_s = job.place(start, stop)
             seg_words = [self._word(job, w) for w in timed if first <= w.first_token < offset] if timed else None
+            if seg_words and not self.options.guards.keeps_segment([w.probability for w in seg_words]):
+                continue  # not one word the decoder believed: a hallucination on sound
             found.append(Segment(start=round(t0_s, 2), end=round(t1_s, 2), text=text,
                                  words=seg_words if self.options.word_timestamps else None))
         return found

@@ -40,6 +40,15 @@ class GuardOptions:
     speech clip decodes at -0.74 or better and no-speech 0.29 or less; the hallucinations on its non-speech
     clips at -0.76 to -1.8 and 0.36 to 0.95 (a 'Mmm...' on whale song at 0.36 and -0.89)."""
 
+    min_word_probability: float = 0.15
+    """A segment none of whose words the decoder gave at least this probability is dropped (openai-whisper
+    counts a word under 0.15 as an anomaly when it looks for hallucinations). Measured: tiny.en wrote "you" at
+    0.03 on the music after the speech of tests/test_vad.py's podcast join, inside a speech window."""
+
+    def keeps_segment(self, word_probabilities: list[float]) -> bool:
+        """Whether a segment with these word probabilities is kept (without words: kept)."""
+        return not word_probabilities or max(word_probabilities) >= self.min_word_probability
+
     def accepts(self, decoded: Decoded, text: str, doubtful: bool) -> bool:
         """Whether to keep a window's text.
 
