@@ -152,7 +152,6 @@ class WordAligner:
         # starts and 89 -> 91 % of ends within 0.2 s (fitted on those 8 files).
         self.lead_s = lead_s
 
-    @torch.inference_mode()
     def _token_probs(self, hidden: torch.Tensor, text: list[int], eot: int, rows: int = 32) -> np.ndarray:
         """Each text token's probability under the decoder (over the text tokens, before ``eot``), ``rows``
         tokens at a time: a window's whole (tokens, vocabulary) logits are 31 MB for 150 tokens of tiny.en."""
@@ -163,6 +162,7 @@ class WordAligner:
             out.append(torch.exp(picked - torch.logsumexp(logits, dim=-1)))
         return torch.cat(out).numpy()
 
+    @torch.inference_mode()
     def align(self, cross: list[tuple[torch.Tensor, torch.Tensor]], texts: Sequence[list[int]],
               durations_s: Sequence[float], special: SpecialTokens | None = None) -> list[list[WordTiming]]:
         """Word timings (window seconds) of each window's text tokens, given its cross-attention keys/values
