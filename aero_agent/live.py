@@ -197,6 +197,7 @@ WindowArg = timing_arg("window_s")
 StepArg = timing_arg("step_s")
 PauseArg = timing_arg("pause_s")
 AnchorArg = timing_arg("anchor_s")
+ContextArg = timing_arg("context_s")
 """The timing options (:meth:`LiveOptions.of`) as the live tools' arguments."""
 
 

@@ -96,10 +96,10 @@ def test_langchain_start_live_session_language_and_task(engine) -> None:
     kit.store.shutdown()
 
 
-TIMING = {"window_s": 15.0, "step_s": 1.5, "pause_s": 0.4, "anchor_s": 0.2}
+TIMING = {"window_s": 15.0, "step_s": 1.5, "pause_s": 0.4, "anchor_s": 0.2, "context_s": 1.0}
 """Non-default timing options, as a caller would set them."""
 BAD_TIMING = [("step_s", 0.0), ("step_s", 4.5), ("window_s", -5.0), ("window_s", 45.0), ("pause_s", 0.0),
-              ("pause_s", 30.0), ("anchor_s", -0.1), ("anchor_s", 3.0)]
+              ("pause_s", 30.0), ("anchor_s", -0.1), ("anchor_s", 3.0), ("context_s", -1.0), ("context_s", 9.0)]
 
 
 def _uses_timing(session) -> None:

@@ -10,7 +10,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from aero_agent.languages import TranscribeOptions
-from aero_agent.live import (MAX_BASE64_CHARS, AnchorArg, LiveOptions, PauseArg, StepArg, WindowArg,
+from aero_agent.live import (MAX_BASE64_CHARS, AnchorArg, ContextArg, LiveOptions, PauseArg, StepArg, WindowArg,
                              decode_base64_chunk)
 from aero_agent.render import live_update_text
 from aero_agent.session import AudioSession
@@ -68,16 +68,18 @@ async def start_live_session(
     step_s: StepArg = None,
     pause_s: PauseArg = None,
     anchor_s: AnchorArg = None,
+    context_s: ContextArg = None,
 ) -> Annotated[CallToolResult, SessionStatus]:
     """Start a session on audio that is still being spoken (a call, a meeting, a lecture).
 
     Send the audio with append_audio as it arrives (16 kHz mono), then call finish_live_session. Meanwhile
     transcribe_audio, search_audio and ask_audio work on the text that is final so far. A language or task
-    the model cannot honour is refused here, before any audio is sent. window_s, step_s, pause_s and
-    anchor_s tune how soon text becomes final against its accuracy; leave them empty for the defaults.
+    the model cannot honour is refused here, before any audio is sent. window_s, step_s, pause_s,
+    anchor_s and context_s tune how soon text becomes final against its accuracy; leave them empty for the defaults.
     """
     transcription = TranscribeOptions.of(language, task)
-    options = LiveOptions.of(window_s=window_s, step_s=step_s, pause_s=pause_s, anchor_s=anchor_s)
+    options = LiveOptions.of(window_s=window_s, step_s=step_s, pause_s=pause_s, anchor_s=anchor_s,
+                             context_s=context_s)
     store = await app.backend.store()
     session = await app.backend.run(store.open_live, options=options, transcription=transcription,
                                     what="starting a live session")
