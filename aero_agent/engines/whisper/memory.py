@@ -21,7 +21,8 @@ loaded engine while encoding / projecting keys and values / decoding / aligning 
 before): the encoder states are freed once projected into keys and values; each window is projected on its
 own (one window's projection is the only copy); the aligner keeps its attention weights in float16 and takes
 token probabilities 32 tokens at a time; oneDNN's kernel cache is capped (``bound_kernel_cache``). Whole
-process, ``benchmarks/asr.py`` ours alone on the idle machine: 15 min 1162 -> 1089 MB, 60 min 1362 -> 1259 MB.
+process after them (``benchmarks/asr.py``, idle machine, next to faster-whisper batched): 15 min 1086 MB against
+1412, 60 min 1256 MB against 1540.
 """
 
 from __future__ import annotations
