@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from aero_agent.languages import TranscribeOptions
+from aero_agent.languages import MAX_BEAM, TranscribeOptions
 from aero_agent.paths import resolve_allowed
 from aero_agent.render import status_line
 from aero_agent.session import SessionInfo
@@ -47,6 +47,9 @@ async def open_audio(
     num_speakers: NumSpeakers = None,
     language: Language = None,
     task: TaskArg = "transcribe",
+    beam_size: Annotated[int | None, Field(ge=1, le=MAX_BEAM, description=(
+        "Hypotheses kept while decoding: 1 greedy, 5 as faster-whisper. Empty: the engine's measured choice "
+        "(beam search where it pays)."))] = None,
     ctx: Context | None = None,
 ) -> Annotated[CallToolResult, OpenAudioResult]:
     """Open a recording: decode it, then encode it once so that later calls are fast.
@@ -61,7 +64,7 @@ async def open_audio(
     deadline = backend.deadline(wait_s)
     store = await backend.store(deadline)
     real = await backend.run(resolve_allowed, path, app.roots, deadline=deadline, what="checking the path")
-    transcription = TranscribeOptions.of(language, task)
+    transcription = TranscribeOptions.of(language, task, beam_size)
     info = await backend.run(store.find, real, None, transcription, deadline=deadline,
                              what="looking for an open session") if reuse else None
     reused = info is not None
