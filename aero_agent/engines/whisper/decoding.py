@@ -13,7 +13,7 @@ from typing import Protocol, Sequence
 
 import torch
 import torch.nn.functional as F
-from transformers import WhisperForConditionalGeneration
+from aero_agent.engines.whisper.net import WhisperNet
 
 from aero_agent.engines.whisper.memory import PackedRows
 from aero_agent.engines.whisper.quantize import int8_linears, int8_projection
@@ -47,7 +47,7 @@ class SpecialTokens:
 class DecoderRunner:
     """One decoder step for a batch, with self-attention buffers and fixed cross-attention keys/values."""
 
-    def __init__(self, model: WhisperForConditionalGeneration, int8: bool = False,
+    def __init__(self, model: WhisperNet, int8: bool = False,
                  values_dtype: torch.dtype = torch.float16) -> None:
         decoder = model.model.decoder
         self.values_dtype = values_dtype
