@@ -56,15 +56,21 @@ class WhisperDims:
         return asdict(self)
 
 
-def _linear(inputs: int, outputs: int, bias: bool = True) -> nn.Linear:
-    """An ``nn.Linear`` (exactly that type: int8 quantisation swaps by type) with empty parameters, which the
-    checkpoint then assigns: its random initialisation would cost a fifth of a second on tiny.en alone."""
+def linear_of(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
+    """An ``nn.Linear`` (exactly that type: int8 quantisation swaps by type) holding ``weight`` (out, in) and
+    ``bias``, built without the random initialisation ``nn.Linear(...)`` runs first (a fifth of a second for
+    tiny.en's layers alone)."""
     layer = nn.Linear.__new__(nn.Linear)
     nn.Module.__init__(layer)
-    layer.in_features, layer.out_features = inputs, outputs
-    layer.weight = nn.Parameter(torch.empty(outputs, inputs), requires_grad=False)
-    layer.register_parameter("bias", nn.Parameter(torch.empty(outputs), requires_grad=False) if bias else None)
+    layer.out_features, layer.in_features = weight.shape
+    layer.weight = nn.Parameter(weight, requires_grad=False)
+    layer.register_parameter("bias", None if bias is None else nn.Parameter(bias, requires_grad=False))
     return layer
+
+
+def _linear(inputs: int, outputs: int, bias: bool = True) -> nn.Linear:
+    """A linear layer with empty parameters, which the checkpoint then assigns."""
+    return linear_of(torch.empty(outputs, inputs), torch.empty(outputs) if bias else None)
 
 
 def _embedding(count: int, dim: int) -> nn.Embedding:

@@ -25,9 +25,10 @@ _RANGE = 127.5  # (quant_max - quant_min) / 2 for qint8, as torch's symmetric ob
 def int8_weight(weight: torch.Tensor) -> torch.Tensor:
     """``weight`` (out, in) quantised to qint8 with one symmetric scale per output row (zero point 0)."""
     w = weight.detach().float()
-    low, high = torch.aminmax(w, dim=1)
-    scale = torch.maximum(torch.maximum(-low.clamp(max=0), high.clamp(min=0)) / _RANGE,
-                          torch.tensor(torch.finfo(torch.float32).eps))
+    # the observer's max(-min(low, 0), max(high, 0)) is each row's largest magnitude, read in one pass without a
+    # temporary (torch.aminmax along rows, or abs then amax, took several times longer)
+    largest = torch.linalg.vector_norm(w, ord=float("inf"), dim=1)
+    scale = torch.clamp(largest / _RANGE, min=torch.finfo(torch.float32).eps)
     return torch.quantize_per_channel(w, scale.double(), torch.zeros(len(scale), dtype=torch.int64), 0, torch.qint8)
 
 
