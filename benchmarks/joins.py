@@ -150,7 +150,7 @@ def engines(names: list[str], ours_options: dict, threads: int,
     if "ours" in names:
         from aero_agent.audio import AudioClip
         from aero_agent.engines.whisper import WhisperEngine
-        from aero_agent.languages import TranscribeOptions
+        from aero_agent.transcription import TranscribeOptions
 
         from aero_agent.engines.whisper.decoding import BeamPolicy
 

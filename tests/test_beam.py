@@ -13,7 +13,7 @@ from aero_agent.data import EXAMPLE_TEXT, example_path
 from aero_agent.engines.whisper.decoding import BeamPolicy, Row, decode_windows
 from aero_agent.errors import InvalidArgumentError
 from aero_agent.evaluation import word_error_rate
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 
 
 @pytest.fixture(scope="module")
