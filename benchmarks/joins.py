@@ -230,6 +230,8 @@ def run_half(half: str, built: dict[str, list[Case]], runners: dict[str, Callabl
                 res[kind]["spread"] = round(max(per) - min(per), 2)
             if kind in ("podcast", "shift"):
                 res[kind]["texts"] = [h.text for h in heard]
+            print(f"[{half}] {name} {kind}: " + json.dumps({k: v for k, v in res[kind].items() if k != "texts"}),
+                  file=sys.stderr, flush=True)
         out[name] = res
         print(f"[{half}] {name}: " + ", ".join(f"{k} {v['wer']}%" for k, v in res.items()), file=sys.stderr, flush=True)
     return out

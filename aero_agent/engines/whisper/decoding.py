@@ -451,8 +451,9 @@ class BeamPolicy:
     """Beams where beam search runs."""
     side: bool = True
     """Doubtful and repair windows (a few seconds each: a small share of the work)."""
-    short_s: float = 0.0
-    """A recording at most this long is decoded with beams throughout."""
+    short_s: float = 120.0
+    """A recording at most this long is decoded with beams throughout (a short recording's beam search costs
+    little time in all; see BENCHMARKS.md, "Joins, shifts and music")."""
     retry_below: float | None = None
     """A greedy window whose average log-probability is below this is decoded again with beams (None: never)."""
 

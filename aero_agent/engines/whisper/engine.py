@@ -162,7 +162,7 @@ class Job:
     def place(self, start: float, end: float) -> tuple[float, float]:
         """A span's times in the job as times in its clip."""
         lo, hi = self.window.start / SAMPLE_RATE, self.window.end / SAMPLE_RATE
-        return max(0.0, min(start + lo, hi)), max(0.0, min(end + lo, hi))  # a window may start before the clip
+        return min(start + lo, hi), min(end + lo, hi)
 
 
 class _JobQueue:
