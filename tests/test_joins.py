@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from aero_agent.audio import AudioClip, load_audio
-from aero_agent.engines.whisper.guards import drop_repeats
+from aero_agent.engines.whisper.guards import drop_repeats, is_caption
 from aero_agent.evaluation import normalize, word_error_rate
 from aero_agent.transcript import Segment, Word
 
@@ -117,3 +117,10 @@ def test_drop_repeats_keeps_a_word_once_across_a_join() -> None:
     assert len(drop_repeats(kept)) == 2
     refrain = [_segment(0.0, "row row your boat"), _segment(10.0, "row row your boat")]  # far apart: kept
     assert len(drop_repeats(refrain)) == 2
+
+
+def test_a_hum_on_music_is_not_a_word() -> None:
+    """Catches 'Mmm.' kept as text (tiny.en wrote it on the whale song closing the tuning half's podcast join),
+    and words that merely start like a hum, or a listener's 'Mm-hmm', dropped."""
+    assert all(is_caption(t) for t in (" Mmm.", " Hmm...", " Mmm... Mmm...", " mm"))
+    assert not any(is_caption(t) for t in (" Mm-hmm.", " Hmm, I think so.", " mummy", " Mmm, good."))

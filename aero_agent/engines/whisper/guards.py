@@ -18,9 +18,11 @@ def compression_ratio(text: str) -> float:
 
 
 # What Whisper writes for sound it was trained to caption rather than transcribe: "Music", "[Applause]",
-# "(laughs)", "♪". A window that says only this heard no speech.
-_CAPTION = re.compile(r"^[\W_]*(?:(?:music|applause|laughter|laughs|silence|noise|inaudible|blank_audio)[\W_]*)*$|^[\s♪♫.,!]*$",
-                      re.IGNORECASE)
+# "(laughs)", "♪", and hums ("Mmm.", "Hmm..."), which it writes on whale song and music (the tuning half's
+# podcast join, inside a speech window); Whisper's English normaliser drops them from references too. A window
+# that says only this heard no speech. ("Mm-hmm", a listener's yes, is kept.)
+_CAPTION = re.compile(r"^[\W_]*(?:(?:music|applause|laughter|laughs|silence|noise|inaudible|blank_audio|h?mm+|hm+)"
+                      r"(?![\w-])[\W_]*)*$|^[\s♪♫.,!]*$", re.IGNORECASE)
 
 
 def is_caption(text: str) -> bool:
