@@ -23,6 +23,7 @@ from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRu
 from aero_agent.engines.whisper.encoder import encode, pad_batch
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel
 from aero_agent.engines.whisper.guards import GuardOptions, is_caption
+from aero_agent.engines.whisper.isa import cpu_isa
 from aero_agent.engines.whisper.languages import ClipLanguage, LanguagePrompts, prompt_groups
 from aero_agent.engines.whisper.memory import (ENCODER_ROWS, PackedRows, bound_kernel_cache, release_large_blocks,
                                                trim_heap)
@@ -39,8 +40,9 @@ if TYPE_CHECKING:  # a type hint only: the engine imports without audio decoding
 
 
 def _encoder_dtype(choice: torch.dtype | str | None, english_only: bool) -> torch.dtype:
-    """``auto``: bfloat16 where the CPU multiplies bfloat16 natively (AMX tiles; AVX512-BF16 for English-only
-    models), else float32 (``AERO_ENCODER_DTYPE=float32`` keeps float32).
+    """``auto``: bfloat16 where the kernels in force multiply bfloat16 natively (AMX tiles; AVX512-BF16 for
+    English-only models; see :func:`~aero_agent.engines.whisper.isa.cpu_isa`), else float32
+    (``AERO_ENCODER_DTYPE=float32`` keeps float32).
 
     With AMX, bfloat16 halves the encoder's matrix products at no cost in WER. With AVX512-BF16 alone (AMD EPYC,
     torch 2.13, one thread, alternating in one script) a 30 s window took 0.40 s against 0.65-0.67 s in float32
@@ -56,9 +58,8 @@ def _encoder_dtype(choice: torch.dtype | str | None, english_only: bool) -> torc
     if choice in (None, "auto"):
         if os.environ.get("AERO_ENCODER_DTYPE", "auto") == "float32":
             return torch.float32
-        amx = bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-        avx512_bf16 = bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
-        return torch.bfloat16 if amx or (avx512_bf16 and english_only) else torch.float32
+        isa = cpu_isa()  # the kernels in force: a run capped to AVX2 takes the AVX2 machine's float32 path
+        return torch.bfloat16 if isa.amx or (isa.native_bf16 and english_only) else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[choice]
 
 
