@@ -10,16 +10,16 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from aero_agent.engines.base import EncodedAudio
 from aero_agent.errors import CorruptSessionError
 from aero_agent.hashing import sha256_file
 from aero_agent.results import Turn
 from aero_agent.transcript import Transcript
+
+if TYPE_CHECKING:  # torch is imported where tensors are read or written: a server starts without it
+    import torch
 
 INFO, TRANSCRIPT, HISTORY, META = "info.json", "transcript.json", "history.json", "encoded.json"
 TENSORS, VOLATILE = "tensors.safetensors", "turn_tensors.safetensors"
@@ -48,6 +48,8 @@ def _write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> str | None:
     if not tensors:
         path.unlink(missing_ok=True)
         return None
+    from safetensors.torch import save_file
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -90,6 +92,8 @@ def load_encoded(folder: Path) -> EncodedAudio | None:
     if not (folder / META).exists():
         return None
     head = json.loads((folder / META).read_text("utf-8"))
+    from safetensors.torch import load_file
+
     tensors = {}
     if head.get("tensors_sha256"):
         path = folder / TENSORS
