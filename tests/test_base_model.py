@@ -18,7 +18,7 @@ import pytest
 from aero_agent.audio import load_audio
 from aero_agent.errors import AudioNotFoundError, EnglishOnlyModelError, InvalidArgumentError
 from aero_agent.evaluation import word_error_rate
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.session import AudioSession
 
 DATA = Path(__file__).parent / "data"

@@ -30,7 +30,7 @@ from aero_agent.engines.whisper.memory import (ENCODER_ROWS, PackedRows, bound_k
 from aero_agent.engines.whisper.quantize import int8_linears
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.results import Turn
 from aero_agent.transcript import AudioEvent, Segment, Transcript, Word
 from aero_agent.vad import SileroVad, VadOptions
