@@ -10,9 +10,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CODE = ("import json, torch; from aero_agent.engines.whisper.isa import cpu_isa;"
-        "from aero_agent.engines.whisper.engine import _encoder_dtype; i = cpu_isa();"
+        "from aero_agent.engines.whisper.options import encoder_dtype; i = cpu_isa();"
         "print(json.dumps({'capability': i.capability, 'capped': i.capped, 'bf16': i.native_bf16,"
-        "'dtype': str(_encoder_dtype('auto', True)), 'line': i.describe()}))")
+        "'dtype': str(encoder_dtype('auto', True)), 'line': i.describe()}))")
 
 
 def _run(extra: dict[str, str]) -> dict:
