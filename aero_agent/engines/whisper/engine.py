@@ -25,7 +25,7 @@ from aero_agent.engines.whisper.jobs import Job, JobQueue
 from aero_agent.engines.whisper.languages import ClipLanguage, LanguagePrompts, prompt_groups
 from aero_agent.engines.whisper.memory import ENCODER_ROWS, PackedRows, bound_kernel_cache, release_large_blocks
 from aero_agent.engines.whisper.models import load_checkpoint
-from aero_agent.engines.whisper.options import WhisperOptions, encoder_dtype
+from aero_agent.engines.whisper.options import WhisperOptions, encoder_dtype, encoder_int8
 from aero_agent.engines.whisper.pipeline import run_batches
 from aero_agent.engines.whisper.quantize import int8_linears
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
@@ -71,9 +71,10 @@ class WhisperEngine:
         self.mel = LogMel(self.model.config.num_mel_bins)
         self.encoder = self.model.model.encoder
         english_only = self.model.config.vocab_size < 51865
-        self.encoder_dtype = (torch.float32 if self.options.int8_encoder
+        self.int8_encoder = encoder_int8(self.options.int8_encoder, english_only)
+        self.encoder_dtype = (torch.float32 if self.int8_encoder
                               else encoder_dtype(self.options.encoder_dtype, english_only))
-        if self.options.int8_encoder:  # copies: the float32 model stays as loaded
+        if self.int8_encoder:  # copies: the float32 model stays as loaded
             self.encoder = int8_linears(self.encoder)
         elif self.encoder_dtype != torch.float32:
             self.encoder = copy.deepcopy(self.encoder).to(self.encoder_dtype)
