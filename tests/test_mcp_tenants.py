@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 import pytest
+from mcp.types import ResourceTemplateReference
 
 from aero_agent.data import example_path
 
@@ -36,6 +37,7 @@ TOKENS = {"acme": "acme-token-0123456789abcdef", "globex": "globex-token-0123456
 CLIPS = {"acme": ("pocketsphinx_goforward.wav", "forward"), "globex": ("mfa_thoughts.wav", "thousand"),
          "default": ("mfa_youknow.wav", "montreal")}
 MISSING = "s000000000000"  # the shape of a session id, never issued
+SESSION_TEMPLATE = ResourceTemplateReference(type="ref/resource", uri="audio://sessions/{session_id}")
 
 
 def _text(result: Any) -> str:
@@ -161,10 +163,7 @@ def test_two_tenants_never_see_each_other(team):
                 out.append(f"resource{suffix} {type(exc).__name__} {exc}")
         prompt = await client.get_prompt("summarize_recording", {"audio": sid})
         out.append("prompt " + prompt.messages[0].content.text)
-        from mcp.types import ResourceTemplateReference
-
-        done = await client.complete(ResourceTemplateReference(type="ref/resource", uri="audio://sessions/{session_id}"),
-                                     {"name": "session_id", "value": sid[:6]})
+        done = await client.complete(SESSION_TEMPLATE, {"name": "session_id", "value": sid[:6]})
         out.append(f"complete {[v for v in done.completion.values if v in (sid, MISSING)]}")
         return [a.replace(sid, "<ID>") for a in out]
 
@@ -197,7 +196,7 @@ def test_two_tenants_never_see_each_other(team):
 
 def test_completions_offer_the_tenants_own_ids_and_files(team):
     """Catches: completion/complete missing, completing another tenant's ids, or not offering files."""
-    from mcp.types import PromptReference, ResourceTemplateReference
+    from mcp.types import PromptReference
 
     sessions = team["sessions"]
     if set(sessions) != {"acme", "globex"}:
@@ -205,8 +204,7 @@ def test_completions_offer_the_tenants_own_ids_and_files(team):
 
     async def script() -> None:
         async with client_of(team["url"], "acme") as acme:
-            ids = await acme.complete(ResourceTemplateReference(type="ref/resource", uri="audio://sessions/{session_id}"),
-                                      {"name": "session_id", "value": "s"})
+            ids = await acme.complete(SESSION_TEMPLATE, {"name": "session_id", "value": "s"})
             assert sessions["acme"] in ids.completion.values and sessions["globex"] not in ids.completion.values
             files = await acme.complete(PromptReference(type="ref/prompt", name="summarize_recording"),
                                         {"name": "audio", "value": "ac"})

@@ -129,4 +129,5 @@ def auth_options(tokens: Iterable[str | TenantToken], url: str) -> dict[str, Any
     """What :func:`aero_mcp.create_server` passes to ``MCPServer`` to require one of ``tokens`` on every HTTP
     request. ``url`` is the server's own address; the SDK's settings need an issuer, and a static-token
     server is its own."""
-    return {"auth": AuthSettings(issuer_url=url, resource_server_url=None), "token_verifier": StaticTokenVerifier(tokens)}
+    return {"auth": AuthSettings(issuer_url=url, resource_server_url=None),
+            "token_verifier": StaticTokenVerifier(tokens)}

@@ -16,7 +16,7 @@ from aero_mcp.backend import Backend, UserError
 from aero_mcp.tenants import DEFAULT_TENANT, Tenants
 
 if TYPE_CHECKING:
-    from aero_mcp.app import AppState
+    from aero_mcp.registry import AppState
 
 log = logging.getLogger("aero_mcp")
 
@@ -66,7 +66,7 @@ class Tenancy:
             return self._states[name]
 
     async def _make(self, name: str) -> AppState:
-        from aero_mcp.app import AppState
+        from aero_mcp.registry import AppState
 
         tenant = self.tenants.get(name)
         if tenant is None:  # the verifiers accept only known tenants; this is a second line

@@ -204,7 +204,8 @@ def _oauth(args: argparse.Namespace, url: str, tenants, audit) -> dict:
     try:
         from aero_mcp.oauth import OAuthOptions, discover, oauth_options
     except ImportError as exc:
-        raise AuthConfigError(f"OAuth needs PyJWT with its crypto extra ({exc}): pip install 'aero-agent[oauth]'") from exc
+        raise AuthConfigError(f"OAuth needs PyJWT with its crypto extra ({exc}): "
+                              "pip install 'aero-agent[oauth]'") from exc
 
     if not args.oauth_issuer or not args.oauth_audience:
         raise AuthConfigError("OAuth needs --oauth-issuer (the tokens' iss, named in the resource metadata) and "

@@ -150,7 +150,8 @@ class JwtVerifier:
                 raise TokenRejected(f"claim {o.tenant_claim!r} does not name a tenant")
         if not self.accept_tenant(tenant):
             raise TokenRejected(f"tenant {tenant!r} is not served here")
-        return AccessToken(token=token, client_id=str(claims.get("client_id") or claims.get("azp") or claims.get("sub")),
+        client = claims.get("client_id") or claims.get("azp") or claims.get("sub")
+        return AccessToken(token=token, client_id=str(client),
                            scopes=_scopes(claims), expires_at=int(claims["exp"]), subject=claims.get("sub"),
                            claims={"iss": claims["iss"], TENANT_CLAIM: tenant})
 
@@ -167,8 +168,8 @@ def oauth_options(options: OAuthOptions, resource_url: str, accept_tenant: Calla
                   on_reject: Callable[[str], None] | None = None) -> dict[str, Any]:
     """What :func:`aero_mcp.create_server` passes to ``MCPServer``: the SDK's resource-server settings (its
     Protected Resource Metadata names the issuer; every request needs audio:read, and the scope gate of
-    :mod:`aero_mcp.http_app` asks audio:write of the tools that change something) and the JWT verifier. The verifier checks the
-    audience itself, so the SDK's own resource check stays off."""
+    :mod:`aero_mcp.http_app` asks audio:write of the tools that change something) and the JWT verifier. The
+    verifier checks the audience itself, so the SDK's own resource check stays off."""
     settings = AuthSettings(issuer_url=options.issuer, resource_server_url=resource_url,
                             required_scopes=[READ_SCOPE], validate_token_resource=False)
     return {"auth": settings, "token_verifier": JwtVerifier(options, accept_tenant, on_reject)}

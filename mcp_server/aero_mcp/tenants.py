@@ -103,7 +103,8 @@ def _spec(name: str, fields: Any, path: Path) -> TenantSpec:
         raise TenantConfigError(f"{where} must be a table")
     unknown = set(fields) - _KEYS
     if unknown:
-        raise TenantConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_KEYS))}")
+        raise TenantConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                                f"known: {', '.join(sorted(_KEYS))}")
 
     def number(key: str, kind: type) -> Any:
         value = fields.get(key)

@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from aero_mcp.app import OPENS, App, AppState, NumSpeakers, SpeakersArg, result, tool
+from aero_mcp.registry import OPENS, App, AppState, NumSpeakers, SpeakersArg, result, tool
 from aero_mcp.models import OpenAudioResult
 from aero_mcp.tools_sessions import Language, TaskArg, open_source
 from aero_mcp.uploads import MAX_CHUNK_CHARS, decode_base64
