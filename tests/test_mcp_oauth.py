@@ -289,6 +289,7 @@ def test_scopes_read_only_tools_need_audio_read_the_rest_audio_write(oauth_serve
     scoped = [e for e in log if e["event"] == "auth_failure" and e["outcome"] == "403"]
     assert {"open_audio", "close_audio_session", "ask_audio", "start_upload"} <= {e["tool"] for e in scoped}
     assert all(e["tenant"] == "acme" and e["principal"] == "user-1" for e in scoped)
+    assert {e["error"] for e in scoped} == {"missing scope audio:write", "missing scope audio:read"}
 
 
 def test_real_clients_of_two_tenants_reach_the_tools_and_are_audited(oauth_server, issuer):

@@ -44,6 +44,52 @@ def _text(result: Any) -> str:
     return "\n".join(getattr(b, "text", "") for b in result.content)
 
 
+def test_tenant_files_tokens_and_quotas_are_checked(tmp_path: Path):
+    """Catches: a tenants file whose mistakes pass silently, two tenants sharing a store, token lines given to
+    the wrong tenant, and a daily audio cap that forgets what was used (it must hold across restarts)."""
+    from aero_mcp import ServerConfig
+    from aero_mcp.auth import AuthConfigError, load_token_entries, parse_token_line
+    from aero_mcp.quotas import DailyAudio, QuotaExceededError
+    from aero_mcp.tenants import TenantConfigError, Tenants, load_tenants
+
+    base = ServerConfig(allow_dirs=[tmp_path], store_dir=tmp_path / "store")
+    path = tmp_path / "tenants.toml"
+    path.write_text('[tenants.acme]\nmax_sessions = 2\nmax_store_mb = 1.5\nmax_audio_hours_per_day = 0.5\n'
+                    f'allow_dirs = ["{tmp_path}"]\n[tenants.globex]\n')
+    tenants = Tenants(base, load_tenants(path))
+    acme = tenants.get("acme")
+    assert acme.config.store_dir == (tmp_path / "store" / ".tenants" / "acme").resolve()
+    assert acme.config.max_sessions == 2 and acme.config.max_store_bytes == int(1.5 * 2**20)
+    assert acme.config.allow_dirs == [tmp_path.resolve()] and tenants.get("globex").config.allow_dirs == []
+    assert tenants.default.config.store_dir == base.store_dir and tenants.default.config.allow_dirs == base.allow_dirs
+    assert tenants.get("initech") is None and tenants.multi
+    for bad, message in (('[tenants.acme]\nmax_sesions = 2\n', "unknown key"),
+                         ('[tenants.acme]\nmax_sessions = -1\n', "positive"),
+                         ('[tenants.acme]\nmax_sessions = 1.5\n', "whole"),
+                         ('[tenants."a b"]\n', "tenant name"), ('acme = 1\n', r"needs \[tenants"),
+                         ('[tenants.acme\n', "not valid TOML")):
+        path.write_text(bad)
+        with pytest.raises(TenantConfigError, match=message):
+            load_tenants(path)
+    path.write_text(f'[tenants.a]\nstore = "{tmp_path / "x"}"\n[tenants.b]\nstore = "{tmp_path / "x" / "y"}"\n')
+    with pytest.raises(TenantConfigError, match="overlap"):
+        Tenants(base, load_tenants(path))
+
+    assert parse_token_line("acme:secret-0123456789abcdef") == ("acme", "secret-0123456789abcdef")
+    assert parse_token_line("secret-0123456789abcdef") == ("default", "secret-0123456789abcdef")
+    tokens = tmp_path / "tokens"
+    tokens.write_text("acme:aaaa-0123456789abcdef\nbbbb-0123456789abcdef\nglobex:aaaa-0123456789abcdef\n")
+    with pytest.raises(AuthConfigError, match="appears twice"):
+        load_token_entries(tokens, environ={})
+
+    meter = DailyAudio(tmp_path / "usage.json", cap_h=0.01)  # 36 s
+    meter.charge(30)
+    with pytest.raises(QuotaExceededError, match="QuotaExceeded"):
+        DailyAudio(tmp_path / "usage.json", cap_h=0.01).charge(10)  # a restarted server still knows
+    DailyAudio(tmp_path / "usage.json", cap_h=0.01).charge(6)
+    assert DailyAudio(tmp_path / "none.json", cap_h=None).charge(1e9) is None
+
+
 @pytest.fixture(scope="module")
 def team(tmp_path_factory, engine):
     """The module's server: a default store holding one session made before it starts, three tenants with

@@ -144,10 +144,16 @@ class AuditRefusals:
                 self.audit.write("auth_failure", tenant=tenant_of(token) if token else None,
                                  principal=principal_of(token), tool=holder.get("tool"), session_id=None,
                                  outcome=str(status["code"]),
-                                 error=holder.get("reason") or ("token not accepted" if _has_bearer(scope)
-                                                                else "no bearer token"),
+                                 error=holder.get("reason") or _default_reason(scope, status["code"]),
                                  method=scope.get("method"), path=scope.get("path"),
                                  duration_ms=round((time.perf_counter() - t0) * 1000, 1))
+
+
+def _default_reason(scope: Scope, status: int) -> str:
+    """Why a request was refused when no verifier or gate said: the SDK's own checks."""
+    if status == 403:
+        return "missing scope audio:read"  # the SDK's required scope
+    return "token not accepted" if _has_bearer(scope) else "no bearer token"
 
 
 def _has_bearer(scope: Scope) -> bool:

@@ -244,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         config = tenants.default.config
         audit = _audit(args)
         server_options = http_auth(args, tenants, audit)
+        if tenants.multi and not server_options:
+            log.warning("--tenants without authentication: every caller is the default tenant")
         reasoner = _reasoner(args.reasoner)
     except (ValueError, AeroError) as exc:
         log.error("%s", exc)
