@@ -26,18 +26,18 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def http_server(root: Path, *options: str, timeout_s: float = 120) -> Iterator[dict[str, Any]]:
-    """``python -m aero_mcp --transport streamable-http --port <free> *options``, its stderr in
-    ``root/stderr.log``; yields its ``url``, ``port`` and ``proc`` once the port accepts connections."""
+    """``python -m aero_mcp --transport streamable-http --port <free> *options``, its stdout and stderr in
+    ``root/stdout.log`` and ``root/stderr.log``; yields its ``url``, ``port`` and ``proc`` once the port accepts
+    connections."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "mcp_server"),
                                                        os.environ.get("PYTHONPATH", "")]))
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.pop("AERO_MCP_AUTH_TOKEN", None)
     log = root / "stderr.log"
-    with open(log, "w") as err:
+    with open(root / "stdout.log", "w") as out, open(log, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "aero_mcp", "--transport", "streamable-http", "--port",
-                                 str(port), *options], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err, env=env)
+                                 str(port), *options], stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
