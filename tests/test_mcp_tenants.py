@@ -284,8 +284,13 @@ def test_remote_audio_in_chunks_and_the_daily_quota(team):
                     assert again.is_error and f"offset {offset + chunk}" in _text(again)
             opened = await acme.call_tool("finish_upload", {"upload_id": upload, "sha256": digest, "wait_s": 50})
             assert opened.structured_content["status"] == "ready", _text(opened)
-            said = (await acme.call_tool("transcribe_audio", {"session_id": opened.structured_content["session_id"]}))
+            uploaded = opened.structured_content["session_id"]
+            said = (await acme.call_tool("transcribe_audio", {"session_id": uploaded}))
             assert "ask not what your country" in _text(said).lower()
+            kept = Path(opened.structured_content["source"])
+            assert kept.read_bytes() == data and kept.parent.name == ".uploads"
+            assert not (await acme.call_tool("close_audio_session", {"session_id": uploaded})).is_error
+            assert not kept.exists()  # audio a client sent goes with the last session opened from it
             finished = await acme.call_tool("append_upload", {"upload_id": upload, "offset": 0, "chunk_base64": "AAAA"})
             assert finished.is_error and "unknown upload id" in _text(finished)
 

@@ -159,9 +159,10 @@ async def session_list(app: AppState) -> tuple[list[SessionInfo], SessionList]:
 
 @tool("Close an audio session", DELETES)
 async def close_audio_session(app: App, session_id: SessionId) -> Annotated[CallToolResult, CloseResult]:
-    """Close a session and delete its stored data (encoding, transcript, history). The audio file is kept."""
+    """Close a session and delete its stored data (encoding, transcript, history). The audio file is kept
+    (audio a client sent is deleted with the last session opened from it)."""
     store = await app.backend.store()
-    await app.backend.run(store.close, session_id, what="closing the session")
+    await app.backend.run(app.tenant.uploads.close_with, store, session_id, what="closing the session")
     closed = CloseResult(session_id=session_id, closed=True,
                          message=f"Session {session_id} is closed and its stored data deleted.")
     return result(closed, closed.message)

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aero_agent.audio import AUDIO_EXTENSIONS
 from aero_agent.errors import AudioTooLargeError, EmptyAudioError, InvalidArgumentError
@@ -149,6 +150,19 @@ class Uploads:
                         self.max_folder_bytes), pending.filename
         finally:
             pending.path.unlink(missing_ok=True)
+
+    def close_with(self, store: Any, session_id: str) -> None:
+        """Close a session of ``store``; when it was opened from audio a client sent and no other session was,
+        delete that audio too (files named elsewhere are never touched)."""
+        try:
+            source = Path(store.status(session_id).source)
+        except Exception:  # noqa: BLE001 - store.close says what is wrong with the id
+            source = None
+        store.close(session_id)
+        if source is None or source.parent != self.folder:
+            return
+        if all(Path(info.source) != source for info in store.list()):
+            source.unlink(missing_ok=True)
 
     def _get(self, upload_id: str) -> Pending:
         pending = self._pending.get(upload_id) if isinstance(upload_id, str) else None
