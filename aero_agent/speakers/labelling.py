@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 import numpy as np
-import torch
 
 from aero_agent.errors import CapabilityError
 from aero_agent.speakers.base import DiarizationOptions, Diarizer
@@ -33,6 +32,8 @@ def torch_threads(count: int) -> Iterator[None]:
     """Torch's thread count set to ``count`` for a block. The small recurrent steps of the VAD and the voice
     encoder run fastest on one thread: on the shared 2-core machine, two threads made Silero 25x and the
     diarizer 10x slower (30 s AMI clip: 0.8 s against 34 s, 0.2 s against 3.2 s)."""
+    import torch  # here: the module imports without torch (a server answers before any model is needed)
+
     previous = torch.get_num_threads()
     torch.set_num_threads(count)
     try:
