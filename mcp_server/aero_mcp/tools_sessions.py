@@ -62,19 +62,12 @@ async def open_audio(
     store = await backend.store(deadline)
     real = await backend.run(resolve_allowed, path, app.roots, deadline=deadline, what="checking the path")
     transcription = TranscribeOptions.of(language, task)
-    info = await backend.run(store.find, real, None, transcription, deadline=deadline,
-                             what="looking for an open session") if reuse else None
-    reused = info is not None
-    asked = {"speakers": speakers, "num_speakers": num_speakers, "transcription": transcription}
-    if info is None:
-        session = await backend.run(store.open, real, wait=False, deadline=deadline, what=f"decoding {real.name}",
-                                    **asked)
-        info = session.info.model_copy()
+    opened_session, reused = await backend.run(store.open_audio, real, wait=False, reuse=reuse, deadline=deadline,
+                                               what=f"opening {real.name}", speakers=speakers,
+                                               num_speakers=num_speakers, transcription=transcription)
+    info = opened_session.info.model_copy()
+    if not reused:
         log.info("opened %s as %s (%.1f s)", real, info.id, info.duration_s)
-    elif speakers or num_speakers is not None:
-        session = await backend.run(store.open, real, wait=False, reuse=True, deadline=deadline,
-                                    what="finding the speakers", **asked)
-        info = session.info.model_copy()
     if wait_s is None:
         wait_s = config.open_wait_s if info.duration_s <= config.short_audio_s else 0.0
     if info.status == "encoding" and wait_s > 0:
