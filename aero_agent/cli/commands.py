@@ -42,7 +42,9 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _open(args: argparse.Namespace):
+def _open(args: argparse.Namespace, searchable: bool = True):
+    """The session of ``args.file``; not ``searchable``: its passages are not embedded for search while it
+    encodes (``transcribe`` prints the transcript: loading the sentence embedder would double its start-up)."""
     from aero_agent.audio import load_audio
     from aero_agent.speakers.base import requested_diarization
 
@@ -62,7 +64,10 @@ def _open(args: argparse.Namespace):
         check_can_diarize(engine)
     if clip is None:
         clip = load_audio(_source(args.file), max_duration_s=args.max_duration)
-    session = AudioSession.pending(clip, engine, reasoner=_reasoner(args), transcription=transcription)
+    from aero_agent.retrieval import LexicalRetrieval
+
+    session = AudioSession.pending(clip, engine, reasoner=_reasoner(args), transcription=transcription,
+                                   retrieval=None if searchable else LexicalRetrieval())
     session.diarization = wanted
     bar = ProgressBar(Path(clip.source).name) if clip.duration_s >= PROGRESS_MIN_S and not args.quiet else None
     session.run_encoding(clip, bar)
@@ -104,7 +109,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         from aero_agent.errors import InvalidArgumentError
 
         raise InvalidArgumentError("--format rttm lists speaker turns: add --speakers")
-    session = _open(args)
+    session = _open(args, searchable=False)
     transcript = session.transcribe(args.start, args.end)
     if args.format == "html":
         print(_html_page(session, transcript))

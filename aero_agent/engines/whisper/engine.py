@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
-from aero_agent.engines.whisper.checkpoint import load_checkpoint
+from aero_agent.engines.whisper.models import load_checkpoint
 from aero_agent.engines.whisper.chunking import SoundOptions, SpeechMap, Window
 from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
                                                  decode_windows, tokens_to_segments)
