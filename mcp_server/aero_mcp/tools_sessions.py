@@ -89,21 +89,14 @@ async def open_source(app: AppState, real: Path, wait_s: float | None, reuse: bo
     deadline = backend.deadline(wait_s)
     store = await backend.store(deadline)
     transcription = TranscribeOptions.of(language, task)
-    info = await backend.run(store.find, real, None, transcription, deadline=deadline,
-                             what="looking for an open session") if reuse else None
-    reused = info is not None
-    asked = {"speakers": speakers, "num_speakers": num_speakers, "transcription": transcription}
-    if info is None:
-        app.tenant.audio.check()
-        session = await backend.run(store.open, real, wait=False, deadline=deadline, what=f"decoding {real.name}",
-                                    **asked)
-        info = session.info.model_copy()
+    app.tenant.audio.check()  # a tenant past its daily audio cap is refused before anything is decoded
+    opened_session, reused = await backend.run(store.open_audio, real, wait=False, reuse=reuse, deadline=deadline,
+                                               what=f"opening {real.name}", speakers=speakers,
+                                               num_speakers=num_speakers, transcription=transcription)
+    info = opened_session.info.model_copy()
+    if not reused:
         await charge_or_close(app.tenant.audio, backend, store, info)
         log.info("opened %s as %s (%.1f s)", real, info.id, info.duration_s)
-    elif speakers or num_speakers is not None:
-        session = await backend.run(store.open, real, wait=False, reuse=True, deadline=deadline,
-                                    what="finding the speakers", **asked)
-        info = session.info.model_copy()
     if wait_s is None:
         wait_s = config.open_wait_s if info.duration_s <= config.short_audio_s else 0.0
     if info.status == "encoding" and wait_s > 0:
