@@ -116,7 +116,18 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     elif args.format == "rttm":
         print(transcript.to_rttm(Path(session.info.source).stem))
     else:
-        print(transcript.render(args.format))
+        print(transcript.render(args.format, events=args.events))
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from aero_agent.render import events_text
+
+    events = _open(args).events(args.kind, args.start, args.end)
+    if args.json:
+        print(json.dumps([e.model_dump() for e in events], indent=2))
+    else:
+        print(events_text(events, args.kind))
     return 0
 
 
@@ -305,11 +316,22 @@ def build_parser() -> argparse.ArgumentParser:
     common(t)
     t.add_argument("--format", choices=["txt", "text", "srt", "vtt", "json", "rttm", "html"], default="txt",
                    help="txt (SPEAKER_xx: lines when diarized), srt/vtt subtitles, json (segments with words, "
-                        "speakers and non-speech events), rttm speaker turns (needs --speakers), or html: one "
-                        "self-contained page with the audio, a speaker timeline, clickable times and a search box")
+                        "speakers and music/singing/sound events), rttm speaker turns (needs --speakers), or html: "
+                        "one self-contained page with the audio, a speaker and events timeline, clickable times "
+                        "and a search box")
+    t.add_argument("--events", action="store_true",
+                   help="txt/srt/vtt: mark music, singing and other sound as [music], [singing], [sound] lines")
     t.add_argument("--start", type=float, default=None, help="only from this time (s)")
     t.add_argument("--end", type=float, default=None, help="only up to this time (s)")
     t.set_defaults(func=cmd_transcribe)
+
+    ev = sub.add_parser("events", help="list music, singing and other sound heard in a recording")
+    common(ev)
+    ev.add_argument("--kind", choices=["music", "singing", "sound"], default=None, help="only events of this kind")
+    ev.add_argument("--start", type=float, default=None, help="only events ending after this time (s)")
+    ev.add_argument("--end", type=float, default=None, help="only events starting before this time (s)")
+    ev.add_argument("--json", action="store_true", help="the events as JSON")
+    ev.set_defaults(func=cmd_events)
 
     a = sub.add_parser("ask", help="ask one or more questions")
     common(a)
@@ -335,7 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--store", required=True, help="the session store folder (as used by aero-mcp)")
     s.add_argument("-k", type=int, default=5, help="how many hits (1-100)")
     s.add_argument("--session", action="append", default=None, help="only this session id (repeatable)")
-    s.add_argument("--tag", action="append", default=None, help="only sessions with this tag (repeatable)")
+    s.add_argument("--tag", action="append", default=None, help="only sessions with this tag, or music/singing/speech "
+                   "(recordings with that much of it; repeatable)")
     s.add_argument("--json", action="store_true", help="print hits as JSON")
     s.set_defaults(func=cmd_search)
     li = sub.add_parser("listen", help="transcribe live audio: the microphone, stdin (-) or a file")

@@ -33,7 +33,8 @@ from aero_agent.index import TranscriptIndex
 from aero_agent.retrieval import HybridRetrieval, Retrieval, evidence_segments
 from aero_agent.schemas import SchemaLike, as_schema
 from aero_agent.speakers.labelling import check_can_diarize, label_transcript
-from aero_agent.transcript import Segment, Transcript
+from aero_agent.sound_events import share_tags
+from aero_agent.transcript import AudioEvent, Segment, Transcript
 from aero_agent.vectors import PassageVectors
 
 DESCRIBE_PROMPT = (
@@ -466,6 +467,11 @@ class AudioSession:
                 self._changed()
             return encoded.transcript.between(start_s, end_s)
 
+    def events(self, kind: str | None = None, start_s: float | None = None,
+               end_s: float | None = None) -> list[AudioEvent]:
+        """Sound events heard so far (music, singing, other sound), of one ``kind`` or all, in a time range."""
+        return self.transcribe().events_of(kind, start_s, end_s)
+
     def search(self, query: str, k: int = 5, *, speaker: str | None = None, start_s: float | None = None,
                end_s: float | None = None) -> list[SearchHit]:
         """Passages (segments and windows of adjacent segments) ranked for ``query``, best first, each with its
@@ -485,9 +491,10 @@ class AudioSession:
     def index_transcript(self) -> None:
         """Embed every passage of the final transcript (once) and set the session's tags and gist."""
         with self._lock:
-            found = self.index.topics(self.transcribe().segments)
+            transcript = self.transcribe()
+            found = self.index.topics(transcript.segments)
             if found is not None:
-                self.info.tags, self.info.gist = found.tags, found.gist
+                self.info.tags, self.info.gist = found.tags + share_tags(transcript), found.gist
 
     def _guarded_indexing(self, step: Callable[..., None], *args: Any) -> None:
         """Run an indexing step; a failure there (missing embedder weights...) must not fail the encoding,
