@@ -356,6 +356,8 @@ def streaming_engine(engine: LiveEngine, window_s: float | None = None) -> LiveE
     twin = engine.variant(**changes)  # type: ignore[attr-defined]
     if hasattr(twin, "vad"):
         twin.vad = BufferVad(twin.vad)
+    if hasattr(twin, "sound_events"):
+        twin.sound_events = None  # the session runs the event detector on the stream once (sound_events.LiveEvents)
     return twin
 
 

@@ -24,7 +24,7 @@ from aero_agent.errors import (
     SessionNotReadyError,
 )
 from aero_agent.languages import TranscribeOptions, check_engine_options
-from aero_agent.live import LIVE_SOURCE, LiveOptions, LiveStats, LiveUpdate, OnlineProcessor
+from aero_agent.live import LIVE_SOURCE, LiveOptions, LiveStats, LiveUpdate, OnlineProcessor, as_float_samples
 from aero_agent.reasoning import reasoner_answer, reasoner_extract
 from aero_agent.speakers.base import DiarizationOptions, Diarizer, requested_diarization
 from aero_agent.render import evidence_lines
@@ -33,7 +33,7 @@ from aero_agent.index import TranscriptIndex
 from aero_agent.retrieval import HybridRetrieval, Retrieval, evidence_segments
 from aero_agent.schemas import SchemaLike, as_schema
 from aero_agent.speakers.labelling import check_can_diarize, label_transcript
-from aero_agent.sound_events import share_tags
+from aero_agent.sound_events import LiveEvents, merge_events, share_tags
 from aero_agent.transcript import AudioEvent, Segment, Transcript
 from aero_agent.vectors import PassageVectors
 
@@ -131,6 +131,7 @@ class AudioSession:
         self.index = TranscriptIndex(retrieval or HybridRetrieval(), vectors)
         self._live: OnlineProcessor | None = None  # set while the session is live
         self._final: list[Segment] = []  # a live session's final segments
+        self._heard: LiveEvents | None = None  # a live session's sound events, as they are heard
         self._writer = threading.Lock()  # one feeder of a live stream at a time
         self._lock = threading.RLock()
         self._cancel = threading.Event()
@@ -210,6 +211,8 @@ class AudioSession:
         session = cls(info, engine, reasoner=reasoner, transcription=transcription)
         session._live = OnlineProcessor(engine, options)  # type: ignore[arg-type]
         session._live.transcription = transcription
+        detector = getattr(engine, "sound_events", None)
+        session._heard = LiveEvents(detector) if detector is not None else None
         return session
 
     @property
@@ -244,6 +247,8 @@ class AudioSession:
         try:
             live = self._live_processor()  # finished while waiting for the writer lock?
             update = live.feed(samples)
+            if self._heard is not None:
+                self._heard.feed(as_float_samples(samples))
             self._apply(update, live)
         finally:
             self._writer.release()
@@ -258,6 +263,9 @@ class AudioSession:
             self.info.updated = utc_now()
         if update.final:
             self._changed()  # the store saves final segments as they come
+
+    def _live_events(self) -> list[AudioEvent]:
+        return self._heard.events() if self._heard is not None else []
 
     def _live_language(self) -> dict[str, str]:
         """The live stream's language (as given, or once detected) and task, for its transcripts."""
@@ -277,9 +285,11 @@ class AudioSession:
             if self.info.status == "live":
                 update = self._live.finish()
                 self._apply(update, self._live)
+                if self._heard is not None:
+                    self._heard.finish()
                 with self._lock:
-                    transcript = Transcript(segments=list(self._final), duration_s=self.info.duration_s,
-                                            **self._live_language())
+                    transcript = merge_events(Transcript(segments=list(self._final), duration_s=self.info.duration_s,
+                                                         **self._live_language()), self._live_events())
                     stats = self._live.stats
                     self.encoded = EncodedAudio(engine=self.engine.name, model_id=self.engine.model_id,
                                                 duration_s=self.info.duration_s, transcript=transcript,
@@ -453,7 +463,7 @@ class AudioSession:
         """
         with self._lock:
             if self.info.status == "live":
-                live = Transcript(segments=list(self._final), partial=list(self._partial),
+                live = Transcript(segments=list(self._final), partial=list(self._partial), events=self._live_events(),
                                   duration_s=self.info.duration_s, complete=False, **self._live_language())
                 return live.between(start_s, end_s)
             if self.info.status == "encoding":

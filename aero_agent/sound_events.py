@@ -18,6 +18,7 @@ from aero_agent.transcript import AudioEvent, EventKind, Segment, Transcript
 
 SAMPLE_RATE = 16_000
 HOP_S = 0.01  # one detector frame per 10 ms
+HOP = 160  # samples per frame
 CLASSES = ("speech", "singing", "music")  # the model's output columns
 
 
@@ -121,9 +122,9 @@ class SoundEventDetector:
         Long recordings go through the model in blocks of ``block_s`` with ``context_s`` of audio on each side,
         so memory stays bounded; the frames of the context are dropped."""
         samples = np.ascontiguousarray(samples, dtype=np.float32)
-        frames = len(samples) // int(HOP_S * SAMPLE_RATE)
+        frames = len(samples) // HOP
         out = np.zeros((frames, 3), dtype=np.float32)
-        hop = int(HOP_S * SAMPLE_RATE)
+        hop = HOP
         for lo in range(0, len(samples), self.block):
             a = max(0, lo - self.context)
             b = min(len(samples), lo + self.block + self.context)
@@ -138,6 +139,43 @@ class SoundEventDetector:
     def detect(self, samples: np.ndarray) -> list[AudioEvent]:
         """Music and singing events of a recording, in time order."""
         return events_from_probabilities(self.probabilities(samples), len(samples) / SAMPLE_RATE, self.options)
+
+
+class LiveEvents:
+    """Sound events of a stream, as it is heard: the detector runs on every ``step_s`` of new audio (with
+    ``context_s`` of the audio before it), its probabilities are kept for the whole stream (300 floats a
+    second), and the events are read from them; an event can still grow while the stream goes on."""
+
+    def __init__(self, detector: SoundEventDetector, step_s: float = 5.0, context_s: float = 2.0) -> None:
+        self.detector = detector
+        self.step = int(step_s * SAMPLE_RATE)
+        self.context = int(context_s * SAMPLE_RATE) // HOP * HOP
+        self.tail = np.zeros(0, dtype=np.float32)  # context and audio not yet run
+        self.probs: list[np.ndarray] = []
+        self.heard = 0  # samples received
+
+    def feed(self, samples: np.ndarray, flush: bool = False) -> None:
+        """Take 16 kHz mono float samples; run the detector when a step is due (or on ``flush``)."""
+        self.tail = np.concatenate([self.tail, np.asarray(samples, dtype=np.float32)])
+        self.heard += len(samples)
+        done = sum(len(p) for p in self.probs) * HOP
+        fresh = self.heard - done
+        if fresh >= self.step or (flush and fresh > 0):
+            usable = fresh if flush else fresh // HOP * HOP
+            start = len(self.tail) - fresh
+            probs = self.detector.probabilities(self.tail[: start + usable])[start // HOP:]
+            self.probs.append(probs)
+            keep = min(len(self.tail), self.context + fresh - usable)
+            self.tail = self.tail[len(self.tail) - keep:]
+
+    def finish(self) -> None:
+        """Run the detector on the audio not yet run (the stream has ended)."""
+        self.feed(np.zeros(0, dtype=np.float32), flush=True)
+
+    def events(self) -> list[AudioEvent]:
+        """Music and singing events heard so far."""
+        probs = np.concatenate(self.probs) if self.probs else np.zeros((0, 3), dtype=np.float32)
+        return events_from_probabilities(probs, self.heard / SAMPLE_RATE, self.detector.options)
 
 
 def _minus(span: tuple[float, float], holes: Sequence[AudioEvent]) -> list[tuple[float, float]]:

@@ -21,7 +21,11 @@ the transcript's events and segments are scored:
 to choose it on the tuning half. ``--podcast`` adds the podcast-like join of ``aero_agent.evaluation``: music
 found where it is, and the WER of the join next to its speech clips transcribed alone.
 
+``--cost-minutes 15`` instead times a transcription of joined speech that long with and without the event pass
+(alternated, the same engine), and the detector alone.
+
     python benchmarks/events.py [--sweep] [--podcast] [--json out.json]
+    flock /work/coord/bench.lock python benchmarks/events.py --cost-minutes 15 --rounds 2
 """
 
 from __future__ import annotations
@@ -257,11 +261,42 @@ def podcast(engine, speech_dir: Path) -> dict:
             "events": [(e.kind, e.start, e.end) for e in transcript.events]}
 
 
+def cost(engine, speech_dir: Path, minutes: float, rounds: int) -> dict:
+    """Wall seconds of a ``minutes`` transcription with and without the event pass, runs alternated (the same
+    engine, its detector switched off for the runs without), and the detector's own seconds on that audio."""
+    import time
+
+    from _common import speech_recording
+
+    from aero_agent.audio import AudioClip
+
+    _, rec = speech_recording(speech_dir, minutes)
+    clip = AudioClip(rec.samples, "long", RATE, 1)
+    detector = engine.sound_events
+    times: dict[str, list[float]] = {"with events": [], "without": []}
+    for _ in range(rounds):
+        for name in times:
+            engine.sound_events = detector if name == "with events" else None
+            start = time.perf_counter()
+            engine.transcribe_clips([clip])
+            times[name].append(time.perf_counter() - start)
+    engine.sound_events = detector
+    start = time.perf_counter()
+    detector.detect(rec.samples)
+    alone = time.perf_counter() - start
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    return {"audio s": rec.duration_s, "runs": times, "median": med, "detector alone s": alone,
+            "added": med["with events"] / med["without"] - 1.0}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speech-dir", type=Path, default=DEFAULT_SPEECH_DIR)
     parser.add_argument("--sweep", action="store_true", help="music threshold from the detector alone")
     parser.add_argument("--podcast", action="store_true", help="the podcast-like join too")
+    parser.add_argument("--cost-minutes", type=float, default=0.0,
+                        help="only the cost: a transcription this long with and without events, alternated")
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -270,9 +305,14 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine_info()
     print("\n".join(header_lines(info, "python benchmarks/events.py " + " ".join(argv or sys.argv[1:]))))
-    recordings = {half: build_recordings(args.speech_dir, half) for half in HALVES}
     engine = WhisperEngine()
     result: dict = {"machine": info}
+    if args.cost_minutes:
+        result["cost"] = cost(engine, args.speech_dir, args.cost_minutes, args.rounds)
+        print("\nCost of the event pass:", result["cost"])
+        write_json(args.json, result)
+        return 0
+    recordings = {half: build_recordings(args.speech_dir, half) for half in HALVES}
     if args.sweep:
         rows = sweep(recordings, engine.sound_events)
         print("\nMusic threshold from the detector alone (P, R, speech frames called music):\n")

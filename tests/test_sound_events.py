@@ -218,3 +218,22 @@ def test_store_written_before_typed_events_loads(engine, stored, recording):
         assert "[non-speech]" in loaded.transcribe().render("srt", events=True)
     finally:
         old.shutdown()
+
+
+def test_live_session_reports_events_as_heard(engine):
+    """Catches a live session deaf to music, or one that runs the detector on every decode: music fed after
+    speech shows as an event before the stream ends, and the finished transcript keeps it with the speech."""
+    from aero_agent.session import AudioSession
+
+    speech, music = _clip("jfk_inaugural_1961.wav"), _clip("music_vibe_ace.wav")[: 10 * RATE]
+    session = AudioSession.live(engine)
+    assert session._live.engine.sound_events is None  # the live decodes skip it: the stream runs it once
+    stream = np.concatenate([speech, music])
+    for lo in range(0, len(stream), RATE):
+        session.feed((stream[lo: lo + RATE] * 32767).astype(np.int16))
+    heard = session.events("music")
+    assert heard and heard[0].start < len(speech) / RATE + 1.0 and session.transcribe().complete is False
+    final = session.finish()
+    music_events = [e for e in final.events if e.kind == "music"]
+    assert music_events and music_events[-1].end >= len(stream) / RATE - 0.5
+    assert "country" in final.text.lower()

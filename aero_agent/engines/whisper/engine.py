@@ -284,7 +284,7 @@ class WhisperEngine:
         self._detected: dict[tuple[int, Window], torch.Tensor] = {}  # encoder states the detection computed
         self._float_runner: DecoderRunner | None = None  # see _detection_runner
         self.vad = SileroVad()
-        self.sound_events = SoundEventDetector()
+        self.sound_events: SoundEventDetector | None = SoundEventDetector()
         self._lock = threading.Lock()  # one encoding at a time: the two cores are shared
 
     def variant(self, **changes: object) -> "WhisperEngine":
@@ -477,6 +477,8 @@ class WhisperEngine:
                            prompts: Sequence[tuple[int, ...]] = ()) -> list[Transcript]:
         with self._threads(1):  # the detector's small recurrent steps run best on one thread
             maps = [self.speech_map(c.samples) for c in clips]
+        if self.sound_events is None:  # a live twin: the session hears events on the stream itself
+            return self._decode_clips(clips, maps, progress, options, prompts)
         with ThreadPoolExecutor(1, thread_name_prefix="aero-events") as events_pool:  # beside the decoding
             heard = [events_pool.submit(self.sound_events.detect, c.samples) for c in clips]
             transcripts = self._decode_clips(clips, maps, progress, options, prompts)
