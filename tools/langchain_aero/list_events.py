@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from aero_agent.render import events_text
-from langchain_aero.utils import AudioTool, SessionInput
+from langchain_aero.base import AudioTool, SessionInput
 
 DESCRIPTION = (
     "List the sound events of an audio session: music, singing and other sound (not speech), each with start and "

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
-from aero_agent.engines.whisper.checkpoint import load_checkpoint
+from aero_agent.engines.whisper.models import load_checkpoint
 from aero_agent.engines.whisper.chunking import SoundOptions, SpeechMap, Window
 from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
                                                  decode_windows, tokens_to_segments)
@@ -29,7 +29,7 @@ from aero_agent.engines.whisper.memory import (ENCODER_ROWS, PackedRows, bound_k
 from aero_agent.engines.whisper.quantize import int8_linears
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.results import Turn
 from aero_agent.sound_events import SoundEventDetector, merge_events
 from aero_agent.transcript import AudioEvent, Segment, Transcript, Word
