@@ -262,8 +262,9 @@ def podcast(engine, speech_dir: Path) -> dict:
 
 
 def cost(engine, speech_dir: Path, minutes: float, rounds: int) -> dict:
-    """Wall seconds of a ``minutes`` transcription with and without the event pass, runs alternated (the same
-    engine, its detector switched off for the runs without), and the detector's own seconds on that audio."""
+    """Wall and CPU seconds (all threads of the process) of a ``minutes`` transcription with and without the
+    event pass, runs alternated (the same engine, its detector switched off for the runs without), and the
+    detector's own seconds on that audio."""
     import time
 
     from _common import speech_recording
@@ -274,19 +275,23 @@ def cost(engine, speech_dir: Path, minutes: float, rounds: int) -> dict:
     clip = AudioClip(rec.samples, "long", RATE, 1)
     detector = engine.sound_events
     times: dict[str, list[float]] = {"with events": [], "without": []}
+    cpu: dict[str, list[float]] = {"with events": [], "without": []}
     for _ in range(rounds):
         for name in times:
             engine.sound_events = detector if name == "with events" else None
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             engine.transcribe_clips([clip])
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
     engine.sound_events = detector
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     detector.detect(rec.samples)
-    alone = time.perf_counter() - start
+    alone, alone_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     med = {k: float(np.median(v)) for k, v in times.items()}
-    return {"audio s": rec.duration_s, "runs": times, "median": med, "detector alone s": alone,
-            "added": med["with events"] / med["without"] - 1.0}
+    med_cpu = {k: float(np.median(v)) for k, v in cpu.items()}
+    return {"audio s": rec.duration_s, "wall runs": times, "cpu runs": cpu, "detector alone wall s": alone,
+            "detector alone cpu s": alone_cpu, "added wall": med["with events"] / med["without"] - 1.0,
+            "added cpu": med_cpu["with events"] / med_cpu["without"] - 1.0}
 
 
 def main(argv: list[str] | None = None) -> int:
