@@ -227,7 +227,7 @@ def test_live_session_reports_events_as_heard(engine):
 
     speech, music = _clip("jfk_inaugural_1961.wav"), _clip("music_vibe_ace.wav")[: 10 * RATE]
     session = AudioSession.live(engine)
-    assert session._live.engine.sound_events is None  # the live decodes skip it: the stream runs it once
+    assert session.live.processor.engine.sound_events is None  # the live decodes skip it: the stream runs it once
     stream = np.concatenate([speech, music])
     for lo in range(0, len(stream), RATE):
         session.feed((stream[lo: lo + RATE] * 32767).astype(np.int16))
