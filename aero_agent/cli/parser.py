@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from aero_agent.archive.cli import add_index_command
-from aero_agent.cli.commands import (cmd_ask, cmd_chat, cmd_examples, cmd_extract, cmd_listen, cmd_search,
-                                     cmd_transcribe)
+from aero_agent.cli.commands import (cmd_ask, cmd_chat, cmd_events, cmd_examples, cmd_extract, cmd_listen,
+                                     cmd_search, cmd_transcribe)
 from aero_agent.errors import AeroError
 
 # aero_agent.engines.ENGINE_NAMES, repeated (a test keeps them equal) so the command starts without torch
@@ -77,11 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
     common(t)
     t.add_argument("--format", choices=["txt", "text", "srt", "vtt", "json", "rttm", "html"], default="txt",
                    help="txt (SPEAKER_xx: lines when diarized), srt/vtt subtitles, json (segments with words, "
-                        "speakers and non-speech events), rttm speaker turns (needs --speakers), or html: one "
-                        "self-contained page with the audio, a speaker timeline, clickable times and a search box")
+                        "speakers and music/singing/sound events), rttm speaker turns (needs --speakers), or html: "
+                        "one self-contained page with the audio, a speaker and events timeline, clickable times "
+                        "and a search box")
+    t.add_argument("--events", action="store_true",
+                   help="txt/srt/vtt: mark music, singing and other sound as [music], [singing], [sound] lines")
     t.add_argument("--start", type=float, default=None, help="only from this time (s)")
     t.add_argument("--end", type=float, default=None, help="only up to this time (s)")
     t.set_defaults(func=cmd_transcribe)
+
+    ev = sub.add_parser("events", help="list music, singing and other sound heard in a recording")
+    common(ev)
+    ev.add_argument("--kind", choices=["music", "singing", "sound"], default=None, help="only events of this kind")
+    ev.add_argument("--start", type=float, default=None, help="only events ending after this time (s)")
+    ev.add_argument("--end", type=float, default=None, help="only events starting before this time (s)")
+    ev.add_argument("--json", action="store_true", help="the events as JSON")
+    ev.set_defaults(func=cmd_events)
 
     a = sub.add_parser("ask", help="ask one or more questions")
     common(a)
@@ -102,14 +113,27 @@ def build_parser() -> argparse.ArgumentParser:
                         "and all, without transcribing again")
     c.set_defaults(func=cmd_chat)
 
+    _search_command(sub)
+    _listen_command(sub)
+    add_index_command(sub, ENGINE_NAMES)
+    e = sub.add_parser("examples", help="list the bundled recordings")
+    e.set_defaults(func=cmd_examples)
+    return parser
+
+
+def _search_command(sub: Any) -> None:
     s = sub.add_parser("search", help="search every recording of a session store by meaning")
     s.add_argument("query")
     s.add_argument("--store", required=True, help="the session store folder (as used by aero-mcp)")
     s.add_argument("-k", type=int, default=5, help="how many hits (1-100)")
     s.add_argument("--session", action="append", default=None, help="only this session id (repeatable)")
-    s.add_argument("--tag", action="append", default=None, help="only sessions with this tag (repeatable)")
+    s.add_argument("--tag", action="append", default=None, help="only sessions with this tag, or music/singing/speech "
+                   "(recordings with that much of it; repeatable)")
     s.add_argument("--json", action="store_true", help="print hits as JSON")
     s.set_defaults(func=cmd_search)
+
+
+def _listen_command(sub: Any) -> None:
     li = sub.add_parser("listen", help="transcribe live audio: the microphone, stdin (-) or a file")
     li.add_argument("source", nargs="?", default=None,
                     help="'-' for raw s16le 16 kHz mono on stdin, a file, or nothing for the default microphone")
@@ -130,11 +154,6 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--context", type=_live_seconds("context_s"), default=None,
                     help="seconds of committed audio kept before the buffer when it is cut (default 2)")
     li.set_defaults(func=cmd_listen)
-
-    add_index_command(sub, ENGINE_NAMES)
-    e = sub.add_parser("examples", help="list the bundled recordings")
-    e.set_defaults(func=cmd_examples)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
