@@ -83,3 +83,13 @@ def test_engine_transcribes_with_the_asked_beam(engine) -> None:
     for beam in (1, 5):
         text = engine.transcribe_clips([clip], options=TranscribeOptions(beam_size=beam))[0].text
         assert word_error_rate([EXAMPLE_TEXT["jfk"]], [text]).wer == 0.0, (beam, text)
+
+
+def test_cli_beam_size_reaches_the_options() -> None:
+    """Catches --beam-size parsed but not passed on to the transcription options."""
+    from aero_agent.cli.commands import _transcription
+    from aero_agent.cli.parser import build_parser
+
+    args = build_parser().parse_args(["transcribe", "talk.wav", "--beam-size", "3"])
+    assert _transcription(args).beam_size == 3
+    assert _transcription(build_parser().parse_args(["transcribe", "talk.wav"])).beam_size is None
