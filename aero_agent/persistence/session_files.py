@@ -12,10 +12,9 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from aero_agent.engines.base import EncodedAudio
 from aero_agent.errors import CorruptSessionError
@@ -27,6 +26,9 @@ from aero_agent.persistence.layout import HISTORY, INFO, META, OWNER_LOCK, TENSO
 from aero_agent.results import SessionInfo, Turn
 from aero_agent.transcript import Transcript
 from aero_agent.vectors import PassageVectors
+
+if TYPE_CHECKING:  # torch is imported where tensors are read or written: a server starts without it
+    import torch
 
 log = logging.getLogger("aero_agent.persistence")
 __all__ = ["INFO", "TRANSCRIPT", "HISTORY", "META", "TENSORS", "VOLATILE", "VECTORS", "atomic_write", "write_json",
