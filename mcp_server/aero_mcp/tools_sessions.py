@@ -81,12 +81,12 @@ async def open_audio(
                                      app.config.max_store_bytes, deadline=deadline, what="saving the audio")
     else:
         real = await app.backend.run(resolve_allowed, path, app.roots, deadline=deadline, what="checking the path")
-    return await open_source(app, real, wait_s, reuse, speakers, num_speakers, language, task, ctx)
+    return await open_source(app, real, wait_s, reuse, speakers, num_speakers, language, task, ctx, beam_size)
 
 
 async def open_source(app: AppState, real: Path, wait_s: float | None, reuse: bool, speakers: bool,
                       num_speakers: int | None, language: str | None, task: str,
-                      ctx: Context | None) -> CallToolResult:
+                      ctx: Context | None, beam_size: int | None = None) -> CallToolResult:
     """Open ``real`` (a checked path, or audio a client sent) as a session, within the tenant's daily quota."""
     backend, config = app.backend, app.config
     deadline = backend.deadline(wait_s)
