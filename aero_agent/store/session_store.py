@@ -106,8 +106,7 @@ class SessionStore:
         With ``speakers`` (or a speaker count) the encoding also finds who speaks when (see
         :meth:`AudioSession.open`). With ``reuse``, a ready or encoding session of the same unchanged file,
         engine, language and task is returned instead, diarized now (ready) or when its encoding ends, if it
-        is not yet (:meth:`open_audio` says which happened).
-        """
+        is not yet (:meth:`open_audio` says which happened)."""
         return self.open_audio(source, engine, progress, wait=wait, sample_rate=sample_rate, name=name, reuse=reuse,
                                speakers=speakers, num_speakers=num_speakers, min_speakers=min_speakers,
                                max_speakers=max_speakers, transcription=transcription).session
