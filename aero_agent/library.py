@@ -133,7 +133,7 @@ class LibraryIndex:
                 return []
             allowed = None if session_ids is None else np.array([o in session_ids for o in owners])
             found = top_indices(passages, ranker.scores(query), k, allowed, groups=owners)
-            return [as_hit(passages[i], score, rank).model_copy(
+            return [as_hit(passages[i], score, rank, self.retrieval.strong_at).model_copy(
                         update={"session_id": owners[i], "source": self._blocks[owners[i]].source})
                     for rank, (i, score) in enumerate(found, 1)]
 
