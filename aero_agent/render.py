@@ -127,11 +127,13 @@ class Excerpt(NamedTuple):
     notes: list[str]
 
 
-def transcript_excerpt(transcript: Transcript, fmt: str, max_chars: int, progress: float | None) -> Excerpt:
+def transcript_excerpt(transcript: Transcript, fmt: str, max_chars: int, progress: float | None,
+                       events: bool = False) -> Excerpt:
     """``transcript`` in ``fmt``, cut at a segment boundary to ``max_chars``; the notes say whether it was cut
     (and where to read on), whether encoding is still going (``progress``; None for a live session, whose
-    tail still being heard is quoted), and whether there is no speech at all."""
-    text, next_start, shown = transcript.head(max_chars, fmt)
+    tail still being heard is quoted), and whether there is no speech at all; ``events`` adds ``[music]``-style
+    lines to text, SRT and WebVTT."""
+    text, next_start, shown = transcript.head(max_chars, fmt, events)
     notes = []
     if progress is None:
         tail = " ".join(s.text for s in transcript.partial)

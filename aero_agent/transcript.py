@@ -230,29 +230,32 @@ class Transcript(BaseModel):
                  for s in self.segments if s.speaker]
         return "\n".join(lines) + "\n"
 
-    def head(self, max_chars: int, fmt: str = "text") -> TranscriptHead:
+    def head(self, max_chars: int, fmt: str = "text", events: bool = False) -> TranscriptHead:
         """Render in ``fmt`` and, when that is longer than ``max_chars``, cut at a segment boundary.
 
         The cut keeps the longest run of leading whole segments whose rendering (measured exactly, headers
         and numbering included) fits in ``max_chars``, and always at least one segment, so a single
         over-long segment comes back whole. ``next_start_s`` is the end of the last segment shown: passed as
-        ``start_s`` to :meth:`between` (or a tool), it gives the segments that were left out.
+        ``start_s`` to :meth:`between` (or a tool), it gives the segments that were left out. ``events`` as in
+        :meth:`render`; a cut keeps the events that start before the last segment shown ends.
         """
-        rendered = self.render(fmt)
+        rendered = self.render(fmt, events)
         if len(rendered) <= max_chars or len(self.segments) <= 1:
             return TranscriptHead(rendered, None, self)
         lo, hi = 1, len(self.segments) - 1  # keep lo segments; find the largest count that fits
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if len(self._first(mid).render(fmt)) <= max_chars:
+            if len(self._first(mid).render(fmt, events)) <= max_chars:
                 lo = mid
             else:
                 hi = mid - 1
         shown = self._first(lo)
-        return TranscriptHead(shown.render(fmt), shown.segments[-1].end, shown)
+        return TranscriptHead(shown.render(fmt, events), shown.segments[-1].end, shown)
 
     def _first(self, count: int) -> Transcript:
-        return self.model_copy(update={"segments": self.segments[:count]})
+        end = self.segments[count - 1].end
+        return self.model_copy(update={"segments": self.segments[:count],
+                                       "events": [e for e in self.events if e.start < end]})
 
     def render(self, fmt: str, events: bool = False) -> str:
         """Render as ``text``/``txt`` (a ``SPEAKER_xx:`` line per speaker's turn when diarized), ``srt``,

@@ -92,10 +92,10 @@ async def open_source(app: AppState, real: Path, wait_s: float | None, reuse: bo
     deadline = backend.deadline(wait_s)
     store = await backend.store(deadline)
     transcription = TranscribeOptions.of(language, task, beam_size)
-    app.tenant.audio.check()  # a tenant past its daily audio cap is refused before anything is decoded
-    opened_session, reused = await backend.run(store.open_audio, real, wait=False, reuse=reuse, deadline=deadline,
-                                               what=f"opening {real.name}", speakers=speakers,
-                                               num_speakers=num_speakers, transcription=transcription)
+    opened_session, reused = await backend.run(
+        store.open_audio, real, wait=False, reuse=reuse, deadline=deadline, what=f"opening {real.name}",
+        speakers=speakers, num_speakers=num_speakers, transcription=transcription,
+        check_new=app.tenant.audio.check)  # a new session is refused before any work when over the day's quota
     info = opened_session.info.model_copy()
     if not reused:
         await charge_or_close(app.tenant.audio, backend, store, info)

@@ -33,7 +33,10 @@ async def transcribe_audio(
     end_s: Annotated[float | None, Field(ge=0, description="End time in seconds.")] = None,
     format: Annotated[Literal["text", "srt", "vtt", "json", "rttm"], Field(
         description="text (plain; 'SPEAKER_xx:' lines when diarized), srt or vtt (subtitles with times), json "
-                    "(segments with word times, speakers and non-speech events), or rttm (speaker turns).")] = "text",
+                    "(segments with word times, speakers and music/singing/sound events), or rttm (speaker turns).")
+    ] = "text",
+    events: Annotated[bool, Field(description="Mark music, singing and other sound as [music], [singing], [sound] "
+                                              "lines in text, srt and vtt.")] = False,
     max_chars: Annotated[int, Field(
         ge=200, le=MAX_TRANSCRIPT_CHARS,
         description="Cut long transcripts at a segment boundary to at most this many characters (a single "
@@ -53,7 +56,7 @@ async def transcribe_audio(
     info = call.info
     live = info.status == "live"
     excerpt = await call.run(transcript_excerpt, transcript, format, max_chars, None if live else info.progress,
-                             what="rendering the transcript")
+                             events, what="rendering the transcript")
     message = " ".join(excerpt.notes)
     found = TranscriptResult(
         session_id=session_id, format=format, text=excerpt.text, segments=excerpt.shown.segments, start_s=start_s,
