@@ -126,6 +126,10 @@ class AudioSession:
         self.diarizer = diarizer  # None: the embedded GE2E diarizer, loaded on first use
         self.diarization: DiarizationOptions | None = None
         """Speakers to find when the encoding ends (``open(..., speakers=True)``); None for none."""
+        self.speaker_prints: dict[str, Any] | None = None
+        """Voice prints of the speakers of the latest diarization, until a store keeps them (aero_agent.voices)."""
+        self.speaker_voices: Callable[[], dict[str, Any]] | None = None
+        """Label -> library voice of the recognised speakers (set by a store with voices); names shown on read."""
         self._partial: list[Segment] = []
         self.index = TranscriptIndex(retrieval or HybridRetrieval(), vectors)
         self._live: OnlineProcessor | None = None  # set while the session is live
@@ -355,6 +359,9 @@ class AudioSession:
     def _labelled(self, transcript: Transcript, samples: Any, options: DiarizationOptions) -> Transcript:
         labelled = label_transcript(transcript, samples, options, self.engine, self.diarizer)
         self.info.speakers = len(labelled.speakers())
+        from aero_agent.voices.naming import transcript_prints
+
+        self.speaker_prints = transcript_prints(labelled, samples)
         return labelled
 
     def diarize(self, speakers: bool = True, num_speakers: int | None = None, min_speakers: int | None = None,
@@ -464,7 +471,15 @@ class AudioSession:
                     raise CapabilityError(f"the {self.engine.name} engine cannot transcribe")
                 encoded.transcript = self.engine.transcribe(encoded)
                 self._changed()
-            return encoded.transcript.between(start_s, end_s)
+            return self._named(encoded.transcript.between(start_s, end_s))
+
+    def _named(self, transcript: Transcript) -> Transcript:
+        """Recognised speakers shown by their voice names (resolved now, so a rename shows at once)."""
+        if self.speaker_voices is None or not transcript.diarized:
+            return transcript
+        from aero_agent.voices.naming import named
+
+        return named(transcript, self.speaker_voices())
 
     def search(self, query: str, k: int = 5, *, speaker: str | None = None, start_s: float | None = None,
                end_s: float | None = None) -> list[SearchHit]:

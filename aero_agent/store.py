@@ -12,7 +12,7 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aero_agent import persistence as disk
 from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
@@ -30,7 +30,10 @@ from aero_agent.session import AudioSession, SessionInfo, check_k, check_query
 from aero_agent.speakers.base import DiarizationOptions, requested_diarization
 from aero_agent.speakers.labelling import check_can_diarize
 from aero_agent.tags import Topics
+if TYPE_CHECKING:
+    from aero_agent.voices import Voices
 from aero_agent.vectors import PassageVectors
+from aero_agent.voices import store_hooks as voice_hooks
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 INTERRUPTED = "interrupted: the process stopped while encoding; open the file again"
@@ -136,6 +139,7 @@ class SessionStore:
             self._own(session.id)
             self._put_info(folder, session.info.model_dump())
             session.on_change = self._persist  # turns asked while encoding are saved too
+            voice_hooks.attach(self, session)
             self._loaded[session.id] = session
             self._touch(session.id)
         throttle = {"t": 0.0}
@@ -189,15 +193,22 @@ class SessionStore:
             session.ensure_speakers(True, wanted.num_speakers, wanted.min_speakers, wanted.max_speakers)
         return session
 
+    @property
+    def voices(self) -> "Voices":
+        """The store's library of named voices (enroll, name_speaker, identify, rename, forget, list)."""
+        return voice_hooks.store_voices(self)
+
     # ----- library search ----------------------------------------------------------
     def search(self, query: str, k: int = 5, session_ids: list[str] | None = None,
-               tags: list[str] | None = None) -> list[SearchHit]:
+               tags: list[str] | None = None, speaker: str | None = None) -> list[SearchHit]:
         """Passages of every ready session ranked for ``query`` (hits carry ``session_id`` and ``source``);
         only the sessions in ``session_ids`` and those tagged with one of ``tags`` when given.
 
         Sessions stored before embeddings existed are indexed here, once; their files are then written.
+        ``speaker``, a voice name, keeps the passages of that voice in every session it was heard in.
         """
         query, k = check_query(query), check_k(k)
+        heard = self.voices.heard_in(speaker) if speaker is not None else None
         infos = [i for i in self.list() if i.status == "ready"]
         chosen = {i.id for i in infos}
         if session_ids is not None:
@@ -211,7 +222,9 @@ class SessionStore:
             self._library.refresh([(i.id, i.source, i.tags is not None) for i in infos], self._store_topics)
         if tags is not None:
             chosen &= self._tagged(tags)
-        return self._library.search(query, k, chosen)
+        if heard is not None:
+            chosen &= set(heard)
+        return voice_hooks.named_hits(self, self._library.search(query, k, chosen, heard))
 
     def _tagged(self, tags: list[str]) -> set[str]:
         if isinstance(tags, str) or not tags or not all(isinstance(t, str) and t.strip() for t in tags):
@@ -275,6 +288,7 @@ class SessionStore:
             session = AudioSession(info, engine, encoded, disk.load_history(folder), reasoner=self._reasoner_for(engine),
                                    retrieval=self.retrieval, vectors=vectors)
             session.on_change = self._persist
+            voice_hooks.attach(self, session)
             self._loaded[session_id] = session
             self._touch(session_id)
             self._evict()
@@ -357,6 +371,7 @@ class SessionStore:
                 shutil.rmtree(folder, ignore_errors=True)
             self._disown(session_id)
             self._library.drop(session_id)
+            voice_hooks.forget_session(self, session_id)
             if not existed:
                 raise SessionNotFoundError(f"unknown session id {session_id!r}")
             return True
@@ -376,6 +391,8 @@ class SessionStore:
             disk.save_transcript(folder, session.encoded.transcript)
             if session.encoded.volatile_tensor_prefixes and (folder / disk.META).exists():
                 disk.save_encoded(folder, session.encoded, volatile_only=True)
+        if session.speaker_prints is not None and session.ready:
+            voice_hooks.keep_prints(self, session)
         vectors = session.index.vectors
         if vectors is not None and vectors.dirty and session.ready:
             vectors.save(folder)

@@ -1,0 +1,60 @@
+"""Identification: session speakers matched to library voices as an assignment (each voice to one speaker
+at most, each speaker to one voice at most), pairs under the threshold rejected, with a confidence."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+THRESHOLD = 0.80
+"""Cosine similarity between a speaker's centroid and a voice's centroid under which the speaker stays
+anonymous. Chosen on the tuning half of ``speech/voices`` for a low false accept rate (benchmarks/voices.py)."""
+SPLIT_MARGIN = 0.04
+"""A speaker left over by the assignment whose best voice, already given to another speaker, is at least
+``threshold + SPLIT_MARGIN`` alike gets it too: the diarizer split one person in two (as naming two speakers
+with one name merges them)."""
+CONFIDENCE_SCALE = 0.03
+"""Similarity above the threshold that makes the confidence 0.73 (a logistic of the margin)."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """A speaker's voice: its id, the similarity and the confidence (0.5 at the threshold, toward 1 above)."""
+
+    voice: str
+    similarity: float
+    confidence: float
+
+
+def confidence(similarity: float, threshold: float = THRESHOLD) -> float:
+    return round(1.0 / (1.0 + math.exp(-(similarity - threshold) / CONFIDENCE_SCALE)), 3)
+
+
+def voice_centroid(embeddings: np.ndarray) -> np.ndarray:
+    mean = embeddings.mean(axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+
+def assign(speakers: dict[str, np.ndarray], voices: dict[str, np.ndarray], threshold: float = THRESHOLD,
+           split_margin: float | None = SPLIT_MARGIN) -> dict[str, Match]:
+    """The voice of each speaker that has one: ``speakers`` are unit centroids by label, ``voices`` unit
+    centroids by voice id. The assignment maximises the total similarity (Hungarian algorithm); a pair
+    under ``threshold`` is rejected, so a speaker is never given a voice that another speaker fits better
+    and an unknown speaker stays anonymous. A speaker left over joins a voice it fits by ``split_margin`` more
+    than the threshold (None: never)."""
+    if not speakers or not voices:
+        return {}
+    labels, ids = list(speakers), list(voices)
+    scores = np.stack([speakers[s] for s in labels]) @ np.stack([voices[v] for v in ids]).T
+    rows, cols = linear_sum_assignment(-scores)
+    pairs = {r: c for r, c in zip(rows, cols) if scores[r, c] >= threshold}
+    if split_margin is not None:
+        for r in set(range(len(labels))) - set(pairs):
+            c = int(np.argmax(scores[r]))
+            if scores[r, c] >= threshold + split_margin:
+                pairs[r] = c
+    return {labels[r]: Match(ids[c], round(float(scores[r, c]), 4), confidence(float(scores[r, c]), threshold))
+            for r, c in sorted(pairs.items())}
