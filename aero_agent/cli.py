@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from aero_agent.archive.cli import add_index_command
+from aero_agent.voices.cli import add_voices_command
 from aero_agent.errors import AeroError
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         from aero_agent.errors import InvalidArgumentError
 
         raise InvalidArgumentError("--format rttm lists speaker turns: add --speakers")
-    session = _open(args)
+    session = _open_stored(args)[0] if args.store else _open(args)
     transcript = session.transcribe(args.start, args.end)
     if args.format == "html":
         print(_html_page(session, transcript))
@@ -129,7 +130,7 @@ def _html_page(session, transcript) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    session = _open(args)
+    session = _open_stored(args)[0] if args.store else _open(args)
     if session.diarization is not None and not args.json:  # who spoke when first, then the answers
         from aero_agent.render import who_spoke_when
 
@@ -200,7 +201,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     store = Path(args.store).expanduser()
     if not store.is_dir():
         raise AeroError(f"{store}: no such store folder")
-    hits = SessionStore(store).search(args.query, args.k, session_ids=args.session, tags=args.tag)
+    hits = SessionStore(store).search(args.query, args.k, session_ids=args.session, tags=args.tag, speaker=args.speaker)
     if args.json:
         print(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
         return 0
@@ -285,6 +286,10 @@ def model_options(p: argparse.ArgumentParser) -> None:
                    help="translate: write an English translation (multilingual models)")
 
 
+STORE_HELP = ("keep the session in this store folder (a later run on the same file reuses it); with --speakers, "
+              "the store's enrolled voices are shown by name")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aero-agent", description="Transcribe and question long recordings.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -309,12 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "self-contained page with the audio, a speaker timeline, clickable times and a search box")
     t.add_argument("--start", type=float, default=None, help="only from this time (s)")
     t.add_argument("--end", type=float, default=None, help="only up to this time (s)")
+    t.add_argument("--store", default=None, metavar="DIR", help=STORE_HELP)
     t.set_defaults(func=cmd_transcribe)
 
     a = sub.add_parser("ask", help="ask one or more questions")
     common(a)
     a.add_argument("question", nargs="+")
     a.add_argument("--json", action="store_true", help="print answers as JSON")
+    a.add_argument("--store", default=None, metavar="DIR", help=STORE_HELP)
     a.set_defaults(func=cmd_ask)
 
     x = sub.add_parser("extract", help="extract structured data (needs engine aero or a --reasoner)")
@@ -337,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--session", action="append", default=None, help="only this session id (repeatable)")
     s.add_argument("--tag", action="append", default=None, help="only sessions with this tag (repeatable)")
     s.add_argument("--json", action="store_true", help="print hits as JSON")
+    s.add_argument("--speaker", default=None, metavar="NAME", help="only what this named voice said, in any session")
     s.set_defaults(func=cmd_search)
     li = sub.add_parser("listen", help="transcribe live audio: the microphone, stdin (-) or a file")
     li.add_argument("source", nargs="?", default=None,
@@ -360,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     li.set_defaults(func=cmd_listen)
 
     add_index_command(sub, ENGINE_NAMES)
+    add_voices_command(sub)
     e = sub.add_parser("examples", help="list the bundled recordings")
     e.set_defaults(func=cmd_examples)
     return parser

@@ -66,6 +66,9 @@ class Publisher:
         self.manifest.record(file.path, file.size, file.mtime, task.content_hash, self.profile, "publishing",
                              outcome.session_id, outcome.duration_s)
         self.store.adopt(outcome.files)
+        from aero_agent.voices.store_hooks import identify_adopted
+
+        identify_adopted(self.store, outcome.session_id, outcome.files)
         self.manifest.mark_done(file.path)
 
     def close(self) -> None:

@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 THRESHOLD = 0.80
 """Cosine similarity between a speaker's centroid and a voice's centroid under which the speaker stays
@@ -47,6 +46,8 @@ def assign(speakers: dict[str, np.ndarray], voices: dict[str, np.ndarray], thres
     than the threshold (None: never)."""
     if not speakers or not voices:
         return {}
+    from scipy.optimize import linear_sum_assignment
+
     labels, ids = list(speakers), list(voices)
     scores = np.stack([speakers[s] for s in labels]) @ np.stack([voices[v] for v in ids]).T
     rows, cols = linear_sum_assignment(-scores)

@@ -21,7 +21,6 @@ from typing import Any, Iterator
 import numpy as np
 
 from aero_agent.locks import FileLock
-from aero_agent.persistence import atomic_write
 from aero_agent.results import utc_now
 
 FOLDER = "voices"
@@ -114,8 +113,8 @@ class VoiceLibrary:
             for name, array in staged.files.items():
                 buffer = io.BytesIO()
                 np.save(buffer, array.astype(np.float32), allow_pickle=False)
-                _write_private(self.folder / name, buffer.getvalue())
-            _write_private(self.folder / LIBRARY, _dumps(data))
+                write_private(self.folder / name, buffer.getvalue())
+            write_private(self.folder / LIBRARY, _dumps(data))
             self._cache = None
             self._sweep(data)
 
@@ -145,7 +144,9 @@ def new_voice(name: str) -> Voice:
     return Voice(id="v_" + secrets.token_hex(6), name=name, created=now, updated=now)
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    from aero_agent.persistence import atomic_write  # the store's helper (its module imports torch: lazily)
+
     atomic_write(path, data)  # mkstemp files are created mode 600; chmod in case a umask or an old file says more
     os.chmod(path, 0o600)
 

@@ -4,12 +4,11 @@ enrolled later are recognised in it without decoding its audio again."""
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 
-from aero_agent.persistence import atomic_write
+from aero_agent.voices.library import write_private
 from aero_agent.voices.prints import VoicePrint
 
 FILE = "voiceprints.npz"
@@ -27,8 +26,7 @@ def save_prints(folder: Path, prints: dict[str, VoicePrint], talk: dict[str, flo
              else np.zeros((0, 256), np.float32),
              counts=np.array(counts, dtype=np.int64), seconds=np.array([prints[s].seconds for s in labels]),
              talk=np.array([float(talk.get(s, 0.0)) for s in labels]))
-    atomic_write(folder / FILE, buffer.getvalue())
-    os.chmod(folder / FILE, 0o600)
+    write_private(folder / FILE, buffer.getvalue())
 
 
 def load_prints(folder: Path) -> dict[str, VoicePrint]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aero_agent.voices.service import Voices
-from aero_agent.voices.sessionprints import save_prints
+from aero_agent.voices.sessionprints import FILE, save_prints
 
 if TYPE_CHECKING:
     from aero_agent.results import SearchHit
@@ -61,3 +61,10 @@ def named_hits(store: "SessionStore", hits: list["SearchHit"]) -> list["SearchHi
             hit = hit.model_copy(update={"speaker": shown.get(hit.speaker, hit.speaker)}) if hit.speaker in shown else hit
         out.append(hit)
     return out
+
+
+def identify_adopted(store: "SessionStore", session_id: str, files: dict[str, bytes]) -> None:
+    """Recognise the library's voices in a session an indexing worker made (its prints came with its files)."""
+    voices = Voices(store.root)
+    if FILE in files and voices.library.read().voices:
+        voices.identify([session_id], fresh=True)

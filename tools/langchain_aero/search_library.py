@@ -24,6 +24,8 @@ class SearchLibraryInput(BaseModel):
     k: int = Field(default=5, ge=1, le=MAX_K, description=f"How many passages to return, 1 to {MAX_K}.")
     session_ids: list[str] | None = Field(default=None, description="Only these sessions; empty: all ready ones.")
     tags: list[str] | None = Field(default=None, description="Only sessions tagged with one of these topics.")
+    speaker: str | None = Field(default=None, description=(
+        "Only what this named voice (see list_voices) said, in every session it was heard in."))
 
 
 class SearchLibraryTool(AudioTool):
@@ -32,8 +34,8 @@ class SearchLibraryTool(AudioTool):
     args_schema: type[BaseModel] = SearchLibraryInput
 
     def _call(self, query: str, k: int = 5, session_ids: list[str] | None = None,
-              tags: list[str] | None = None) -> tuple[str, Any]:
-        hits = self.store.search(query, k, session_ids, tags)
+              tags: list[str] | None = None, speaker: str | None = None) -> tuple[str, Any]:
+        hits = self.store.search(query, k, session_ids, tags, speaker=speaker)
         if not hits:
             text = f"No passage in the library matches {query!r}. Try other words, or list_audio_sessions."
         else:
