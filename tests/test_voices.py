@@ -238,6 +238,52 @@ def test_voice_files_are_private(meetings):
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
+def test_the_skins_name_list_enroll_search_and_forget(meetings, engine):
+    """Catches a voice feature missing from a skin: LangChain and MCP list voices, enroll one from a sample,
+    search the library by name, refuse a bad speaker with a readable error, and forget (destructive)."""
+    from langchain_aero import AudioToolkit
+    from mcp import Client
+
+    from aero_mcp import ServerConfig, create_server
+    from mcp_driver import drive
+
+    store, first, second = meetings
+    known = VOICES / "known"
+    tools = {t.name: t for t in AudioToolkit(store=store, allowed_dirs=[known]).get_tools()}
+
+    def call(tool: str, **args):
+        return tools[tool].invoke({"type": "tool_call", "id": f"call-{tool}", "name": tool, "args": args})
+
+    listed = call("list_voices")
+    assert "MEE009" in listed.content and {v["name"] for v in listed.artifact["voices"]} == {"MEE009", "MEE012"}
+    assert "embedding" not in json.dumps(listed.artifact)
+    assert call("enroll_voice", name="Kim", paths=["2609-156975-0002.flac"]).status == "success"
+    hits = call("search_library", query="the project", k=5, speaker="MEE009")
+    assert hits.artifact["hits"] and {h["speaker"] for h in hits.artifact["hits"]} == {"MEE009"}
+    bad = call("name_speaker", session_id=first.id, speaker="SPEAKER_42", name="Zed")
+    assert bad.status == "error" and "SPEAKER_42" in bad.content
+    assert call("forget_voice", name="Kim").status == "success"
+
+    config = ServerConfig(allow_dirs=[known], store_dir=store.root)
+
+    async def script(client: Client) -> None:
+        declared = {t.name: t for t in (await client.list_tools()).tools}
+        assert declared["forget_voice"].annotations.destructive_hint is True
+        enrolled = await client.call_tool("enroll_voice", {"name": "Lee", "paths": ["2609-156975-0002.flac"]})
+        assert not enrolled.is_error and enrolled.structured_content["voice"]["name"] == "Lee"
+        voices = await client.call_tool("list_voices", {})
+        assert {v["name"] for v in voices.structured_content["voices"]} == {"Lee", "MEE009", "MEE012"}
+        found = await client.call_tool("search_library", {"query": "the project", "speaker": "MEE012"})
+        assert {h["speaker"] for h in found.structured_content["hits"]} <= {"MEE012"}
+        refused = await client.call_tool("enroll_voice", {"name": "lee", "paths": ["2609-156975-0002.flac"]})
+        assert refused.is_error and "taken" in refused.content[0].text
+        gone = await client.call_tool("forget_voice", {"name": "Lee"})
+        assert not gone.is_error and gone.structured_content["forgotten"]
+
+    drive(create_server(config, engine=engine), script)
+    assert {v.name for v in store.voices.list()} == {"MEE009", "MEE012"}
+
+
 def test_forget_leaves_no_trace_on_disk(meetings):
     """Catches a forget that leaves embeddings, labels or the name anywhere in the store (the last test of
     the module: it forgets the voices the others use)."""
