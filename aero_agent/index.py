@@ -11,7 +11,7 @@ import numpy as np
 from aero_agent.passages import Passage, PassageOptions, build_passages
 from aero_agent.results import SearchHit
 from aero_agent.retrieval import Ranker, Retrieval, top_hits
-from aero_agent.tags import TagOptions, Topics, topics
+from aero_agent.topics import TagOptions, Topics, topics
 from aero_agent.transcript import Segment
 from aero_agent.vectors import PassageVectors
 
@@ -61,6 +61,12 @@ class TranscriptIndex:
                     self._vectors.keep_only(passages)
                 self._built = (stamp, passages, ranker)
             return self._built[1], self._built[2]
+
+    def built(self, segments: Sequence[Segment]) -> tuple[list[Passage], np.ndarray | None]:
+        """The passages of ``segments`` and their vectors (None for a strategy without vectors), as built here."""
+        with self._lock:
+            passages, _ = self.passages(segments)
+            return passages, self._matrix(passages)
 
     def prepare_settled(self, segments: Sequence[Segment]) -> None:
         """Embed the passages of a transcript still growing, except those touching its last segment (they may

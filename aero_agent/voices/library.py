@@ -145,7 +145,7 @@ def new_voice(name: str) -> Voice:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    from aero_agent.persistence import atomic_write  # the store's helper (its module imports torch: lazily)
+    from aero_agent.persistence.atomic import atomic_write  # the store's helper
 
     atomic_write(path, data)  # mkstemp files are created mode 600; chmod in case a umask or an old file says more
     os.chmod(path, 0o600)

@@ -86,14 +86,15 @@ class Voices:
         return out
 
     def heard_in(self, name: str) -> dict[str, set[str]]:
-        """Session id -> the speaker labels that are the voice ``name``, for every session it was heard in."""
+        """Session id -> the speakers that are the voice ``name`` (their labels, and the name itself, as a loaded
+        session's passages show it), for every session it was heard in."""
         data = self.library.read()
         voice = _find(data, name)
         out: dict[str, set[str]] = {}
         for sid, rows in data.labels.items():
             for spk, lab in rows.items():
                 if lab.voice == voice.id:
-                    out.setdefault(sid, set()).add(spk)
+                    out.setdefault(sid, {voice.name}).add(spk)
         return out
 
     # ----- teaching -----------------------------------------------------------------------------

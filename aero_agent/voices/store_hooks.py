@@ -4,6 +4,7 @@ recognised as a diarized session is saved, labels dropped with a closed session.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aero_agent.voices.service import Voices
@@ -30,17 +31,17 @@ def attach(store: "SessionStore", session: "AudioSession") -> None:
     session.speaker_voices = lambda: voices.voices_of(session.id)
 
 
-def keep_prints(store: "SessionStore", session: "AudioSession") -> None:
+def keep_prints(root: Path, session: "AudioSession") -> None:
     """Save the prints of a fresh diarization in the session's folder and recognise its speakers (its old
     labels refer to an older diarization's speakers and are replaced)."""
     prints, session.speaker_prints = session.speaker_prints, None
-    folder = store.root / session.id
+    folder = root / session.id
     if prints is None or not folder.exists():
         return
     transcript = session.encoded.transcript if session.encoded is not None else None
     talk = {s.speaker: s.talk_time_s for s in transcript.speakers()} if transcript is not None else {}
     save_prints(folder, prints, talk)
-    voices = Voices(store.root)
+    voices = Voices(root)
     data = voices.library.read()
     if data.voices or session.id in data.labels:
         voices.identify([session.id], fresh=True)
@@ -63,8 +64,8 @@ def named_hits(store: "SessionStore", hits: list["SearchHit"]) -> list["SearchHi
     return out
 
 
-def identify_adopted(store: "SessionStore", session_id: str, files: dict[str, bytes]) -> None:
+def identify_adopted(store: "SessionStore", session_id: str) -> None:
     """Recognise the library's voices in a session an indexing worker made (its prints came with its files)."""
     voices = Voices(store.root)
-    if FILE in files and voices.library.read().voices:
+    if (store.root / session_id / FILE).exists() and voices.library.read().voices:
         voices.identify([session_id], fresh=True)

@@ -21,7 +21,7 @@ import anyio.to_thread
 
 from aero_agent import errors as E
 from aero_agent.render import input_hints, with_next_step
-from aero_agent.session import SessionInfo
+from aero_agent.results import SessionInfo
 from aero_agent.store import SessionStore
 from aero_mcp.config import ServerConfig
 
@@ -86,7 +86,7 @@ class Backend:
         if store.interrupted:
             log.warning("%d session(s) were interrupted while encoding by an earlier stop and are marked "
                         "failed: %s", len(store.interrupted), ", ".join(store.interrupted))
-        log.info("session store at %s (%d sessions)", c.store_dir, sum(1 for _ in c.store_dir.iterdir()))
+        log.info("session store at %s (%d sessions)", c.store_dir, len(store.list()))
         self._store = store
         self._ready.set()
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from aero_agent import SearchHit, Segment, SessionInfo
 from aero_agent.results import AnswerMethod, ExtractionMethod
-from aero_agent.transcript import SpeakerSummary
+from aero_agent.transcript import AudioEvent, SpeakerSummary
 
 
 class SessionStatus(BaseModel):
@@ -108,6 +108,16 @@ class SpeakersResult(BaseModel):
     message: str = ""
 
 
+class EventsResult(BaseModel):
+    """Sound events of a session (music, singing, other sound), in time order."""
+
+    session_id: str
+    kind: str | None = Field(default=None, description="The kind asked for; None for every kind.")
+    events: list[AudioEvent]
+    complete: bool = Field(description="False while the session is still encoding or live.")
+    message: str = ""
+
+
 class AskResult(BaseModel):
     """An answer to a question about the recording, with the transcript evidence it rests on."""
 
@@ -147,7 +157,8 @@ class ExtractResult(BaseModel):
     """Structured data extracted from the recording, validated against the caller's JSON Schema."""
 
     session_id: str
-    data: Any
+    data: dict[str, Any] | list[Any] = Field(description="The extracted data: an object or an array, as the "
+                                                         "json_schema asked (a list of notes without one).")
     method: ExtractionMethod
     turn: int
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -8,7 +8,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from aero_agent.render import hit_line
-from aero_mcp.app import READ_ONLY, App, result, text_arg, tool
+from aero_mcp.registry import READ_ONLY, App, result, text_arg, tool
 from aero_mcp.models import LibrarySearchResult
 from aero_mcp.tools_transcripts import MAX_HITS
 
@@ -21,7 +21,8 @@ async def search_library(
     session_ids: Annotated[list[str] | None, Field(
         description="Only these sessions (ids from list_audio_sessions). Empty: every ready session.")] = None,
     tags: Annotated[list[str] | None, Field(
-        description="Only sessions tagged with one of these topics (see list_audio_sessions).")] = None,
+        description="Only sessions tagged with one of these topics (see list_audio_sessions), or with music, "
+                    "singing or speech: recordings where that sound fills 5 % or more.")] = None,
     speaker: Annotated[str | None, Field(max_length=80, description=(
         "Only what this named voice (see list_voices) said, in every session it was heard in."))] = None,
 ) -> Annotated[CallToolResult, LibrarySearchResult]:

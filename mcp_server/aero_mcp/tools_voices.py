@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from aero_agent.paths import resolve_allowed
 from aero_agent.voices import VoiceInfo
 from aero_agent.voices.render import voice_line, voices_text
-from aero_mcp.app import DELETES, OPENS, READ_ONLY, App, SessionId, result, tool
+from aero_mcp.registry import DELETES, OPENS, READ_ONLY, App, SessionId, result, tool
 
 VoiceName = Annotated[str, Field(min_length=1, max_length=80, description="The person's name, e.g. Alice.")]
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from aero_agent.paths import allowed_roots, resolve_allowed
 from aero_agent.voices.render import voice_line
-from langchain_aero.utils import AudioTool
+from langchain_aero.base import AudioTool
 
 DESCRIPTION = (
     "Learn a person's voice from one or more recordings of that voice alone (5 s to a few minutes each), so it "

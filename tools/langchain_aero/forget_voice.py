@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from langchain_aero.utils import AudioTool
+from langchain_aero.base import AudioTool
 
 DESCRIPTION = (
     "Forget a named voice for good: its voice embeddings are deleted and every speaker labelled with it becomes "

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from aero_agent.voices.render import voices_text
-from langchain_aero.utils import AudioTool
+from langchain_aero.base import AudioTool
 
 
 DESCRIPTION = (

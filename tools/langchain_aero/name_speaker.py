@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from aero_agent.voices.render import voice_line
-from langchain_aero.utils import AudioTool, SessionInput
+from langchain_aero.base import AudioTool, SessionInput
 
 DESCRIPTION = (
     "Name a speaker of a session opened with speakers=true (a label from list_speakers, e.g. SPEAKER_01): the "

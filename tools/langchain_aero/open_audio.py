@@ -7,10 +7,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.paths import allowed_roots, resolve_allowed
 from aero_agent.render import language_phrase
-from langchain_aero.utils import AudioTool, num_speakers_field, session_artifact, speakers_field
+from langchain_aero.base import AudioTool, num_speakers_field, session_artifact, speakers_field
 
 
 DESCRIPTION = (
@@ -56,17 +56,14 @@ class OpenAudioTool(AudioTool):
               language: str | None = None, task: str = "transcribe") -> tuple[str, Any]:
         real = resolve_allowed(path, self.allowed_dirs)
         transcription = TranscribeOptions.of(language, task)
-        found = self.store.find(real, self.engine, transcription) if reuse else None
-        asked = {"speakers": speakers, "num_speakers": num_speakers, "transcription": transcription}
-        if found is None:
-            session = self.store.open(real, engine=self.engine, wait=self.wait, **asked)
-        else:
-            session = self.store.open(real, engine=self.engine, wait=self.wait, reuse=True, **asked)
-            if self.wait and session.info.status == "encoding":
-                self.store.wait(session.id)  # opened in the background by an earlier call
+        session, reused = self.store.open_audio(real, engine=self.engine, wait=self.wait, reuse=reuse,
+                                                speakers=speakers, num_speakers=num_speakers,
+                                                transcription=transcription)
+        if reused and self.wait and session.info.status == "encoding":
+            self.store.wait(session.id)  # opened in the background by an earlier call
         info = session.info.model_copy()
         name = Path(info.source).name or path
-        opened = (f"Reused session {info.id}, already open for {name}," if found is not None
+        opened = (f"Reused session {info.id}, already open for {name}," if reused
                   else f"Opened {name} as session {info.id}")
         text = (f"{opened} ({info.duration_s:.1f} s, "
                 f"engine {info.engine} {info.model_id}{language_phrase(info)}, status {info.status}). Pass session_id=\"{info.id}\" to "
@@ -78,4 +75,4 @@ class OpenAudioTool(AudioTool):
         if not session.engine.capabilities.answer and session.reasoner is None:
             text += (" This engine only transcribes: ask_audio answers with the best-matching transcript passages "
                      "and extract_from_audio is not available.")
-        return text, session_artifact(info, reused=found is not None)
+        return text, session_artifact(info, reused=reused)

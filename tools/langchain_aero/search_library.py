@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from aero_agent.render import hit_line
 from aero_agent.session import MAX_K
-from langchain_aero.utils import AudioTool
+from langchain_aero.base import AudioTool
 
 
 DESCRIPTION = (
@@ -23,7 +23,8 @@ class SearchLibraryInput(BaseModel):
     query: str = Field(description="What to look for, in your own words.")
     k: int = Field(default=5, ge=1, le=MAX_K, description=f"How many passages to return, 1 to {MAX_K}.")
     session_ids: list[str] | None = Field(default=None, description="Only these sessions; empty: all ready ones.")
-    tags: list[str] | None = Field(default=None, description="Only sessions tagged with one of these topics.")
+    tags: list[str] | None = Field(default=None, description="Only sessions tagged with one of these topics, or "
+                                                       "with music, singing or speech (recordings where that sound fills 5 % or more).")
     speaker: str | None = Field(default=None, description=(
         "Only what this named voice (see list_voices) said, in every session it was heard in."))
 

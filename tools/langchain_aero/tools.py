@@ -1,7 +1,7 @@
 """Every audio tool, by name: the map :class:`~langchain_aero.AudioToolkit` selects from.
 
 Each tool lives in its own module (``open_audio.py``, ``transcribe_audio.py``, ...); what they share is in
-:mod:`langchain_aero.utils`. A new tool is a module with its input schema and :class:`AudioTool` subclass, and
+:mod:`langchain_aero.base`. A new tool is a module with its input schema and :class:`AudioTool` subclass, and
 one entry in :data:`TOOLS`.
 """
 
@@ -13,6 +13,7 @@ from langchain_aero.ask_audio import AskAudioInput, AskAudioTool
 from langchain_aero.close_audio_session import CloseAudioSessionInput, CloseAudioSessionTool
 from langchain_aero.extract_from_audio import ExtractFromAudioInput, ExtractFromAudioTool
 from langchain_aero.finish_live_session import FinishLiveSessionInput, FinishLiveSessionTool
+from langchain_aero.list_events import ListEventsInput, ListEventsTool
 from langchain_aero.list_audio_sessions import ListAudioSessionsInput, ListAudioSessionsTool
 from langchain_aero.enroll_voice import EnrollVoiceInput, EnrollVoiceTool
 from langchain_aero.forget_voice import ForgetVoiceInput, ForgetVoiceTool
@@ -24,7 +25,7 @@ from langchain_aero.search_audio import SearchAudioInput, SearchAudioTool
 from langchain_aero.search_library import SearchLibraryInput, SearchLibraryTool
 from langchain_aero.start_live_session import StartLiveSessionInput, StartLiveSessionTool
 from langchain_aero.transcribe_audio import TranscribeAudioInput, TranscribeAudioTool
-from langchain_aero.utils import (
+from langchain_aero.base import (
     DEFAULT_MAX_OUTPUT_CHARS,
     AudioTool,
     cap_transcript,
@@ -36,7 +37,8 @@ from langchain_aero.utils import (
 TOOL_CLASSES: tuple[type[AudioTool], ...] = (
     OpenAudioTool, TranscribeAudioTool, AskAudioTool, SearchAudioTool, ExtractFromAudioTool,
     ListAudioSessionsTool, CloseAudioSessionTool, SearchLibraryTool, StartLiveSessionTool, AppendAudioTool,
-    FinishLiveSessionTool, ListSpeakersTool, NameSpeakerTool, EnrollVoiceTool, ListVoicesTool, ForgetVoiceTool,
+    FinishLiveSessionTool, ListSpeakersTool, ListEventsTool, NameSpeakerTool, EnrollVoiceTool, ListVoicesTool,
+    ForgetVoiceTool,
 )
 TOOLS: dict[str, type[AudioTool]] = {cls.model_fields["name"].default: cls for cls in TOOL_CLASSES}
 """Tool name -> tool class, in the order the toolkit lists them."""
@@ -46,7 +48,7 @@ __all__ = [
     "ListAudioSessionsTool", "CloseAudioSessionTool", "SearchLibraryTool", "SearchLibraryInput", "TOOL_CLASSES", "TOOLS", "OpenAudioInput",
     "TranscribeAudioInput", "AskAudioInput", "SearchAudioInput", "ExtractFromAudioInput", "ListAudioSessionsInput",
     "CloseAudioSessionInput", "StartLiveSessionTool", "AppendAudioTool", "FinishLiveSessionTool",
-    "StartLiveSessionInput", "AppendAudioInput", "FinishLiveSessionInput", "ListSpeakersTool", "ListSpeakersInput", "DEFAULT_MAX_OUTPUT_CHARS", "explain_validation_error", "tool_errors",
+    "StartLiveSessionInput", "AppendAudioInput", "FinishLiveSessionInput", "ListSpeakersTool", "ListSpeakersInput", "ListEventsTool", "ListEventsInput", "DEFAULT_MAX_OUTPUT_CHARS", "explain_validation_error", "tool_errors",
     "cap_transcript", "clock", "describe_info", "NameSpeakerTool", "NameSpeakerInput", "EnrollVoiceTool",
     "EnrollVoiceInput", "ListVoicesTool", "ListVoicesInput", "ForgetVoiceTool", "ForgetVoiceInput",
 ]

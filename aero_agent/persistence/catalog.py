@@ -11,12 +11,15 @@ each write is one short transaction. WAL needs a local file system (not NFS); se
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
-CATALOG = "catalog.sqlite"
+from aero_agent.persistence.atomic import write_json
+from aero_agent.persistence.layout import CATALOG, INFO, is_session_id
+
 BUSY_TIMEOUT_MS = 30_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -65,6 +68,15 @@ class Catalog:
         with self._lock:
             self._conn.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
+    def write_info(self, folder: Path, info: dict[str, Any]) -> None:
+        """Write ``folder/info.json`` (the truth), then its row."""
+        write_json(folder / INFO, info)
+        self.put(info, mtime_ns(folder / INFO))
+
+    def index(self, folder: Path, info: dict[str, Any]) -> None:
+        """The row of a session whose ``info.json`` was written already (a published or recovered session)."""
+        self.put(info, mtime_ns(folder / INFO))
+
     def remove(self, session_id: str) -> None:
         with self._lock:
             self._conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
@@ -109,3 +121,19 @@ class Catalog:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def session_stamps(root: Path) -> dict[str, int]:
+    """Each session folder's name under ``root`` with the mtime of its ``info.json`` (a listing and one stat each)."""
+    with os.scandir(root) as entries:
+        names = [e.name for e in entries if is_session_id(e.name) and e.is_dir()]
+    stamps = {name: mtime_ns(root / name / INFO) for name in names}
+    return {name: stamp for name, stamp in stamps.items() if stamp}
+
+
+def mtime_ns(path: Path) -> int:
+    """``path``'s modification time in nanoseconds; 0 when it is gone."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
