@@ -137,7 +137,7 @@ class LibraryIndex:
             if speakers is not None:
                 allowed = np.array([p.speaker in speakers.get(o, ()) for p, o in zip(passages, owners)])
             found = top_indices(passages, ranker.scores(query), k, allowed, groups=owners)
-            return [as_hit(passages[i], score, rank).model_copy(
+            return [as_hit(passages[i], score, rank, self.retrieval.strong_at).model_copy(
                         update={"session_id": owners[i], "source": self._blocks[owners[i]].source})
                     for rank, (i, score) in enumerate(found, 1)]
 

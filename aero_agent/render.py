@@ -71,10 +71,11 @@ def evidence_lines(segments: Sequence[Segment]) -> str:
 
 
 def hit_line(hit: SearchHit) -> str:
-    """``rank. [mm:ss-mm:ss] (times, score) [recording, session] SPEAKER: text`` (parts shown when known)."""
+    """``rank. [mm:ss-mm:ss] (times, score[, weak]) [recording, session] SPEAKER: text`` (parts shown when
+    known; ``weak`` for a hit that is the closest there is but a poor match)."""
     where = f"[{Path(hit.source).name}, session {hit.session_id}] " if hit.session_id and hit.source else ""
     who = f"{hit.speaker}: " if hit.speaker else ""
-    return (f"{hit.rank}. {span(hit.start, hit.end)} ({hit.start:.1f}-{hit.end:.1f} s, score {hit.score:.2f}) "
+    return (f"{hit.rank}. {span(hit.start, hit.end)} ({hit.start:.1f}-{hit.end:.1f} s, score {hit.score:.2f}{', weak' if hit.label == 'weak' else ''}) "
             f"{where}{who}{hit.text.strip()}")
 
 

@@ -83,7 +83,7 @@ def _transcription(args: argparse.Namespace):
     """``--language`` and ``--task`` as the session's options (an unknown code is refused here)."""
     from aero_agent.transcription import TranscribeOptions
 
-    return TranscribeOptions.of(args.language, args.task)
+    return TranscribeOptions.of(args.language, args.task, getattr(args, "beam_size", None))
 
 
 def _reasoner(args: argparse.Namespace):
@@ -206,6 +206,7 @@ def _open_stored(args: argparse.Namespace):
 
 def cmd_search(args: argparse.Namespace) -> int:
     from aero_agent.render import hit_line
+    from aero_agent.retrieval import weak_note
     from aero_agent.store import SessionStore
 
     store = Path(args.store).expanduser()
@@ -219,6 +220,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("No stored recording matches the query.")
     for hit in hits:
         print(f"{hit_line(hit)}\n   session {hit.session_id}: {hit.source}")
+    if weak_note(hits):
+        print(f"({weak_note(hits)})")
     return 0
 
 

@@ -53,6 +53,9 @@ def model_options(p: argparse.ArgumentParser) -> None:
                         "(default: English for tiny.en, detection for multilingual models)")
     p.add_argument("--task", choices=["transcribe", "translate"], default="transcribe",
                    help="translate: write an English translation (multilingual models)")
+    p.add_argument("--beam-size", type=int, default=None, metavar="N",
+                   help="hypotheses kept while decoding: 1 greedy, 5 as faster-whisper (default: the engine's "
+                        "measured choice, beam search where it pays)")
 
 
 STORE_HELP = ("keep the session in this store folder (a later run on the same file reuses it); with --speakers, "

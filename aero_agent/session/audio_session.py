@@ -1,8 +1,7 @@
 """AudioSession: decode and encode a recording once, then transcribe, ask, search and extract over many turns.
 
 The session holds its state and writes what each change changed through the :class:`SessionFiles` the store
-gives it (``session.files``): it never calls back into the store. A live session holds a :class:`LiveStream`.
-"""
+gives it (``session.files``): it never calls back into the store. A live session holds a :class:`LiveStream`."""
 
 from __future__ import annotations
 
@@ -88,12 +87,10 @@ class AudioSession(SpeakerLabels):
              min_speakers: int | None = None, max_speakers: int | None = None,
              diarizer: Diarizer | None = None, transcription: TranscribeOptions | None = None) -> "AudioSession":
         """Decode ``source`` and encode it once with ``engine`` (the embedded Whisper engine by default), in the
-        language and task of ``transcription`` (``TranscribeOptions(language="auto", task="translate")``).
-
-        With ``speakers=True`` (or any count) the same pass also finds who speaks when: every segment gets a
-        speaker, split where the speaker changes. ``num_speakers`` fixes the count; ``min_speakers`` and
-        ``max_speakers`` bound the automatic one. Bad counts and an engine that cannot raise before decoding.
-        """
+        language and task of ``transcription`` (``TranscribeOptions(language="auto", task="translate")``). With
+        ``speakers=True`` (or any count) the same pass also finds who speaks when: every segment gets a speaker,
+        split where the speaker changes. ``num_speakers`` fixes the count; ``min_speakers`` and ``max_speakers``
+        bound the automatic one. Bad counts and an engine that cannot raise before decoding."""
         wanted = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
         if wanted is not None or transcription is not None:
             engine = engine or _default_engine()
@@ -132,11 +129,9 @@ class AudioSession(SpeakerLabels):
              session_id: str | None = None, source: str = LIVE_SOURCE,
              transcription: TranscribeOptions | None = None) -> "AudioSession":
         """A session on audio that is still arriving: status ``live`` until :meth:`finish`, then ``ready``.
-
         :meth:`feed` takes 16 kHz mono samples; :meth:`transcribe` returns the final segments so far with the
         tail that may still change in ``Transcript.partial`` (``complete=False``); search and ask read the
-        final segments only. The engine must transcribe with word times (the embedded Whisper engine does).
-        """
+        final segments only. The engine must transcribe with word times (the embedded Whisper engine does)."""
         engine = engine or _default_engine()
         transcription = transcription or TranscribeOptions()
         stream = LiveStream(engine, options, transcription)

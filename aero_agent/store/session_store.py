@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from aero_agent.persistence import session_files as disk
 from aero_agent.persistence.session_files import SessionFiles
@@ -80,7 +80,6 @@ class SessionStore:
         self.retrieval = retrieval or HybridRetrieval()  # how sessions and the library rank passages
         self._library = LibraryIndex(self.root, self.retrieval)
 
-    # ----- engines ------------------------------------------------------------------
     @property
     def engine(self) -> Engine:
         """The store's default engine (the embedded Whisper engine unless one was given)."""
@@ -111,8 +110,7 @@ class SessionStore:
         With ``speakers`` (or a speaker count) the encoding also finds who speaks when (see
         :meth:`AudioSession.open`). With ``reuse``, a ready or encoding session of the same unchanged file,
         engine, language and task is returned instead, diarized now (ready) or when its encoding ends, if it
-        is not yet (:meth:`open_audio` says which happened).
-        """
+        is not yet (:meth:`open_audio` says which happened)."""
         return self.open_audio(source, engine, progress, wait=wait, sample_rate=sample_rate, name=name, reuse=reuse,
                                speakers=speakers, num_speakers=num_speakers, min_speakers=min_speakers,
                                max_speakers=max_speakers, transcription=transcription).session
@@ -121,10 +119,11 @@ class SessionStore:
                    wait: bool = True, sample_rate: int | None = None, name: str | None = None,
                    reuse: bool = False, speakers: bool = False, num_speakers: int | None = None,
                    min_speakers: int | None = None, max_speakers: int | None = None,
-                   transcription: TranscribeOptions | None = None) -> Opened:
-        """:meth:`open`, saying whether an open session of the file was reused: the one open path of the CLI
-        and both skins. The way of a new recording is one direction: decode, then (in :meth:`_encode`) encode,
-        transcript, speakers, passages and vectors, topics, saved once."""
+                   transcription: TranscribeOptions | None = None,
+                   check_new: Callable[[], None] | None = None) -> Opened:
+        """:meth:`open`, saying whether an open session of the file was reused: the one open path of the skins.
+        ``check_new`` may refuse a new session (a quota) before anything is decoded. A new recording goes one way:
+        decode, then (:meth:`_encode`) encode, transcript, speakers, passages and vectors, topics, saved once."""
         transcription = transcription or TranscribeOptions()
         engine = engine or self.engine
         check_engine_options(engine, transcription)
@@ -135,6 +134,8 @@ class SessionStore:
             found = self.find(source, engine, transcription)
             if found is not None:
                 return Opened(self._reused(self.get(found.id), wanted), True)
+        if check_new is not None:
+            check_new()
         if isinstance(source, (str, os.PathLike)):
             source = Path(source).expanduser().resolve()
         clip = load_audio(source, sample_rate=sample_rate, max_duration_s=self.max_duration_s,
@@ -430,7 +431,6 @@ class SessionStore:
                     session.flush()
                     del self._loaded[session_id]
 
-    # ----- limits ---------------------------------------------------------------------
     def _touch(self, session_id: str) -> None:
         self._last_used[session_id] = time.time()
 

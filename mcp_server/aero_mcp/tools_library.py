@@ -8,6 +8,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from aero_agent.render import hit_line
+from aero_agent.retrieval import weak_note
 from aero_mcp.registry import READ_ONLY, App, result, text_arg, tool
 from aero_mcp.models import LibrarySearchResult
 from aero_mcp.tools_transcripts import MAX_HITS
@@ -31,7 +32,7 @@ async def search_library(
     store = await app.backend.store()
     ready = [i for i in await app.backend.run(store.list, what="listing sessions") if i.status == "ready"]
     hits = await app.backend.run(store.search, query, k, session_ids, tags, speaker, what="searching the library")
-    message = "" if hits else "No passage in the library matches the query."
+    message = weak_note(hits) or ("" if hits else "The library holds no passage to search (no ready session).")
     found = LibrarySearchResult(query=query, hits=hits, sessions_searched=len(ready), message=message)
-    lines = [hit_line(h) for h in hits] or [message]
+    lines = [hit_line(h) for h in hits] + ([f"({message})"] if message else [])
     return result(found, f"Searched {len(ready)} session(s):\n" + "\n".join(lines))

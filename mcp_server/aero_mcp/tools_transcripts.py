@@ -10,6 +10,7 @@ from pydantic import Field
 
 from aero_agent import errors as E
 from aero_agent.render import answer_text, events_text, hit_line, span, speakers_text, transcript_excerpt
+from aero_agent.retrieval import weak_note
 from aero_agent.session import MAX_K
 from aero_mcp.registry import (ADDS_TURN, READ_ONLY, NumSpeakers, Session, SessionId, SpeakersArg, WaitS, result,
                                text_arg, tool)
@@ -137,6 +138,7 @@ async def search_audio(
     progress = call.info.progress
     message = "" if complete else "Live: only the final text so far was searched." if call.info.status == "live" \
         else f"Encoding is {progress:.0%} done: only that part was searched."
+    message = " ".join(part for part in (weak_note(hits), message) if part)
     found = SearchResult(session_id=session_id, query=query, hits=hits, complete=complete,
                          progress=round(progress, 4), message=message)
     lines = [hit_line(h) for h in hits] or ["No segment matches the query."]
