@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from aero_agent.errors import InvalidArgumentError
 
@@ -64,6 +64,9 @@ class SpeakerSummary(BaseModel):
     segments: int
     first_s: float
     last_s: float
+    voice_id: str | None = Field(default=None, description="The library voice's id when the speaker is recognised.")
+    label: str | None = Field(default=None, description="The anonymous SPEAKER_xx label of a recognised speaker.")
+    confidence: float | None = Field(default=None, description="How sure the recognition is (1.0 when named).")
 
 
 def clock(seconds: float) -> str:
@@ -110,6 +113,8 @@ class Transcript(BaseModel):
         "True once speakers were looked for: every segment then has a speaker (none when no speech was heard)."))
     partial: list[Segment] = Field(default_factory=list, description=(
         "A live session's tail that may still change (not in ``segments``, not searched); empty otherwise."))
+    _voices: dict[str, tuple[str, str, float]] = PrivateAttr(default_factory=dict)
+    """Recognised speakers: shown name -> (SPEAKER_xx label, voice id, confidence) (set by aero_agent.voices)."""
 
     @property
     def text(self) -> str:
@@ -153,9 +158,11 @@ class Transcript(BaseModel):
         out = []
         for speaker, segs in spans.items():
             talk = sum(max(0.0, s.end - s.start) for s in segs)
+            label, voice_id, confidence = self._voices.get(speaker, (None, None, None))
             out.append(SpeakerSummary(speaker=speaker, talk_time_s=round(talk, 2), share=round(talk / total, 4),
                                       segments=len(segs), first_s=min(s.start for s in segs),
-                                      last_s=max(s.end for s in segs)))
+                                      last_s=max(s.end for s in segs), voice_id=voice_id, label=label,
+                                      confidence=confidence))
         return sorted(out, key=lambda x: (-x.talk_time_s, x.speaker))
 
     def cues(self, events: bool = False) -> list[Segment | AudioEvent]:

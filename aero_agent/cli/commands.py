@@ -109,7 +109,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         from aero_agent.errors import InvalidArgumentError
 
         raise InvalidArgumentError("--format rttm lists speaker turns: add --speakers")
-    session = _open(args, searchable=False)
+    session = _open_stored(args)[0] if args.store else _open(args, searchable=False)
     transcript = session.transcribe(args.start, args.end)
     if args.format == "html":
         print(_html_page(session, transcript))
@@ -140,7 +140,7 @@ def _html_page(session, transcript) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    session = _open(args)
+    session = _open_stored(args)[0] if args.store else _open(args)
     if session.diarization is not None and not args.json:  # who spoke when first, then the answers
         from aero_agent.render import who_spoke_when
 
@@ -212,7 +212,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     store = Path(args.store).expanduser()
     if not store.is_dir():
         raise AeroError(f"{store}: no such store folder")
-    hits = SessionStore(store).search(args.query, args.k, session_ids=args.session, tags=args.tag)
+    hits = SessionStore(store).search(args.query, args.k, session_ids=args.session, tags=args.tag, speaker=args.speaker)
     if args.json:
         print(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
         return 0

@@ -65,6 +65,10 @@ class AudioSession(SpeakerLabels):
         self.files: SessionFiles | None = None
         self.diarizer = diarizer  # None: the embedded GE2E diarizer, loaded on first use
         self.diarization: DiarizationOptions | None = None  # speakers to find when the encoding ends
+        self.speaker_prints: dict[str, Any] | None = None
+        """Voice prints of the speakers of the latest diarization, until a store keeps them (aero_agent.voices)."""
+        self.speaker_voices: Callable[[], dict[str, Any]] | None = None
+        """Label -> library voice of the recognised speakers (set by a store with voices); names shown on read."""
         self._partial: list[Segment] = []  # an encoding's segments so far
         self.index = TranscriptIndex(retrieval or HybridRetrieval(), vectors)
         self.live: LiveStream | None = None  # set on a live session
@@ -303,7 +307,15 @@ class AudioSession(SpeakerLabels):
                     raise CapabilityError(f"the {self.engine.name} engine cannot transcribe")
                 encoded.transcript = self.engine.transcribe(encoded)
                 self._save(transcript=True)
-            return encoded.transcript.between(start_s, end_s)
+            return self._named(encoded.transcript.between(start_s, end_s))
+
+    def _named(self, transcript: Transcript) -> Transcript:
+        """Recognised speakers shown by their voice names (resolved now, so a rename shows at once)."""
+        if self.speaker_voices is None or not transcript.diarized:
+            return transcript
+        from aero_agent.voices.naming import named
+
+        return named(transcript, self.speaker_voices())
 
     def events(self, kind: str | None = None, start_s: float | None = None,
                end_s: float | None = None) -> list[AudioEvent]:
@@ -432,6 +444,10 @@ class AudioSession(SpeakerLabels):
                               volatile=state if volatile and self.ready else None,
                               vectors=self.index.vectors if vectors and self.ready else None)
         self.files.write(changes)
+        if self.speaker_prints is not None and self.ready:
+            from aero_agent.voices.store_hooks import keep_prints
+
+            keep_prints(self.files.folder.parent, self)
 
     def flush(self) -> None:
         """Write what is computed but not yet saved (passage vectors a search embedded)."""

@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from aero_agent.persistence import session_files as disk
 from aero_agent.persistence.session_files import SessionFiles
@@ -30,6 +30,10 @@ from aero_agent.speakers.base import DiarizationOptions, requested_diarization
 from aero_agent.speakers.labelling import check_can_diarize
 from aero_agent.sound_events import tag_kind
 from aero_agent.topics import Topics
+from aero_agent.voices import store_hooks as voice_hooks
+
+if TYPE_CHECKING:
+    from aero_agent.voices import Voices
 
 
 
@@ -157,6 +161,7 @@ class SessionStore:
                 self._make_room(limits, new_sessions=1)
             files.create(session.info.model_dump())
             session.files = files  # turns asked while encoding are saved too
+            voice_hooks.attach(self, session)
             self._loaded[session.id] = session
             self._touch(session.id)
 
@@ -188,14 +193,22 @@ class SessionStore:
             session.ensure_speakers(True, wanted.num_speakers, wanted.min_speakers, wanted.max_speakers)
         return session
 
+    @property
+    def voices(self) -> "Voices":
+        """The store's library of named voices (enroll, name_speaker, identify, rename, forget, list)."""
+        return voice_hooks.store_voices(self)
+
+    # ----- library search ----------------------------------------------------------
     def search(self, query: str, k: int = 5, session_ids: list[str] | None = None,
-               tags: list[str] | None = None) -> list[SearchHit]:
+               tags: list[str] | None = None, speaker: str | None = None) -> list[SearchHit]:
         """Passages of every ready session ranked for ``query`` (hits carry ``session_id`` and ``source``);
         only the sessions in ``session_ids`` and those tagged with one of ``tags`` when given.
 
         Sessions stored before embeddings existed are indexed here, once; their files are then written.
+        ``speaker``, a voice name, keeps the passages of that voice in every session it was heard in.
         """
         query, k = check_query(query), check_k(k)
+        heard = self.voices.heard_in(speaker) if speaker is not None else None
         infos = [i for i in self.list() if i.status == "ready"]
         chosen = {i.id for i in infos}
         if session_ids is not None:
@@ -210,7 +223,9 @@ class SessionStore:
                                   self._built)
         if tags is not None:
             chosen &= self._tagged(tags)
-        return self._library.search(query, k, chosen)
+        if heard is not None:
+            chosen &= set(heard)
+        return voice_hooks.named_hits(self, self._library.search(query, k, chosen, heard))
 
     def _built(self, session_id: str) -> tuple[list, Any] | None:
         """What a loaded, ready session's index built (passages and vectors), for the library to take as is."""
@@ -278,6 +293,7 @@ class SessionStore:
             session = AudioSession(info, engine, encoded, disk.load_history(folder), reasoner=self._reasoner_for(engine),
                                    retrieval=self.retrieval, vectors=vectors)
             session.files = SessionFiles(folder, self._catalog)
+            voice_hooks.attach(self, session)
             self._loaded[session_id] = session
             self._touch(session_id)
             self._evict()
@@ -361,6 +377,7 @@ class SessionStore:
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
             self._library.drop(session_id)
+            voice_hooks.forget_session(self, session_id)
             if not existed:
                 raise SessionNotFoundError(f"unknown session id {session_id!r}")
             return True

@@ -26,6 +26,8 @@ class SearchLibraryInput(BaseModel):
     session_ids: list[str] | None = Field(default=None, description="Only these sessions; empty: all ready ones.")
     tags: list[str] | None = Field(default=None, description="Only sessions tagged with one of these topics, or "
                                                        "with music, singing or speech (recordings where that sound fills 5 % or more).")
+    speaker: str | None = Field(default=None, description=(
+        "Only what this named voice (see list_voices) said, in every session it was heard in."))
 
 
 class SearchLibraryTool(AudioTool):
@@ -34,8 +36,8 @@ class SearchLibraryTool(AudioTool):
     args_schema: type[BaseModel] = SearchLibraryInput
 
     def _call(self, query: str, k: int = 5, session_ids: list[str] | None = None,
-              tags: list[str] | None = None) -> tuple[str, Any]:
-        hits = self.store.search(query, k, session_ids, tags)
+              tags: list[str] | None = None, speaker: str | None = None) -> tuple[str, Any]:
+        hits = self.store.search(query, k, session_ids, tags, speaker=speaker)
         if not hits:
             text = f"No passage in the library matches {query!r}. Try other words, or list_audio_sessions."
         else:
