@@ -233,8 +233,9 @@ class Transcript(BaseModel):
             if self.diarized:
                 return ""
             raise InvalidArgumentError("this transcript has no speaker labels; diarize it first (speakers=True)")
-        lines = [f"SPEAKER {file_id} 1 {s.start:.3f} {max(0.0, s.end - s.start):.3f} <NA> <NA> {s.speaker} <NA> <NA>"
-                 for s in self.segments if s.speaker]
+        # RTTM fields are split on whitespace: a name of several words ("Alice Smith") becomes one field
+        lines = [f"SPEAKER {'_'.join(file_id.split())} 1 {s.start:.3f} {max(0.0, s.end - s.start):.3f} <NA> <NA> "
+                 f"{'_'.join(s.speaker.split())} <NA> <NA>" for s in self.segments if s.speaker]
         return "\n".join(lines) + "\n"
 
     def head(self, max_chars: int, fmt: str = "text", events: bool = False) -> TranscriptHead:

@@ -64,3 +64,13 @@ def test_head_keeps_the_partial_flag_and_refuses_unknown_formats() -> None:
 ])
 def test_clock(seconds: float, expected: str) -> None:
     assert clock(seconds) == expected
+
+
+def test_rttm_keeps_a_name_of_several_words_in_one_field():
+    """Catches: a voice named "Alice Smith" written as two RTTM fields, which every RTTM reader misparses."""
+    from aero_agent.transcript import Segment, Transcript
+
+    rttm = Transcript(segments=[Segment(start=0.5, end=2.0, text="hello", speaker="Alice Smith")],
+                      diarized=True).to_rttm("team call")
+    fields = rttm.split()
+    assert len(fields) == 10 and fields[1] == "team_call" and fields[7] == "Alice_Smith"
