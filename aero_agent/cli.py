@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from aero_agent.archive.cli import add_index_command
 from aero_agent.errors import AeroError
+from aero_agent.vocabulary_cli import add_vocabulary_command, add_vocabulary_options
 
 if TYPE_CHECKING:
     from aero_agent.engines.base import EncodeProgress
@@ -80,10 +81,11 @@ def _open(args: argparse.Namespace):
 
 
 def _transcription(args: argparse.Namespace):
-    """``--language`` and ``--task`` as the session's options (an unknown code is refused here)."""
+    """``--language``, ``--task`` and the vocabulary as the session's options (an unknown code is refused here)."""
     from aero_agent.languages import TranscribeOptions
+    from aero_agent.vocabulary_cli import vocabulary_arguments
 
-    return TranscribeOptions.of(args.language, args.task)
+    return TranscribeOptions.of(args.language, args.task, vocabulary_arguments(args))
 
 
 def _reasoner(args: argparse.Namespace):
@@ -187,7 +189,8 @@ def _open_stored(args: argparse.Namespace):
     path = Path(_source(args.file))
     bar = ProgressBar(path.name) if store.find(path) is None and not args.quiet else None  # a new one encodes
     session = store.open(path, progress=bar, reuse=True, speakers=args.speakers, num_speakers=args.num_speakers,
-                         min_speakers=args.min_speakers, max_speakers=args.max_speakers)
+                         min_speakers=args.min_speakers, max_speakers=args.max_speakers,
+                         transcription=_transcription(args))
     if bar is not None:
         bar.close()
     return session, store
@@ -283,6 +286,7 @@ def model_options(p: argparse.ArgumentParser) -> None:
                         "(default: English for tiny.en, detection for multilingual models)")
     p.add_argument("--task", choices=["transcribe", "translate"], default="transcribe",
                    help="translate: write an English translation (multilingual models)")
+    add_vocabulary_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -360,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     li.set_defaults(func=cmd_listen)
 
     add_index_command(sub, ENGINE_NAMES)
+    add_vocabulary_command(sub)
     e = sub.add_parser("examples", help="list the bundled recordings")
     e.set_defaults(func=cmd_examples)
     return parser

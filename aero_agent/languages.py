@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Iterable, Literal
 
 from aero_agent.errors import InvalidArgumentError
+from aero_agent.vocabulary import Vocabulary
 
 AUTO = "auto"
 TASKS = ("transcribe", "translate")
@@ -45,10 +46,12 @@ class TranscribeOptions:
     ``language``: None for the model's own default (English for an English-only model, detection for a
     multilingual one), ``auto`` to detect it from the first speech, or a code (``de``) or name (``German``).
     ``task``: ``transcribe`` keeps the spoken language, ``translate`` writes English.
+    ``vocabulary``: names and terms to spell as listed, in every window (see :mod:`aero_agent.vocabulary`).
     """
 
     language: str | None = None
     task: Task = "transcribe"
+    vocabulary: Vocabulary = Vocabulary()
 
     def __post_init__(self) -> None:
         if self.language is not None:
@@ -57,11 +60,16 @@ class TranscribeOptions:
             object.__setattr__(self, "language", language_code(self.language))
         if self.task not in TASKS:
             raise InvalidArgumentError(f"unknown task {self.task!r}; use transcribe or translate")
+        object.__setattr__(self, "vocabulary", Vocabulary.of(self.vocabulary))
 
     @property
     def is_default(self) -> bool:
         """True when nothing was asked beyond the model's default."""
-        return self.language is None and self.task == "transcribe"
+        return self.language is None and self.task == "transcribe" and not self.vocabulary
+
+    def with_vocabulary(self, vocabulary: Vocabulary) -> "TranscribeOptions":
+        """These options with ``vocabulary`` added after their own terms."""
+        return self if not vocabulary else replace(self, vocabulary=self.vocabulary | vocabulary)
 
     @property
     def multilingual(self) -> bool:
@@ -69,9 +77,10 @@ class TranscribeOptions:
         return self.task == "translate" or self.language not in (None, "en")
 
     @classmethod
-    def of(cls, language: str | None = None, task: str | None = None) -> "TranscribeOptions":
+    def of(cls, language: str | None = None, task: str | None = None,
+           vocabulary: Vocabulary | Iterable[str] | str | None = None) -> "TranscribeOptions":
         """Options from loose values (skins' arguments); empty strings mean the default."""
-        return cls(language or None, (task or "transcribe"))  # type: ignore[arg-type]
+        return cls(language or None, (task or "transcribe"), Vocabulary.of(vocabulary))  # type: ignore[arg-type]
 
 
 def check_engine_options(engine: object, options: TranscribeOptions) -> None:

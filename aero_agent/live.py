@@ -460,7 +460,7 @@ class OnlineProcessor:
             return self.engine.transcribe_clips([clip])[0]
         transcript = self.engine.transcribe_clips([clip], options=self.transcription)[0]  # type: ignore[call-arg]
         if transcript.language_probability is not None and transcript.segments:
-            self.transcription = TranscribeOptions(transcript.language, self.transcription.task)
+            self.transcription = replace(self.transcription, language=transcript.language)
         return transcript
 
     def _decode(self, flush: bool) -> list[Segment]:

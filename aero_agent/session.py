@@ -77,6 +77,9 @@ class SessionInfo(BaseModel):
     language_probability: float | None = Field(default=None, description="The detector's probability of language.")
     task: Literal["transcribe", "translate"] = Field(default="transcribe", description=(
         "translate: the transcript is an English translation of the speech."))
+    vocabulary: list[str] | None = Field(default=None, description=(
+        "The custom vocabulary every decode of this session used (the call's terms, then the store's); None "
+        "for none."))
 
 
 def new_session_id() -> str:
@@ -118,7 +121,7 @@ class AudioSession:
                  transcription: TranscribeOptions | None = None) -> None:
         self.info = info
         self.engine = engine
-        self.transcription = transcription or TranscribeOptions(info.language, info.task)
+        self.transcription = transcription or TranscribeOptions(info.language, info.task, tuple(info.vocabulary or ()))
         self.encoded = encoded
         self.history: list[Turn] = list(history)
         self.reasoner = reasoner
@@ -177,7 +180,7 @@ class AudioSession:
         check_engine_options(engine, transcription)
         info = SessionInfo(id=session_id or new_session_id(), source=clip.source, duration_s=round(clip.duration_s, 3),
                            engine=engine.name, model_id=engine.model_id, language=transcription.language,
-                           task=transcription.task)
+                           task=transcription.task, vocabulary=list(transcription.vocabulary) or None)
         try:
             stat = Path(clip.source).stat()
             info.source_size, info.source_mtime = stat.st_size, stat.st_mtime
@@ -205,7 +208,7 @@ class AudioSession:
         check_engine_options(engine, transcription)
         info = SessionInfo(id=session_id or new_session_id(), source=source, duration_s=0.0, engine=engine.name,
                            model_id=engine.model_id, status="live", language=transcription.language,
-                           task=transcription.task)
+                           task=transcription.task, vocabulary=list(transcription.vocabulary) or None)
         session = cls(info, engine, reasoner=reasoner, transcription=transcription)
         session._live = OnlineProcessor(engine, options)  # type: ignore[arg-type]
         session._live.transcription = transcription
@@ -381,6 +384,27 @@ class AudioSession:
             self._guarded_indexing(self.index_transcript)
         self._changed()
         return self.transcribe()
+
+    def retranscribe(self, start_s: float | None = None, end_s: float | None = None, vocabulary: Any = None, *,
+                     audio: AudioSource | None = None) -> Transcript:
+        """Decode the stretch between ``start_s`` and ``end_s`` (all by default) again with ``vocabulary`` added
+        to the session's own, which every later decode of the session then uses too; returns that stretch.
+        The audio is read again as for :meth:`diarize`."""
+        from aero_agent.retranscription import retranscribe_range
+        from aero_agent.vocabulary import Vocabulary
+
+        transcription = self.transcription.with_vocabulary(Vocabulary.of(vocabulary))
+        check_engine_options(self.engine, transcription)
+        with self._lock:
+            encoded = self._require_ready("re-transcription")
+            clip = self._source_clip(audio, None)
+            encoded.transcript = retranscribe_range(self.transcribe(), clip, self.engine, transcription,
+                                                    start_s, end_s)
+            self.transcription, self.info.vocabulary = transcription, list(transcription.vocabulary) or None
+            self.info.updated = utc_now()
+            self._guarded_indexing(self.index_transcript)
+        self._changed()
+        return self.transcribe(start_s, end_s)
 
     def ensure_speakers(self, speakers: bool = True, num_speakers: int | None = None,
                         min_speakers: int | None = None, max_speakers: int | None = None) -> Transcript:

@@ -20,6 +20,7 @@ from aero_agent.catalog import Catalog
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, Engine, ProgressFn
 from aero_agent.errors import EncodingCancelledError, InvalidArgumentError, SessionNotFoundError, StoreFullError
 from aero_agent.languages import AUTO, TranscribeOptions, check_engine_options
+from aero_agent.vocabulary import read_store_vocabulary
 from aero_agent.library import LibraryIndex
 from aero_agent.live import LiveOptions
 from aero_agent.locks import FileLock, held_elsewhere
@@ -111,7 +112,7 @@ class SessionStore:
         engine, language and task is returned instead, diarized now (ready) or when its encoding ends, if it
         is not yet.
         """
-        transcription = transcription or TranscribeOptions()
+        transcription = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
         check_engine_options(engine or self.engine, transcription)
         wanted = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
         if wanted is not None:
@@ -239,6 +240,7 @@ class SessionStore:
         they come, so a crash loses at most the partial tail; after ``finish()`` it is an ordinary session.
         A live session is never evicted from memory."""
         engine = engine or self.engine
+        transcription = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
         session = AudioSession.live(engine, options, reasoner=self._reasoner_for(engine), transcription=transcription)
         folder = self._folder(session.id)
         folder.mkdir(parents=True)
@@ -325,7 +327,7 @@ class SessionStore:
         """The newest ready or encoding session of this unchanged file (same size and mtime) and engine, and of
         the task and language asked (any language when none or ``auto`` was asked)."""
         engine = engine or self.engine
-        asked = transcription or TranscribeOptions()
+        asked = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
         try:
             path = Path(source).expanduser().resolve()
             stat = path.stat()
@@ -336,7 +338,8 @@ class SessionStore:
             if (info.status in ("ready", "encoding") and Path(info.source) == path and info.engine == engine.name
                     and info.model_id == engine.model_id and info.source_size == stat.st_size
                     and info.source_mtime == stat.st_mtime and info.task == asked.task
-                    and asked.language in (None, AUTO, info.language)):
+                    and asked.language in (None, AUTO, info.language)
+                    and set(asked.vocabulary) <= set(info.vocabulary or ())):
                 return info
         return None
 

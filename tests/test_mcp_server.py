@@ -61,7 +61,8 @@ def test_tools_resources_and_prompts_are_declared(engine, folders):
         tools = {t.name: t for t in (await client.list_tools()).tools}
         assert set(tools) == {"open_audio", "session_status", "transcribe_audio", "ask_audio", "search_audio",
                               "extract_from_audio", "list_audio_sessions", "close_audio_session", "search_library",
-                              "start_live_session", "append_audio", "finish_live_session", "list_speakers"}
+                              "start_live_session", "append_audio", "finish_live_session", "list_speakers",
+                              "store_vocabulary"}
         for tool in tools.values():
             assert tool.description and tool.output_schema and tool.annotations is not None
             assert tool.output_schema["type"] == "object"

@@ -15,7 +15,8 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 # importing a module declares its tools, resources and prompts
-from aero_mcp import prompts, resources, tools_library, tools_live, tools_sessions, tools_transcripts  # noqa: F401
+from aero_mcp import (prompts, resources, tools_library, tools_live, tools_sessions,  # noqa: F401
+                      tools_transcripts, tools_vocabulary)
 from aero_mcp.app import AppState, register_all
 from aero_mcp.backend import Backend, UserError
 from aero_mcp.config import ServerConfig

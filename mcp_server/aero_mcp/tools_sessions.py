@@ -16,6 +16,7 @@ from aero_agent.session import SessionInfo
 from aero_mcp.app import (DELETES, OPENS, READ_ONLY, App, AppState, NumSpeakers, SessionId, SpeakersArg, WaitS,
                           progress_sink, result, tool)
 from aero_mcp.models import CloseResult, OpenAudioResult, SessionList, SessionStatus
+from aero_mcp.tools_vocabulary import VocabularyArg
 
 log = logging.getLogger("aero_mcp")
 
@@ -47,6 +48,7 @@ async def open_audio(
     num_speakers: NumSpeakers = None,
     language: Language = None,
     task: TaskArg = "transcribe",
+    vocabulary: VocabularyArg = None,
     ctx: Context | None = None,
 ) -> Annotated[CallToolResult, OpenAudioResult]:
     """Open a recording: decode it, then encode it once so that later calls are fast.
@@ -61,7 +63,7 @@ async def open_audio(
     deadline = backend.deadline(wait_s)
     store = await backend.store(deadline)
     real = await backend.run(resolve_allowed, path, app.roots, deadline=deadline, what="checking the path")
-    transcription = TranscribeOptions.of(language, task)
+    transcription = TranscribeOptions.of(language, task, vocabulary)
     info = await backend.run(store.find, real, None, transcription, deadline=deadline,
                              what="looking for an open session") if reuse else None
     reused = info is not None

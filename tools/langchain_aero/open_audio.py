@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from aero_agent.languages import TranscribeOptions
 from aero_agent.paths import allowed_roots, resolve_allowed
 from aero_agent.render import language_phrase
+from langchain_aero.store_vocabulary import vocabulary_field
 from langchain_aero.utils import AudioTool, num_speakers_field, session_artifact, speakers_field
 
 
@@ -33,6 +34,7 @@ class OpenAudioInput(BaseModel):
         "English-only tiny.en, detection for multilingual models)."))
     task: Literal["transcribe", "translate"] = Field(default="transcribe", description=(
         "translate writes an English translation (multilingual models only)."))
+    vocabulary: list[str] | None = vocabulary_field()
 
 
 class OpenAudioTool(AudioTool):
@@ -53,9 +55,10 @@ class OpenAudioTool(AudioTool):
         return allowed_roots(None if value is None else ([value] if isinstance(value, (str, Path)) else value))
 
     def _call(self, path: str, reuse: bool = True, speakers: bool = False, num_speakers: int | None = None,
-              language: str | None = None, task: str = "transcribe") -> tuple[str, Any]:
+              language: str | None = None, task: str = "transcribe",
+              vocabulary: list[str] | None = None) -> tuple[str, Any]:
         real = resolve_allowed(path, self.allowed_dirs)
-        transcription = TranscribeOptions.of(language, task)
+        transcription = TranscribeOptions.of(language, task, vocabulary)
         found = self.store.find(real, self.engine, transcription) if reuse else None
         asked = {"speakers": speakers, "num_speakers": num_speakers, "transcription": transcription}
         if found is None:

@@ -19,6 +19,7 @@ from langchain_aero.open_audio import OpenAudioInput, OpenAudioTool
 from langchain_aero.search_audio import SearchAudioInput, SearchAudioTool
 from langchain_aero.search_library import SearchLibraryInput, SearchLibraryTool
 from langchain_aero.start_live_session import StartLiveSessionInput, StartLiveSessionTool
+from langchain_aero.store_vocabulary import StoreVocabularyInput, StoreVocabularyTool
 from langchain_aero.transcribe_audio import TranscribeAudioInput, TranscribeAudioTool
 from langchain_aero.utils import (
     DEFAULT_MAX_OUTPUT_CHARS,
@@ -32,7 +33,7 @@ from langchain_aero.utils import (
 TOOL_CLASSES: tuple[type[AudioTool], ...] = (
     OpenAudioTool, TranscribeAudioTool, AskAudioTool, SearchAudioTool, ExtractFromAudioTool,
     ListAudioSessionsTool, CloseAudioSessionTool, SearchLibraryTool, StartLiveSessionTool, AppendAudioTool,
-    FinishLiveSessionTool, ListSpeakersTool,
+    FinishLiveSessionTool, ListSpeakersTool, StoreVocabularyTool,
 )
 TOOLS: dict[str, type[AudioTool]] = {cls.model_fields["name"].default: cls for cls in TOOL_CLASSES}
 """Tool name -> tool class, in the order the toolkit lists them."""
@@ -42,6 +43,7 @@ __all__ = [
     "ListAudioSessionsTool", "CloseAudioSessionTool", "SearchLibraryTool", "SearchLibraryInput", "TOOL_CLASSES", "TOOLS", "OpenAudioInput",
     "TranscribeAudioInput", "AskAudioInput", "SearchAudioInput", "ExtractFromAudioInput", "ListAudioSessionsInput",
     "CloseAudioSessionInput", "StartLiveSessionTool", "AppendAudioTool", "FinishLiveSessionTool",
-    "StartLiveSessionInput", "AppendAudioInput", "FinishLiveSessionInput", "ListSpeakersTool", "ListSpeakersInput", "DEFAULT_MAX_OUTPUT_CHARS", "explain_validation_error", "tool_errors",
+    "StartLiveSessionInput", "AppendAudioInput", "FinishLiveSessionInput", "ListSpeakersTool", "ListSpeakersInput", "StoreVocabularyTool",
+    "StoreVocabularyInput", "DEFAULT_MAX_OUTPUT_CHARS", "explain_validation_error", "tool_errors",
     "cap_transcript", "clock", "describe_info",
 ]

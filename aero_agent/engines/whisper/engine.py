@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
+from aero_agent.engines.whisper.biasing import DEFAULT_BONUS, VocabularyBias
 from aero_agent.engines.whisper.checkpoint import load_checkpoint
 from aero_agent.engines.whisper.chunking import SoundOptions, SpeechMap, Window
 from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
@@ -116,6 +117,11 @@ class WhisperOptions:
     loaded machine): 30 s 7.17 % WER, encoder 60.8 CPU s; 10 s 6.75 %, 48.2 s; 0 (about 5 s) 7.80 %, 41.6 s
     (repairs lost words); only doubtful windows at 0, repairs at 30 s, 7.49 %. Short form (each of the clips
     alone): 7.64 % WER either way, encoder 31.9 -> 29.2 CPU s."""
+    vocabulary_bonus: float = DEFAULT_BONUS
+    """Logit bonus per token of a listed vocabulary term (see ``biasing.py``; 0 turns the boosting off)."""
+    vocabulary_prompt: bool = False
+    """Also decode every window after the vocabulary's terms as a prompt (faster-whisper's ``hotwords``). Off:
+    see BENCHMARKS.md, Vocabulary."""
     vad: VadOptions = field(default_factory=VadOptions)
     sound: SoundOptions = field(default_factory=SoundOptions)
     guards: GuardOptions = field(default_factory=GuardOptions)
@@ -282,6 +288,7 @@ class WhisperEngine:
         self._clip_languages: list[ClipLanguage] = []  # per clip of the call in progress (set under the lock)
         self._detected: dict[tuple[int, Window], torch.Tensor] = {}  # encoder states the detection computed
         self._float_runner: DecoderRunner | None = None  # see _detection_runner
+        self._vocabulary: tuple[list[LogitRule], tuple[int, ...]] = ([], ())  # the call's rule and prompt
         self.vad = SileroVad()
         self._lock = threading.Lock()  # one encoding at a time: the two cores are shared
 
@@ -329,10 +336,24 @@ class WhisperEngine:
         return self.options.side_min_s if all(job.side for job in batch) else None
 
     def _rules(self, batch: Sequence[Job]) -> tuple[list[LogitRule], list[float] | None]:
+        bias = self._vocabulary[0]
         if not self.options.continue_early_ends:
-            return [], None
+            return list(bias), None
         rule = RefuseEarlyEnd(self.special.eot, self.special.timestamp_begin, 224)
-        return [rule], [job.speech_end_s for job in batch]
+        return [*bias, rule], [job.speech_end_s for job in batch]
+
+    def _vocabulary_decoding(self, terms: Sequence[str]) -> tuple[list[LogitRule], tuple[int, ...]]:
+        """The rule that boosts the call's vocabulary, and the prompt it adds to every window (when on)."""
+        if not terms:
+            return [], ()
+        rules: list[LogitRule] = []
+        if self.options.vocabulary_bonus:
+            rules.append(VocabularyBias.of(self.tokenizer, terms, self.options.vocabulary_bonus,
+                                           self.special.timestamp_begin))
+        prompt: tuple[int, ...] = ()
+        if self.options.vocabulary_prompt:  # as many terms as fit half the prompt budget
+            prompt = self.prompt_tokens([", ".join(terms)])[0][: self.runner.max_prompt // 2]
+        return rules, prompt
 
     @torch.inference_mode()
     def _cross(self, encoded: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -353,7 +374,7 @@ class WhisperEngine:
         rules, speech_end = self._rules(batch)
         decoded = decode_windows(self.runner, None, special, [job.duration_s for job in batch],
                                  speech_end_s=speech_end, extra_rules=rules, cross=cross,
-                                 prompts=[job.prompt for job in batch])
+                                 prompts=[self._vocabulary[1] + job.prompt for job in batch])
         texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
         kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.window.doubtful)
                 for d, text, job in zip(decoded, texts, batch)]
@@ -461,9 +482,10 @@ class WhisperEngine:
             raise InvalidArgumentError(f"{len(prompts)} prompts for {len(clips)} clips: give one per clip")
         with self._lock:
             try:
+                self._vocabulary = self._vocabulary_decoding(options.vocabulary.terms)
                 return self._transcribe_locked(clips, progress, options, self.prompt_tokens(prompts or ()))
             finally:
-                self._clip_languages, self._detected = [], {}
+                self._clip_languages, self._detected, self._vocabulary = [], {}, ([], ())
 
     def prompt_tokens(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
         """Each text as a decoder prompt: its tokens after a space, as Whisper encodes ``initial_prompt``."""
