@@ -16,11 +16,11 @@ _EXPORTS = {
     "default_engine": "aero_agent.engines", "load_engine": "aero_agent.engines",
     "Answer": "aero_agent.results", "Extraction": "aero_agent.results", "SearchHit": "aero_agent.results",
     "Turn": "aero_agent.results",
-    "AudioSession": "aero_agent.session", "SessionInfo": "aero_agent.session",
+    "AudioSession": "aero_agent.session", "SessionInfo": "aero_agent.results",
     "SessionStore": "aero_agent.store",
     "Segment": "aero_agent.transcript", "Transcript": "aero_agent.transcript",
     "LiveOptions": "aero_agent.live", "LiveUpdate": "aero_agent.live",
-    "TranscribeOptions": "aero_agent.languages",
+    "TranscribeOptions": "aero_agent.transcription",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -28,10 +28,10 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 if TYPE_CHECKING:
     from aero_agent.audio import AudioClip, load_audio
     from aero_agent.engines import default_engine, load_engine
-    from aero_agent.languages import TranscribeOptions
+    from aero_agent.transcription import TranscribeOptions
     from aero_agent.live import LiveOptions, LiveUpdate
-    from aero_agent.results import Answer, Extraction, SearchHit, Turn
-    from aero_agent.session import AudioSession, SessionInfo
+    from aero_agent.results import Answer, Extraction, SearchHit, SessionInfo, Turn
+    from aero_agent.session import AudioSession
     from aero_agent.store import SessionStore
     from aero_agent.transcript import Segment, Transcript
 

@@ -11,7 +11,7 @@ import numpy as np
 from aero_agent.passages import Passage, PassageOptions, build_passages
 from aero_agent.results import SearchHit
 from aero_agent.retrieval import Ranker, Retrieval, top_hits
-from aero_agent.tags import TagOptions, Topics, topics
+from aero_agent.topics import TagOptions, Topics, topics
 from aero_agent.transcript import Segment
 from aero_agent.vectors import PassageVectors
 

@@ -16,12 +16,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from aero_agent import persistence as disk
+from aero_agent.persistence import session_files as disk
 from aero_agent.passages import Passage, PassageOptions, build_passages
 from aero_agent.results import SearchHit
 from aero_agent.retrieval import Ranker, Retrieval, as_hit, top_indices
-from aero_agent.tags import Topics, topics
-from aero_agent.vectors import VECTORS, PassageVectors
+from aero_agent.topics import Topics, topics
+from aero_agent.persistence.layout import VECTORS
+from aero_agent.vectors import PassageVectors
 
 log = logging.getLogger("aero_agent.library")
 TopicsFn = Callable[[str, Topics], None]
@@ -82,21 +83,21 @@ class LibraryIndex:
                 self._joined = None
 
     def _load(self, sid: str, source: str, folder: Path, on_topics: TopicsFn | None) -> _Block | None:
-        transcript = disk.load_encoded_transcript(folder)
+        transcript = disk.load_transcript(folder)
         if transcript is None:
             return None
         passages = build_passages(transcript.segments, self.options)
         embedder = self.retrieval.embedder
         matrix = None
         if embedder is not None:
-            vectors = PassageVectors.load(folder)
+            vectors = disk.load_vectors(folder)
             if vectors is None or vectors.model_id != embedder.model_id:
                 vectors = PassageVectors(embedder.model_id)
             matrix = vectors.matrix_for(passages, embedder)
             if vectors.dirty:
                 log.info("session %s: passage vectors computed for the library and saved", sid)
                 vectors.keep_only(passages)
-                vectors.save(folder)
+                disk.save_vectors(folder, vectors)
             if on_topics is not None:
                 on_topics(sid, topics(passages, matrix, embedder))
         return _Block(sid, source, _stamp(folder), passages, matrix)

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from aero_agent.audio import AudioClip
 from aero_agent.errors import AudioTooLargeError, CorruptAudioError, InvalidArgumentError, InvalidSamplesError
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.transcript import Segment, Transcript, Word
 from aero_agent.vad import FRAME, SAMPLE_RATE, VadOptions
 

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from aero_agent.transcript import Segment, SpeakerSummary, Transcript, clock
 
-if TYPE_CHECKING:  # the session module imports this one
-    from aero_agent.results import Answer, SearchHit
-    from aero_agent.session import SessionInfo
+if TYPE_CHECKING:
+    from aero_agent.results import Answer, SearchHit, SessionInfo
 
 Hint = str | Callable[[BaseException], str]
 HintTable = Mapping[type, Hint]

@@ -1,4 +1,5 @@
-"""Result models returned by a session: answers, search hits, extractions, history turns."""
+"""Result models of sessions and the store: session info and status, answers, search hits, extractions, history
+turns."""
 
 from __future__ import annotations
 
@@ -63,3 +64,39 @@ class Extraction(BaseModel):
     method: ExtractionMethod
     turn: int
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+Status = Literal["encoding", "live", "ready", "failed"]
+
+
+class SessionInfo(BaseModel):
+    """What a session is and how far its encoding has got."""
+
+    id: str
+    source: str
+    duration_s: float
+    engine: str
+    model_id: str
+    status: Status = "encoding"
+    progress: float = Field(default=0.0, description="Fraction of the audio encoded, 0 to 1.")
+    windows_done: int = 0
+    windows_total: int = 0
+    error: str | None = None
+    interrupted: bool = Field(default=False, description="True when a stop of the process interrupted the encoding.")
+    source_size: int | None = Field(default=None, description="Size in bytes of the source file, when a file.")
+    source_mtime: float | None = Field(default=None, description="Modification time of the source file, when a file.")
+    created: str = Field(default_factory=utc_now)
+    updated: str = Field(default_factory=utc_now)
+    turns: int = 0
+    tags: list[str] | None = Field(default=None, description="Topic keyphrases, once the transcript is indexed.")
+    gist: str | None = Field(default=None, description="The recording's most central passage, in one line.")
+    speakers: int | None = Field(default=None, description=(
+        "Speakers found, once diarized (0 when no speech was heard); None when speakers were not asked for."))
+    language: str | None = Field(default=None, description=(
+        "The spoken language: as asked (a code, or auto) until encoded, then the code detected or given."))
+    language_probability: float | None = Field(default=None, description="The detector's probability of language.")
+    task: Literal["transcribe", "translate"] = Field(default="transcribe", description=(
+        "translate: the transcript is an English translation of the speech."))
+    vocabulary: list[str] | None = Field(default=None, description=(
+        "The custom vocabulary every decode of this session used (the call's terms, then the store's); None "
+        "for none."))

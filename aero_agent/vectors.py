@@ -1,13 +1,8 @@
-"""Passage vectors: computed once per passage, reused by content key, saved and restored as safetensors."""
+"""Passage vectors: computed once per passage and reused by content key (saved by :mod:`aero_agent.persistence`)."""
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import tempfile
 import threading
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -15,8 +10,6 @@ import numpy as np
 from aero_agent.embeddings import Embedder
 from aero_agent.passages import Passage
 
-VECTORS = "passages.safetensors"
-log = logging.getLogger("aero_agent.vectors")
 
 
 class PassageVectors:
@@ -63,42 +56,8 @@ class PassageVectors:
             self._rows = {k: i for i, k in enumerate(wanted)}
             self.dirty = True
 
-    # ----- files ------------------------------------------------------------------------
-    def save(self, folder: Path) -> None:
-        """Write ``folder/passages.safetensors`` atomically (keys and model id in its metadata)."""
-        from safetensors.numpy import save_file
-
+    def snapshot(self) -> tuple[str, list[str], np.ndarray]:
+        """The model id, the passage keys in row order and the matrix (what :mod:`aero_agent.persistence` writes)."""
         with self._lock:
             keys = sorted(self._rows, key=self._rows.get)
-            matrix = np.ascontiguousarray(self._matrix if keys else np.zeros((0, 1), dtype=np.float32))
-            fd, tmp = tempfile.mkstemp(prefix=f".{VECTORS}.", suffix=".tmp", dir=folder)
-            os.close(fd)
-            try:
-                save_file({"vectors": matrix}, tmp, metadata={"model_id": self.model_id, "keys": json.dumps(keys)})
-                os.replace(tmp, folder / VECTORS)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            self.dirty = False
-
-    @classmethod
-    def load(cls, folder: Path) -> "PassageVectors | None":
-        """What :meth:`save` wrote; None when there is no file or it is corrupt (logged: the vectors are then
-        computed again and the file rewritten). Vectors of another model are replaced when first used."""
-        path = folder / VECTORS
-        if not path.exists():
-            return None
-        from safetensors import safe_open
-
-        try:
-            with safe_open(str(path), framework="numpy") as handle:
-                meta = handle.metadata() or {}
-                matrix = handle.get_tensor("vectors").astype(np.float32, copy=False)
-            keys = json.loads(meta["keys"])
-            if not isinstance(keys, list) or (keys and matrix.shape[0] != len(keys)) or not np.isfinite(matrix).all():
-                raise ValueError("keys and vectors do not match")
-        except Exception as exc:  # any damage to the file: rebuild rather than fail the search
-            log.warning("%s is corrupt (%s: %s); its passage vectors will be computed again", path,
-                        type(exc).__name__, exc)
-            return None
-        return cls(str(meta.get("model_id")), keys, matrix if keys else None)
+            return self.model_id, keys, self._matrix

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Iterable
 
 from aero_agent.errors import InvalidArgumentError
+from aero_agent.persistence.atomic import write_json
+from aero_agent.persistence.layout import VOCABULARY as STORE_FILE
 
 MAX_TERM_CHARS = 50
 MAX_TERMS = 300
 """Terms in one list (a call's, a session's and its store's together). Every term is biased in every decode
 (a token trie, whose cost grows with the list); the prompt that the Whisper engine may add holds only as many
 terms as fit half its 224-token context, the rest of the list is still biased."""
-STORE_FILE = "vocabulary.json"
 
 
 class VocabularyError(InvalidArgumentError):
@@ -118,8 +119,6 @@ def read_store_vocabulary(root: str | Path) -> Vocabulary:
 
 def write_store_vocabulary(root: str | Path, vocabulary: Vocabulary) -> None:
     """Replace the store's list (atomically, readable by its owner only, as the store's other files)."""
-    from aero_agent.persistence import write_json
-
     path = Path(root) / STORE_FILE
     write_json(path, {"terms": list(vocabulary.terms)})
 

@@ -120,7 +120,7 @@ def _load(config: dict[str, Any], threads: int, batch_size: int, ours_batch: int
                 return engine.encode(load_audio(path)).transcript.text
 
             return run
-        from aero_agent.languages import TranscribeOptions
+        from aero_agent.transcription import TranscribeOptions
 
         engine = WhisperEngine(model, **options)
         english = TranscribeOptions("en")  # as faster-whisper is told below

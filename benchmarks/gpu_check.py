@@ -180,7 +180,7 @@ def three_turns(engine: Any, encoded: Any) -> dict[str, Any]:
 
 def restore_on_cpu(saved_by: Any, cpu: Any, clip: Clip, folder: Path) -> dict[str, Any]:
     """Encode and answer on the device, save as the store does, restore on the CPU: the next answer must match."""
-    from aero_agent import persistence
+    from aero_agent.persistence import session_files as persistence
 
     encoded = saved_by.encode(clip)
     first = saved_by.answer(encoded, QUESTIONS[0], [])

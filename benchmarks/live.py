@@ -202,7 +202,7 @@ def simulate(joined, engine, options) -> dict:
     that has arrived, up to ``listen``'s read size, as ``listen -`` does; the step is paced on the same clock.
     Returns latency of each final word (virtual time it was final minus its end in the stream) and its parts
     (:func:`latency_parts`), the CPU time per second of audio, decode counts and the live text."""
-    from aero_agent.listen import READ_S
+    from aero_agent.cli.listen import READ_S
     from aero_agent.live import OnlineProcessor, _norm
 
     heard: list[tuple[float, list[tuple[str, float]]]] = []  # per decode: stream time, (word, start) it heard

@@ -200,9 +200,9 @@ def library_latency(transcript, embedder, sessions: int, rounds: int) -> dict[st
     """Library search over ``sessions`` stored sessions holding the real transcript (vectors written once)."""
     import numpy as np
 
-    from aero_agent import persistence as disk
+    from aero_agent.persistence import session_files as disk
     from aero_agent.passages import build_passages
-    from aero_agent.session import SessionInfo
+    from aero_agent.results import SessionInfo
     from aero_agent.store import SessionStore
     from aero_agent.retrieval import HybridRetrieval
     from aero_agent.vectors import PassageVectors
@@ -215,7 +215,7 @@ def library_latency(transcript, embedder, sessions: int, rounds: int) -> dict[st
             folder = root / f"lib{i:03d}"
             folder.mkdir()
             disk.save_transcript(folder, transcript)
-            vectors.save(folder)
+            disk.save_vectors(folder, vectors)
             info = SessionInfo(id=folder.name, source=f"/recordings/{folder.name}.wav",
                                duration_s=transcript.duration_s, engine="whisper", model_id="embedded:tiny.en",
                                status="ready", progress=1.0, tags=["synthetic"])

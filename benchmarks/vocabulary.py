@@ -115,7 +115,7 @@ def _check_distractors(refs: dict[str, str]) -> None:
 
 
 def _transcribe(engine: Any, audio: list[Any], terms: tuple[str, ...]) -> tuple[list[Any], float, float]:
-    from aero_agent.languages import TranscribeOptions
+    from aero_agent.transcription import TranscribeOptions
 
     t0, c0 = time.perf_counter(), time.process_time()
     out = engine.transcribe_clips(audio, options=TranscribeOptions(vocabulary=terms))
@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bonus", type=float, nargs="+", default=[1.0, 2.0, 3.0, 4.0])
     parser.add_argument("--chosen", type=float, default=None, help="bonus for the combinations (default: best "
                         "recall on the tuning half whose other-word WER is at most 0.3 points worse)")
+    parser.add_argument("--min-p", type=float, nargs="+", default=[0.02],
+                        help="the first-token gate(s) swept with each bonus")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="take none, prompt and spell from an earlier --out file instead of decoding again")
     parser.add_argument("--spell", type=float, nargs=2, default=(0.5, 0.75), metavar=("MAX_P", "MIN_SIM"))
     parser.add_argument("--cost", type=int, default=0, help="alternating timed pairs (100-term list vs none)")
     parser.add_argument("--out", type=Path, default=None, help="write every transcript and score as JSON here")
@@ -173,28 +177,41 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(f"| {name} | " + " | ".join(cells) + " |")
         return rows
 
-    run("none", base, ())
-    results["spell"] = {c.id: _text(spell.apply(t)) for c, t in zip(clips, transcripts["none"])}
-    run("prompt", base.variant(vocabulary_prompt=True, vocabulary_bonus=0.0), full)
-    for bonus in args.bonus:
-        run(f"trie@{bonus:g}", base.variant(vocabulary_bonus=bonus), full)
-    chosen = args.chosen
+    if args.reuse:
+        earlier = json.loads(args.reuse.read_text())["results"]
+        results.update({k: earlier[k] for k in ("none", "prompt", "spell")})
+    else:
+        run("none", base, ())
+        results["spell"] = {c.id: _text(spell.apply(t)) for c, t in zip(clips, transcripts["none"])}
+        run("prompt", base.variant(vocabulary_prompt=True, vocabulary_bonus=0.0), full)
+    sweep = [(b, p) for p in args.min_p for b in args.bonus]
+
+    def label(b: float, p: float) -> str:
+        return f"trie@{b:g},p>={p:g}"
+
+    for bonus, p in sweep:
+        run(label(bonus, p), base.variant(vocabulary_bonus=bonus, vocabulary_min_start_p=p), full)
+    chosen, chosen_p = args.chosen, args.min_p[0]
     if chosen is None:
         tuning = {k: v for k, v in refs.items() if k in halves["tuning"]}
         floor = score(tuning, results["none"], LISTED)["other_wer"] + 0.003
-        ok = [(score(tuning, results[f"trie@{b:g}"], LISTED), b) for b in args.bonus]
-        ok = [(s["recall"], -s["other_wer"], b) for s, b in ok if s["other_wer"] <= floor]
-        chosen = max(ok)[2] if ok else min(args.bonus)
-    trie = f"trie@{chosen:g}"
+        ok = [(score(tuning, results[label(b, p)], LISTED), b, p) for b, p in sweep]
+        ok = [(s["recall"], -s["other_wer"], b, p) for s, b, p in ok if s["other_wer"] <= floor]
+        chosen, chosen_p = max(ok)[2:] if ok else sweep[0]
+    trie = label(chosen, chosen_p)
+    tuned = base.variant(vocabulary_bonus=chosen, vocabulary_min_start_p=chosen_p)
     results[f"{trie}+spell"] = {c.id: _text(spell.apply(t)) for c, t in zip(clips, transcripts[trie])}
-    run(f"prompt+{trie}", base.variant(vocabulary_prompt=True, vocabulary_bonus=chosen), full)
-    run(f"distractors@{chosen:g}", base.variant(vocabulary_bonus=chosen), DISTRACTORS)
-    names = ["none", "prompt", *[f"trie@{b:g}" for b in args.bonus], "spell", f"{trie}+spell", f"prompt+{trie}",
-             f"distractors@{chosen:g}"]
-    print(f"{len(LISTED)} listed terms + {len(DISTRACTORS)} distractors; bonus chosen on the tuning half: {chosen:g}")
+    if not args.reuse:
+        run(f"prompt+{trie}", base.variant(vocabulary_prompt=True, vocabulary_bonus=chosen,
+                                           vocabulary_min_start_p=chosen_p), full)
+    run(f"distractors, {trie}", tuned, DISTRACTORS)
+    names = [n for n in ["none", "prompt", *[label(b, p) for b, p in sweep], "spell", f"{trie}+spell",
+                         f"prompt+{trie}", f"distractors, {trie}"] if n in results]
+    print(f"{len(LISTED)} listed terms + {len(DISTRACTORS)} distractors; chosen on the tuning half: bonus "
+          f"{chosen:g}, first-token gate p >= {chosen_p:g}")
     print("\n".join(table(names)))
     if args.cost:
-        engine, hundred = base.variant(vocabulary_bonus=chosen), (LISTED + DISTRACTORS)[:100]
+        engine, hundred = tuned, (LISTED + DISTRACTORS)[:100]
         times: dict[str, list[tuple[float, float]]] = {"none": [], "100 terms": []}
         for _ in range(args.cost):
             for name, terms in (("none", ()), ("100 terms", hundred)):
@@ -206,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = sum(c for _, c in times["100 terms"]) / sum(c for _, c in times["none"])
         print(f"\nCPU time with 100 terms / without: {ratio:.3f}")
     if args.out:
-        args.out.write_text(json.dumps({"chosen": chosen, "results": results}, indent=1))
+        args.out.write_text(json.dumps({"chosen": [chosen, chosen_p], "results": results}, indent=1))
     return 0
 
 

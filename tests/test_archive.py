@@ -63,7 +63,7 @@ def test_a_folder_is_indexed_and_searchable_as_one_library(indexed, engine) -> N
     """Catches: files missed or taken that are not media, a corrupt file stopping the run or not reported,
     sessions without transcript, vectors or tags, the library search not finding them, no progress lines."""
     from aero_agent.store import SessionStore
-    from aero_agent.vectors import VECTORS
+    from aero_agent.persistence.layout import VECTORS
 
     folder, root, summary, lines = indexed
     assert summary.files == 4 and len(summary.done) == 3 and summary.skipped == 0
@@ -265,7 +265,8 @@ def test_concurrent_writers_keep_the_store_whole(indexed, tmp_path, engine) -> N
 def test_another_process_encoding_is_not_marked_interrupted(indexed, tmp_path) -> None:
     """Catches: opening a store marking a session failed while another live process is still encoding it
     (its owner lock held), or not marking it once that process is gone."""
-    from aero_agent.store import OWNER_LOCK, SessionStore
+    from aero_agent.persistence.layout import OWNER_LOCK
+    from aero_agent.store import SessionStore
 
     _, source_root, _, _ = indexed
     root = tmp_path / "store"

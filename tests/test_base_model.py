@@ -18,7 +18,7 @@ import pytest
 from aero_agent.audio import load_audio
 from aero_agent.errors import AudioNotFoundError, EnglishOnlyModelError, InvalidArgumentError
 from aero_agent.evaluation import word_error_rate
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.session import AudioSession
 
 DATA = Path(__file__).parent / "data"
@@ -128,7 +128,7 @@ def _int8_ct2_folder(folder: Path) -> dict:
     from ctranslate2.specs import WhisperSpec
     from ctranslate2.specs.model_spec import _split_scope, visit_spec
 
-    from aero_agent.engines.whisper.checkpoint import embedded_model_dir
+    from aero_agent.engines.whisper.models import embedded_model_dir
     from aero_agent.engines.whisper.ct2_format import read_ct2
 
     source = embedded_model_dir()
@@ -155,7 +155,8 @@ def test_a_ctranslate2_folder_is_converted_once_scaled_back_and_cached(tmp_path:
     import torch
 
     from aero_agent.engines import default_engine, load_engine
-    from aero_agent.engines.whisper.checkpoint import cache_dir, load_checkpoint
+    from aero_agent.engines.whisper.checkpoint import cache_dir
+    from aero_agent.engines.whisper.models import load_checkpoint
 
     folder = tmp_path / "whisper-int8"
     variables = _int8_ct2_folder(folder)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aero_agent.chat import READLINE_FILE, ChatRepl, Filters, parse_filters, parse_time, run_chat
+from aero_agent.cli.chat import READLINE_FILE, ChatRepl, Filters, parse_filters, parse_time, run_chat
 from aero_agent.data import example_path
 from aero_agent.errors import InvalidArgumentError
 from aero_agent.store import SessionStore

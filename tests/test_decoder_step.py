@@ -21,6 +21,27 @@ def test_fused_int8_projection_equals_the_separate_layers() -> None:
     assert torch.equal(v, separate[1](x))
 
 
+def test_int8_linears_equal_torch_quantize_dynamic() -> None:
+    """Catches our direct int8 conversion choosing other scales than torch's per-channel observer (its outputs
+    would then differ from the ``quantize_dynamic`` the WER figures were measured with), or copying the layers
+    it does not quantise."""
+    import copy
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    torch.manual_seed(0)
+    block = nn.Sequential(nn.Linear(64, 96), nn.LayerNorm(96), nn.Linear(96, 32, bias=False))
+    block[0].weight.data[3] = 0.0  # an all-zero row: the smallest scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = quantize_dynamic(copy.deepcopy(block), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+    ours = int8_linears(block)
+    x = torch.randn(5, 64)
+    assert torch.equal(ours(x), reference(x))
+    assert ours[1].weight is block[1].weight and isinstance(block[0], nn.Linear)
+
+
 def test_best_tokens_picks_as_argmax_does() -> None:
     logits = torch.randn(4, 1000)
     logits[1, :] = float("-inf")

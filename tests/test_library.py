@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from aero_agent import cli
-from aero_agent import persistence as disk
+from aero_agent.persistence import session_files as disk
 from aero_agent.errors import InvalidArgumentError, SessionNotFoundError
 from aero_agent.retrieval import HybridRetrieval
 from aero_agent.store import SessionStore
-from aero_agent.vectors import VECTORS, PassageVectors
+from aero_agent.persistence.layout import VECTORS
+from aero_agent.vectors import PassageVectors
 
 from speech_data import SPEECH_DIR
 
@@ -74,7 +75,7 @@ def test_old_store_is_indexed_lazily_and_closed_sessions_leave(library, engine, 
         disk.write_json(root / sid / disk.INFO, info)
     store = _store(root, engine, embedder)
     assert store.search("pickled food goes well with pork", k=1)[0].session_id == ids["harvard"]
-    assert all(PassageVectors.load(root / sid) is not None for sid in ids.values())
+    assert all(disk.load_vectors(root / sid) is not None for sid in ids.values())
     assert store.status(ids["harvard"]).tags
     before = embedder.texts_embedded
     store.search("pickled food goes well with pork", k=1)

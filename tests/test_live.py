@@ -330,7 +330,7 @@ def test_pause_finalises_without_waiting_for_a_step(engine, joined) -> None:
 def test_step_widens_and_reports_lagging_when_decoding_is_slower(engine) -> None:
     """Mutation caught: a fixed step (a 50 ms step would queue a decode for every chunk, about 60 here), or
     the lag not reported on the status stream."""
-    from aero_agent.listen import Printer, listen
+    from aero_agent.cli.listen import Printer, listen
 
     samples = load_audio(JFK).samples[: 3 * 16_000]
     session = AudioSession.live(engine, LiveOptions(step_s=0.05, max_step_s=2.0))

@@ -14,10 +14,13 @@ from aero_agent.errors import InvalidArgumentError
 from aero_agent.evaluation import join_clips, speech_clips
 from aero_agent.passages import PassageOptions, build_passages
 from aero_agent.retrieval import HybridRetrieval, LexicalRetrieval
-from aero_agent.session import AudioSession, SessionInfo
+from aero_agent.results import SessionInfo
+from aero_agent.session import AudioSession
 from aero_agent.store import SessionStore
 from aero_agent.transcript import Segment, Transcript
-from aero_agent.vectors import VECTORS, PassageVectors
+from aero_agent.persistence import session_files as disk
+from aero_agent.persistence.layout import VECTORS
+from aero_agent.vectors import PassageVectors
 
 from speech_data import SPEECH_DIR
 
@@ -140,7 +143,7 @@ def test_store_restores_vectors_without_recomputing_and_rebuilds_corrupt_file(
     module store's session folder, as its store left it after a search."""
     store, opened = stored
     expected = opened.search(PARAPHRASE, k=3)
-    saved = PassageVectors.load(store.root / opened.id)
+    saved = disk.load_vectors(store.root / opened.id)
     assert saved is not None and len(saved) == len(build_passages(opened.transcribe().segments))
     folder = tmp_path / opened.id
     shutil.copytree(store.root / opened.id, folder)
@@ -151,13 +154,13 @@ def test_store_restores_vectors_without_recomputing_and_rebuilds_corrupt_file(
     assert embedder.texts_embedded - before == 1, "a restored session's search costs one query embedding"
 
     (folder / VECTORS).write_bytes(b"\x00garbage, not safetensors")
-    with caplog.at_level(logging.WARNING, logger="aero_agent.vectors"):
+    with caplog.at_level(logging.WARNING, logger="aero_agent.persistence"):
         again = SessionStore(tmp_path, engine=engine, retrieval=HybridRetrieval(embedder))
         session = again.get(opened.id)
         assert session.search(PARAPHRASE, k=3) == expected
     assert any("corrupt" in r.getMessage() for r in caplog.records)
     again.save(opened.id)
-    fixed = PassageVectors.load(folder)
+    fixed = disk.load_vectors(folder)
     assert fixed is not None and len(fixed) == len(saved)
     np.testing.assert_allclose(fixed.matrix_for(build_passages(session.transcribe().segments), embedder),
                                saved.matrix_for(build_passages(session.transcribe().segments), embedder), atol=1e-5)

@@ -14,20 +14,20 @@ from mcp import Client
 from pydantic import Field, ValidationError
 
 from aero_agent import errors as E
-from aero_agent import persistence as disk
+from aero_agent.persistence import session_files as disk
 from aero_agent.data import DATA_DIR, example_path
 from aero_agent.engines.base import EncodedAudio
 from aero_agent.render import answer_text, input_hints, next_step, status_line, transcript_excerpt, with_next_step
 from aero_agent.results import Answer
-from aero_agent.session import SessionInfo
+from aero_agent.results import SessionInfo
 from aero_agent.store import SessionStore
 from aero_agent.transcript import Segment, Transcript
 from mcp_driver import drive
 
 from aero_mcp import ServerConfig, create_server  # noqa: E402
-from aero_mcp.app import ENTRIES, READ_ONLY, Session, SessionId, WaitS, tool  # noqa: E402
+from aero_mcp.registry import ENTRIES, READ_ONLY, Session, SessionId, WaitS, tool  # noqa: E402
 from aero_mcp.backend import explain, hints as mcp_hints  # noqa: E402
-from langchain_aero.utils import hints as langchain_hints  # noqa: E402
+from langchain_aero.base import hints as langchain_hints  # noqa: E402
 
 
 # ----- next steps: each skin's table, keyed by type ------------------------------------------------------
@@ -138,7 +138,8 @@ def test_volatile_prefixes_are_a_field_saved_and_read_back(tmp_path: Path) -> No
 
 def test_recovered_sessions_are_marked_interrupted(tmp_path: Path) -> None:
     """Catches: the interrupted state left to the error's wording (the field stays False after recovery)."""
-    from aero_agent.persistence import INFO, write_json
+    from aero_agent.persistence.layout import INFO
+    from aero_agent.persistence.atomic import write_json
 
     (tmp_path / "sdead0000000").mkdir()
     info = SessionInfo(id="sdead0000000", source="/x.wav", duration_s=3.0, engine="whisper", model_id="m")

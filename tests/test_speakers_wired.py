@@ -19,7 +19,8 @@ from aero_agent import cli
 from aero_agent.engines.base import EncodedAudio
 from aero_agent.errors import CapabilityError, InvalidArgumentError, SourceChangedError
 from aero_agent.render import status_line
-from aero_agent.session import AudioSession, SessionInfo
+from aero_agent.results import SessionInfo
+from aero_agent.session import AudioSession
 from aero_agent.store import SessionStore
 from aero_agent.transcript import Transcript
 from speech_data import SPEECH_DIR, require_speech

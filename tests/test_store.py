@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from aero_agent import persistence as disk
+from aero_agent.persistence import session_files as disk
 from aero_agent.data import example_path
 from aero_agent.engines.base import EncodedAudio
 from aero_agent.errors import CorruptSessionError, SessionNotFoundError, SessionNotReadyError

@@ -9,7 +9,7 @@ import pytest
 
 from aero_agent.data import example_path
 from aero_agent.errors import InvalidArgumentError, StoreFullError
-from aero_agent.retention import StoredSession, StoreLimits, plan_removals
+from aero_agent.store.retention import StoredSession, StoreLimits, plan_removals
 from aero_agent.store import SessionStore
 
 

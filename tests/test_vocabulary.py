@@ -23,7 +23,7 @@ from aero_agent.data import example_path
 from aero_agent.engines.whisper.biasing import TokenTrie, VocabularyBias, term_token_sequences
 from aero_agent.engines.whisper.decoding import Row
 from aero_agent.errors import InvalidArgumentError
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.session import AudioSession
 from aero_agent.spelling import SpellingPass, similarity
 from aero_agent.store import SessionStore
@@ -101,7 +101,7 @@ def test_trie_rule_boosts_starts_and_continuations_only(engine) -> None:
     sequences = term_token_sequences(tok, ["Claflin"])
     seq = max(sequences, key=len)
     assert len(seq) >= 2 and all(s[0] < tb for s in sequences)
-    rule = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb)
+    rule = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_start_p=0.0)
     vocab = engine.model.config.vocab_size
     logits = torch.zeros(3, vocab)
     rows = [Row(1500, tokens=[]), Row(1500, tokens=[tb, seq[0]]), Row(1500, tokens=[seq[0], tb + 10])]
@@ -113,6 +113,12 @@ def test_trie_rule_boosts_starts_and_continuations_only(engine) -> None:
     assert logits[1, seq[0]].item() == pytest.approx(1.5)  # a new term may start anywhere a word may
     assert {t.item() for r, t in changed if r == 2} == starts  # the timestamp broke the match
     assert logits[2, seq[1]].item() == 0.0
+    gated = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_start_p=0.02)
+    logits = torch.zeros(2, vocab)
+    logits[0, seq[0]] = 12.0  # the decoder's favourite: plausible, boosted; in row 1 it is not
+    gated.apply(logits, [Row(1500, tokens=[]), Row(1500, tokens=[tb, seq[0]])])
+    assert logits[0, seq[0]].item() == pytest.approx(13.5) and logits[1, seq[0]].item() == 0.0
+    assert logits[1, seq[1]].item() == pytest.approx(3.0)  # a term begun is pulled through, gate or not
 
 
 def test_spelling_pass_maps_doubted_sound_alikes_only() -> None:

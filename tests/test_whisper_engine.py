@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from aero_agent.audio import AudioClip, load_audio
-from aero_agent.engines.whisper.checkpoint import embedded_model_dir
+from aero_agent.engines.whisper.models import embedded_model_dir
 from aero_agent.engines.whisper.decoding import greedy_decode
 from aero_agent.engines.whisper.features import pad_windows
 from aero_agent.evaluation import join_clips, speech_clips, word_error_rate
@@ -37,7 +37,7 @@ def test_converted_encoder_matches_ctranslate2(engine, example_wav: Path) -> Non
     clip = load_audio(example_wav)
     features = engine.mel(pad_windows([clip.samples]))
     with torch.inference_mode():
-        ours = engine.model.model.encoder(features).last_hidden_state[0].numpy()
+        ours = engine.model.model.encoder(features)[0].numpy()
     reference = ctranslate2.models.Whisper(str(embedded_model_dir()), device="cpu", compute_type="float32")
     theirs = np.array(reference.encode(ctranslate2.StorageView.from_array(features.numpy()), to_cpu=True))[0]
     assert theirs.shape == ours.shape
@@ -46,14 +46,50 @@ def test_converted_encoder_matches_ctranslate2(engine, example_wav: Path) -> Non
     assert relative < ENCODER_RELATIVE_TOLERANCE
 
 
+def _transformers_twin(engine):
+    """transformers' own Whisper holding the engine's weights: the reference our network and step must match."""
+    twin = engine.model.to_transformers()
+    assert twin.proj_out.weight.data_ptr() == twin.model.decoder.embed_tokens.weight.data_ptr()
+    return twin
+
+
+def test_our_network_matches_transformers_whisper(engine, example_wav: Path) -> None:
+    """Catches our torch-only network drifting from transformers' Whisper (a layer norm or scale out of place, a
+    bias dropped), on a full window and on a short one, and our mel filters drifting from transformers'.
+
+    Exact to float rounding (the attention kernels may sum in another order)."""
+    from transformers.audio_utils import mel_filter_bank
+
+    from aero_agent.engines.whisper.features import mel_filters
+
+    theirs = mel_filter_bank(num_frequency_bins=201, num_mel_filters=80, min_frequency=0.0, max_frequency=8000.0,
+                             sampling_rate=16000, norm="slaney", mel_scale="slaney")
+    assert np.allclose(mel_filters(80), theirs, rtol=0, atol=1e-12)
+    twin = _transformers_twin(engine)
+    features = engine.mel(pad_windows([load_audio(example_wav).samples]))
+    with torch.inference_mode():
+        reference = twin.model.encoder(features).last_hidden_state
+        ours = engine.model.model.encoder(features)
+        short = engine.model.model.encoder(features[..., :1000])
+        layers = twin.model.encoder
+        x = torch.nn.functional.gelu(layers.conv2(torch.nn.functional.gelu(layers.conv1(features[..., :1000]))))
+        x = x.permute(0, 2, 1) + layers.embed_positions.weight[:500]
+        for layer in layers.layers:
+            x = layer(x, None)
+        short_reference = layers.layer_norm(x)
+    for a, b in ((ours, reference), (short, short_reference)):
+        assert float((a - b).abs().max() / b.abs().max()) < 1e-5
+
+
 def test_fast_decoder_step_matches_transformers_forward(engine, example_wav: Path) -> None:
     clip = load_audio(example_wav)
     features = engine.mel(pad_windows([clip.samples]))
+    twin = _transformers_twin(engine)
     with torch.inference_mode():
-        encoded = engine.model.model.encoder(features).last_hidden_state
+        encoded = engine.model.model.encoder(features)
         tokens = greedy_decode(engine.runner, encoded, engine.special, [clip.duration_s])[0]
         ids = torch.tensor([list(engine.special.sot_sequence) + tokens])
-        logits = engine.model(encoder_outputs=(encoded,), decoder_input_ids=ids).logits[0]
+        logits = twin(encoder_outputs=(encoded,), decoder_input_ids=ids).logits[0]
     # transformers' own greedy choice at each step (with the same timestamp rules applied) is what we produced
     from aero_agent.engines.whisper.decoding import apply_timestamp_rules
 
@@ -64,6 +100,15 @@ def test_fast_decoder_step_matches_transformers_forward(engine, example_wav: Pat
         top2 = row[0].topk(2)
         if top2.values[0] - top2.values[1] > 0.5:  # ignore near-ties, where bfloat16 logits may differ
             assert int(top2.indices[0]) == token, f"step {step}"
+
+
+def test_loading_the_engine_imports_neither_transformers_nor_the_compiler() -> None:
+    """Catches the start-up cost coming back: transformers' model modules (seconds to import) or torch's compiler
+    stack (torch._dynamo, pulled in by building a network on the meta device) imported to load the engine."""
+    code = ("import sys; from aero_agent.engines import load_engine; load_engine('whisper'); "
+            "print(sorted(m for m in ('transformers', 'torch._dynamo', 'sympy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr[-2000:]
 
 
 def test_transcribes_bundled_example(engine, example_wav: Path) -> None:
@@ -117,7 +162,7 @@ def test_long_form_ten_minutes_loses_no_window(engine, speech_manifest) -> None:
 
 def test_conversion_cache_is_checked_and_rebuilt(tmp_path: Path) -> None:
     """A corrupted cache is detected by its checksum and converted again (in a fresh process)."""
-    code = ("from aero_agent.engines.whisper.checkpoint import converted_embedded_weights, embedded_model_dir;"
+    code = ("from aero_agent.engines.whisper.models import converted_embedded_weights, embedded_model_dir;"
             "s, c = converted_embedded_weights(embedded_model_dir()); print(len(s), c['decoder_layers'])")
     env = {**os.environ, "AERO_CACHE_DIR": str(tmp_path)}
     first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
@@ -156,7 +201,7 @@ def test_detection_encodes_in_float32_whatever_the_transcription_encodes_in(engi
     speech = engine.speech_map(clip.samples)
     job = Job.of(0, clip.samples, speech.windows()[0], speech)
     with torch.inference_mode():
-        reference = engine.model.model.encoder(engine.mel(pad_windows([job.audio()]))).last_hidden_state
+        reference = engine.model.model.encoder(engine.mel(pad_windows([job.audio()])))
     assert torch.equal(engine._encode_batch([job], detection=True), reference)
     drift = float((engine._encode_batch([job]) - reference).norm() / reference.norm())
     print(f"transcription encoder ({engine.encoder_dtype}) states {drift:.4f} off float32's")

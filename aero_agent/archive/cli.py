@@ -9,7 +9,7 @@ from typing import Any
 
 def add_index_command(sub: Any, engine_names: tuple[str, ...]) -> None:
     """Register ``index`` on the main parser's subcommands."""
-    from aero_agent.vocabulary_cli import add_vocabulary_options
+    from aero_agent.cli.vocabulary import add_vocabulary_options
     p = sub.add_parser("index", help="index every recording under folders into a store, resumably",
                        description="Open every audio and video file under PATH... as a stored session (transcript, "
                                    "speakers with --speakers, passage embeddings, tags) so that `aero-agent search` "
@@ -37,7 +37,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from aero_agent.archive.job import IndexOptions, run_index
     from aero_agent.archive.progress import failed_line
     from aero_agent.archive.worker import EngineOptions
-    from aero_agent.vocabulary_cli import index_vocabulary
+    from aero_agent.cli.vocabulary import index_vocabulary
 
     options = IndexOptions(store=args.store, workers=args.workers, globs=tuple(args.glob),
                            retry_failed=args.retry_failed, ray=args.ray is not None, ray_address=args.ray or None,

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from aero_agent.catalog import CATALOG, connect
+from aero_agent.persistence.catalog import connect
+from aero_agent.persistence.layout import CATALOG
 
 Status = Literal["publishing", "done", "failed"]
 _SCHEMA = """

@@ -14,8 +14,8 @@ from typing import Sequence
 from aero_agent.archive.discovery import SourceFile
 from aero_agent.archive.manifest import Manifest, Profile
 from aero_agent.hashing import sha256_file
+from aero_agent.persistence.layout import STAGING
 
-STAGING = ".staging"  # aero_agent.store.STAGING, named here so planning needs no torch
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aero_agent.archive.plan import Task
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 

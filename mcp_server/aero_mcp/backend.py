@@ -21,7 +21,7 @@ import anyio.to_thread
 
 from aero_agent import errors as E
 from aero_agent.render import input_hints, with_next_step
-from aero_agent.session import SessionInfo
+from aero_agent.results import SessionInfo
 from aero_agent.store import SessionStore
 from aero_mcp.config import ServerConfig
 

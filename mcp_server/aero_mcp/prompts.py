@@ -12,7 +12,7 @@ from mcp.types import EmbeddedResource, TextResourceContents
 from pydantic import Field
 
 from aero_agent import errors as E
-from aero_mcp.app import app_state, prompt
+from aero_mcp.registry import app_state, prompt
 
 log = logging.getLogger("aero_mcp")
 

@@ -12,7 +12,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from aero_agent import errors as E
 from aero_agent.session import AudioSession
-from aero_mcp.app import AppState, app_state, resource
+from aero_mcp.registry import AppState, app_state, resource
 from aero_mcp.backend import explain, is_expected
 from aero_mcp.models import SessionStatus
 from aero_mcp.tools_sessions import session_list

@@ -2,7 +2,7 @@
 
 Every tool is a thin mapping onto :class:`aero_agent.SessionStore` / :class:`aero_agent.AudioSession`, written at
 module level in the module of its concern (:mod:`aero_mcp.tools_sessions`, :mod:`aero_mcp.tools_transcripts`,
-:mod:`aero_mcp.resources`, :mod:`aero_mcp.prompts`); :mod:`aero_mcp.app` holds what they share, and
+:mod:`aero_mcp.resources`, :mod:`aero_mcp.prompts`); :mod:`aero_mcp.registry` holds what they share, and
 :mod:`aero_mcp.backend` the worker threads, time limits and error messages around the core.
 """
 
@@ -17,7 +17,7 @@ from mcp.server.mcpserver import MCPServer
 # importing a module declares its tools, resources and prompts
 from aero_mcp import (prompts, resources, tools_library, tools_live, tools_sessions,  # noqa: F401
                       tools_transcripts, tools_vocabulary)
-from aero_mcp.app import AppState, register_all
+from aero_mcp.registry import AppState, register_all
 from aero_mcp.backend import Backend, UserError
 from aero_mcp.config import ServerConfig
 

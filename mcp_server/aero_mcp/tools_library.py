@@ -8,7 +8,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from aero_agent.render import hit_line
-from aero_mcp.app import READ_ONLY, App, result, text_arg, tool
+from aero_mcp.registry import READ_ONLY, App, result, text_arg, tool
 from aero_mcp.models import LibrarySearchResult
 from aero_mcp.tools_transcripts import MAX_HITS
 

@@ -9,13 +9,13 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.live import (MAX_BASE64_CHARS, AnchorArg, ContextArg, LiveOptions, PauseArg, StepArg, WindowArg,
                              decode_base64_chunk)
 from aero_agent.render import live_update_text
 from aero_agent.session import AudioSession
 from aero_agent.transcript import Segment
-from aero_mcp.app import ADDS_TURN, OPENS, App, SessionId, result, tool
+from aero_mcp.registry import ADDS_TURN, OPENS, App, SessionId, result, tool
 from aero_mcp.models import SessionStatus
 from aero_mcp.tools_sessions import Language, TaskArg
 from aero_mcp.tools_vocabulary import VocabularyArg

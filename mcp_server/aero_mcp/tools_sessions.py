@@ -9,11 +9,11 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.paths import resolve_allowed
 from aero_agent.render import status_line
-from aero_agent.session import SessionInfo
-from aero_mcp.app import (DELETES, OPENS, READ_ONLY, App, AppState, NumSpeakers, SessionId, SpeakersArg, WaitS,
+from aero_agent.results import SessionInfo
+from aero_mcp.registry import (DELETES, OPENS, READ_ONLY, App, AppState, NumSpeakers, SessionId, SpeakersArg, WaitS,
                           progress_sink, result, tool)
 from aero_mcp.models import CloseResult, OpenAudioResult, SessionList, SessionStatus
 from aero_mcp.tools_vocabulary import VocabularyArg

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from aero_agent import errors as E
 from aero_agent.render import answer_text, hit_line, span, speakers_text, transcript_excerpt
-from aero_mcp.app import (ADDS_TURN, READ_ONLY, NumSpeakers, Session, SessionId, SpeakersArg, WaitS, result,
+from aero_mcp.registry import (ADDS_TURN, READ_ONLY, NumSpeakers, Session, SessionId, SpeakersArg, WaitS, result,
                           text_arg, tool)
 from aero_mcp.models import AskResult, ExtractResult, SearchResult, SpeakersResult, TranscriptResult
 from aero_mcp.tools_vocabulary import VocabularyArg

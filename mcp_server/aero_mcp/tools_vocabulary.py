@@ -8,7 +8,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from aero_agent.vocabulary import MAX_TERM_CHARS, MAX_TERMS, change_store_vocabulary, vocabulary_text
-from aero_mcp.app import OPENS, App, result, tool
+from aero_mcp.registry import OPENS, App, result, tool
 
 VocabularyArg = Annotated[list[Annotated[str, Field(max_length=MAX_TERM_CHARS)]] | None, Field(
     max_length=MAX_TERMS, description=(

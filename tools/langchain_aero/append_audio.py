@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from aero_agent.live import MAX_BASE64_CHARS, decode_base64_chunk
 from aero_agent.render import live_update_text
-from langchain_aero.utils import AudioTool, SessionInput, session_artifact
+from langchain_aero.base import AudioTool, SessionInput, session_artifact
 
 
 DESCRIPTION = (

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from langchain_aero.utils import AudioTool, SessionInput
+from langchain_aero.base import AudioTool, SessionInput
 
 
 DESCRIPTION = (

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from aero_agent.render import status_line
-from langchain_aero.utils import AudioTool, session_artifact
+from langchain_aero.base import AudioTool, session_artifact
 
 
 DESCRIPTION = (

@@ -7,11 +7,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.paths import allowed_roots, resolve_allowed
 from aero_agent.render import language_phrase
+from langchain_aero.base import AudioTool, num_speakers_field, session_artifact, speakers_field
 from langchain_aero.store_vocabulary import vocabulary_field
-from langchain_aero.utils import AudioTool, num_speakers_field, session_artifact, speakers_field
 
 
 DESCRIPTION = (

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from aero_agent.render import hit_line
 from aero_agent.session import MAX_K
-from langchain_aero.utils import AudioTool, SessionInput
+from langchain_aero.base import AudioTool, SessionInput
 
 
 DESCRIPTION = (

@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.live import AnchorArg, ContextArg, LiveOptions, PauseArg, StepArg, WindowArg
 from aero_agent.render import language_phrase
 from langchain_aero.open_audio import OpenAudioInput
-from langchain_aero.utils import AudioTool, session_artifact
+from langchain_aero.base import AudioTool, session_artifact
 
 
 DESCRIPTION = (

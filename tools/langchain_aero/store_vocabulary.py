@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from aero_agent.vocabulary import ACTIONS, MAX_TERM_CHARS, MAX_TERMS, change_store_vocabulary, vocabulary_text
-from langchain_aero.utils import AudioTool
+from langchain_aero.base import AudioTool
 
 DESCRIPTION = (
     "Read or change the store's vocabulary: names, products and jargon every session opened afterwards is "

@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field
 from aero_agent.paths import allowed_roots
 from aero_agent.store import SessionStore
 from langchain_aero.tools import TOOLS
-from langchain_aero.utils import DEFAULT_MAX_OUTPUT_CHARS, AudioTool
+from langchain_aero.base import DEFAULT_MAX_OUTPUT_CHARS, AudioTool
 
 
 def temporary_store(engine: Any = None, reasoner: Any = None, **options: Any) -> SessionStore:

@@ -1,7 +1,7 @@
 """Every audio tool, by name: the map :class:`~langchain_aero.AudioToolkit` selects from.
 
 Each tool lives in its own module (``open_audio.py``, ``transcribe_audio.py``, ...); what they share is in
-:mod:`langchain_aero.utils`. A new tool is a module with its input schema and :class:`AudioTool` subclass, and
+:mod:`langchain_aero.base`. A new tool is a module with its input schema and :class:`AudioTool` subclass, and
 one entry in :data:`TOOLS`.
 """
 
@@ -21,7 +21,7 @@ from langchain_aero.search_library import SearchLibraryInput, SearchLibraryTool
 from langchain_aero.start_live_session import StartLiveSessionInput, StartLiveSessionTool
 from langchain_aero.store_vocabulary import StoreVocabularyInput, StoreVocabularyTool
 from langchain_aero.transcribe_audio import TranscribeAudioInput, TranscribeAudioTool
-from langchain_aero.utils import (
+from langchain_aero.base import (
     DEFAULT_MAX_OUTPUT_CHARS,
     AudioTool,
     cap_transcript,

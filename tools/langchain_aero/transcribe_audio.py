@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from aero_agent.render import transcript_excerpt
+from langchain_aero.base import AudioTool, SessionInput, TranscriptFormat, num_speakers_field, speakers_field
 from langchain_aero.store_vocabulary import vocabulary_field
-from langchain_aero.utils import AudioTool, SessionInput, TranscriptFormat, num_speakers_field, speakers_field
 
 
 DESCRIPTION = (

@@ -2,8 +2,8 @@
 
 Each listed term is tokenised as the decoder writes it inside a sentence (after a space, as listed and with its
 first letter capitalised) and the token sequences form a trie. At every step a row's text so far is matched
-against the trie: a token that starts a term, or continues one the row is in the middle of, gets a bonus. The
-bonus grows along the term (the path's score, as in contextual-biasing work on attention decoders): a step at
+against the trie: a token that starts a term (where the decoder already gives it some probability), or
+continues one the row is in the middle of, gets a bonus. The bonus grows along the term (the path's score, as in contextual-biasing work on attention decoders): a step at
 depth ``d`` of a term gets ``bonus * (d + 1)`` against the tokens that leave it, which both pulls the decoder
 through a name it has started and takes back, relative to every other path, what the term's first tokens were
 given when the term is not completed. A finished term gets nothing more, and timestamps are never boosted.
@@ -17,12 +17,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
+import math
+
 import torch
 
 from aero_agent.engines.whisper.decoding import Row
 
 DEFAULT_BONUS = 2.0
 """Logit bonus per token of a listed term (chosen on the tuning half: see BENCHMARKS.md, Vocabulary)."""
+DEFAULT_MIN_START_P = 0.02
+"""A term's first token is boosted only where the decoder already gives it this probability: without the gate,
+the first pieces of 140 listed terms (" Th", " E", " No", " Fire") pulled common words apart ("thy" -> "thine",
+"easy" -> "E.C.") and dropped punctuation; a term the decoder has begun is always pulled through."""
 
 
 class _Encodes(Protocol):
@@ -89,11 +95,12 @@ class VocabularyBias:
     trie: TokenTrie
     bonus: float = DEFAULT_BONUS
     timestamp_begin: int | None = None  # text tokens only: a row's timestamps break a match
+    min_start_p: float = DEFAULT_MIN_START_P
 
     @classmethod
     def of(cls, tokenizer: _Encodes, terms: Sequence[str], bonus: float = DEFAULT_BONUS,
-           timestamp_begin: int | None = None) -> "VocabularyBias":
-        return cls(TokenTrie(term_token_sequences(tokenizer, terms)), bonus, timestamp_begin)
+           timestamp_begin: int | None = None, min_start_p: float = DEFAULT_MIN_START_P) -> "VocabularyBias":
+        return cls(TokenTrie(term_token_sequences(tokenizer, terms)), bonus, timestamp_begin, min_start_p)
 
     def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None:
         if not self.trie.root.children or self.bonus == 0.0:
@@ -111,13 +118,17 @@ class VocabularyBias:
             slots += [slot] * len(boost)
             tokens += list(boost)
             values += list(boost.values())
-        # a term's first tokens, in every row: one broadcast add
+        # a term's first tokens, in every row, where the decoder already finds them plausible
         starts = self.trie.starts
-        logits[:, starts] += self.bonus
-        if slots:  # deeper tokens replace the first-token bonus where both apply
-            index = (torch.tensor(slots), torch.tensor(tokens))
-            first = torch.isin(index[1], starts).to(logits.dtype) * self.bonus
-            logits.index_put_(index, torch.tensor(values, dtype=logits.dtype) - first, accumulate=True)
+        floor = math.log(self.min_start_p) if self.min_start_p > 0 else -math.inf
+        plausible = torch.log_softmax(logits, dim=-1)[:, starts] >= floor
+        start_bonus = plausible.to(logits.dtype) * self.bonus
+        logits[:, starts] += start_bonus
+        if slots:  # a term begun: its next tokens get their path score, whatever the decoder thinks of them
+            row, token = torch.tensor(slots), torch.tensor(tokens)
+            at = torch.searchsorted(starts, token).clamp_max(len(starts) - 1)
+            given = torch.where(starts[at] == token, start_bonus[row, at], 0.0)  # a start's bonus, replaced
+            logits.index_put_((row, token), torch.tensor(values, dtype=logits.dtype) - given, accumulate=True)
 
     def _text_tail(self, tokens: Sequence[int]) -> Sequence[int]:
         """The row's last tokens, back to its last timestamp (a term never spans one)."""

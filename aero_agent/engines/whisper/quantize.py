@@ -1,9 +1,14 @@
 """Int8 copies of Whisper's linear layers for CPU inference (dynamic quantisation, one scale per output row).
 
-The float32 model stays as loaded (tests compare it with CTranslate2's, and ``save_pretrained`` needs it):
-the engine runs on copies whose ``nn.Linear`` layers hold int8 weights and quantise their inputs per call,
-as CTranslate2's ``int8`` compute type does. On 2 CPU cores this makes the encoder's matrix products and a
-decoder step's memory traffic about half as costly.
+The float32 model stays as loaded (tests compare it with CTranslate2's): the engine runs on copies whose
+``nn.Linear`` layers hold int8 weights and quantise their inputs per call, as CTranslate2's ``int8`` compute type
+does. On 2 CPU cores this makes the encoder's matrix products and a decoder step's memory traffic about half as
+costly.
+
+The layers are torch's own dynamically quantised ``Linear`` with the scales torch's per-channel symmetric
+observer would choose (``tests/test_decoder_step.py`` checks they are the same as ``quantize_dynamic``'s), built
+directly: ``quantize_dynamic`` deep-copies every float weight it then throws away, runs an observer module per
+layer and packs each layer twice (once empty); on tiny.en that was most of a second of start-up.
 """
 
 from __future__ import annotations
@@ -14,23 +19,43 @@ import warnings
 import torch
 from torch import nn
 
+_RANGE = 127.5  # (quant_max - quant_min) / 2 for qint8, as torch's symmetric observers divide
 
-def _quantize(module: nn.Module) -> nn.Module:
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-    with warnings.catch_warnings():  # torch marks its eager quantisation API deprecated, not yet replaced
+def int8_weight(weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` (out, in) quantised to qint8 with one symmetric scale per output row (zero point 0)."""
+    w = weight.detach().float()
+    # the observer's max(-min(low, 0), max(high, 0)) is each row's largest magnitude, read in one pass without a
+    # temporary (torch.aminmax along rows, or abs then amax, took several times longer)
+    largest = torch.linalg.vector_norm(w, ord=float("inf"), dim=1)
+    scale = torch.clamp(largest / _RANGE, min=torch.finfo(torch.float32).eps)
+    return torch.quantize_per_channel(w, scale.double(), torch.zeros(len(scale), dtype=torch.int64), 0, torch.qint8)
+
+
+def int8_linear(weight: torch.Tensor, bias: torch.Tensor | None = None) -> nn.Module:
+    """``x @ weight.T + bias`` as torch's dynamically quantised int8 ``Linear`` (``weight`` is not kept)."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    with warnings.catch_warnings():  # torch marks its quantised tensors deprecated, not yet replaced
         warnings.simplefilter("ignore")
-        return quantize_dynamic(module, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+        layer = DynamicLinear(1, 1, dtype=torch.qint8)  # packed for its real shape below, once
+        layer.out_features, layer.in_features = weight.shape
+        layer.set_weight_bias(int8_weight(weight), None if bias is None else bias.detach())
+    return layer
 
 
 def int8_linears(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` with every ``nn.Linear`` replaced by a dynamically quantised int8 one."""
-    return _quantize(copy.deepcopy(module))
+    """A copy of ``module`` with every ``nn.Linear`` replaced by a dynamically quantised int8 one; the other
+    layers' parameters are shared with ``module``, not copied."""
+    if type(module) is nn.Linear:
+        return int8_linear(module.weight, module.bias)
+    twin = copy.copy(module)
+    twin._parameters, twin._buffers = dict(module._parameters), dict(module._buffers)
+    twin._modules = {name: None if child is None else int8_linears(child) for name, child in module._modules.items()}
+    return twin
 
 
 def int8_projection(weight: torch.Tensor) -> nn.Module:
-    """The vocabulary projection (``hidden @ weight.T``) as an int8 linear layer; ``weight`` is not copied
-    in float32 (it stays the token embedding it is tied to)."""
-    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=False)
-    linear.weight = nn.Parameter(weight.detach(), requires_grad=False)
-    return _quantize(nn.Sequential(linear))[0]
+    """The vocabulary projection (``hidden @ weight.T``) as an int8 linear layer (``weight`` stays the token
+    embedding it is tied to: no float32 copy)."""
+    return int8_linear(weight)

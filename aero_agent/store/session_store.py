@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
 import threading
 import time
@@ -14,31 +12,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aero_agent import persistence as disk
+from aero_agent.persistence import session_files as disk
+from aero_agent.persistence.catalog import Catalog, mtime_ns
+from aero_agent.persistence.layout import OWNER_LOCK, is_session_id, session_folder, staging_folder
 from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
-from aero_agent.catalog import Catalog
-from aero_agent.engines.base import EncodedAudio, EncodeProgress, Engine, ProgressFn
+from aero_agent.engines.base import EncodeProgress, Engine, ProgressFn
 from aero_agent.errors import EncodingCancelledError, InvalidArgumentError, SessionNotFoundError, StoreFullError
-from aero_agent.languages import AUTO, TranscribeOptions, check_engine_options
+from aero_agent.transcription import AUTO, TranscribeOptions, check_engine_options
 from aero_agent.vocabulary import read_store_vocabulary
 from aero_agent.library import LibraryIndex
 from aero_agent.live import LiveOptions
-from aero_agent.locks import FileLock, held_elsewhere
-from aero_agent.results import SearchHit, utc_now
-from aero_agent.retention import StoredSession, StoreLimits, plan_removals
+from aero_agent.locks import FileLock
+from aero_agent.results import SearchHit, SessionInfo
+from aero_agent.store.recovery import INTERRUPTED, recover_interrupted
+from aero_agent.store.retention import StoredSession, StoreLimits, plan_removals
 from aero_agent.retrieval import HybridRetrieval, Retrieval
-from aero_agent.session import AudioSession, SessionInfo, check_k, check_query
+from aero_agent.session import AudioSession, check_k, check_query
 from aero_agent.speakers.base import DiarizationOptions, requested_diarization
 from aero_agent.speakers.labelling import check_can_diarize
-from aero_agent.tags import Topics
+from aero_agent.topics import Topics
 from aero_agent.vectors import PassageVectors
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-INTERRUPTED = "interrupted: the process stopped while encoding; open the file again"
-LIVE_INTERRUPTED = "the process stopped during the live stream: its final text is kept, the partial tail is lost"
-STAGING = ".staging"  # session folders being published (renamed into the root when complete)
-STAGING_STALE_S = 600.0
-OWNER_LOCK = ".owner.lock"  # held by the process encoding a session, so other processes leave it alone
 
 
 class SessionStore:
@@ -74,8 +68,8 @@ class SessionStore:
         self._stopping = False
         self._owned: dict[str, FileLock] = {}  # sessions this process is encoding or streaming
         self._catalog = Catalog(self.root)  # metadata of every session, so listing reads no folder
-        self._catalog.reconcile(self._folder_ids(), self._read_info)
-        self.interrupted = self._recover_interrupted()
+        self._catalog.reconcile(self._folder_ids(), lambda sid: disk.read_info(session_folder(self.root, sid)))
+        self.interrupted = recover_interrupted(self.root, self._catalog)
         self.retrieval = retrieval or HybridRetrieval()  # how sessions and the library rank passages
         self._library = LibraryIndex(self.root, self.retrieval)
 
@@ -256,7 +250,7 @@ class SessionStore:
 
     # ----- lookup -------------------------------------------------------------------
     def _folder(self, session_id: str) -> Path:
-        if not isinstance(session_id, str) or not _ID.match(session_id):
+        if not is_session_id(session_id):
             raise SessionNotFoundError(f"unknown session id {session_id!r}")
         return self.root / session_id
 
@@ -273,7 +267,7 @@ class SessionStore:
             info = SessionInfo.model_validate_json((folder / disk.INFO).read_text("utf-8"))
             encoded = disk.load_encoded(folder) if info.status == "ready" else None
             engine = self._engine_for(info.engine, info.model_id)
-            vectors = PassageVectors.load(folder) if info.status == "ready" else None
+            vectors = disk.load_vectors(folder) if info.status == "ready" else None
             session = AudioSession(info, engine, encoded, disk.load_history(folder), reasoner=self._reasoner_for(engine),
                                    retrieval=self.retrieval, vectors=vectors)
             session.on_change = self._persist
@@ -381,7 +375,7 @@ class SessionStore:
                 disk.save_encoded(folder, session.encoded, volatile_only=True)
         vectors = session.index.vectors
         if vectors is not None and vectors.dirty and session.ready:
-            vectors.save(folder)
+            disk.save_vectors(folder, vectors)
         self._write_info(session)
         if session.info.status not in ("encoding", "live"):
             self._disown(session.id)  # a finished live stream: other processes may read it as any session
@@ -395,20 +389,13 @@ class SessionStore:
 
     def _put_info(self, folder: Path, info: dict[str, Any]) -> None:
         """Write ``info.json`` (the truth), then its catalog row."""
-        disk.write_json(folder / disk.INFO, info)
-        self._catalog.put(info, _mtime_ns(folder / disk.INFO))
-
-    def _read_info(self, session_id: str) -> dict[str, Any] | None:
-        try:
-            return json.loads((self.root / session_id / disk.INFO).read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
+        self._catalog.write_info(folder, info)
 
     def _folder_ids(self) -> dict[str, int]:
         """Each session folder's name with the mtime of its ``info.json`` (a listing and one stat each)."""
         with os.scandir(self.root) as entries:
-            names = [e.name for e in entries if _ID.match(e.name) and e.is_dir()]
-        stamps = {name: _mtime_ns(self.root / name / disk.INFO) for name in names}
+            names = [e.name for e in entries if is_session_id(e.name) and e.is_dir()]
+        stamps = {name: mtime_ns(self.root / name / disk.INFO) for name in names}
         return {name: stamp for name, stamp in stamps.items() if stamp}
 
     # ----- several processes on one store ---------------------------------------------
@@ -432,7 +419,7 @@ class SessionStore:
             raise InvalidArgumentError("a session's files need an info.json and plain file names")
         info = SessionInfo.model_validate_json(files[disk.INFO])
         final = self._folder(info.id)
-        staging = self.root / STAGING / info.id
+        staging = staging_folder(self.root, info.id)
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
@@ -443,7 +430,7 @@ class SessionStore:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise InvalidArgumentError(f"session {info.id} is already in the store")
             os.rename(staging, final)
-            self._catalog.put(info.model_dump(), _mtime_ns(final / disk.INFO))
+            self._catalog.index(final, info.model_dump())
         return info
 
     def _save_full(self, session: AudioSession) -> None:
@@ -489,7 +476,7 @@ class SessionStore:
         out = []
         for folder in self.root.iterdir():
             info_path = folder / disk.INFO
-            if not _ID.match(folder.name) or not info_path.exists():
+            if not is_session_id(folder.name) or not info_path.exists():
                 continue
             try:
                 info = self.status(folder.name)
@@ -524,58 +511,6 @@ class SessionStore:
         with self._lock:
             return list(self._loaded)
 
-    def _recover_interrupted(self) -> list[str]:
-        """Mark sessions left ``encoding`` by a dead process as failed; return their ids."""
-        found = []
-        open_rows = self._catalog.infos("encoding") + self._catalog.infos("live")
-        for session_id in sorted(r["id"] for r in open_rows):
-            folder = self.root / session_id
-            if held_elsewhere(folder / OWNER_LOCK):
-                continue  # another live process is encoding or streaming it
-            info = self._read_info(session_id)
-            if info is None:
-                continue
-            if info.get("status") == "encoding":
-                info.update(status="failed", error=INTERRUPTED, interrupted=True, updated=utc_now())
-                self._put_info(folder, info)
-            elif info.get("status") == "live":
-                self._recover_live(folder, info)
-                self._catalog.put(info, _mtime_ns(folder / disk.INFO))
-            else:
-                continue
-            for tmp in folder.glob(".*.tmp"):  # only a dead writer's: a live one's would be renamed later
-                tmp.unlink(missing_ok=True)
-            found.append(session_id)
-        self._clear_staging()
-        return found
-
-    def _clear_staging(self, older_than_s: float = STAGING_STALE_S) -> None:
-        """Remove what a killed :meth:`adopt` left in the staging folder (a live one takes milliseconds)."""
-        staging = self.root / STAGING
-        if not staging.is_dir():
-            return
-        for entry in staging.iterdir():
-            try:
-                if time.time() - entry.stat().st_mtime > older_than_s:
-                    shutil.rmtree(entry, ignore_errors=True)
-            except OSError:
-                continue
-
-    @staticmethod
-    def _recover_live(folder: Path, info: dict[str, Any]) -> None:
-        """A live session whose process died: its saved final segments become an ordinary ready session."""
-        transcript = disk.load_encoded_transcript(folder)
-        if transcript is None:
-            from aero_agent.transcript import Transcript
-
-            transcript = Transcript(duration_s=float(info.get("duration_s", 0.0)))
-        encoded = EncodedAudio(engine=info["engine"], model_id=info["model_id"], duration_s=transcript.duration_s,
-                               transcript=transcript, meta={"segments": len(transcript.segments), "live": True})
-        disk.save_encoded(folder, encoded)
-        disk.save_transcript(folder, transcript)
-        info.update(status="ready", progress=1.0, error=LIVE_INTERRUPTED, interrupted=True, updated=utc_now())
-        disk.write_json(folder / disk.INFO, info)
-
     def shutdown(self, wait: bool = True) -> None:
         """Save loaded sessions; with ``wait`` finish background encodings first, else cancel them
         (a cancelled session is marked failed and can be opened again)."""
@@ -594,13 +529,6 @@ class SessionStore:
             for session in self._loaded.values():
                 if session.ready:
                     self._save_full(session)
-
-
-def _mtime_ns(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0
 
 
 def _tensor_bytes(session: AudioSession) -> int:

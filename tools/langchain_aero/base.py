@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aero_agent import errors as E
 from aero_agent.render import Hint, input_hints, status_line, with_next_step
-from aero_agent.session import AudioSession, SessionInfo
+from aero_agent.results import SessionInfo
+from aero_agent.session import AudioSession
 from aero_agent.speakers.base import MAX_SPEAKERS
 from aero_agent.store import SessionStore
 from aero_agent.transcript import Transcript

@@ -7,9 +7,9 @@ import logging
 import secrets
 from pathlib import Path
 import threading
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Sequence
 
-from pydantic import BaseModel, Field
+
 
 from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioClip, AudioSource, load_audio
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, Engine, ProgressFn
@@ -23,15 +23,16 @@ from aero_agent.errors import (
     InvalidArgumentError,
     SessionNotReadyError,
 )
-from aero_agent.languages import TranscribeOptions, check_engine_options
+from aero_agent.transcription import TranscribeOptions, check_engine_options
 from aero_agent.live import LIVE_SOURCE, LiveOptions, LiveStats, LiveUpdate, OnlineProcessor
 from aero_agent.reasoning import reasoner_answer, reasoner_extract
 from aero_agent.speakers.base import DiarizationOptions, Diarizer, requested_diarization
 from aero_agent.render import evidence_lines
-from aero_agent.results import Answer, Extraction, SearchHit, Turn, utc_now
+from aero_agent.results import Answer, Extraction, SearchHit, SessionInfo, Status, Turn, utc_now
 from aero_agent.index import TranscriptIndex
 from aero_agent.retrieval import HybridRetrieval, Retrieval, evidence_segments
 from aero_agent.schemas import SchemaLike, as_schema
+from aero_agent.session.checks import check_k, check_query, check_text
 from aero_agent.speakers.labelling import check_can_diarize, label_transcript
 from aero_agent.transcript import Segment, Transcript
 from aero_agent.vectors import PassageVectors
@@ -40,71 +41,15 @@ DESCRIBE_PROMPT = (
     "Describe the audio beyond its words: background sounds, music, the number of speakers, "
     "and each speaker's tone and emotion, with approximate times."
 )
-MAX_QUESTION_CHARS = 8_000
-MAX_K = 100
 EVIDENCE_HITS = 3
 log = logging.getLogger("aero_agent.session")
 
-Status = Literal["encoding", "live", "ready", "failed"]
 LIVE_FINISH_WAIT_S = 600.0  # finish() waits this long for a feed in flight
-
-
-class SessionInfo(BaseModel):
-    """What a session is and how far its encoding has got."""
-
-    id: str
-    source: str
-    duration_s: float
-    engine: str
-    model_id: str
-    status: Status = "encoding"
-    progress: float = Field(default=0.0, description="Fraction of the audio encoded, 0 to 1.")
-    windows_done: int = 0
-    windows_total: int = 0
-    error: str | None = None
-    interrupted: bool = Field(default=False, description="True when a stop of the process interrupted the encoding.")
-    source_size: int | None = Field(default=None, description="Size in bytes of the source file, when a file.")
-    source_mtime: float | None = Field(default=None, description="Modification time of the source file, when a file.")
-    created: str = Field(default_factory=utc_now)
-    updated: str = Field(default_factory=utc_now)
-    turns: int = 0
-    tags: list[str] | None = Field(default=None, description="Topic keyphrases, once the transcript is indexed.")
-    gist: str | None = Field(default=None, description="The recording's most central passage, in one line.")
-    speakers: int | None = Field(default=None, description=(
-        "Speakers found, once diarized (0 when no speech was heard); None when speakers were not asked for."))
-    language: str | None = Field(default=None, description=(
-        "The spoken language: as asked (a code, or auto) until encoded, then the code detected or given."))
-    language_probability: float | None = Field(default=None, description="The detector's probability of language.")
-    task: Literal["transcribe", "translate"] = Field(default="transcribe", description=(
-        "translate: the transcript is an English translation of the speech."))
-    vocabulary: list[str] | None = Field(default=None, description=(
-        "The custom vocabulary every decode of this session used (the call's terms, then the store's); None "
-        "for none."))
 
 
 def new_session_id() -> str:
     """A short random id, safe to use as a folder name."""
     return "s" + secrets.token_hex(6)
-
-
-def _check_text(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidArgumentError(f"{what} must be a non-empty string")
-    if len(value) > MAX_QUESTION_CHARS:
-        raise InvalidArgumentError(f"{what} is {len(value)} characters; the limit is {MAX_QUESTION_CHARS}")
-    return value.strip()
-
-
-def check_k(k: object) -> int:
-    """``k`` as a hit count from 1 to :data:`MAX_K`, or :class:`InvalidArgumentError`."""
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-        raise InvalidArgumentError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
-    return k
-
-
-def check_query(query: str) -> str:
-    """A search query, stripped; empty or over :data:`MAX_QUESTION_CHARS` is :class:`InvalidArgumentError`."""
-    return _check_text(query, "query")
 
 
 class AudioSession:
@@ -540,7 +485,7 @@ class AudioSession:
     def ask(self, question: str, *, speaker: str | None = None) -> Answer:
         """Answer a question about the audio, using the engine, the reasoner, or transcript evidence (the
         passages ``search`` ranks best); with ``speaker``, only about what that speaker says."""
-        question = _check_text(question, "question")
+        question = check_text(question, "question")
         with self._lock:
             if self.info.status == "failed":
                 self._require_ready("answering")
@@ -590,7 +535,7 @@ class AudioSession:
     def extract(self, schema: SchemaLike | None = None,
                 instruction: str = "Extract the requested information from the recording.") -> Extraction:
         """Structured data validated against ``schema`` (a pydantic model or a JSON Schema)."""
-        instruction = _check_text(instruction, "instruction")
+        instruction = check_text(instruction, "instruction")
         target = as_schema(schema)
         with self._lock:
             turn = self._turn_number()

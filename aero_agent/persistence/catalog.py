@@ -16,7 +16,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-CATALOG = "catalog.sqlite"
+from aero_agent.persistence.atomic import write_json
+from aero_agent.persistence.layout import CATALOG, INFO
+
 BUSY_TIMEOUT_MS = 30_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -65,6 +67,15 @@ class Catalog:
         with self._lock:
             self._conn.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
+    def write_info(self, folder: Path, info: dict[str, Any]) -> None:
+        """Write ``folder/info.json`` (the truth), then its row."""
+        write_json(folder / INFO, info)
+        self.put(info, mtime_ns(folder / INFO))
+
+    def index(self, folder: Path, info: dict[str, Any]) -> None:
+        """The row of a session whose ``info.json`` was written already (a published or recovered session)."""
+        self.put(info, mtime_ns(folder / INFO))
+
     def remove(self, session_id: str) -> None:
         with self._lock:
             self._conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
@@ -109,3 +120,11 @@ class Catalog:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def mtime_ns(path: Path) -> int:
+    """``path``'s modification time in nanoseconds; 0 when it is gone."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0

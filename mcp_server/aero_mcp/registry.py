@@ -25,7 +25,8 @@ from mcp.server.mcpserver.resolve import Resolve
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from aero_agent.session import MAX_QUESTION_CHARS, AudioSession, SessionInfo
+from aero_agent.results import SessionInfo
+from aero_agent.session import MAX_QUESTION_CHARS, AudioSession
 from aero_agent.speakers.base import MAX_SPEAKERS
 from aero_mcp.backend import Backend, explain, is_expected
 from aero_mcp.config import ServerConfig
