@@ -126,6 +126,21 @@ def _text(transcript: Any) -> str:
     return " ".join(s.text.strip() for s in transcript.segments)
 
 
+def _cost(engine: Any, audio: list[Any], terms: tuple[str, ...], pairs: int) -> None:
+    """Every clip transcribed without a list and with ``terms``, alternating, ``pairs`` times each."""
+    times: dict[str, list[tuple[float, float]]] = {"none": [], f"{len(terms)} terms": []}
+    for _ in range(pairs):
+        for name, listed in zip(times, ((), terms)):
+            _, wall, cpu = _transcribe(engine, audio, listed)
+            times[name].append((wall, cpu))
+            print(f"cost {name}: {wall:.1f} s wall, {cpu:.1f} CPU s", file=sys.stderr, flush=True)
+    print("\n| list | wall s (runs) | CPU s (runs) |\n|---|---|---|")
+    for name, runs in times.items():
+        print(f"| {name} | {' / '.join(f'{w:.1f}' for w, _ in runs)} | {' / '.join(f'{c:.1f}' for _, c in runs)} |")
+    with_list, without = (sum(c for _, c in runs) for runs in list(times.values())[::-1])
+    print(f"\nCPU time with {len(terms)} terms / without: {with_list / without:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speech-dir", type=Path, default=DEFAULT_SPEECH_DIR)
@@ -138,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="take none, prompt and spell from an earlier --out file instead of decoding again")
     parser.add_argument("--spell", type=float, nargs=2, default=(0.5, 0.75), metavar=("MAX_P", "MIN_SIM"))
     parser.add_argument("--cost", type=int, default=0, help="alternating timed pairs (100-term list vs none)")
+    parser.add_argument("--cost-only", action="store_true", help="only the timed pairs, with --chosen and the "
+                        "first --min-p")
     parser.add_argument("--out", type=Path, default=None, help="write every transcript and score as JSON here")
     args = parser.parse_args(argv)
 
@@ -177,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(f"| {name} | " + " | ".join(cells) + " |")
         return rows
 
+    if args.cost_only:
+        tuned = base.variant(vocabulary_bonus=args.chosen or 2.0, vocabulary_min_p=args.min_p[0])
+        _cost(tuned, audio, (LISTED + DISTRACTORS)[:100], args.cost or 2)
+        return 0
     if args.reuse:
         earlier = json.loads(args.reuse.read_text())["results"]
         results.update({k: earlier[k] for k in ("none", "prompt", "spell")})
@@ -190,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         return f"trie@{b:g},p>={p:g}"
 
     for bonus, p in sweep:
-        run(label(bonus, p), base.variant(vocabulary_bonus=bonus, vocabulary_min_start_p=p), full)
+        run(label(bonus, p), base.variant(vocabulary_bonus=bonus, vocabulary_min_p=p), full)
     chosen, chosen_p = args.chosen, args.min_p[0]
     if chosen is None:
         tuning = {k: v for k, v in refs.items() if k in halves["tuning"]}
@@ -199,11 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         ok = [(s["recall"], -s["other_wer"], b, p) for s, b, p in ok if s["other_wer"] <= floor]
         chosen, chosen_p = max(ok)[2:] if ok else sweep[0]
     trie = label(chosen, chosen_p)
-    tuned = base.variant(vocabulary_bonus=chosen, vocabulary_min_start_p=chosen_p)
+    tuned = base.variant(vocabulary_bonus=chosen, vocabulary_min_p=chosen_p)
     results[f"{trie}+spell"] = {c.id: _text(spell.apply(t)) for c, t in zip(clips, transcripts[trie])}
     if not args.reuse:
         run(f"prompt+{trie}", base.variant(vocabulary_prompt=True, vocabulary_bonus=chosen,
-                                           vocabulary_min_start_p=chosen_p), full)
+                                           vocabulary_min_p=chosen_p), full)
     run(f"distractors, {trie}", tuned, DISTRACTORS)
     names = [n for n in ["none", "prompt", *[label(b, p) for b, p in sweep], "spell", f"{trie}+spell",
                          f"prompt+{trie}", f"distractors, {trie}"] if n in results]
@@ -211,17 +232,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{chosen:g}, first-token gate p >= {chosen_p:g}")
     print("\n".join(table(names)))
     if args.cost:
-        engine, hundred = tuned, (LISTED + DISTRACTORS)[:100]
-        times: dict[str, list[tuple[float, float]]] = {"none": [], "100 terms": []}
-        for _ in range(args.cost):
-            for name, terms in (("none", ()), ("100 terms", hundred)):
-                _, wall, cpu = _transcribe(engine, audio, terms)
-                times[name].append((wall, cpu))
-        print("\n| list | wall s (runs) | CPU s (runs) |\n|---|---|---|")
-        for name, runs in times.items():
-            print(f"| {name} | {' / '.join(f'{w:.1f}' for w, _ in runs)} | {' / '.join(f'{c:.1f}' for _, c in runs)} |")
-        ratio = sum(c for _, c in times["100 terms"]) / sum(c for _, c in times["none"])
-        print(f"\nCPU time with 100 terms / without: {ratio:.3f}")
+        _cost(tuned, audio, (LISTED + DISTRACTORS)[:100], args.cost)
     if args.out:
         args.out.write_text(json.dumps({"chosen": [chosen, chosen_p], "results": results}, indent=1))
     return 0

@@ -35,7 +35,7 @@ from mcp_driver import drive
 
 from aero_mcp import ServerConfig, create_server
 
-NAMES = ["Claflin", "Abbie"]
+NAMES = ["Abigail Claflin", "Abbie"]
 DISTRACTORS = ["Kubernetes", "Ebenezer", "Grafana", "Siobhan", "Przemyslaw", "Ouagadougou", "metformin",
                "Zephyrix", "Thorvaldsen", "Quetzalcoatl"]
 
@@ -101,7 +101,7 @@ def test_trie_rule_boosts_starts_and_continuations_only(engine) -> None:
     sequences = term_token_sequences(tok, ["Claflin"])
     seq = max(sequences, key=len)
     assert len(seq) >= 2 and all(s[0] < tb for s in sequences)
-    rule = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_start_p=0.0)
+    rule = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_p=0.0)
     vocab = engine.model.config.vocab_size
     logits = torch.zeros(3, vocab)
     rows = [Row(1500, tokens=[]), Row(1500, tokens=[tb, seq[0]]), Row(1500, tokens=[seq[0], tb + 10])]
@@ -113,12 +113,18 @@ def test_trie_rule_boosts_starts_and_continuations_only(engine) -> None:
     assert logits[1, seq[0]].item() == pytest.approx(1.5)  # a new term may start anywhere a word may
     assert {t.item() for r, t in changed if r == 2} == starts  # the timestamp broke the match
     assert logits[2, seq[1]].item() == 0.0
-    gated = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_start_p=0.02)
-    logits = torch.zeros(2, vocab)
-    logits[0, seq[0]] = 12.0  # the decoder's favourite: plausible, boosted; in row 1 it is not
-    gated.apply(logits, [Row(1500, tokens=[]), Row(1500, tokens=[tb, seq[0]])])
+    gated = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_p=0.02)
+    logits = torch.zeros(3, vocab)
+    logits[0, seq[0]] = 12.0  # the decoder's favourite: plausible, boosted; in rows 1 and 2 it is not
+    logits[1, seq[1]] = 12.0  # a term begun, its next token plausible: the path score
+    gated.apply(logits, [Row(1500, tokens=[]), Row(1500, tokens=[tb, seq[0]]), Row(1500, tokens=[tb, seq[0]])])
     assert logits[0, seq[0]].item() == pytest.approx(13.5) and logits[1, seq[0]].item() == 0.0
-    assert logits[1, seq[1]].item() == pytest.approx(3.0)  # a term begun is pulled through, gate or not
+    assert logits[1, seq[1]].item() == pytest.approx(12.0 + 3.0)
+    assert logits[2, seq[1]].item() == pytest.approx(3.0)  # a term begun is pulled through, plausible or not
+    strict = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_p=0.02, continuation_min_p=0.02)
+    logits = torch.zeros(1, vocab)
+    strict.apply(logits, [Row(1500, tokens=[tb, seq[0]])])
+    assert logits[0, seq[1]].item() == 0.0  # gated too: implausible for the decoder, not forced
 
 
 def test_spelling_pass_maps_doubted_sound_alikes_only() -> None:
@@ -171,11 +177,11 @@ def test_store_list_reaches_every_session_and_a_range_is_retranscribed(engine, a
     listed = store.open(ami, reuse=True)
     assert listed.id != plain.id and listed.info.vocabulary == NAMES
     assert {"claflin", "abbie"} <= _said(listed.transcribe().text)
-    redone = plain.retranscribe(2.0, None, ["Abbie"])
-    assert "abbie" in _said(redone.text) and plain.info.vocabulary == ["Abbie"]
-    assert "abigail" in _said(plain.transcribe().text)  # the words before the range are kept
+    redone = plain.retranscribe(1.0, 2.0, NAMES)  # widened to the segments it touches, never cut
+    assert "claflin" in _said(redone.text) and plain.info.vocabulary == NAMES
+    assert {"claflin", "abbie"} <= _said(plain.transcribe().text), plain.transcribe().text
     again = SessionStore(tmp_path / "store", engine).get(plain.id)
-    assert again.info.vocabulary == ["Abbie"] and again.transcription.vocabulary.terms == ("Abbie",)
+    assert again.info.vocabulary == NAMES and again.transcription.vocabulary.terms == tuple(NAMES)
 
 
 def test_cli_vocabulary_options_and_store_command(engine, ami, tmp_path: Path, capsys, monkeypatch) -> None:
@@ -186,7 +192,7 @@ def test_cli_vocabulary_options_and_store_command(engine, ami, tmp_path: Path, c
     monkeypatch.setattr("aero_agent.engines.load_engine", lambda *a, **k: engine)
     terms = tmp_path / "terms.txt"
     terms.write_text("Abbie\n", "utf-8")
-    assert cli.main(["transcribe", str(ami), "--vocabulary", "Claflin", "--vocabulary-file", str(terms)]) == 0
+    assert cli.main(["transcribe", str(ami), "--vocabulary", "Abigail Claflin", "--vocabulary-file", str(terms)]) == 0
     assert {"claflin", "abbie"} <= _said(capsys.readouterr().out)
     root = tmp_path / "store"
     root.mkdir()
@@ -208,7 +214,7 @@ def test_skins_take_vocabulary_and_the_store_list(engine, ami, tmp_path: Path) -
     shutil.copy(ami, tmp_path / "ami.wav")
 
     async def script(client: Client) -> dict[str, Any]:
-        out = {"set": await client.call_tool("store_vocabulary", {"action": "set", "terms": ["Claflin"]})}
+        out = {"set": await client.call_tool("store_vocabulary", {"action": "set", "terms": ["Abigail Claflin"]})}
         out["open"] = await client.call_tool("open_audio", {"path": "ami.wav", "vocabulary": ["Abbie"]})
         sid = out["open"].structured_content["session_id"]
         out["text"] = await client.call_tool("transcribe_audio", {"session_id": sid})
@@ -217,8 +223,8 @@ def test_skins_take_vocabulary_and_the_store_list(engine, ami, tmp_path: Path) -
 
     out = drive(create_server(ServerConfig(allow_dirs=[tmp_path], store_dir=tmp_path / "store"), engine=engine),
                 script)
-    assert out["set"].structured_content["terms"] == ["Claflin"]
-    assert out["open"].structured_content["vocabulary"] == ["Abbie", "Claflin"]
+    assert out["set"].structured_content["terms"] == ["Abigail Claflin"]
+    assert out["open"].structured_content["vocabulary"] == ["Abbie", "Abigail Claflin"]
     assert {"claflin", "abbie"} <= _said(out["text"].structured_content["text"])
     assert out["long"].is_error
 

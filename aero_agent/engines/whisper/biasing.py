@@ -3,10 +3,16 @@
 Each listed term is tokenised as the decoder writes it inside a sentence (after a space, as listed and with its
 first letter capitalised) and the token sequences form a trie. At every step a row's text so far is matched
 against the trie: a token that starts a term (where the decoder already gives it some probability), or
-continues one the row is in the middle of, gets a bonus. The bonus grows along the term (the path's score, as in contextual-biasing work on attention decoders): a step at
-depth ``d`` of a term gets ``bonus * (d + 1)`` against the tokens that leave it, which both pulls the decoder
-through a name it has started and takes back, relative to every other path, what the term's first tokens were
-given when the term is not completed. A finished term gets nothing more, and timestamps are never boosted.
+continues one the row is in the middle of, gets a bonus. The bonus grows along the term (the path's score, as in
+contextual-biasing work on attention decoders): a step at depth ``d`` of a term gets ``bonus * (d + 1)`` against
+the tokens that leave it, which both pulls the decoder through a name it has started and takes back, relative to
+every other path, what the term's first tokens were given when the term is not completed. A finished term gets
+nothing more, and timestamps are never boosted.
+
+Known cost of pulling terms through: a listed term whose first token begins a word the speaker says is
+completed anyway ("Abbie" listed alone turns the spoken "Abigail Claflin" into "Abbie Guele"); listing the
+full name ("Abigail Claflin") avoids it. Gating the next tokens too (``continuation_min_p``) avoids it but lost
+most multi-token terms on the tuning half.
 
 The rule is stateless (it reads only the row's tokens), so it works unchanged for any number of rows, greedy or
 beam. It adds the bonuses of a batch in one scatter.
@@ -14,21 +20,23 @@ beam. It adds the bonuses of a batch in one scatter.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
-
-import math
 
 import torch
 
 from aero_agent.engines.whisper.decoding import Row
 
-DEFAULT_BONUS = 2.0
-"""Logit bonus per token of a listed term (chosen on the tuning half: see BENCHMARKS.md, Vocabulary)."""
-DEFAULT_MIN_START_P = 0.02
-"""A term's first token is boosted only where the decoder already gives it this probability: without the gate,
-the first pieces of 140 listed terms (" Th", " E", " No", " Fire") pulled common words apart ("thy" -> "thine",
-"easy" -> "E.C.") and dropped punctuation; a term the decoder has begun is always pulled through."""
+DEFAULT_BONUS = 4.0
+"""Logit bonus per token of a listed term (chosen on the tuning half with the gate below: BENCHMARKS.md, Custom
+vocabulary)."""
+DEFAULT_MIN_P = 0.1
+"""A term's first token is boosted only where the decoder already gives it this probability. Ungated, the first
+pieces of 140 listed terms (" Th", " E", " No", " Fire") pulled common words apart ("thy" -> "thine", "easy" ->
+"E.C.", "Firefox" -> "Fire Fox"): at bonus 2 the distractors alone raised other-word WER 4.29 -> 4.69 % (tuning)
+and 7.66 -> 9.04 % (checking); at bonus 4 the whole list raised it to 9.59 / 22.40 %. Gated at 0.1, bonus 4:
+3.67 / 7.86 % (BENCHMARKS.md, Custom vocabulary)."""
 
 
 class _Encodes(Protocol):
@@ -95,12 +103,16 @@ class VocabularyBias:
     trie: TokenTrie
     bonus: float = DEFAULT_BONUS
     timestamp_begin: int | None = None  # text tokens only: a row's timestamps break a match
-    min_start_p: float = DEFAULT_MIN_START_P
+    min_p: float = DEFAULT_MIN_P
+    continuation_min_p: float = 0.0
+    """Also gate a begun term's next tokens by the decoder's own probability (0: never). Measured at 0.03: the
+    checking half kept every listed word, but the tuning half found 3 of 9 against 7 of 9 ungated (multi-token
+    names such as "Montreal Forced Aligner" were left half-way); an ungated term begun is pulled through."""
 
     @classmethod
     def of(cls, tokenizer: _Encodes, terms: Sequence[str], bonus: float = DEFAULT_BONUS,
-           timestamp_begin: int | None = None, min_start_p: float = DEFAULT_MIN_START_P) -> "VocabularyBias":
-        return cls(TokenTrie(term_token_sequences(tokenizer, terms)), bonus, timestamp_begin, min_start_p)
+           timestamp_begin: int | None = None, min_p: float = DEFAULT_MIN_P) -> "VocabularyBias":
+        return cls(TokenTrie(term_token_sequences(tokenizer, terms)), bonus, timestamp_begin, min_p)
 
     def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None:
         if not self.trie.root.children or self.bonus == 0.0:
@@ -120,12 +132,16 @@ class VocabularyBias:
             values += list(boost.values())
         # a term's first tokens, in every row, where the decoder already finds them plausible
         starts = self.trie.starts
-        floor = math.log(self.min_start_p) if self.min_start_p > 0 else -math.inf
-        plausible = torch.log_softmax(logits, dim=-1)[:, starts] >= floor
+        floor = math.log(self.min_p) if self.min_p > 0 else -math.inf
+        logprobs = torch.log_softmax(logits, dim=-1)
+        plausible = logprobs[:, starts] >= floor
         start_bonus = plausible.to(logits.dtype) * self.bonus
+        row, token = torch.tensor(slots, dtype=torch.long), torch.tensor(tokens, dtype=torch.long)
+        gate = math.log(self.continuation_min_p) if self.continuation_min_p > 0 else -math.inf
+        keep = logprobs[row, token] >= gate
         logits[:, starts] += start_bonus
-        if slots:  # a term begun: its next tokens get their path score, whatever the decoder thinks of them
-            row, token = torch.tensor(slots), torch.tensor(tokens)
+        if bool(keep.any()):  # a term begun: its next tokens get their path score
+            row, token, values = row[keep], token[keep], [v for v, k in zip(values, keep.tolist()) if k]
             at = torch.searchsorted(starts, token).clamp_max(len(starts) - 1)
             given = torch.where(starts[at] == token, start_bonus[row, at], 0.0)  # a start's bonus, replaced
             logits.index_put_((row, token), torch.tensor(values, dtype=logits.dtype) - given, accumulate=True)

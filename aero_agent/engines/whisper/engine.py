@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
-from aero_agent.engines.whisper.biasing import DEFAULT_BONUS, DEFAULT_MIN_START_P, VocabularyBias
+from aero_agent.engines.whisper.biasing import DEFAULT_BONUS, DEFAULT_MIN_P, VocabularyBias
 from aero_agent.engines.whisper.models import load_checkpoint
 from aero_agent.engines.whisper.chunking import SoundOptions, SpeechMap, Window
 from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
@@ -119,7 +119,7 @@ class WhisperOptions:
     alone): 7.64 % WER either way, encoder 31.9 -> 29.2 CPU s."""
     vocabulary_bonus: float = DEFAULT_BONUS
     """Logit bonus per token of a listed vocabulary term (see ``biasing.py``; 0 turns the boosting off)."""
-    vocabulary_min_start_p: float = DEFAULT_MIN_START_P
+    vocabulary_min_p: float = DEFAULT_MIN_P
     """A listed term's first token is boosted only where the decoder gives it at least this probability."""
     vocabulary_prompt: bool = False
     """Also decode every window after the vocabulary's terms as a prompt (faster-whisper's ``hotwords``). Off:
@@ -351,7 +351,7 @@ class WhisperEngine:
         rules: list[LogitRule] = []
         if self.options.vocabulary_bonus:
             rules.append(VocabularyBias.of(self.tokenizer, terms, self.options.vocabulary_bonus,
-                                           self.special.timestamp_begin, self.options.vocabulary_min_start_p))
+                                           self.special.timestamp_begin, self.options.vocabulary_min_p))
         prompt: tuple[int, ...] = ()
         if self.options.vocabulary_prompt:  # as many terms as fit half the prompt budget
             prompt = self.prompt_tokens([", ".join(terms)])[0][: self.runner.max_prompt // 2]
