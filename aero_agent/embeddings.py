@@ -16,6 +16,7 @@ from typing import Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from aero_agent.errors import CheckpointError
+from aero_agent.threads import torch_threads
 
 DEFAULT_EMBEDDER = "embedded:all-MiniLM-L6-v2"
 
@@ -100,16 +101,10 @@ class SentenceEmbedder:
             return out
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         size = self.options.batch_size
-        with self._lock, self._torch.inference_mode():
-            previous = self._torch.get_num_threads()
-            if self.options.threads:
-                self._torch.set_num_threads(self.options.threads)
-            try:
-                for lo in range(0, len(order), size):
-                    rows = order[lo:lo + size]
-                    out[rows] = self._batch([texts[i] for i in rows])
-            finally:
-                self._torch.set_num_threads(previous)
+        with self._lock, self._torch.inference_mode(), torch_threads(self.options.threads):
+            for lo in range(0, len(order), size):
+                rows = order[lo:lo + size]
+                out[rows] = self._batch([texts[i] for i in rows])
             self.texts_embedded += len(texts)
         return out
 

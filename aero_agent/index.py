@@ -62,6 +62,12 @@ class TranscriptIndex:
                 self._built = (stamp, passages, ranker)
             return self._built[1], self._built[2]
 
+    def built(self, segments: Sequence[Segment]) -> tuple[list[Passage], np.ndarray | None]:
+        """The passages of ``segments`` and their vectors (None for a strategy without vectors), as built here."""
+        with self._lock:
+            passages, _ = self.passages(segments)
+            return passages, self._matrix(passages)
+
     def prepare_settled(self, segments: Sequence[Segment]) -> None:
         """Embed the passages of a transcript still growing, except those touching its last segment (they may
         still change), so the work done at the end is small."""

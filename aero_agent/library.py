@@ -1,9 +1,10 @@
 """The library: one search over every stored session, with all passage vectors in one matrix.
 
-Each ready session contributes a block (its passages and their vectors, read from ``passages.safetensors``);
-blocks are refreshed when a session's files change, added when a session appears and dropped when it is
-closed. A session stored before embeddings existed, or whose vector file is corrupt, is indexed on first use
-and its file written, so the next search reads it instead of computing again.
+Each ready session contributes a block (its passages and their vectors): a session in memory hands over what its
+own index built (:class:`~aero_agent.index.TranscriptIndex`); one on disk only is read from its files (transcript
+and ``passages.safetensors``). Blocks are refreshed when a session's files change, added when a session appears
+and dropped when it is closed. A session stored before embeddings existed, or whose vector file is corrupt, is
+indexed on first use and its file written, so the next search reads it instead of computing again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from aero_agent.vectors import PassageVectors
 
 log = logging.getLogger("aero_agent.library")
 TopicsFn = Callable[[str, Topics], None]
+Built = tuple[list[Passage], "np.ndarray | None"]
+BuiltFn = Callable[[str], "Built | None"]
+"""A session's passages and vectors as its index in memory built them; None for a session not in memory."""
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,11 @@ class LibraryIndex:
             if self._blocks.pop(session_id, None) is not None:
                 self._joined = None
 
-    def refresh(self, sessions: Sequence[tuple[str, str, bool]], on_topics: TopicsFn | None = None) -> None:
-        """Bring the blocks up to date with ``(session_id, source, has_tags)`` of every ready session; calls
-        ``on_topics`` for a session indexed here that has no tags yet."""
+    def refresh(self, sessions: Sequence[tuple[str, str, bool]], on_topics: TopicsFn | None = None,
+                built: BuiltFn | None = None) -> None:
+        """Bring the blocks up to date with ``(session_id, source, has_tags)`` of every ready session: from
+        ``built`` (what a loaded session's index holds) when it has it, else from the files; calls ``on_topics``
+        for a session indexed here that has no tags yet."""
         with self._lock:
             wanted = {sid for sid, _, _ in sessions}
             for sid in [s for s in self._blocks if s not in wanted]:
@@ -75,7 +81,11 @@ class LibraryIndex:
                 block = self._blocks.get(sid)
                 if block is not None and block.stamp == stamp:
                     continue
-                loaded = self._load(sid, source, folder, None if has_tags else on_topics)
+                held = built(sid) if built is not None else None
+                if held is not None:
+                    loaded: _Block | None = _Block(sid, source, stamp, held[0], held[1])
+                else:
+                    loaded = self._load(sid, source, folder, None if has_tags else on_topics)
                 if loaded is None:
                     self._blocks.pop(sid, None)
                 else:

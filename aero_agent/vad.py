@@ -12,11 +12,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from aero_agent.errors import CheckpointError
+
+if TYPE_CHECKING:  # torch is imported where a model runs: VadOptions and the region logic import without it
+    import torch
 
 SAMPLE_RATE = 16_000
 FRAME = 512  # samples per VAD decision (32 ms)
@@ -129,12 +132,13 @@ class SileroVad:
         self._lock = threading.Lock()  # the models keep their recurrent state inside
 
     def _load(self) -> torch.jit.ScriptModule:
+        import torch
+
         try:
             return torch.jit.load(str(self.path), map_location="cpu").eval()
         except (RuntimeError, ValueError) as exc:
             raise CheckpointError(f"{self.path}: not a loadable Silero VAD model ({exc})") from exc
 
-    @torch.inference_mode()
     def probabilities(self, samples: np.ndarray, block_rows: int = 64, start_frame: int = 0) -> np.ndarray:
         """Speech probability of each 32 ms frame of 16 kHz mono ``samples`` (the last frame zero-padded), from
         frame ``start_frame`` on (warmed up on the samples before it: how a stream decides its new frames).
@@ -142,6 +146,8 @@ class SileroVad:
         Rows go through the model ``block_rows`` at a time (about 8.5 minutes of audio), so a recording of
         hours needs no copy of its samples beyond one block's per thread; each block on one thread, as the
         small recurrent steps run several times slower on two."""
+        import torch
+
         n = -(-len(samples) // FRAME) - start_frame
         if n <= 0:
             return np.zeros(0, dtype=np.float32)
@@ -176,6 +182,8 @@ class SileroVad:
                per_row: int) -> np.ndarray:
         """Probabilities of ``rows`` rows of ``per_row`` frames from frame ``first_frame`` on, each row fed
         ``warmup_frames`` early (silence before the recording's start and after its end)."""
+        import torch
+
         span = per_row + self.warmup_frames
         lo = (first_frame - self.warmup_frames) * FRAME
         hi = (first_frame + rows * per_row) * FRAME

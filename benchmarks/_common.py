@@ -52,6 +52,27 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+ISA_CHOICES = ("native", "avx2")
+"""``--isa`` of the benchmarks: the CPU's own kernels, or torch, oneDNN and CTranslate2 held to AVX2."""
+
+
+def isa_env(isa: str) -> dict[str, str]:
+    """The environment a worker runs under for ``isa``: the AVX2 cap's variables, or none (native)."""
+    from aero_agent.engines.whisper.isa import AVX2_CAP
+
+    return dict(AVX2_CAP) if isa == "avx2" else {}
+
+
+def isa_line(isa: str) -> str:
+    """The header line naming the CPU, its vector extensions and whether the workers run capped."""
+    from aero_agent.engines.whisper.isa import AVX2_CAP, cpu_flags
+
+    model, flags = cpu_flags()
+    mode = ("CAPPED to AVX2 (" + " ".join(f"{k}={v}" for k, v in AVX2_CAP.items()) + ")" if isa == "avx2"
+            else "native (no cap)")
+    return f"cpu: {model}; vector extensions: {' '.join(flags) or '-'}; engines run {mode}"
+
+
 def machine_info() -> dict[str, Any]:
     """CPU, cores, RAM, library versions and the load average right now."""
     try:
@@ -213,8 +234,10 @@ def write_wav(path: Path, samples) -> Path:
 # ----------------------------------------------------------------------------- workers
 
 
-def worker_env(threads: int, code_dir: Path | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+def worker_env(threads: int, code_dir: Path | None = None, isa: str = "native") -> dict[str, str]:
+    from aero_agent.engines.whisper.isa import CAP_VARIABLES
+
+    env = {k: v for k, v in os.environ.items() if k not in CAP_VARIABLES} | isa_env(isa)
     env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
                 "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"})
     pythonpath = ([str(code_dir)] if code_dir else []) + [str(REPO)]
@@ -224,12 +247,12 @@ def worker_env(threads: int, code_dir: Path | None = None) -> dict[str, str]:
 
 
 def run_worker(script: Path, payload: dict[str, Any], threads: int, timeout: float | None = None,
-               code_dir: Path | None = None) -> dict[str, Any]:
+               code_dir: Path | None = None, isa: str = "native") -> dict[str, Any]:
     """Run ``script --worker JSON`` in a fresh interpreter (importing ``aero_agent`` from ``code_dir`` when
-    given) and return the JSON result it prints."""
+    given; capped to AVX2 when ``isa`` says so) and return the JSON result it prints."""
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, str(script), "--worker", json.dumps(payload)], check=False,
-                          capture_output=True, text=True, env=worker_env(threads, code_dir), timeout=timeout,
+                          capture_output=True, text=True, env=worker_env(threads, code_dir, isa), timeout=timeout,
                           cwd=str(REPO))
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
@@ -238,6 +261,18 @@ def run_worker(script: Path, payload: dict[str, Any], threads: int, timeout: flo
             return result
     tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])
     raise RuntimeError(f"worker {payload.get('config', payload)} failed (exit {proc.returncode}):\n{tail}")
+
+
+def kernels() -> str:
+    """In a worker: the kernels it ran (``native AVX512``, ``capped AVX2``; CTranslate2 alone: ``native``
+    or ``capped AVX2`` by its variable), for the tables' rows."""
+    if "torch" not in sys.modules:
+        cap = os.environ.get("CT2_FORCE_CPU_ISA")
+        return f"capped {cap}" if cap else "native"
+    from aero_agent.engines.whisper.isa import cpu_isa
+
+    isa = cpu_isa()
+    return f"{'capped' if isa.capped else 'native'} {isa.capability}"
 
 
 def emit_result(result: dict[str, Any]) -> None:

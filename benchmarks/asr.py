@@ -30,6 +30,7 @@ corpus-level over all clips (short form) or the one joined reference (long form)
     python benchmarks/asr.py [--minutes 15 60] [--repeats 3] [--threads 2] [--json out.json]
     python benchmarks/asr.py --minutes 0.5 --repeats 1 --short-limit 3 --skip-fw-fp32 --skip-seq   # CI smoke
     python benchmarks/asr.py --model base ...   # Whisper base (aero-agent[base]) for both, language "en" for both
+    python benchmarks/asr.py --isa avx2 ...     # every engine held to AVX2 on an AVX-512 machine (header and rows say so)
 
 ``--model base``: our engine loads the embedded base; faster-whisper loads the same CTranslate2 file, its two
 wheel parts joined once into a temporary folder. A CTranslate2 folder path works for both too.
@@ -50,10 +51,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     DEFAULT_SPEECH_DIR,
+    ISA_CHOICES,
     PeakMeter,
     code_fingerprint,
     emit_result,
     header_lines,
+    isa_line,
+    kernels,
     loadavg,
     machine_info,
     median,
@@ -180,7 +184,7 @@ def worker(payload: dict[str, Any]) -> None:
                  "warmup_s": round(warmup_s, 3), "rss_after_load_mb": round(after_load, 1),
                  "peak_load_mb": round(load_peak, 1), "wall_s": round(wall_s, 3),
                  "cpu_s": round(meter.cpu_s, 3), "peak_run_mb": round(meter.peak_mb, 1),
-                 "peak_method": meter.method, "code": code, "hyps": hyps})
+                 "peak_method": meter.method, "code": code, "kernels": kernels(), "hyps": hyps})
 
 
 # ============================================================================ driver
@@ -227,6 +231,7 @@ def _summarise(runs: list[dict[str, Any]], refs: dict[str, list[str]], audio_s: 
                 "rss_after_load_mb": round(max(r["rss_after_load_mb"] for r in mine), 1),
                 "peak_run_mb": round(max(r["peak_run_mb"] for r in mine), 1),
                 "peak_method": mine[0]["peak_method"],
+                "kernels": "/".join(sorted({r.get("kernels", "?") for r in mine})),
             }
         by_round = {(r["config"], r["round"]): r["wall_s"] for r in runs if r["form"] == form}
         for name, row in summary[form].items():
@@ -283,7 +288,7 @@ def _render(summary, targets, forms_info) -> str:
         for name, r in rows.items():
             ratio, cpu_ratio = r["time_vs_fw_batched_int8"], r["cpu_vs_fw_batched_int8"]
             diff = r["wer_points_vs_fw_seq_beam5_int8"]
-            body.append([name, r["runs"], f"{100 * r['wer']:.2f}",
+            body.append([name, r.get("kernels", "?"), r["runs"], f"{100 * r['wer']:.2f}",
                          f"{r['substitutions']}/{r['deletions']}/{r['insertions']}",
                          f"{diff:+.2f}" if diff is not None else "-",
                          f"{r['wall_s']:.2f}", f"{r['wall_min_s']:.2f}-{r['wall_max_s']:.2f}", f"{r['rtf']:.4f}",
@@ -296,7 +301,7 @@ def _render(summary, targets, forms_info) -> str:
             if len(set(r["wer_runs"])) > 1:
                 out.append(f"note: {name} WER differed between runs: "
                            f"{', '.join(f'{100 * x:.2f}' for x in r['wer_runs'])} % (median shown)")
-        out.append(table(["engine", "runs", "WER %", "S/D/I", "WER pts vs fw-seq-b5-int8", "wall s (median)",
+        out.append(table(["engine", "kernels", "runs", "WER %", "S/D/I", "WER pts vs fw-seq-b5-int8", "wall s (median)",
                           "wall range", "RTF", "CPU s", "time x fw-batched-int8", "CPU x fw-batched-int8", "load s", "RSS after load MB",
                           "peak RSS MB (run)", "peak x fw-batched-int8"], body))
     if targets:
@@ -322,7 +327,8 @@ def _run_all(args: argparse.Namespace, plan: list[tuple[int, str, str]], clips, 
                        "model": args.model, "fw_folder": fw_folder}
             if CONFIGS[name]["kind"] == "fw-batched":
                 payload["overrides"] = {"beam": args.fw_batched_beam}
-            result = run_worker(Path(__file__), payload, args.threads, timeout=args.timeout, code_dir=code_dir)
+            result = run_worker(Path(__file__), payload, args.threads, timeout=args.timeout, code_dir=code_dir,
+                                isa=args.isa)
             result["round"], result["loadavg"] = round_no, loadavg()
             runs.append(result)
             write_json(args.json, {"partial": True, "machine": info, "command": command, "runs": runs})
@@ -386,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="import aero_agent from the work tree in every run (default: a snapshot taken at start)")
     parser.add_argument("--summarize", type=Path, default=None, metavar="JSON",
                         help="print the tables of a saved --json result (also a partial one) instead of running")
+    parser.add_argument("--isa", choices=ISA_CHOICES, default="native",
+                        help="native: the CPU's own kernels; avx2: every engine held to AVX2 (ATEN_CPU_CAPABILITY, "
+                             "ONEDNN_MAX_CPU_ISA, CT2_FORCE_CPU_ISA), as on a CPU without AVX-512")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -410,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         info, command = saved["machine"], saved["command"]
     print("\n".join(header_lines(info, command.strip())))
+    print(isa_line(getattr(args, "isa", "native")))
 
     names = _configs(args)
     minutes = {long_form(m): m for m in args.minutes}

@@ -68,7 +68,8 @@ def hypotheses(clip: dict, engine, transcripts: bool) -> dict[str, list]:
 
     from aero_agent.audio import load_audio
     from aero_agent.speakers import DiarizationOptions, EmbeddingDiarizer
-    from aero_agent.speakers.labelling import label_transcript, speech_regions, torch_threads
+    from aero_agent.speakers.labelling import label_transcript, speech_regions
+    from aero_agent.threads import torch_threads
 
     samples = clip["samples"]
     duration = len(samples) / 16_000

@@ -12,6 +12,7 @@ run alternately, ``--repeat`` rounds, and each row shows its median latency as a
 in the same round. The load average is printed with each row: on a shared machine latency is pessimistic.
 
     python benchmarks/live.py --seconds 180 --variant "" --variant "--window 30"
+    python benchmarks/live.py --isa avx2 ...   # held to AVX2 on an AVX-512 machine (the header says so)
 
 ``--simulate OPTIONS`` (repeatable) streams the recording through the live processor in this process, on a
 virtual clock where audio arrives at real pace and each feed takes the CPU time it used: the CPU seconds per
@@ -123,7 +124,11 @@ def main() -> None:
     parser.add_argument("--simulate", action="append", default=None, metavar="OPTIONS",
                         help="stream in-process on a CPU-time clock instead, with LiveOptions changes such as "
                              "'window_s=15 step_s=1.5' ('' for the defaults; repeatable)")
+    parser.add_argument("--isa", choices=("native", "avx2"), default="native",
+                        help="native: the CPU's own kernels; avx2: held to AVX2 (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, "
+                             "CT2_FORCE_CPU_ISA), as on a CPU without AVX-512 (this process and the listener)")
     args = parser.parse_args()
+    hold_to(args.isa)
     joined = join_clips(speech_clips(args.speech_dir, min_words=4), min_duration_s=args.seconds)
     if args.decode_cost:
         return decode_cost(joined)
@@ -152,6 +157,21 @@ def main() -> None:
                   f"{r['cpu_share_of_2_cores']:.0%} | {r['stream_wall_s']} s | {r['wer_live']:.1%} | "
                   f"{r['wer_diff_points']:+.1f} | {r['lag_reports']} | {r['writer_late_s']} s |", flush=True)
             print(json.dumps(r), file=sys.stderr, flush=True)
+
+
+def hold_to(isa: str) -> None:
+    """Run this benchmark (and the listeners it starts) under ``isa``: the process starts itself again with the
+    cap's variables set (or cleared) when they differ, as torch reads them once, on import; then prints the CPU."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from _common import isa_env, isa_line
+
+    from aero_agent.engines.whisper.isa import CAP_VARIABLES
+
+    wanted = isa_env(isa)
+    if {k: os.environ[k] for k in CAP_VARIABLES if os.environ.get(k)} != wanted:
+        env = {k: v for k, v in os.environ.items() if k not in CAP_VARIABLES} | wanted
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+    print(isa_line(isa), flush=True)
 
 
 def decode_cost(joined, lengths_s=(3.0, 6.0, 9.0, 12.0), rounds: int = 3) -> None:

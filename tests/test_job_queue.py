@@ -7,7 +7,7 @@ import numpy as np
 
 from aero_agent.engines.whisper.chunking import SpeechMap, Window
 from aero_agent.engines.whisper.encoder import TAIL_S, window_samples
-from aero_agent.engines.whisper.engine import Job, _JobQueue
+from aero_agent.engines.whisper.jobs import Job, JobQueue
 from aero_agent.engines.whisper.features import WINDOW_SAMPLES
 
 SR = 16_000
@@ -26,7 +26,7 @@ def _jobs() -> list[Job]:
 def test_side_jobs_are_batched_apart_longest_first() -> None:
     """Catches: a doubtful or repair window batched with 30 s speech (it would be padded to 30 s), or side
     batches not grouped by length."""
-    queue = _JobQueue(batch_size=2, apart=True)
+    queue = JobQueue(batch_size=2, apart=True)
     queue.extend(_jobs())
     batches = []
     while queue:
@@ -37,7 +37,7 @@ def test_side_jobs_are_batched_apart_longest_first() -> None:
 
 def test_side_batches_are_encoded_short_and_can_be_kept_whole() -> None:
     """Catches: the side batches padded to 30 s anyway, or ``apart=False`` no longer keeping the old order."""
-    queue = _JobQueue(batch_size=8, apart=False)
+    queue = JobQueue(batch_size=8, apart=False)
     queue.extend(_jobs())
     assert [j.window for j in queue.next_batch()] == [j.window for j in _jobs()]
     side = [np.zeros(4 * SR, dtype=np.float32), np.zeros(SR, dtype=np.float32)]
@@ -53,7 +53,7 @@ def test_chained_windows_wait_for_their_predecessor_and_carry_its_text() -> None
     speech = [Job.of(0, samples, Window(k * 30 * SR, (k * 30 + 28) * SR), smap) for k in range(5)]
     speech[0].prompt = (7,)  # the caller's initial prompt
     doubtful = Job.of(0, samples, Window(190 * SR, 192 * SR, has_speech=False, doubtful=True), smap)
-    queue = _JobQueue(batch_size=4, apart=True, most_prompt=3)
+    queue = JobQueue(batch_size=4, apart=True, most_prompt=3)
     queue.extend([doubtful, *speech[::-1]])
     queue.chain(2)
     assert [j.stream for j in speech] == [0, 0, 0, 1, 1] and doubtful.stream is None

@@ -72,7 +72,7 @@ def test_stream_final_text_close_to_offline(engine, joined, streamed) -> None:
     offline_wer = word_error_rate([joined.reference], [offline.text]).wer
     assert live_wer <= offline_wer + 0.06, (live_wer, offline_wer, final.text)
     assert session.info.status == "ready" and final.complete and not final.partial
-    assert session._live.offset > 0, "the buffer was never trimmed"
+    assert session.live.processor.offset > 0, "the buffer was never trimmed"
 
 
 def test_stream_times_monotone_and_in_stream_time(joined, streamed) -> None:
@@ -180,13 +180,13 @@ def test_bad_input_typed_errors_keep_final_text(engine) -> None:
     assert session.info.duration_s == kept.duration_s  # no bad sample was appended
 
     entered, release = threading.Event(), threading.Event()
-    real_feed = session._live.feed
+    real_feed = session.live.processor.feed
 
     def slow_feed(chunk):
         entered.set()
         release.wait(30)
         return real_feed(chunk)
-    session._live.feed = slow_feed
+    session.live.processor.feed = slow_feed
     writer = threading.Thread(target=session.feed, args=(samples[:1600],))
     writer.start()
     assert entered.wait(30)
@@ -194,7 +194,7 @@ def test_bad_input_typed_errors_keep_final_text(engine) -> None:
         session.feed(samples[1600:3200])
     release.set()
     writer.join()
-    session._live.feed = real_feed
+    session.live.processor.feed = real_feed
 
     final = session.finish()
     with pytest.raises(SessionClosedError):

@@ -106,7 +106,7 @@ def _uses_timing(session) -> None:
     """The session decodes with ``TIMING``: its options, its step, and its engine twin's encoder window."""
     options = session.live_options
     assert {k: getattr(options, k) for k in TIMING} == TIMING
-    assert session.live_stats.step_s == 1.5 and session._live.engine.options.min_window_s == 15.0
+    assert session.live_stats.step_s == 1.5 and session.live.processor.engine.options.min_window_s == 15.0
 
 
 @pytest.mark.parametrize(("name", "value"), BAD_TIMING, ids=[f"{n}={v:g}" for n, v in BAD_TIMING])

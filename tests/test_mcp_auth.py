@@ -7,12 +7,7 @@ loaded, yet every request still has to pass authentication before a tool answers
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import anyio
@@ -26,18 +21,13 @@ except ImportError:
     sys.path.insert(0, str(REPO / "mcp_server"))
 
 from aero_mcp.auth import AuthConfigError, StaticTokenVerifier, load_tokens  # noqa: E402
+from mcp_process import http_server  # noqa: E402
 
 TOKEN = "aero-test-token-0123456789abcdef"
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                          "clientInfo": {"name": "raw-http", "version": "0"}}}
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,42 +37,10 @@ def auth_server(tmp_path_factory):
     token_file = root / "tokens"
     token_file.write_text(f"# aero-mcp tokens\n\n{TOKEN}\nanother-token-fedcba9876543210\n")
     token_file.chmod(0o600)
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "mcp_server"),
-                                                       os.environ.get("PYTHONPATH", "")]))
-    env.pop("AERO_MCP_AUTH_TOKEN", None)
-    with open(root / "stderr.log", "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "aero_mcp", "--transport", "streamable-http", "--port",
-                                 str(port), "--allow-dir", str(root / "audio"), "--store", str(root / "store"),
-                                 "--engine", "aero", "--auth-token-file", str(token_file)],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env)
-    try:
-        url = f"http://127.0.0.1:{port}/mcp"
-        _wait_until_answering(proc, url, root / "stderr.log")
-        yield url
-    finally:
-        _stop(proc)
+    with http_server(root, "--allow-dir", str(root / "audio"), "--store", str(root / "store"), "--engine", "aero",
+                     "--auth-token-file", str(token_file)) as server:
+        yield server["url"]
 
-
-def _wait_until_answering(proc: subprocess.Popen, url: str, log: Path) -> None:
-    """Poll until the server answers HTTP at all (401 included)."""
-    for _ in range(300):
-        assert proc.poll() is None, f"aero-mcp stopped: {log.read_text()[-2000:]}"
-        with contextlib.suppress(httpx.TransportError):
-            httpx.get(url, timeout=1)
-            return
-        time.sleep(0.2)
-    pytest.fail(f"aero-mcp did not answer within a minute: {log.read_text()[-2000:]}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Terminate, and kill what is still running 20 s later."""
-    proc.terminate()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=20)
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
 
 def test_raw_requests_without_a_valid_token_get_401_with_www_authenticate(auth_server):
     """Catches: the SDK's auth not wired into the HTTP app (200 without a token), or a verifier that accepts

@@ -13,10 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -28,7 +24,8 @@ from mcp import Client
 
 from aero_agent.data import example_path
 
-from mcp_driver import REPO, drive
+from mcp_driver import drive
+from mcp_process import http_server as server_process
 from speech_data import MANIFEST, SPEECH_DIR as SPEECH
 
 # eight short real clips with different words (about 3 s each)
@@ -38,12 +35,6 @@ CLIPS = ["pocketsphinx_goforward", "mfa_youknow", "librivox_sense_sensibility_08
 ROUNDS = 4
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _words(text: str) -> set[str]:
     return {w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if len(w) > 2}
 
@@ -51,33 +42,9 @@ def _words(text: str) -> set[str]:
 @contextmanager
 def running_server(root: Path, audio: Path, store: Path) -> Iterator[dict[str, Any]]:
     """``aero-mcp`` over streamable HTTP as a subprocess on a free port, stopped afterwards."""
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "mcp_server"),
-                                                       os.environ.get("PYTHONPATH", "")]))
-    env.setdefault("HF_HUB_OFFLINE", "1")
-    with open(root / "stdout.log", "w") as out, open(root / "stderr.log", "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "aero_mcp", "--transport", "streamable-http", "--host",
-                                 "127.0.0.1", "--port", str(port), "--allow-dir", str(audio), "--store", str(store)],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"aero-mcp did not start: {(root / 'stderr.log').read_text()[-2000:]}")
-                time.sleep(0.2)
-        yield {"url": f"http://127.0.0.1:{port}/mcp", "proc": proc, "audio": audio, "store": store, "root": root}
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with server_process(root, "--host", "127.0.0.1", "--allow-dir", str(audio), "--store", str(store),
+                     timeout_s=60) as server:
+        yield {**server, "audio": audio, "store": store, "root": root}
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,7 @@ def test_tools_resources_and_prompts_are_declared(engine, folders):
         assert set(tools) == {"open_audio", "session_status", "transcribe_audio", "ask_audio", "search_audio",
                               "extract_from_audio", "list_audio_sessions", "close_audio_session", "search_library",
                               "start_live_session", "append_audio", "finish_live_session", "list_speakers",
-                              "store_vocabulary"}
+                              "start_upload", "append_upload", "finish_upload", "store_vocabulary"}
         for tool in tools.values():
             assert tool.description and tool.output_schema and tool.annotations is not None
             assert tool.output_schema["type"] == "object"
@@ -70,7 +70,7 @@ def test_tools_resources_and_prompts_are_declared(engine, folders):
         assert read_only == {"session_status", "transcribe_audio", "search_audio", "list_audio_sessions",
                              "search_library", "list_speakers"}
         assert tools["close_audio_session"].annotations.destructive_hint is True
-        assert tools["open_audio"].input_schema["required"] == ["path"]
+        assert tools["open_audio"].input_schema.get("required", []) == []  # a path or audio_base64
         assert tools["ask_audio"].input_schema["properties"]["question"]["maxLength"] == 8000
 
         resources = [str(r.uri) for r in (await client.list_resources()).resources]

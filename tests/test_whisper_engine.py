@@ -208,19 +208,26 @@ def test_detection_encodes_in_float32_whatever_the_transcription_encodes_in(engi
     assert drift < 0.03  # bfloat16 measured 0.012-0.014; int8 linears 0.10-0.17
 
 
-def test_encoder_dtype_auto_follows_the_cpu_and_the_model(monkeypatch) -> None:
-    """Catches bfloat16 chosen where the CPU emulates it, or for a multilingual model without AMX."""
-    from aero_agent.engines.whisper.engine import _encoder_dtype
+def test_encoder_dtype_auto_follows_the_kernels_and_the_model(monkeypatch) -> None:
+    """Catches bfloat16 chosen where the kernels in force emulate it (an AVX2 CPU, or AVX-512 capped to AVX2),
+    or for a multilingual model without AMX."""
+    from aero_agent.engines.whisper import options
+    from aero_agent.engines.whisper.isa import CpuIsa
 
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
-    assert _encoder_dtype("auto", english_only=True) == torch.bfloat16
-    assert _encoder_dtype("auto", english_only=False) == torch.float32
+    def on(capability: str, *flags: str) -> None:
+        isa = CpuIsa(model="test", flags=tuple(flags), capability=capability, cap={})
+        monkeypatch.setattr(options, "cpu_isa", lambda: isa)
+
+    on("AVX512", "avx2", "avx512f", "avx512_bf16")
+    assert options.encoder_dtype("auto", english_only=True) == torch.bfloat16
+    assert options.encoder_dtype("auto", english_only=False) == torch.float32
     monkeypatch.setenv("AERO_ENCODER_DTYPE", "float32")
-    assert _encoder_dtype("auto", english_only=True) == torch.float32
+    assert options.encoder_dtype("auto", english_only=True) == torch.float32
     monkeypatch.delenv("AERO_ENCODER_DTYPE")
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
-    assert _encoder_dtype(None, english_only=True) == torch.float32
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
-    assert _encoder_dtype("auto", english_only=False) == torch.bfloat16
-    assert _encoder_dtype("float32", english_only=True) == torch.float32
+    on("AVX2", "avx2", "avx512f", "avx512_bf16")  # held to AVX2: the float32 path, as on an AVX2 CPU
+    assert options.encoder_dtype("auto", english_only=True) == torch.float32
+    on("AVX512", "avx2", "avx512f")
+    assert options.encoder_dtype(None, english_only=True) == torch.float32
+    on("AVX512", "avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+    assert options.encoder_dtype("auto", english_only=False) == torch.bfloat16
+    assert options.encoder_dtype("float32", english_only=True) == torch.float32

@@ -21,6 +21,7 @@ from aero_agent.archive.summary import FileDone, FileFailure, IndexSummary
 from aero_agent.archive.worker import EngineOptions, Outcome
 from aero_agent.errors import InvalidArgumentError, StoreBusyError
 from aero_agent.locks import FileLock
+from aero_agent.persistence.layout import scratch_folder
 
 RUN_LOCK = ".index.lock"
 
@@ -57,7 +58,7 @@ class Publisher:
 
     def record(self, task: Task, outcome: Outcome) -> None:
         file = task.file
-        if outcome.error is not None or not outcome.files:
+        if outcome.error is not None or not (outcome.files or outcome.folder):
             self.manifest.record(file.path, file.size, file.mtime, task.content_hash, self.profile, "failed",
                                  error=outcome.error or "no session was made")
             return
@@ -65,14 +66,17 @@ class Publisher:
         # on the next start by looking for that one folder
         self.manifest.record(file.path, file.size, file.mtime, task.content_hash, self.profile, "publishing",
                              outcome.session_id, outcome.duration_s)
-        self.store.adopt(outcome.files)
+        if outcome.folder is not None:
+            self.store.publish(Path(outcome.folder))  # built in this process on the store's disk: renamed in
+        else:
+            self.store.adopt(outcome.files or {})
         self.manifest.mark_done(file.path)
 
     def close(self) -> None:
         self.store.shutdown()
 
 
-def _backend(tasks: Sequence[Task], options: IndexOptions, engine: Any) -> Iterator[tuple[Task, Outcome]]:
+def _backend(tasks: Sequence[Task], options: IndexOptions, engine: Any, root: Path) -> Iterator[tuple[Task, Outcome]]:
     if options.ray:
         from aero_agent.archive.ray_job import run_ray
 
@@ -80,7 +84,7 @@ def _backend(tasks: Sequence[Task], options: IndexOptions, engine: Any) -> Itera
     if options.workers == 1:
         from aero_agent.archive.local_job import run_inline
 
-        return run_inline(tasks, options.engine, engine)
+        return run_inline(tasks, options.engine, engine, scratch_folder(root))
     from aero_agent.archive.local_job import run_pool
 
     return run_pool(tasks, options.engine, options.workers)
@@ -124,7 +128,7 @@ def _work(plan: Plan, options: IndexOptions, engine: Any, root: Path, manifest: 
     publisher = Publisher(root, manifest, options.profile)
     sessions: dict[str, FileDone] = {}
     try:
-        for task, outcome in _backend(plan.todo, options, engine):
+        for task, outcome in _backend(plan.todo, options, engine, root):
             publisher.record(task, outcome)
             if outcome.error is None and outcome.session_id:
                 done = FileDone(path=task.file.path, session_id=outcome.session_id, duration_s=outcome.duration_s)

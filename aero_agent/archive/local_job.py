@@ -9,6 +9,7 @@ import tempfile
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from aero_agent.archive.plan import Task
@@ -23,9 +24,14 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
     return max(1, cores // max(1, workers))
 
 
-def run_inline(tasks: Sequence[Task], options: EngineOptions, engine: Any = None) -> Iterator[tuple[Task, Outcome]]:
-    """Every file in this process, one after another (``--workers 1``)."""
-    indexer = FileIndexer(options, engine=engine)
+def run_inline(tasks: Sequence[Task], options: EngineOptions, engine: Any = None,
+               scratch: Path | None = None) -> Iterator[tuple[Task, Outcome]]:
+    """Every file in this process, one after another (``--workers 1``). With ``scratch`` (a folder on the
+    store's disk) each session is built there and handed over as its folder, for the store to rename in."""
+    if scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
+        options = replace(options, scratch=str(scratch))
+    indexer = FileIndexer(options, engine=engine, in_process=scratch is not None)
     try:
         for task in tasks:
             yield task, indexer.index(task.file.path)

@@ -49,6 +49,8 @@ class Outcome:
     duration_s: float = 0.0
     files: dict[str, bytes] | None = None
     error: str | None = None
+    folder: str | None = None
+    """In-process runs: the finished session's folder, for the store to rename into place (no bytes copied)."""
 
 
 def limit_threads(threads: int | None) -> None:
@@ -77,12 +79,13 @@ def failure(path: str, exc: BaseException) -> Outcome:
 class FileIndexer:
     """Loads the engine (and the embedder, on first use) once; :meth:`index` turns one file into a session."""
 
-    def __init__(self, options: EngineOptions, engine: Any = None) -> None:
+    def __init__(self, options: EngineOptions, engine: Any = None, in_process: bool = False) -> None:
         from aero_agent.engines import load_engine
         from aero_agent.store import SessionStore
 
         limit_threads(options.threads)
         self.options = options
+        self.in_process = in_process  # hand over the session's folder instead of its bytes
         if engine is None:
             tuning: dict[str, Any] = {}
             if options.engine == "whisper" and options.threads:
@@ -95,6 +98,8 @@ class FileIndexer:
 
     def index(self, path: str, clip: Any = None) -> Outcome:
         """Index one file (``clip``: its samples already decoded, as Ray's decoding stage gives them)."""
+        for earlier in self.store.loaded_ids():  # published (renamed away) or not: forget it either way
+            self.store.close(earlier)
         try:
             if clip is None:
                 clip = decode(path, self.options.max_duration_s)
@@ -102,8 +107,10 @@ class FileIndexer:
             session = self.store.open(clip.samples, sample_rate=clip.sample_rate, name=path,
                                       speakers=self.options.speakers,
                                       transcription=TranscribeOptions(vocabulary=self.options.vocabulary))
+            folder = self.store.root / session.id
+            if self.in_process:
+                return Outcome(path, session.id, session.info.duration_s, folder=str(folder))
             try:
-                folder = self.store.root / session.id
                 files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
                 return Outcome(path, session.id, session.info.duration_s, files)
             finally:

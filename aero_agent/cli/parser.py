@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from aero_agent.archive.cli import add_index_command
 from aero_agent.cli.commands import (cmd_ask, cmd_chat, cmd_examples, cmd_extract, cmd_listen, cmd_search,
@@ -101,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "and all, without transcribing again")
     c.set_defaults(func=cmd_chat)
 
+    _search_command(sub)
+    _listen_command(sub)
+    add_index_command(sub, ENGINE_NAMES)
+    add_vocabulary_command(sub)
+    e = sub.add_parser("examples", help="list the bundled recordings")
+    e.set_defaults(func=cmd_examples)
+    return parser
+
+
+def _search_command(sub: Any) -> None:
     s = sub.add_parser("search", help="search every recording of a session store by meaning")
     s.add_argument("query")
     s.add_argument("--store", required=True, help="the session store folder (as used by aero-mcp)")
@@ -109,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tag", action="append", default=None, help="only sessions with this tag (repeatable)")
     s.add_argument("--json", action="store_true", help="print hits as JSON")
     s.set_defaults(func=cmd_search)
+
+
+def _listen_command(sub: Any) -> None:
     li = sub.add_parser("listen", help="transcribe live audio: the microphone, stdin (-) or a file")
     li.add_argument("source", nargs="?", default=None,
                     help="'-' for raw s16le 16 kHz mono on stdin, a file, or nothing for the default microphone")
@@ -129,12 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--context", type=_live_seconds("context_s"), default=None,
                     help="seconds of committed audio kept before the buffer when it is cut (default 2)")
     li.set_defaults(func=cmd_listen)
-
-    add_index_command(sub, ENGINE_NAMES)
-    add_vocabulary_command(sub)
-    e = sub.add_parser("examples", help="list the bundled recordings")
-    e.set_defaults(func=cmd_examples)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

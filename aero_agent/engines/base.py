@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, runtime_checkable
 
-import torch
-
 from aero_agent.results import Turn
 from aero_agent.transcript import Segment, Transcript
 
-if TYPE_CHECKING:  # a type hint only: engines import without audio decoding
+if TYPE_CHECKING:  # type hints only: the protocol imports without audio decoding, and without torch (seconds to
+    import torch  # import: a server answers its first request before any model is needed)
+
     from aero_agent.audio import AudioClip
 
 

@@ -11,13 +11,14 @@ each write is one short transaction. WAL needs a local file system (not NFS); se
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from aero_agent.persistence.atomic import write_json
-from aero_agent.persistence.layout import CATALOG, INFO
+from aero_agent.persistence.layout import CATALOG, INFO, is_session_id
 
 BUSY_TIMEOUT_MS = 30_000
 _SCHEMA = """
@@ -120,6 +121,14 @@ class Catalog:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def session_stamps(root: Path) -> dict[str, int]:
+    """Each session folder's name under ``root`` with the mtime of its ``info.json`` (a listing and one stat each)."""
+    with os.scandir(root) as entries:
+        names = [e.name for e in entries if is_session_id(e.name) and e.is_dir()]
+    stamps = {name: mtime_ns(root / name / INFO) for name in names}
+    return {name: stamp for name, stamp in stamps.items() if stamp}
 
 
 def mtime_ns(path: Path) -> int:

@@ -5,6 +5,7 @@
     <root>/
       catalog.sqlite          one row of metadata per session (persistence.catalog)
       .staging/<id>/          a session being published (renamed into the root when whole)
+      .scratch/<run>/         an in-process index run's private store; its sessions are renamed into the root
       <id>/                   one session
         info.json             SessionInfo: what it is and how far it got (written last: the truth)
         transcript.json       the timed transcript
@@ -32,6 +33,7 @@ TEMPORARY = ".*.tmp"  # glob of atomic writes in flight (or left by a killed wri
 CATALOG = "catalog.sqlite"
 STAGING = ".staging"
 VOCABULARY = "vocabulary.json"  # the store's custom vocabulary (aero_agent.vocabulary), in the store's root
+SCRATCH = ".scratch"
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -43,6 +45,11 @@ def is_session_id(name: object) -> bool:
 def session_folder(root: Path, session_id: str) -> Path:
     """The folder of session ``session_id`` under the store's ``root``."""
     return root / session_id
+
+
+def scratch_folder(root: Path) -> Path:
+    """Where an index run in this process builds sessions before renaming them into the store (same disk)."""
+    return root / SCRATCH
 
 
 def staging_folder(root: Path, session_id: str | None = None) -> Path:

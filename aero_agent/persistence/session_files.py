@@ -9,25 +9,31 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from aero_agent.engines.base import EncodedAudio
 from aero_agent.errors import CorruptSessionError
 from aero_agent.hashing import sha256_file
+from aero_agent.locks import FileLock
 from aero_agent.persistence.atomic import atomic_write, atomic_write_with, write_json
-from aero_agent.persistence.layout import HISTORY, INFO, META, TENSORS, TRANSCRIPT, VECTORS, VOLATILE
+from aero_agent.persistence.catalog import Catalog
+from aero_agent.persistence.layout import HISTORY, INFO, META, OWNER_LOCK, TENSORS, TRANSCRIPT, VECTORS, VOLATILE
 from aero_agent.results import SessionInfo, Turn
 from aero_agent.transcript import Transcript
 from aero_agent.vectors import PassageVectors
 
+if TYPE_CHECKING:  # torch is imported where tensors are read or written: a server starts without it
+    import torch
+
 log = logging.getLogger("aero_agent.persistence")
 __all__ = ["INFO", "TRANSCRIPT", "HISTORY", "META", "TENSORS", "VOLATILE", "VECTORS", "atomic_write", "write_json",
            "save_encoded", "load_encoded", "save_transcript", "load_transcript", "save_history", "load_history",
-           "read_info", "load_info", "save_vectors", "load_vectors"]
+           "read_info", "load_info", "save_vectors", "load_vectors", "Changes", "SessionFiles"]
 
 
 def _write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> str | None:
@@ -158,3 +164,75 @@ def load_vectors(folder: Path) -> PassageVectors | None:
                     type(exc).__name__, exc)
         return None
     return PassageVectors(str(meta.get("model_id")), keys, matrix if keys else None)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed in a session, to be written once: ``info`` always (last), the rest when given.
+
+    ``encoded`` is the whole engine state (written when the session becomes ready, or saved whole on request);
+    ``volatile`` only its tensors that change every turn (a conversation cache)."""
+
+    info: dict[str, Any]
+    history: list[Turn] | None = None
+    transcript: Transcript | None = None
+    encoded: EncodedAudio | None = None
+    volatile: EncodedAudio | None = None
+    vectors: PassageVectors | None = None
+
+
+class SessionFiles:
+    """One session's folder in a store: writes what changed, ``info.json`` last (with its catalog row), and holds
+    the owner lock while the session is encoding or live (other processes then leave it alone)."""
+
+    def __init__(self, folder: Path, catalog: Catalog) -> None:
+        self.folder = folder
+        self.catalog = catalog
+        self._owner: FileLock | None = None
+        self._lock = threading.Lock()
+
+    def create(self, info: dict[str, Any]) -> None:
+        """Make the folder, take the owner lock and write the first ``info.json``."""
+        self.folder.mkdir(parents=True)
+        lock = FileLock(self.folder / OWNER_LOCK)
+        lock.acquire()
+        self._owner = lock
+        self.catalog.write_info(self.folder, info)
+
+    def release(self) -> None:
+        """Let other processes read the session as any other (its encoding or stream ended)."""
+        with self._lock:
+            lock, self._owner = self._owner, None
+        if lock is not None:
+            lock.release()
+
+    def clear(self) -> None:
+        """Remove every file of the session but its ``info.json``."""
+        with self._lock:
+            for path in self.folder.glob("*"):
+                if path.is_file() and path.name != INFO:
+                    path.unlink(missing_ok=True)
+
+    def write(self, changes: Changes) -> None:
+        """Write ``changes``; nothing when the session was closed (its folder deleted) meanwhile."""
+        folder = self.folder
+        with self._lock:
+            if not folder.exists():
+                return
+            try:
+                if changes.encoded is not None:
+                    save_encoded(folder, changes.encoded)
+                elif changes.volatile is not None and changes.volatile.volatile_tensor_prefixes and has_encoded(folder):
+                    save_encoded(folder, changes.volatile, volatile_only=True)
+                save_transcript(folder, changes.transcript)
+                if changes.history is not None:
+                    save_history(folder, changes.history)
+                if changes.vectors is not None and changes.vectors.dirty:
+                    save_vectors(folder, changes.vectors)
+                self.catalog.write_info(folder, changes.info)
+            except FileNotFoundError:
+                if folder.exists():
+                    raise
+                return  # closed meanwhile: its folder is gone, and must stay gone
+        if changes.info.get("status") not in ("encoding", "live"):
+            self.release()

@@ -3,15 +3,14 @@ VAD directly), the diarizer over them, and the assignment of its turns to segmen
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from aero_agent.errors import CapabilityError
 from aero_agent.speakers.base import DiarizationOptions, Diarizer
 from aero_agent.speakers.assign import assign_speakers
+from aero_agent.threads import torch_threads
 from aero_agent.transcript import Transcript
 
 
@@ -26,19 +25,6 @@ def check_can_diarize(engine: Any) -> None:
     from aero_agent.speakers.weights import encoder_weights_path
 
     encoder_weights_path()
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Torch's thread count set to ``count`` for a block. The small recurrent steps of the VAD and the voice
-    encoder run fastest on one thread: on the shared 2-core machine, two threads made Silero 25x and the
-    diarizer 10x slower (30 s AMI clip: 0.8 s against 34 s, 0.2 s against 3.2 s)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def speech_regions(engine: Any, samples: np.ndarray) -> list[tuple[float, float]]:

@@ -4,6 +4,6 @@
 :mod:`.retention` which sessions a bounded store removes."""
 
 from aero_agent.store.recovery import INTERRUPTED, LIVE_INTERRUPTED
-from aero_agent.store.session_store import SessionStore
+from aero_agent.store.session_store import Opened, SessionStore
 
-__all__ = ["SessionStore", "INTERRUPTED", "LIVE_INTERRUPTED"]
+__all__ = ["SessionStore", "Opened", "INTERRUPTED", "LIVE_INTERRUPTED"]

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aero_agent.engines.base import EncodedAudio
 from aero_agent.locks import held_elsewhere
 from aero_agent.persistence import session_files as disk
 from aero_agent.persistence.catalog import Catalog
-from aero_agent.persistence.layout import OWNER_LOCK, TEMPORARY, session_folder, staging_folder
+from aero_agent.persistence.layout import OWNER_LOCK, TEMPORARY, scratch_folder, session_folder, staging_folder
 from aero_agent.results import utc_now
+from aero_agent.session.live_stream import live_encoded
 from aero_agent.transcript import Transcript
 
 INTERRUPTED = "interrupted: the process stopped while encoding; open the file again"
@@ -49,16 +49,17 @@ def recover_interrupted(root: Path, catalog: Catalog) -> list[str]:
 
 
 def clear_staging(root: Path, older_than_s: float = STAGING_STALE_S) -> None:
-    """Remove what a killed publish left in the staging folder (a live one takes milliseconds)."""
-    staging = staging_folder(root)
-    if not staging.is_dir():
-        return
-    for entry in staging.iterdir():
-        try:
-            if time.time() - entry.stat().st_mtime > older_than_s:
-                shutil.rmtree(entry, ignore_errors=True)
-        except OSError:
+    """Remove what a killed publish left in the staging folder (a live one takes milliseconds), and the scratch
+    stores of killed in-process index runs."""
+    for parent in (staging_folder(root), scratch_folder(root)):
+        if not parent.is_dir():
             continue
+        for entry in parent.iterdir():
+            try:
+                if time.time() - entry.stat().st_mtime > older_than_s:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                continue
 
 
 def recover_live(folder: Path, info: dict[str, Any]) -> None:
@@ -66,8 +67,7 @@ def recover_live(folder: Path, info: dict[str, Any]) -> None:
     transcript = disk.load_transcript(folder)
     if transcript is None:
         transcript = Transcript(duration_s=float(info.get("duration_s", 0.0)))
-    encoded = EncodedAudio(engine=info["engine"], model_id=info["model_id"], duration_s=transcript.duration_s,
-                           transcript=transcript, meta={"segments": len(transcript.segments), "live": True})
+    encoded = live_encoded(info["engine"], info["model_id"], transcript)
     disk.save_encoded(folder, encoded)
     disk.save_transcript(folder, transcript)
     info.update(status="ready", progress=1.0, error=LIVE_INTERRUPTED, interrupted=True, updated=utc_now())

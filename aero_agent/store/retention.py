@@ -1,16 +1,25 @@
-"""Which sessions a bounded store removes to make room: least recently used finished sessions first.
+"""Which sessions a bounded store removes to make room (least recently used finished sessions first), and when
+it drops sessions from memory.
 
-A pure policy over a snapshot of the store, so the store only measures and acts. Sessions that are not
+A policy over a snapshot of the store (:func:`measure` takes it), so the store only acts. Sessions that are not
 finished (encoding, and later live) are never chosen; when the request cannot fit even after removing
 every finished session, nothing is removed and :class:`StoreFullError` says why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aero_agent.errors import InvalidArgumentError, StoreFullError
+from aero_agent.errors import InvalidArgumentError, SessionNotFoundError, StoreFullError
+from aero_agent.persistence.layout import INFO, is_session_id
+from aero_agent.results import SessionInfo
+
+if TYPE_CHECKING:
+    from aero_agent.session import AudioSession
 
 FINISHED = ("ready", "failed")
 
@@ -74,6 +83,40 @@ def plan_removals(sessions: Sequence[StoredSession], limits: StoreLimits, *, new
             f"and the {held} session(s) left are still encoding or in use, which are never removed; close a "
             f"session or wait for an encoding to finish")
     return chosen
+
+
+def measure(root: Path, status: Callable[[str], SessionInfo], last_used: dict[str, float]) -> list[StoredSession]:
+    """Every session under ``root`` with its size, last use (``last_used`` in this process, or its last turn) and
+    status (``status`` reads it)."""
+    out = []
+    for folder in root.iterdir():
+        if not is_session_id(folder.name) or not (folder / INFO).exists():
+            continue
+        try:
+            info = status(folder.name)
+            files = [p.stat() for p in folder.rglob("*") if p.is_file()]
+            # info.updated moves with turns, not with saves on eviction, so it survives a restart
+            used = max(last_used.get(folder.name, 0.0), datetime.fromisoformat(info.updated).timestamp())
+        except (OSError, ValueError, SessionNotFoundError):
+            continue  # removed or rewritten meanwhile
+        out.append(StoredSession(folder.name, sum(f.st_size for f in files), used, info.status))
+    return out
+
+
+def over_memory(loaded: Sequence[AudioSession], max_loaded: int, max_memory_bytes: int | None) -> bool:
+    """True when the sessions in memory are more than ``max_loaded``, or hold more engine tensors than
+    ``max_memory_bytes`` (and are more than one)."""
+    if len(loaded) > max_loaded:
+        return True
+    if max_memory_bytes is None:
+        return False
+    return sum(_tensor_bytes(s) for s in loaded) > max_memory_bytes and len(loaded) > 1
+
+
+def _tensor_bytes(session: AudioSession) -> int:
+    if session.encoded is None:
+        return 0
+    return sum(t.numel() * t.element_size() for t in session.encoded.tensors.values())
 
 
 def _limit(value: int | None, unit: str) -> str:

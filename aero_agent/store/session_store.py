@@ -8,31 +8,36 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from aero_agent.persistence import session_files as disk
-from aero_agent.persistence.catalog import Catalog, mtime_ns
-from aero_agent.persistence.layout import OWNER_LOCK, is_session_id, session_folder, staging_folder
+from aero_agent.persistence.session_files import SessionFiles
+from aero_agent.persistence.catalog import Catalog, session_stamps
+from aero_agent.persistence.layout import is_session_id, session_folder, staging_folder
 from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
-from aero_agent.engines.base import EncodeProgress, Engine, ProgressFn
-from aero_agent.errors import EncodingCancelledError, InvalidArgumentError, SessionNotFoundError, StoreFullError
+from aero_agent.engines.base import Engine, ProgressFn
+from aero_agent.errors import InvalidArgumentError, SessionNotFoundError, StoreFullError
 from aero_agent.transcription import AUTO, TranscribeOptions, check_engine_options
 from aero_agent.vocabulary import read_store_vocabulary
 from aero_agent.library import LibraryIndex
 from aero_agent.live import LiveOptions
-from aero_agent.locks import FileLock
 from aero_agent.results import SearchHit, SessionInfo
 from aero_agent.store.recovery import INTERRUPTED, recover_interrupted
-from aero_agent.store.retention import StoredSession, StoreLimits, plan_removals
+from aero_agent.store.retention import StoreLimits, measure, over_memory, plan_removals
 from aero_agent.retrieval import HybridRetrieval, Retrieval
 from aero_agent.session import AudioSession, check_k, check_query
 from aero_agent.speakers.base import DiarizationOptions, requested_diarization
 from aero_agent.speakers.labelling import check_can_diarize
 from aero_agent.topics import Topics
-from aero_agent.vectors import PassageVectors
 
+
+
+class Opened(NamedTuple):
+    """What :meth:`SessionStore.open_audio` gives: the session, and whether an open one was reused."""
+
+    session: AudioSession
+    reused: bool
 
 
 class SessionStore:
@@ -65,10 +70,8 @@ class SessionStore:
         self._jobs: dict[str, Future[None]] = {}
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aero-encode")
-        self._stopping = False
-        self._owned: dict[str, FileLock] = {}  # sessions this process is encoding or streaming
         self._catalog = Catalog(self.root)  # metadata of every session, so listing reads no folder
-        self._catalog.reconcile(self._folder_ids(), lambda sid: disk.read_info(session_folder(self.root, sid)))
+        self._catalog.reconcile(session_stamps(self.root), lambda sid: disk.read_info(session_folder(self.root, sid)))
         self.interrupted = recover_interrupted(self.root, self._catalog)
         self.retrieval = retrieval or HybridRetrieval()  # how sessions and the library rank passages
         self._library = LibraryIndex(self.root, self.retrieval)
@@ -104,78 +107,78 @@ class SessionStore:
         With ``speakers`` (or a speaker count) the encoding also finds who speaks when (see
         :meth:`AudioSession.open`). With ``reuse``, a ready or encoding session of the same unchanged file,
         engine, language and task is returned instead, diarized now (ready) or when its encoding ends, if it
-        is not yet.
+        is not yet (:meth:`open_audio` says which happened).
         """
+        return self.open_audio(source, engine, progress, wait=wait, sample_rate=sample_rate, name=name, reuse=reuse,
+                               speakers=speakers, num_speakers=num_speakers, min_speakers=min_speakers,
+                               max_speakers=max_speakers, transcription=transcription).session
+
+    def open_audio(self, source: AudioSource, engine: Engine | None = None, progress: ProgressFn | None = None, *,
+                   wait: bool = True, sample_rate: int | None = None, name: str | None = None,
+                   reuse: bool = False, speakers: bool = False, num_speakers: int | None = None,
+                   min_speakers: int | None = None, max_speakers: int | None = None,
+                   transcription: TranscribeOptions | None = None) -> Opened:
+        """:meth:`open`, saying whether an open session of the file was reused: the one open path of the CLI
+        and both skins. The way of a new recording is one direction: decode, then (in :meth:`_encode`) encode,
+        transcript, speakers, passages and vectors, topics, saved once."""
         transcription = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
-        check_engine_options(engine or self.engine, transcription)
+        engine = engine or self.engine
+        check_engine_options(engine, transcription)
         wanted = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
         if wanted is not None:
-            check_can_diarize(engine or self.engine)
-        if reuse and isinstance(source, (str, Path)):
+            check_can_diarize(engine)
+        if reuse and isinstance(source, (str, os.PathLike)):
             found = self.find(source, engine, transcription)
             if found is not None:
-                return self._reused(self.get(found.id), wanted)
+                return Opened(self._reused(self.get(found.id), wanted), True)
         if isinstance(source, (str, os.PathLike)):
             source = Path(source).expanduser().resolve()
         clip = load_audio(source, sample_rate=sample_rate, max_duration_s=self.max_duration_s,
                           max_bytes=self.max_bytes, name=name)
-        engine = engine or self.engine
         session = AudioSession.pending(clip, engine, reasoner=self._reasoner_for(engine), retrieval=self.retrieval,
                                        transcription=transcription)
         session.diarization = wanted
-        folder = self._folder(session.id)
-        with self._lock:  # room is made and taken in one step, so two opens cannot both take the last place
-            # bytes are checked when the encoding is done and its size known, so a refusal removes nothing
-            self._make_room(StoreLimits(max_sessions=self.limits.max_sessions), new_sessions=1)
-            folder.mkdir(parents=True)
-            self._own(session.id)
-            self._put_info(folder, session.info.model_dump())
-            session.on_change = self._persist  # turns asked while encoding are saved too
-            self._loaded[session.id] = session
-            self._touch(session.id)
-        throttle = {"t": 0.0}
-
-        def report(p: EncodeProgress) -> None:
-            if time.monotonic() - throttle["t"] > 2.0:
-                throttle["t"] = time.monotonic()
-                self._write_info(session)
-            if progress is not None:
-                progress(p)
-
-        def job() -> None:
-            try:
-                encode()
-            finally:
-                self._disown(session.id)
-
-        def encode() -> None:
-            try:
-                session.run_encoding(clip, report)
-            except Exception as exc:
-                if isinstance(exc, EncodingCancelledError) and self._stopping:
-                    # reported like a killed process on the next start
-                    session.info.error, session.info.interrupted = INTERRUPTED, True
-                self._write_info(session)
-                if wait:
-                    raise
-                return
-            self._save_full(session)
-            try:
-                with self._lock:
-                    self._make_room(self.limits, keep={session.id})
-            except StoreFullError as exc:
-                self._refuse(session, exc)
-                if wait:
-                    raise
-                return
-            self._evict()
-
+        # bytes are checked when the encoding is done and its size known, so a refusal removes nothing
+        self._admit(session, StoreLimits(max_sessions=self.limits.max_sessions))
         if wait:
-            job()
+            self._encode(session, clip, progress, raising=True)
         else:
             with self._lock:
-                self._jobs[session.id] = self._pool.submit(job)
-        return session
+                self._jobs[session.id] = self._pool.submit(self._encode, session, clip, progress, False)
+        return Opened(session, False)
+
+    def _admit(self, session: AudioSession, limits: StoreLimits | None = None) -> None:
+        """Give a new session its folder (its first info written, its owner lock taken) and a place in memory;
+        room is made and taken in one step, so two opens cannot both take the last place."""
+        files = SessionFiles(self._folder(session.id), self._catalog)
+        with self._lock:
+            if limits is not None:
+                self._make_room(limits, new_sessions=1)
+            files.create(session.info.model_dump())
+            session.files = files  # turns asked while encoding are saved too
+            self._loaded[session.id] = session
+            self._touch(session.id)
+
+    def _encode(self, session: AudioSession, clip: Any, progress: ProgressFn | None, raising: bool) -> None:
+        """The encoding job: the session encodes and saves itself; then the store makes room for it (or
+        refuses it, when it cannot fit) and evicts what is over its memory caps."""
+        try:
+            session.run_encoding(clip, progress)
+            with self._lock:
+                self._make_room(self.limits, keep={session.id})
+        except StoreFullError as exc:
+            session.refuse(str(exc))  # it does not fit: only its info is kept, marked failed with the reason
+            if raising:
+                raise
+            return
+        except Exception:
+            if raising:
+                raise
+            return
+        finally:
+            if session.files is not None and not session.ready:
+                session.files.release()
+        self._evict()
 
     @staticmethod
     def _reused(session: AudioSession, wanted: DiarizationOptions | None) -> AudioSession:
@@ -203,10 +206,20 @@ class SessionStore:
                 raise SessionNotFoundError(f"unknown or not ready session ids: {', '.join(unknown)}")
             chosen &= set(session_ids)
         with self._lock:
-            self._library.refresh([(i.id, i.source, i.tags is not None) for i in infos], self._store_topics)
+            self._library.refresh([(i.id, i.source, i.tags is not None) for i in infos], self._store_topics,
+                                  self._built)
         if tags is not None:
             chosen &= self._tagged(tags)
         return self._library.search(query, k, chosen)
+
+    def _built(self, session_id: str) -> tuple[list, Any] | None:
+        """What a loaded, ready session's index built (passages and vectors), for the library to take as is."""
+        session = self._loaded.get(session_id)
+        if session is None or not session.ready:
+            return None
+        built = session.index.built(session.transcribe().segments)
+        session.flush()  # vectors its index computed now are written, so the files match the library
+        return built
 
     def _tagged(self, tags: list[str]) -> set[str]:
         if isinstance(tags, str) or not tags or not all(isinstance(t, str) and t.strip() for t in tags):
@@ -220,13 +233,13 @@ class SessionStore:
         with self._lock:
             session = self._loaded.get(session_id)
             if session is not None:
-                session.info.tags, session.info.gist = found.tags, found.gist
-                self._write_info(session)
+                session.set_topics(found)
                 return
-            path = self.root / session_id / disk.INFO
-            info = SessionInfo.model_validate_json(path.read_text("utf-8"))
-            info.tags, info.gist = found.tags, found.gist
-            self._put_info(path.parent, info.model_dump())
+            folder = self._folder(session_id)
+            info = disk.load_info(folder)
+            if info is not None:
+                info.tags, info.gist = found.tags, found.gist
+                self._catalog.write_info(folder, info.model_dump())
 
     def open_live(self, engine: Engine | None = None, options: LiveOptions | None = None,
                   transcription: TranscribeOptions | None = None) -> AudioSession:
@@ -236,13 +249,7 @@ class SessionStore:
         engine = engine or self.engine
         transcription = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
         session = AudioSession.live(engine, options, reasoner=self._reasoner_for(engine), transcription=transcription)
-        folder = self._folder(session.id)
-        folder.mkdir(parents=True)
-        self._own(session.id)
-        self._put_info(folder, session.info.model_dump())
-        session.on_change = self._persist
-        with self._lock:
-            self._loaded[session.id] = session
+        self._admit(session)
         return session
 
     def _reasoner_for(self, engine: Engine) -> Any:
@@ -264,13 +271,14 @@ class SessionStore:
                 return self._loaded[session_id]
             if not (folder / disk.INFO).exists():
                 raise SessionNotFoundError(f"unknown session id {session_id!r}")
-            info = SessionInfo.model_validate_json((folder / disk.INFO).read_text("utf-8"))
+            info = disk.load_info(folder)
+            assert info is not None
             encoded = disk.load_encoded(folder) if info.status == "ready" else None
             engine = self._engine_for(info.engine, info.model_id)
             vectors = disk.load_vectors(folder) if info.status == "ready" else None
             session = AudioSession(info, engine, encoded, disk.load_history(folder), reasoner=self._reasoner_for(engine),
                                    retrieval=self.retrieval, vectors=vectors)
-            session.on_change = self._persist
+            session.files = SessionFiles(folder, self._catalog)
             self._loaded[session_id] = session
             self._touch(session_id)
             self._evict()
@@ -347,69 +355,17 @@ class SessionStore:
             session = self._loaded.pop(session_id, None)
             if session is not None:
                 session.cancel()
+                if session.files is not None:
+                    session.files.release()
             existed = session is not None or folder.exists()
             self._last_used.pop(session_id, None)
             self._catalog.remove(session_id)
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
-            self._disown(session_id)
             self._library.drop(session_id)
             if not existed:
                 raise SessionNotFoundError(f"unknown session id {session_id!r}")
             return True
-
-    # ----- persistence --------------------------------------------------------------
-    def _persist(self, session: AudioSession) -> None:
-        """Save what a turn changes: status, history, transcript, and an engine's conversation cache."""
-        folder = self.root / session.id
-        if not folder.exists():  # closed meanwhile
-            return
-        disk.save_history(folder, session.history)
-        if session.info.status == "live":
-            disk.save_transcript(folder, session.transcribe().model_copy(update={"partial": []}))
-        if session.encoded is not None and session.ready and not (folder / disk.META).exists():
-            disk.save_encoded(folder, session.encoded)  # a finished live session: written once, on finish
-        if session.encoded is not None:
-            disk.save_transcript(folder, session.encoded.transcript)
-            if session.encoded.volatile_tensor_prefixes and (folder / disk.META).exists():
-                disk.save_encoded(folder, session.encoded, volatile_only=True)
-        vectors = session.index.vectors
-        if vectors is not None and vectors.dirty and session.ready:
-            disk.save_vectors(folder, vectors)
-        self._write_info(session)
-        if session.info.status not in ("encoding", "live"):
-            self._disown(session.id)  # a finished live stream: other processes may read it as any session
-
-    def _write_info(self, session: AudioSession) -> None:
-        """Write info.json, unless the session was closed (its folder deleted) meanwhile."""
-        try:
-            self._put_info(self.root / session.id, session.info.model_dump())
-        except FileNotFoundError:
-            pass  # closed meanwhile: its folder is gone, and must stay gone
-
-    def _put_info(self, folder: Path, info: dict[str, Any]) -> None:
-        """Write ``info.json`` (the truth), then its catalog row."""
-        self._catalog.write_info(folder, info)
-
-    def _folder_ids(self) -> dict[str, int]:
-        """Each session folder's name with the mtime of its ``info.json`` (a listing and one stat each)."""
-        with os.scandir(self.root) as entries:
-            names = [e.name for e in entries if is_session_id(e.name) and e.is_dir()]
-        stamps = {name: mtime_ns(self.root / name / disk.INFO) for name in names}
-        return {name: stamp for name, stamp in stamps.items() if stamp}
-
-    # ----- several processes on one store ---------------------------------------------
-    def _own(self, session_id: str) -> None:
-        lock = FileLock(self.root / session_id / OWNER_LOCK)
-        lock.acquire()
-        with self._lock:
-            self._owned[session_id] = lock
-
-    def _disown(self, session_id: str) -> None:
-        with self._lock:
-            lock = self._owned.pop(session_id, None)
-        if lock is not None:
-            lock.release()
 
     def adopt(self, files: dict[str, bytes]) -> SessionInfo:
         """Publish a finished session made elsewhere (an indexing worker, another machine) from its files
@@ -418,93 +374,60 @@ class SessionStore:
         if disk.INFO not in files or any("/" in name or name.startswith(".") for name in files):
             raise InvalidArgumentError("a session's files need an info.json and plain file names")
         info = SessionInfo.model_validate_json(files[disk.INFO])
-        final = self._folder(info.id)
         staging = staging_folder(self.root, info.id)
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
         for name, data in files.items():
             disk.atomic_write(staging / name, data)
+        return self.publish(staging)
+
+    def publish(self, folder: Path) -> SessionInfo:
+        """Rename a finished session's ``folder`` (on the store's disk: its staging or an in-process run's
+        scratch) into the store in one step; a reader or a crash sees the whole session or none of it."""
+        info = disk.load_info(folder)
+        if info is None:
+            raise InvalidArgumentError(f"{folder} holds no session (no info.json)")
+        final = self._folder(info.id)
         with self._lock:
             if final.exists():
-                shutil.rmtree(staging, ignore_errors=True)
+                shutil.rmtree(folder, ignore_errors=True)
                 raise InvalidArgumentError(f"session {info.id} is already in the store")
-            os.rename(staging, final)
+            os.rename(folder, final)
             self._catalog.index(final, info.model_dump())
         return info
-
-    def _save_full(self, session: AudioSession) -> None:
-        folder = self.root / session.id
-        if not folder.exists():
-            return
-        if session.encoded is not None:
-            disk.save_encoded(folder, session.encoded)
-        self._persist(session)
 
     def save(self, session_id: str) -> None:
         """Write everything of a loaded session, engine tensors included."""
         with self._lock:
             session = self._loaded.get(session_id)
-        if session is not None and session.ready:
-            with session._lock:
-                self._save_full(session)
+        if session is not None:
+            session.save_all()
 
     def _evict(self) -> None:
+        """Drop the least recently used ready sessions from memory while over ``max_loaded`` or
+        ``max_memory_bytes`` (what they computed and did not save yet is written first)."""
         with self._lock:
-            def over() -> bool:
-                if len(self._loaded) > self.max_loaded:
-                    return True
-                if self.max_memory_bytes is None:
-                    return False
-                used = sum(_tensor_bytes(s) for s in self._loaded.values())
-                return used > self.max_memory_bytes and len(self._loaded) > 1
             for session_id in list(self._loaded):
-                if not over():
+                if not over_memory(list(self._loaded.values()), self.max_loaded, self.max_memory_bytes):
                     break
                 session = self._loaded[session_id]
-                if not session.ready:
-                    continue
-                self._save_full(session)
-                del self._loaded[session_id]
+                if session.ready:
+                    session.flush()
+                    del self._loaded[session_id]
 
     # ----- limits ---------------------------------------------------------------------
     def _touch(self, session_id: str) -> None:
         self._last_used[session_id] = time.time()
-
-    def _stored(self) -> list[StoredSession]:
-        """Every session on disk with its size, last use (a get in this process, or its last turn) and status."""
-        out = []
-        for folder in self.root.iterdir():
-            info_path = folder / disk.INFO
-            if not is_session_id(folder.name) or not info_path.exists():
-                continue
-            try:
-                info = self.status(folder.name)
-                files = [p.stat() for p in folder.rglob("*") if p.is_file()]
-                # info.updated moves with turns, not with saves on eviction, so it survives a restart
-                used = max(self._last_used.get(folder.name, 0.0), datetime.fromisoformat(info.updated).timestamp())
-            except (OSError, ValueError, SessionNotFoundError):
-                continue  # removed or rewritten meanwhile
-            out.append(StoredSession(folder.name, sum(f.st_size for f in files), used, info.status))
-        return out
 
     def _make_room(self, limits: StoreLimits, new_sessions: int = 0,
                    keep: frozenset[str] | set[str] = frozenset()) -> None:
         """Delete least recently used finished sessions until the store fits ``limits`` (call under the lock)."""
         if not limits.bounded:
             return
-        for session_id in plan_removals(self._stored(), limits, new_sessions=new_sessions, keep=keep):
+        stored = measure(self.root, self.status, self._last_used)
+        for session_id in plan_removals(stored, limits, new_sessions=new_sessions, keep=keep):
             self.close(session_id)
-
-    def _refuse(self, session: AudioSession, exc: StoreFullError) -> None:
-        """A session whose encoding does not fit: keep only its info, marked failed with the reason."""
-        session.encoded = None
-        session.info.status, session.info.error = "failed", str(exc)
-        folder = self.root / session.id
-        for path in folder.glob("*"):
-            if path.is_file() and path.name != disk.INFO:
-                path.unlink(missing_ok=True)
-        self._write_info(session)
 
     def loaded_ids(self) -> list[str]:
         """Ids of the sessions now in memory, least recently used first."""
@@ -515,11 +438,10 @@ class SessionStore:
         """Save loaded sessions; with ``wait`` finish background encodings first, else cancel them
         (a cancelled session is marked failed and can be opened again)."""
         if not wait:
-            self._stopping = True
             with self._lock:
                 for session in self._loaded.values():
                     if session.info.status == "encoding":
-                        session.cancel()
+                        session.cancel(INTERRUPTED)  # reported like a killed process on the next start
         self._pool.shutdown(wait=True, cancel_futures=not wait)
         with self._lock:
             live = [s for s in self._loaded.values() if s.info.status == "live"]
@@ -527,11 +449,5 @@ class SessionStore:
             session.finish()
         with self._lock:
             for session in self._loaded.values():
-                if session.ready:
-                    self._save_full(session)
+                session.flush()
 
-
-def _tensor_bytes(session: AudioSession) -> int:
-    if session.encoded is None:
-        return 0
-    return sum(t.numel() * t.element_size() for t in session.encoded.tensors.values())

@@ -86,7 +86,7 @@ class Backend:
         if store.interrupted:
             log.warning("%d session(s) were interrupted while encoding by an earlier stop and are marked "
                         "failed: %s", len(store.interrupted), ", ".join(store.interrupted))
-        log.info("session store at %s (%d sessions)", c.store_dir, sum(1 for _ in c.store_dir.iterdir()))
+        log.info("session store at %s (%d sessions)", c.store_dir, len(store.list()))
         self._store = store
         self._ready.set()
 

@@ -43,6 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth-token-file", type=Path, default=None, metavar="FILE",
                    help="streamable-http: require 'Authorization: Bearer <token>' with a token from FILE (one a "
                         "line; default: $AERO_MCP_AUTH_TOKEN when set). Required for a non-loopback --host")
+    p.add_argument("--tenants", type=Path, default=None, metavar="FILE",
+                   help="TOML file of tenants ([tenants.<name>]: store, allow_dirs, max_sessions, max_store_mb, "
+                        "max_audio_hours_per_day); each tenant sees only its own sessions. Token-file lines "
+                        "'tenant:token' (and the OAuth tenant claim) name a caller's tenant")
+    p.add_argument("--oauth-issuer", default=None, metavar="URL",
+                   help="streamable-http: accept JWT access tokens of this OAuth 2.1 / OpenID issuer (its keys "
+                        "found by discovery unless --jwks-url is given); needs --oauth-audience")
+    p.add_argument("--jwks-url", default=None, metavar="URL", help="the issuer's JWKS (skips discovery)")
+    p.add_argument("--oauth-audience", default=None, metavar="AUD",
+                   help="the audience (aud) tokens must be issued for: this server's identifier")
+    p.add_argument("--oauth-tenant-claim", default=None, metavar="CLAIM",
+                   help="the token claim that names the caller's tenant (default: every caller in the default "
+                        "tenant)")
+    p.add_argument("--resource-url", default=None, metavar="URL",
+                   help="this server's public URL, for the Protected Resource Metadata (default "
+                        "http://<host>:<port><path>)")
+    p.add_argument("--audit-log", type=Path, default=None, metavar="FILE",
+                   help="append one JSON line per tool call and per refused request (no transcripts, audio or "
+                        "tokens)")
     p.add_argument("--allow-dir", action="append", metavar="DIR", dest="allow_dirs",
                    help="folder whose audio files may be opened; repeat for several "
                         "(default: $AERO_MCP_ALLOW_DIRS, else the current folder)")
@@ -142,28 +161,63 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def http_auth(args: argparse.Namespace) -> dict:
-    """``MCPServer`` options that require a bearer token over HTTP (``{}`` on stdio, or with no token given).
+def http_auth(args: argparse.Namespace, tenants=None, audit=None) -> dict:
+    """``MCPServer`` options that require a bearer token over HTTP (``{}`` on stdio, or with no token given):
+    static tokens, or JWT access tokens of an OAuth issuer.
 
     Raises ``ValueError`` for a non-loopback ``--host`` without a token: anyone who could reach the port could
     read every recording in the allowed folders.
     """
-    from aero_mcp.auth import auth_options, load_tokens
+    from aero_mcp.auth import AuthConfigError, auth_options, load_token_entries
 
-    tokens = load_tokens(args.auth_token_file)
+    oauth = bool(getattr(args, "oauth_issuer", None) or getattr(args, "jwks_url", None))
+    tokens = load_token_entries(args.auth_token_file)
     if args.transport != "streamable-http":
-        if args.auth_token_file is not None:
-            log.warning("--auth-token-file applies to streamable-http only; stdio needs none")
+        if args.auth_token_file is not None or oauth:
+            log.warning("--auth-token-file and --oauth-issuer apply to streamable-http only; stdio needs none")
         return {}
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}"
+    if oauth:
+        if tokens:
+            raise AuthConfigError("give either --auth-token-file (or $AERO_MCP_AUTH_TOKEN) or --oauth-issuer, not both")
+        return _oauth(args, url, tenants, audit)
     if not tokens:
         if not _is_loopback(args.host):
             raise ValueError(f"refusing to listen on {args.host} without authentication: anyone who can reach the "
                              "port could read the audio in the allowed folders. Give --auth-token-file FILE (or set "
                              "$AERO_MCP_AUTH_TOKEN), or bind to 127.0.0.1")
         return {}
-    log.info("HTTP requests need a bearer token (%d accepted)", len(tokens))
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    return auth_options(tokens, f"http://{host}:{args.port}")
+    if tenants is not None:
+        unknown = sorted({t.tenant for t in tokens if not tenants.accepts(t.tenant)})
+        if unknown:
+            raise AuthConfigError(f"the token file names tenant(s) not in --tenants: {', '.join(unknown)}")
+    log.info("HTTP requests need a bearer token (%d accepted, %d tenant(s))", len(tokens),
+             len({t.tenant for t in tokens}))
+    return auth_options(tokens, url)
+
+
+def _oauth(args: argparse.Namespace, url: str, tenants, audit) -> dict:
+    from aero_mcp.audit import note_refusal
+    from aero_mcp.auth import AuthConfigError
+
+    try:
+        from aero_mcp.oauth import OAuthOptions, discover, oauth_options
+    except ImportError as exc:
+        raise AuthConfigError(f"OAuth needs PyJWT with its crypto extra ({exc}): "
+                              "pip install 'aero-agent[oauth]'") from exc
+
+    if not args.oauth_issuer or not args.oauth_audience:
+        raise AuthConfigError("OAuth needs --oauth-issuer (the tokens' iss, named in the resource metadata) and "
+                              "--oauth-audience; --jwks-url only skips discovery")
+    jwks_url = args.jwks_url or discover(args.oauth_issuer)["jwks_uri"]
+    options = OAuthOptions(issuer=args.oauth_issuer, jwks_url=jwks_url, audience=args.oauth_audience,
+                           tenant_claim=args.oauth_tenant_claim)
+    resource = args.resource_url or f"{url}{args.path}"
+    log.info("HTTP requests need an access token of %s for %s (keys: %s%s)", options.issuer, options.audience,
+             jwks_url, f", tenant claim {options.tenant_claim!r}" if options.tenant_claim else "")
+    accept = tenants.accepts if tenants is not None else (lambda name: True)
+    return oauth_options(options, resource, accept, note_refusal)
 
 
 def _reasoner(spec: str | None):
@@ -186,7 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.log_level)
     try:
         config = config_from_args(args)
-        server_options = http_auth(args)
+        tenants = _tenants(args, config)
+        config = tenants.default.config
+        audit = _audit(args)
+        server_options = http_auth(args, tenants, audit)
+        if tenants.multi and not server_options:
+            log.warning("--tenants without authentication: every caller is the default tenant")
         reasoner = _reasoner(args.reasoner)
     except (ValueError, AeroError) as exc:
         log.error("%s", exc)
@@ -198,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     from aero_mcp.server import create_server
 
     backend = Backend(config, reasoner=reasoner)
-    server = create_server(config, backend=backend, **server_options)
+    server = create_server(config, backend=backend, tenants=tenants, audit=audit, **server_options)
     log.info("aero-mcp: %s transport, engine %s%s, allowed folders: %s, store: %s", args.transport, config.engine,
              f" ({config.model})" if config.model else "", ", ".join(map(str, config.allow_dirs)), config.store_dir)
     try:
@@ -213,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         # The store cancels running encodings, but one stops only at its next progress report, when the windows in
         # hand are encoded. Stdio clients kill the server soon after closing its input, so wait briefly there and a
         # little longer over HTTP.
-        clean = backend.close(grace_s=1.5 if args.transport == "stdio" else 5.0)
+        grace = 1.5 if args.transport == "stdio" else 5.0
+        clean = (server.tenancy.close(grace) if server.tenancy is not None else True) & backend.close(grace_s=grace)
         logging.shutdown()
         if not clean:
             # The encoding thread has not reached its next progress report and would keep the process alive until
@@ -224,10 +284,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _tenants(args: argparse.Namespace, config: ServerConfig):
+    """The tenants of ``--tenants`` and of the token file's ``tenant:token`` lines; with an OAuth tenant claim
+    and no tenants file, any tenant a token names."""
+    from aero_mcp.auth import load_token_entries
+    from aero_mcp.tenants import Tenants, load_tenants
+
+    specs = load_tenants(args.tenants)
+    names = [] if specs or args.transport != "streamable-http" else \
+        [t.tenant for t in load_token_entries(args.auth_token_file)]
+    tenants = Tenants(config, specs, names, open_ended=bool(args.oauth_tenant_claim) and not specs)
+    if tenants.multi:
+        log.info("tenants: %s%s", ", ".join(sorted(tenants.specs)), " and any a token names" if tenants.open_ended
+                 else "")
+    return tenants
+
+
+def _audit(args: argparse.Namespace):
+    if args.audit_log is None:
+        return None
+    from aero_mcp.audit import AuditLog
+
+    log.info("audit log: %s", args.audit_log)
+    return AuditLog(args.audit_log)
+
+
 async def _serve_http(server, args: argparse.Namespace) -> None:
     import uvicorn
 
-    app = server.streamable_http_app(streamable_http_path=args.path, host=args.host)
+    from aero_mcp.http_app import build_http_app
+
+    app = await build_http_app(server, args.path, args.host, server.audit)
     cfg = uvicorn.Config(app, host=args.host, port=args.port, log_config=_uvicorn_log_config(args.log_level),
                          timeout_graceful_shutdown=3)
     await uvicorn.Server(cfg).serve()

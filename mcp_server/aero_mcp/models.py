@@ -148,7 +148,8 @@ class ExtractResult(BaseModel):
     """Structured data extracted from the recording, validated against the caller's JSON Schema."""
 
     session_id: str
-    data: Any
+    data: dict[str, Any] | list[Any] = Field(description="The extracted data: an object or an array, as the "
+                                                         "json_schema asked (a list of notes without one).")
     method: ExtractionMethod
     turn: int
     metadata: dict[str, Any] = Field(default_factory=dict)

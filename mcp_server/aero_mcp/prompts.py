@@ -12,6 +12,7 @@ from mcp.types import EmbeddedResource, TextResourceContents
 from pydantic import Field
 
 from aero_agent import errors as E
+from aero_mcp.backend import UserError
 from aero_mcp.registry import app_state, prompt
 
 log = logging.getLogger("aero_mcp")
@@ -63,7 +64,11 @@ async def task_messages(ctx: Context, audio: str, task: str) -> list[UserMessage
     """``task`` about ``audio``: how to open it when it is a path, and its transcript when it is a ready session."""
     audio = audio.strip()
     backend = (await app_state(ctx)).backend
-    store = backend.store_now()
+    try:  # a fresh server's store opens once the engine has loaded: wait for it, as a tool call does
+        store = await backend.store()
+    except UserError as exc:
+        log.warning("prompt: the session store is not available: %s", exc)
+        store = None
     info = None
     if store is not None and audio:
         try:

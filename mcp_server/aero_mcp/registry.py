@@ -37,18 +37,31 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class AppState:
-    """What the lifespan yields: the backend that owns the session store, and the server's settings."""
+    """What the lifespan yields: the backend that owns the session store, and the server's settings; with
+    tenants, the caller's tenant and (on the server's own state) every tenant's state."""
 
     backend: Backend
     config: ServerConfig
+    tenant: Any = None  # aero_mcp.tenants.Tenant
+    tenancy: Any = None  # aero_mcp.callers.Tenancy, on the server's own state when it has several tenants
 
     @property
     def roots(self) -> list[Path]:
         return self.config.allow_dirs
 
+    async def for_caller(self, request_context: Any = None) -> "AppState":
+        """The state of the calling principal's tenant (this one when the server has a single tenant)."""
+        if self.tenancy is None:
+            return self
+        from aero_mcp.callers import caller_token
+
+        return await self.tenancy.state_for(caller_token(request_context))
+
 
 async def app_state(ctx: Context) -> AppState:
-    return ctx.request_context.lifespan_context
+    root = ctx.request_context.lifespan_context
+    with mapped_errors("finding the caller's tenant", root.roots):  # a tenant's store opens on its first call
+        return await root.for_caller(ctx.request_context)
 
 
 App = Annotated[AppState, Resolve(app_state)]
@@ -216,7 +229,7 @@ def register_all(server: MCPServer, state: AppState) -> None:
 def _bound(fn: Callable[..., Awaitable[Any]], state: AppState) -> Callable[[], Awaitable[Any]]:
     @functools.wraps(fn)
     async def read() -> Any:
-        return await fn(state)
+        return await fn(await state.for_caller())
 
     del read.__wrapped__  # the SDK would read the state parameter off the original's signature
     return read

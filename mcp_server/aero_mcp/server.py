@@ -15,11 +15,16 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 # importing a module declares its tools, resources and prompts
-from aero_mcp import (prompts, resources, tools_library, tools_live, tools_sessions,  # noqa: F401
-                      tools_transcripts, tools_vocabulary)
+from aero_mcp import (prompts, resources, tools_library, tools_live, tools_sessions, tools_transcripts,  # noqa: F401
+                      tools_uploads, tools_vocabulary)
+from aero_mcp import completions
+from aero_mcp.audit import AuditLog, AuditToolCalls
 from aero_mcp.registry import AppState, register_all
 from aero_mcp.backend import Backend, UserError
+from aero_mcp.callers import Tenancy
 from aero_mcp.config import ServerConfig
+from aero_mcp.prompt_checks import PromptArguments
+from aero_mcp.tenants import Tenants
 
 
 def _instructions(config: ServerConfig) -> str:
@@ -36,17 +41,22 @@ def _instructions(config: ServerConfig) -> str:
 
 
 def create_server(config: ServerConfig | None = None, *, backend: Backend | None = None, engine: Any = None,
-                  reasoner: Any = None, **server_options: Any) -> MCPServer:
+                  reasoner: Any = None, tenants: Tenants | None = None, audit: AuditLog | None = None,
+                  **server_options: Any) -> MCPServer:
     """Build the aero-mcp server.
 
     Give ``engine`` (an already loaded aero-agent engine) to open the store at once, as tests do; otherwise the
-    engine named in ``config`` loads in a background thread when the server starts. ``server_options`` go to
-    ``MCPServer`` (``auth`` and ``token_verifier`` for HTTP authentication).
+    engine named in ``config`` loads in a background thread when the server starts. ``tenants`` (default: the
+    one tenant ``config`` describes) gives each caller's tenant its own store; ``audit`` records every tool call.
+    ``server_options`` go to ``MCPServer`` (``auth`` and ``token_verifier`` for HTTP authentication).
     """
     from aero_mcp import __version__
 
-    config = config or ServerConfig()
-    state = AppState(backend or Backend(config, engine=engine, reasoner=reasoner), config)
+    tenants = tenants or Tenants(config or ServerConfig())
+    config = tenants.default.config
+    state = AppState(backend or Backend(config, engine=engine, reasoner=reasoner), config, tenant=tenants.default)
+    if tenants.multi:
+        state = AppState(state.backend, config, tenant=tenants.default, tenancy=Tenancy(tenants, state))
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer) -> AsyncIterator[AppState]:
@@ -56,7 +66,13 @@ def create_server(config: ServerConfig | None = None, *, backend: Backend | None
     server = MCPServer("aero-mcp", title="aero-mcp: audio sessions for agents", version=__version__,
                        instructions=_instructions(config), lifespan=lifespan, **server_options)
     server.backend = state.backend  # type: ignore[attr-defined]  # for the CLI and tests
+    server.tenancy = state.tenancy  # type: ignore[attr-defined]
+    server.audit = audit  # type: ignore[attr-defined]  # the HTTP app audits refused requests too
     register_all(server, state)
+    completions.install(server)
+    server.middleware.append(PromptArguments(server))
+    if audit is not None:
+        server.middleware.append(AuditToolCalls(audit))
     return server
 
 

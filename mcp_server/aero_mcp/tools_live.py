@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from aero_agent.audio import TARGET_RATE
 from aero_agent.transcription import TranscribeOptions
 from aero_agent.live import (MAX_BASE64_CHARS, AnchorArg, ContextArg, LiveOptions, PauseArg, StepArg, WindowArg,
                              decode_base64_chunk)
@@ -105,6 +106,7 @@ async def append_audio(
     store = await app.backend.store()
     session = await app.backend.run(store.get, session_id, what="loading the session")
     samples = await app.backend.run(decode_base64_chunk, audio_base64, format, what="decoding the chunk")
+    app.tenant.audio.charge(len(samples) / TARGET_RATE)  # live audio counts against the tenant's daily cap
     update = await app.backend.run(session.feed, samples, what="transcribing the chunk")
     if update.final:
         await _notify_transcript(ctx, session_id)

@@ -3,19 +3,24 @@
 # No ``from __future__ import annotations``: the SDK reads these signatures at registration time.
 
 import logging
+from pathlib import Path
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from aero_agent import errors as E
 from aero_agent.transcription import TranscribeOptions
 from aero_agent.paths import resolve_allowed
 from aero_agent.render import status_line
 from aero_agent.results import SessionInfo
-from aero_mcp.registry import (DELETES, OPENS, READ_ONLY, App, AppState, NumSpeakers, SessionId, SpeakersArg, WaitS,
-                          progress_sink, result, tool)
+from aero_mcp.registry import (DELETES, OPENS, READ_ONLY, App, AppState, NumSpeakers, SessionId, SpeakersArg,
+                               WaitS, progress_sink, result, tool)
 from aero_mcp.models import CloseResult, OpenAudioResult, SessionList, SessionStatus
+from aero_mcp.quotas import charge_or_close
+from aero_mcp.uploads import MAX_CHUNK_CHARS, decode_base64
+from aero_mcp.uploads import save as save_upload
 from aero_mcp.tools_vocabulary import VocabularyArg
 
 log = logging.getLogger("aero_mcp")
@@ -35,9 +40,10 @@ def status_text(info: SessionInfo, status: SessionStatus) -> str:
 @tool("Open an audio recording", OPENS)
 async def open_audio(
     app: App,
-    path: Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS,
-                               description="Path of an audio or video file inside the allowed folders; "
-                                           "relative paths start at the first allowed folder.")],
+    path: Annotated[str | None, Field(min_length=1, max_length=MAX_PATH_CHARS,
+                                      description="Path of an audio or video file inside the allowed folders; "
+                                                  "relative paths start at the first allowed folder. Leave "
+                                                  "empty when sending the audio in audio_base64.")] = None,
     wait_s: Annotated[float | None, Field(
         ge=0,
         description="Seconds to wait for encoding to finish (capped at about 50). By default short "
@@ -49,34 +55,50 @@ async def open_audio(
     language: Language = None,
     task: TaskArg = "transcribe",
     vocabulary: VocabularyArg = None,
+    audio_base64: Annotated[str | None, Field(min_length=1, max_length=MAX_CHUNK_CHARS, description=(
+        "The recording itself, base64-encoded (any format a file may have; at most 3 MB: send longer "
+        "recordings with start_upload / append_upload / finish_upload). Instead of path."))] = None,
+    filename: Annotated[str | None, Field(max_length=255, description=(
+        "With audio_base64: the recording's file name (its extension tells the format)."))] = None,
     ctx: Context | None = None,
 ) -> Annotated[CallToolResult, OpenAudioResult]:
     """Open a recording: decode it, then encode it once so that later calls are fast.
 
-    With speakers=true the same pass finds who speaks when (segments labelled SPEAKER_00, ...; see
+    Give a path inside the allowed folders, or send the recording in audio_base64 (a client on another
+    machine). With speakers=true the same pass finds who speaks when (segments labelled SPEAKER_00, ...; see
     list_speakers); num_speakers fixes the count when known. Returns a session_id for transcribe_audio,
     ask_audio, search_audio and extract_from_audio. Bad audio
     is refused at once with the reason. Long recordings keep encoding in the background after this call
     returns (status 'encoding'); session_status reports progress.
     """
+    if (path is None) == (audio_base64 is None):
+        raise E.InvalidArgumentError("give either path or audio_base64 (not both)")
+    deadline = app.backend.deadline(wait_s)
+    if audio_base64 is not None:
+        data = decode_base64(audio_base64)
+        real = await app.backend.run(save_upload, app.tenant.uploads.folder, data, filename, app.config.max_bytes,
+                                     app.config.max_store_bytes, deadline=deadline, what="saving the audio")
+    else:
+        real = await app.backend.run(resolve_allowed, path, app.roots, deadline=deadline, what="checking the path")
+    return await open_source(app, real, wait_s, reuse, speakers, num_speakers, language, task, ctx, vocabulary)
+
+
+async def open_source(app: AppState, real: Path, wait_s: float | None, reuse: bool, speakers: bool,
+                      num_speakers: int | None, language: str | None, task: str,
+                      ctx: Context | None, vocabulary: list[str] | None = None) -> CallToolResult:
+    """Open ``real`` (a checked path, or audio a client sent) as a session, within the tenant's daily quota."""
     backend, config = app.backend, app.config
     deadline = backend.deadline(wait_s)
     store = await backend.store(deadline)
-    real = await backend.run(resolve_allowed, path, app.roots, deadline=deadline, what="checking the path")
     transcription = TranscribeOptions.of(language, task, vocabulary)
-    info = await backend.run(store.find, real, None, transcription, deadline=deadline,
-                             what="looking for an open session") if reuse else None
-    reused = info is not None
-    asked = {"speakers": speakers, "num_speakers": num_speakers, "transcription": transcription}
-    if info is None:
-        session = await backend.run(store.open, real, wait=False, deadline=deadline, what=f"decoding {real.name}",
-                                    **asked)
-        info = session.info.model_copy()
+    app.tenant.audio.check()  # a tenant past its daily audio cap is refused before anything is decoded
+    opened_session, reused = await backend.run(store.open_audio, real, wait=False, reuse=reuse, deadline=deadline,
+                                               what=f"opening {real.name}", speakers=speakers,
+                                               num_speakers=num_speakers, transcription=transcription)
+    info = opened_session.info.model_copy()
+    if not reused:
+        await charge_or_close(app.tenant.audio, backend, store, info)
         log.info("opened %s as %s (%.1f s)", real, info.id, info.duration_s)
-    elif speakers or num_speakers is not None:
-        session = await backend.run(store.open, real, wait=False, reuse=True, deadline=deadline,
-                                    what="finding the speakers", **asked)
-        info = session.info.model_copy()
     if wait_s is None:
         wait_s = config.open_wait_s if info.duration_s <= config.short_audio_s else 0.0
     if info.status == "encoding" and wait_s > 0:
@@ -132,9 +154,10 @@ async def session_list(app: AppState) -> tuple[list[SessionInfo], SessionList]:
 
 @tool("Close an audio session", DELETES)
 async def close_audio_session(app: App, session_id: SessionId) -> Annotated[CallToolResult, CloseResult]:
-    """Close a session and delete its stored data (encoding, transcript, history). The audio file is kept."""
+    """Close a session and delete its stored data (encoding, transcript, history). The audio file is kept
+    (audio a client sent is deleted with the last session opened from it)."""
     store = await app.backend.store()
-    await app.backend.run(store.close, session_id, what="closing the session")
+    await app.backend.run(app.tenant.uploads.close_with, store, session_id, what="closing the session")
     closed = CloseResult(session_id=session_id, closed=True,
                          message=f"Session {session_id} is closed and its stored data deleted.")
     return result(closed, closed.message)

@@ -10,15 +10,16 @@ from pydantic import Field
 
 from aero_agent import errors as E
 from aero_agent.render import answer_text, hit_line, span, speakers_text, transcript_excerpt
+from aero_agent.session import MAX_K
 from aero_mcp.registry import (ADDS_TURN, READ_ONLY, NumSpeakers, Session, SessionId, SpeakersArg, WaitS, result,
-                          text_arg, tool)
+                               text_arg, tool)
 from aero_mcp.models import AskResult, ExtractResult, SearchResult, SpeakersResult, TranscriptResult
 from aero_mcp.tools_vocabulary import VocabularyArg
 
 MAX_SCHEMA_CHARS = 20_000
 DEFAULT_TRANSCRIPT_CHARS = 40_000
 MAX_TRANSCRIPT_CHARS = 400_000
-MAX_HITS = 50
+MAX_HITS = MAX_K  # the core's limit, the same in every skin
 
 Speaker = Annotated[str | None, Field(max_length=64, description="Only what this speaker said (SPEAKER_00...; "
                                                                   "see list_speakers), for a diarized session.")]
@@ -110,14 +111,15 @@ async def ask_audio(
 async def search_audio(
     call: Session,
     session_id: SessionId,
-    query: text_arg("Words to look for in what was said."),
-    k: Annotated[int, Field(ge=1, le=MAX_HITS, description="How many hits to return.")] = 5,
+    query: text_arg("What to look for in what was said, in words or by meaning."),
+    k: Annotated[int, Field(ge=1, le=MAX_HITS, description=f"How many hits to return, 1 to {MAX_HITS}.")] = 5,
     speaker: Speaker = None,
     start_s: Annotated[float | None, Field(ge=0, description="Only passages ending after this time (s).")] = None,
     end_s: Annotated[float | None, Field(ge=0, description="Only passages starting before this time (s).")] = None,
     wait_s: WaitS = None,
 ) -> Annotated[CallToolResult, SearchResult]:
-    """Find where something is said: transcript segments ranked for the query, with their times."""
+    """Find where something is said: transcript passages ranked for the query by hybrid search (keywords fused with
+    meaning), best first, with their times."""
     complete = call.info.status == "ready"
     hits = await call.run(call.session.search, query, k, speaker=speaker, start_s=start_s, end_s=end_s,
                           what="searching")

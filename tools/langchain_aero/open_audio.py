@@ -59,17 +59,14 @@ class OpenAudioTool(AudioTool):
               vocabulary: list[str] | None = None) -> tuple[str, Any]:
         real = resolve_allowed(path, self.allowed_dirs)
         transcription = TranscribeOptions.of(language, task, vocabulary)
-        found = self.store.find(real, self.engine, transcription) if reuse else None
-        asked = {"speakers": speakers, "num_speakers": num_speakers, "transcription": transcription}
-        if found is None:
-            session = self.store.open(real, engine=self.engine, wait=self.wait, **asked)
-        else:
-            session = self.store.open(real, engine=self.engine, wait=self.wait, reuse=True, **asked)
-            if self.wait and session.info.status == "encoding":
-                self.store.wait(session.id)  # opened in the background by an earlier call
+        session, reused = self.store.open_audio(real, engine=self.engine, wait=self.wait, reuse=reuse,
+                                                speakers=speakers, num_speakers=num_speakers,
+                                                transcription=transcription)
+        if reused and self.wait and session.info.status == "encoding":
+            self.store.wait(session.id)  # opened in the background by an earlier call
         info = session.info.model_copy()
         name = Path(info.source).name or path
-        opened = (f"Reused session {info.id}, already open for {name}," if found is not None
+        opened = (f"Reused session {info.id}, already open for {name}," if reused
                   else f"Opened {name} as session {info.id}")
         text = (f"{opened} ({info.duration_s:.1f} s, "
                 f"engine {info.engine} {info.model_id}{language_phrase(info)}, status {info.status}). Pass session_id=\"{info.id}\" to "
@@ -81,4 +78,4 @@ class OpenAudioTool(AudioTool):
         if not session.engine.capabilities.answer and session.reasoner is None:
             text += (" This engine only transcribes: ask_audio answers with the best-matching transcript passages "
                      "and extract_from_audio is not available.")
-        return text, session_artifact(info, reused=found is not None)
+        return text, session_artifact(info, reused=reused)

@@ -18,7 +18,7 @@ DESCRIPTION = (
 
 
 class SearchAudioInput(SessionInput):
-    query: str = Field(description="Words to look for in the transcript (keyword search, best matches first).")
+    query: str = Field(description="What to look for in the transcript, in words or by meaning (hybrid search: keywords fused with meaning, best matches first).")
     k: int = Field(default=5, ge=1, le=MAX_K, description=f"How many passages to return, 1 to {MAX_K}.")
     speaker: str | None = Field(default=None, description="Only passages of this speaker (SPEAKER_00...), for a "
                                                           "diarized session.")

@@ -1,4 +1,5 @@
-"""WhisperEngine: transcript-only engine over transformers' Whisper, with long-form batching."""
+"""WhisperEngine: a transcript-only engine over Whisper (options in options.py, the job queue in jobs.py, the
+batched pipeline in pipeline.py; this module loads the model and runs one batch through it)."""
 
 from __future__ import annotations
 
@@ -6,235 +7,37 @@ import copy
 import os
 import threading
 import time
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
-from aero_agent.engines.whisper.biasing import DEFAULT_BONUS, DEFAULT_MIN_P, VocabularyBias
-from aero_agent.engines.whisper.models import load_checkpoint
-from aero_agent.engines.whisper.chunking import SoundOptions, SpeechMap, Window
+from aero_agent.engines.base import EncodedAudio, EngineCapabilities, EngineReply, ProgressFn
+from aero_agent.engines.whisper.biasing import VocabularyBias
+from aero_agent.engines.whisper.chunking import SpeechMap, Window
 from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
                                                  decode_windows, tokens_to_segments)
 from aero_agent.engines.whisper.encoder import encode, pad_batch
-from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel
-from aero_agent.engines.whisper.guards import GuardOptions, is_caption
+from aero_agent.engines.whisper.features import LogMel
+from aero_agent.engines.whisper.guards import is_caption
+from aero_agent.engines.whisper.jobs import Job, JobQueue
 from aero_agent.engines.whisper.languages import ClipLanguage, LanguagePrompts, prompt_groups
-from aero_agent.engines.whisper.memory import (ENCODER_ROWS, PackedRows, bound_kernel_cache, release_large_blocks,
-                                               trim_heap)
+from aero_agent.engines.whisper.memory import ENCODER_ROWS, PackedRows, bound_kernel_cache, release_large_blocks
+from aero_agent.engines.whisper.models import load_checkpoint
+from aero_agent.engines.whisper.options import WhisperOptions, encoder_dtype
+from aero_agent.engines.whisper.pipeline import run_batches
 from aero_agent.engines.whisper.quantize import int8_linears
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
-from aero_agent.transcription import TranscribeOptions
 from aero_agent.results import Turn
 from aero_agent.transcript import AudioEvent, Segment, Transcript, Word
-from aero_agent.vad import SileroVad, VadOptions
+from aero_agent.transcription import TranscribeOptions
+from aero_agent.vad import SileroVad
 
 if TYPE_CHECKING:  # a type hint only: the engine imports without audio decoding
     from aero_agent.audio import AudioClip
-
-
-def _encoder_dtype(choice: torch.dtype | str | None, english_only: bool) -> torch.dtype:
-    """``auto``: bfloat16 where the CPU multiplies bfloat16 natively (AMX tiles; AVX512-BF16 for English-only
-    models), else float32 (``AERO_ENCODER_DTYPE=float32`` keeps float32).
-
-    With AMX, bfloat16 halves the encoder's matrix products at no cost in WER. With AVX512-BF16 alone (AMD EPYC,
-    torch 2.13, one thread, alternating in one script) a 30 s window took 0.40 s against 0.65-0.67 s in float32
-    (10 s windows: 0.088 s against 0.17 s), its states within 1.4 % of float32's (int8 linears: 0.40-0.42 s,
-    17 %); 15 min of joined speech (in process, shared cores): encoder 20.6 against 38.3 CPU s, run 43.1 against
-    63.4 CPU s, 6.48 against 6.70 % WER, peak RSS 1156 MB against 1113 MB (benchmarks/asr.py), the 0.5 min smoke
-    recording the same 3 errors of 78. (On an earlier machine and torch, bfloat16 without AMX was 1.4x slower
-    than float32.) Multilingual models stay in float32 there: Whisper base alternating (detection
-    float32): 4 min of speech 21.1/21.0 against 30.0/26.7 CPU s, WER 4.34 against 4.73 %, but espeak German with
-    a fixed language CER 0.191 against 0.130 (Spanish 0.066 against 0.079; auto reuses detection's float32 states)."""
-    if isinstance(choice, torch.dtype):
-        return choice
-    if choice in (None, "auto"):
-        if os.environ.get("AERO_ENCODER_DTYPE", "auto") == "float32":
-            return torch.float32
-        amx = bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-        avx512_bf16 = bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
-        return torch.bfloat16 if amx or (avx512_bf16 and english_only) else torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[choice]
-
-
-@dataclass(frozen=True)
-class WhisperOptions:
-    """How the Whisper engine cuts, decodes and checks audio (every field has a measured default)."""
-
-    batch_size: int = 8
-    """Windows encoded and decoded together."""
-    threads: int | None = None
-    """Torch threads while transcribing (None: as set)."""
-    decode_threads: int | None = 1
-    """Threads for a decoder step when one batch runs alone: a step is many small, memory-bound operations,
-    and one thread avoids synchronisation costs that swamp them, most of all when the cores are shared."""
-    repair_rounds: int = 1
-    """Passes that re-decode speech a window's transcript skipped."""
-    workers: int | None = None
-    """Batches in flight on single-core workers (None: up to two, as the cores allow)."""
-    continue_early_ends: bool = True
-    """Refuse an end of text well before a window's speech ends (see ``RefuseEarlyEnd``)."""
-    encoder_dtype: torch.dtype | str | None = "auto"
-    """``auto``, ``float32`` or ``bfloat16`` (see ``_encoder_dtype``; language detection always encodes in
-    float32)."""
-    int8: bool = True
-    """Run the decoder's linear layers and the vocabulary projection on int8 copies of their weights (dynamic
-    quantisation), as faster-whisper's ``int8`` does."""
-    int8_encoder: bool = False
-    """The encoder's linear layers in int8 too (the rest in float32). Off by default: on an earlier AVX2 machine
-    (0.37 s against 0.48 s per window) the 0.5-min smoke recording lost 4 more words (7 errors of 78, against 3
-    with either alone), 15 min of speech 7.17 -> 7.27 % WER. On AMD EPYC with AVX512-BF16 (torch 2.13, one
-    thread) a 30 s window took 0.40-0.42 s (per-channel and per-tensor scales alike; oneDNN 0.39, fbgemm 0.42)
-    against bfloat16's 0.40 s, with states 17 % off float32's (bfloat16: 1.4 %); 15 min: encoder 26.0 CPU s
-    (bfloat16 20.6, float32 38.3), 6.22 % WER (6.48, 6.70), the smoke recording 3 errors in each; whole 15 min
-    runs alternating with bfloat16 in one process (loaded machine): 43.3 and 52.0 CPU s against 43.8 and 43.0."""
-    word_timestamps: bool = True
-    """Align every segment's words to the audio (cross-attention and DTW)."""
-    min_window_s: float | None = None
-    """None: every window is padded to Whisper's 30 s; a number: to the batch's longest window, at least this
-    long (live decoding's short buffers; see ``encoder.py``)."""
-    condition_on_previous_text: bool = False
-    """Decode each first-pass speech window after the text of the windows before it in its stream, as Whisper's
-    ``condition_on_previous_text`` does: a recording's speech windows are cut into ``streams`` contiguous runs,
-    decoded side by side, one window of each run per batch. Off: on 15 min of joined speech (one run each, loaded
-    machine) off 6.69 % WER, on with text-only prompts 10.65 % (one segment per window, hence refused early ends
-    and repeated phrases), on with the timestamps kept in the prompt 6.80 %."""
-    prompt_timestamps: bool = True
-    """The previous text with its timestamp tokens, as Whisper's own transcribe loop keeps it."""
-    streams: int | None = None
-    """Runs of windows conditioned one on another (None: ``batch_size`` x workers, which keeps batches full)."""
-    side_min_s: float | None = 10.0
-    """Doubtful and repair windows (a few seconds each, most of them) run in batches of their own, grouped by
-    length and padded to their batch's longest window plus the encoder's tail, at least this long; None pads
-    them to 30 s like speech. Speech windows always get Whisper's 30 s (shorter ones cost WER on speech).
-    Measured on 15 min of joined speech (27 of 61 windows are doubtful or repair, all under 3.2 s; CPU seconds,
-    loaded machine): 30 s 7.17 % WER, encoder 60.8 CPU s; 10 s 6.75 %, 48.2 s; 0 (about 5 s) 7.80 %, 41.6 s
-    (repairs lost words); only doubtful windows at 0, repairs at 30 s, 7.49 %. Short form (each of the clips
-    alone): 7.64 % WER either way, encoder 31.9 -> 29.2 CPU s."""
-    vocabulary_bonus: float = DEFAULT_BONUS
-    """Logit bonus per token of a listed vocabulary term (see ``biasing.py``; 0 turns the boosting off)."""
-    vocabulary_min_p: float = DEFAULT_MIN_P
-    """A listed term's first token is boosted only where the decoder gives it at least this probability."""
-    vocabulary_prompt: bool = False
-    """Also decode every window after the vocabulary's terms as a prompt (faster-whisper's ``hotwords``). Off:
-    see BENCHMARKS.md, Vocabulary."""
-    vad: VadOptions = field(default_factory=VadOptions)
-    sound: SoundOptions = field(default_factory=SoundOptions)
-    guards: GuardOptions = field(default_factory=GuardOptions)
-
-
-@dataclass(eq=False)
-class Job:
-    """One encoder window of one clip, and the pass that produced it (0 first, 1 repair). Its samples are cut
-    from the clip only when its batch runs, so a long recording's queue holds no copies of its audio."""
-
-    clip: int
-    window: Window
-    speech: SpeechMap
-    samples: np.ndarray
-    round: int = 0
-    speech_end_s: float = 0.0
-    prompt: tuple[int, ...] = ()
-    """Previous text (tokens) the window is decoded after: Whisper's prompt; empty for none."""
-    stream: int | None = None
-    """The run of windows conditioned one on another that the window belongs to (see :meth:`_JobQueue.chain`)."""
-    said: tuple[int, ...] = ()
-    """Once decoded: its text tokens, for the next window of its stream (empty when the guards rejected or
-    doubted it: the stream's prompt starts over)."""
-
-    @property
-    def duration_s(self) -> float:
-        return self.window.duration_s
-
-    @property
-    def side(self) -> bool:
-        """A doubtful or repair window: batched apart from first-pass speech, on a shorter encoder input."""
-        return self.window.doubtful or self.round > 0
-
-    def audio(self) -> np.ndarray:
-        """The window's samples, as the decoder hears them (see :meth:`SpeechMap.window_audio`)."""
-        return self.speech.window_audio(self.samples, self.window)
-
-    @classmethod
-    def of(cls, clip: int, samples: np.ndarray, window: Window, speech: SpeechMap, round_no: int = 0) -> "Job":
-        return cls(clip, window, speech, samples, round_no, speech.last_speech_s(window))
-
-    def place(self, start: float, end: float) -> tuple[float, float]:
-        """A span's times in the job as times in its clip."""
-        lo, hi = self.window.start / SAMPLE_RATE, self.window.end / SAMPLE_RATE
-        return min(start + lo, hi), min(end + lo, hi)
-
-
-class _JobQueue:
-    """Jobs waiting for a batch: first-pass speech in time order, then (when ``apart``) doubtful and repair
-    windows in batches of their own, the longest first, so that each batch's windows are of similar length and
-    its encoder input (padded to the longest) stays short.
-
-    After :meth:`chain`, a speech window waits until the window before it in its stream is :meth:`finished`,
-    and is then decoded after that stream's text."""
-
-    def __init__(self, batch_size: int, apart: bool, most_prompt: int = 223) -> None:
-        self.batch_size, self.apart, self.most_prompt = batch_size, apart, most_prompt
-        self.speech: deque[Job] = deque()
-        self.side: list[Job] = []
-        self.waiting: dict[int, deque[Job]] = {}  # per stream: its windows after the one ready or in flight
-        self.context: dict[int, list[int]] = {}  # per stream: the text its next window is decoded after
-
-    def __len__(self) -> int:
-        return len(self.speech) + len(self.side) + sum(len(q) for q in self.waiting.values())
-
-    def extend(self, jobs: Sequence[Job]) -> None:
-        for job in jobs:
-            (self.side if self.apart and job.side else self.speech).append(job)
-
-    def chain(self, streams: int) -> None:
-        """Cut each clip's first-pass speech windows (in time order) into contiguous streams, about ``streams``
-        in all (each clip at least one, in proportion to its windows), as even in length as possible; only each
-        stream's first window is ready."""
-        chained = [job for job in self.speech if not job.side]
-        clips: dict[int, list[Job]] = {}
-        for job in sorted(chained, key=lambda j: (j.clip, j.window.start)):
-            clips.setdefault(job.clip, []).append(job)
-        ready, number = [], 0
-        for jobs in clips.values():
-            count = min(len(jobs), max(1, round(streams * len(jobs) / len(chained))))
-            lo = 0
-            for k in range(count):
-                size = len(jobs) // count + (k < len(jobs) % count)
-                run = jobs[lo: lo + size]
-                lo += size
-                for job in run:
-                    job.stream = number
-                ready.append(run[0])
-                self.waiting[number], self.context[number] = deque(run[1:]), list(run[0].prompt)
-                number += 1
-        self.speech = deque([job for job in self.speech if job.side] + ready)
-
-    def finished(self, job: Job) -> None:
-        """A decoded job: the next window of its stream becomes ready, after the stream's text."""
-        if job.stream is None:
-            return
-        context = self.context[job.stream]
-        context[:] = (context + list(job.said))[-self.most_prompt:] if job.said else []  # all a prompt can hold
-        successors = self.waiting[job.stream]
-        if successors:
-            successor = successors.popleft()
-            successor.prompt = tuple(context)
-            self.speech.append(successor)
-
-    def next_batch(self) -> list[Job]:
-        """Up to ``batch_size`` ready jobs; none when every job left waits on one in flight."""
-        if self.speech:
-            return [self.speech.popleft() for _ in range(min(self.batch_size, len(self.speech)))]
-        self.side.sort(key=lambda job: job.duration_s)
-        batch, self.side = self.side[-self.batch_size:], self.side[:-self.batch_size]
-        return batch
 
 
 class WhisperEngine:
@@ -270,7 +73,7 @@ class WhisperEngine:
         self.encoder = self.model.model.encoder
         english_only = self.model.config.vocab_size < 51865
         self.encoder_dtype = (torch.float32 if self.options.int8_encoder
-                              else _encoder_dtype(self.options.encoder_dtype, english_only))
+                              else encoder_dtype(self.options.encoder_dtype, english_only))
         if self.options.int8_encoder:  # copies: the float32 model stays as loaded
             self.encoder = int8_linears(self.encoder)
         elif self.encoder_dtype != torch.float32:
@@ -505,48 +308,15 @@ class WhisperEngine:
             firsts = [job for job in jobs if job.clip == k]
             if prompt and firsts:
                 min(firsts, key=lambda job: (job.window.doubtful, job.window.start)).prompt = prompt
-        queue = _JobQueue(self.batch_size, self.options.side_min_s is not None and self.options.min_window_s is None,
+        queue = JobQueue(self.batch_size, self.options.side_min_s is not None and self.options.min_window_s is None,
                           self.runner.max_prompt)
         queue.extend(jobs)
         workers = 1 if len(jobs) <= self.batch_size else self.workers
         if self.options.condition_on_previous_text:
             queue.chain(self.options.streams or self.batch_size * workers)
-        found: list[list[Segment]] = [[] for _ in clips]
-        done, total = 0, len(jobs)
-        pending: deque[tuple[list[Job], Future[list[list[Segment]]]]] = deque()
-        with self._threads(), ThreadPoolExecutor(workers, thread_name_prefix="aero-whisper") as pool:
-            if workers > 1:
-                torch.set_num_threads(1)  # one core per worker
-            if progress is not None:
-                progress(EncodeProgress(0, total, []))
-            try:
-                while queue or pending:
-                    batch = queue.next_batch() if queue and len(pending) < workers else []
-                    if batch:
-                        pending.append((batch, pool.submit(self._run_batch, batch)))
-                        continue
-                    # the batch that finishes first, not the oldest: a worker must not wait on the other's batch
-                    wait([f for _, f in pending], return_when=FIRST_COMPLETED)
-                    first = next(k for k, (_, f) in enumerate(pending) if f.done())
-                    batch, future = pending[first]
-                    del pending[first]
-                    repairs = []
-                    for job, segments in zip(batch, future.result()):
-                        queue.finished(job)
-                        found[job.clip].extend(segments)
-                        if job.round < self.options.repair_rounds:
-                            smap = maps[job.clip]
-                            gaps = smap.uncovered_speech(job.window, [(s.start, s.end) for s in segments])
-                            repairs += [Job.of(job.clip, clips[job.clip].samples, g, smap, job.round + 1) for g in gaps]
-                    queue.extend(repairs)
-                    trim_heap()  # the finished batch's small blocks: see memory.py
-                    done, total = done + len(batch), total + len(repairs)
-                    found[0].sort(key=lambda s: s.start)
-                    if progress is not None:
-                        progress(EncodeProgress(done, total, list(found[0]) if len(clips) == 1 else []))
-            finally:
-                for _, future in pending:
-                    future.cancel()
+        with self._threads():
+            found = run_batches(queue, self._run_batch, workers, maps, [c.samples for c in clips],
+                                self.options.repair_rounds, progress)
         transcripts = [self._transcript(c, segs, m) for c, segs, m in zip(clips, found, maps)]
         for transcript, lang in zip(transcripts, self._clip_languages):
             transcript.language, transcript.language_probability = lang.language, lang.probability
