@@ -132,18 +132,23 @@ def _legend(transcript: Transcript, colours: dict[str, str]) -> str:
     return "\n".join(items)
 
 
+EVENT_COLOURS = {"music": "#c9a227", "singing": "#d96f9b", "sound": "#bbb", "non-speech": "#bbb"}
+
+
 def _timeline(transcript: Transcript, colours: dict[str, str], duration: float) -> str:
-    """One row per speaker (and one for non-speech sound), each turn a bar placed by its share of the time."""
+    """One row per speaker (and one per kind of sound event: music, singing, sound), each turn or event a bar
+    placed by its share of the time."""
     rows = []
     for label, colour in colours.items():
         bars = "".join(_bar(s.start, s.end, duration, f"{label} {clock(s.start)}")
                        for s in transcript.segments if _label(s) == label)
         rows.append(f'<div class="row" style="--c:{colour}"><span class="who">{html.escape(label)}</span>'
                     f'<div class="lane">{bars}</div></div>')
-    if transcript.events:
-        bars = "".join(_bar(e.start, e.end, duration, f"non-speech {clock(e.start)}") for e in transcript.events)
-        rows.append(f'<div class="row" style="--c:#bbb"><span class="who">non-speech</span>'
-                    f'<div class="lane">{bars}</div></div>')
+    for kind in dict.fromkeys(e.kind for e in transcript.events):  # a row per event kind, in order of first use
+        bars = "".join(_bar(e.start, e.end, duration, f"{kind} {clock(e.start)}")
+                       for e in transcript.events if e.kind == kind)
+        rows.append(f'<div class="row event" style="--c:{EVENT_COLOURS.get(kind, "#bbb")}">'
+                    f'<span class="who">{html.escape(kind)}</span><div class="lane">{bars}</div></div>')
     return "\n".join(rows)
 
 

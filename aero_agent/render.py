@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from aero_agent.transcript import Segment, SpeakerSummary, Transcript, clock
+from aero_agent.transcript import AudioEvent, Segment, SpeakerSummary, Transcript, clock
 
 if TYPE_CHECKING:
     from aero_agent.results import Answer, SearchHit, SessionInfo
@@ -41,6 +41,16 @@ def speakers_text(speakers: Sequence[SpeakerSummary], diarized: bool) -> str:
     lines += [f"{s.speaker}: {s.talk_time_s:.1f} s ({s.share:.0%}), {s.segments} segment"
               f"{'s' if s.segments != 1 else ''}, first {clock(s.first_s)}, last {clock(s.last_s)}"
               for s in speakers]
+    return "\n".join(lines)
+
+
+def events_text(events: Sequence[AudioEvent], kind: str | None = None) -> str:
+    """One ``[mm:ss-mm:ss] [music] (confidence 0.97)`` line per sound event, in time order; or that there is none."""
+    if not events:
+        return f"No {kind or 'sound'} event was heard in this range." if kind else "No sound event was heard in this range."
+    lines = [f"{len(events)} event{'s' if len(events) != 1 else ''}:"]
+    lines += [f"{span(e.start, e.end)} {e.caption}" + (f" (confidence {e.confidence:.2f})" if e.confidence else "")
+              for e in events]
     return "\n".join(lines)
 
 

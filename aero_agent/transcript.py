@@ -27,6 +27,8 @@ class Segment(BaseModel):
     text: str = Field(description="What was said in this stretch.")
     speaker: str | None = Field(default=None, description="Speaker label (SPEAKER_00, ...) when diarized.")
     words: list[Word] | None = Field(default=None, description="Word times, when the engine aligned them.")
+    background: Literal["music", "singing"] | None = Field(default=None, description=(
+        "Music or singing heard under most of this speech, when the sound-event pass found it."))
 
     @property
     def labelled_text(self) -> str:
@@ -34,12 +36,23 @@ class Segment(BaseModel):
         return f"{self.speaker}: {self.text.strip()}" if self.speaker else self.text.strip()
 
 
+EventKind = Literal["music", "singing", "sound"]
+EVENT_KINDS: tuple[str, ...] = ("music", "singing", "sound")
+
+
 class AudioEvent(BaseModel):
-    """A timed stretch of sound that is not speech (music, noise, other sounds); never rendered as words."""
+    """A timed stretch of sound: ``music`` or ``singing`` (which may overlap speech), or other ``sound`` (neither,
+    and no speech); ``non-speech`` in transcripts made before sound events were typed. Never rendered as words."""
 
     start: float
     end: float
-    kind: Literal["non-speech"] = "non-speech"
+    kind: Literal["music", "singing", "sound", "non-speech"] = "sound"
+    confidence: float | None = Field(default=None, description="The detector's mean probability over the event.")
+
+    @property
+    def caption(self) -> str:
+        """The event as captions mark it: ``[music]``, ``[singing]``, ``[sound]``."""
+        return f"[{self.kind}]"
 
 
 class SpeakerSummary(BaseModel):
@@ -84,7 +97,8 @@ class Transcript(BaseModel):
     """An ordered list of segments covering a recording."""
 
     segments: list[Segment] = Field(default_factory=list)
-    events: list[AudioEvent] = Field(default_factory=list, description="Non-speech sound, with times.")
+    events: list[AudioEvent] = Field(default_factory=list, description=(
+        "Music, singing and other sound, with times (music and singing may overlap speech)."))
     duration_s: float = 0.0
     language: str = Field(default="en", description="The spoken language's code (detected or given).")
     language_probability: float | None = Field(default=None, description=(
@@ -144,18 +158,26 @@ class Transcript(BaseModel):
                                       last_s=max(s.end for s in segs)))
         return sorted(out, key=lambda x: (-x.talk_time_s, x.speaker))
 
-    def to_srt(self) -> str:
-        """SubRip subtitles (``SPEAKER_xx:`` before the text when diarized)."""
+    def cues(self, events: bool = False) -> list[Segment | AudioEvent]:
+        """The segments, and with ``events`` the sound events among them, in time order (what captions show)."""
+        if not events:
+            return list(self.segments)
+        return sorted([*self.segments, *self.events], key=lambda c: (c.start, isinstance(c, Segment)))
+
+    def to_srt(self, events: bool = False) -> str:
+        """SubRip subtitles (``SPEAKER_xx:`` before the text when diarized; ``[music]`` cues with ``events``)."""
         blocks = [
-            f"{i}\n{_timecode(s.start, ',')} --> {_timecode(s.end, ',')}\n{s.labelled_text}\n"
-            for i, s in enumerate(self.segments, 1)
+            f"{i}\n{_timecode(c.start, ',')} --> {_timecode(c.end, ',')}\n"
+            f"{c.labelled_text if isinstance(c, Segment) else c.caption}\n"
+            for i, c in enumerate(self.cues(events), 1)
         ]
         return "\n".join(blocks)
 
-    def to_vtt(self) -> str:
-        """WebVTT subtitles (a ``<v SPEAKER_xx>`` voice tag when diarized)."""
-        cues = [f"{_timecode(s.start, '.')} --> {_timecode(s.end, '.')}\n"
-                f"{f'<v {s.speaker}>' if s.speaker else ''}{s.text.strip()}\n" for s in self.segments]
+    def to_vtt(self, events: bool = False) -> str:
+        """WebVTT subtitles (a ``<v SPEAKER_xx>`` voice tag when diarized; ``[music]`` cues with ``events``)."""
+        cues = [f"{_timecode(c.start, '.')} --> {_timecode(c.end, '.')}\n"
+                + (f"{f'<v {c.speaker}>' if c.speaker else ''}{c.text.strip()}\n" if isinstance(c, Segment)
+                   else f"{c.caption}\n") for c in self.cues(events)]
         return "WEBVTT\n\n" + "\n".join(cues)
 
     def to_json(self) -> str:
@@ -176,8 +198,23 @@ class Transcript(BaseModel):
                 turns.append(seg.model_copy(update={"text": seg.text.strip(), "words": None}))
         return turns
 
-    def speaker_lines(self) -> str:
-        """One ``SPEAKER_xx: text`` line per run of segments of one speaker (the plain text when not diarized)."""
+    def speaker_lines(self, events: bool = False) -> str:
+        """One ``SPEAKER_xx: text`` line per run of segments of one speaker (the plain text when not diarized);
+        with ``events``, a ``[music]``-style line for each sound event, in time order among them."""
+        if events and self.events:
+            parts = self.model_copy(update={"events": []})
+            lines, run = [], []
+            for cue in self.cues(events=True):
+                if isinstance(cue, Segment):
+                    run.append(cue)
+                    continue
+                if run:
+                    lines.append(parts.model_copy(update={"segments": run}).speaker_lines())
+                    run = []
+                lines.append(f"{cue.caption} {clock(cue.start)}-{clock(cue.end)}")
+            if run:
+                lines.append(parts.model_copy(update={"segments": run}).speaker_lines())
+            return "\n".join(line for line in lines if line)
         if not self.has_speakers:
             return self.text
         return "\n".join(turn.labelled_text for turn in self.speaker_turns())
@@ -217,11 +254,22 @@ class Transcript(BaseModel):
     def _first(self, count: int) -> Transcript:
         return self.model_copy(update={"segments": self.segments[:count]})
 
-    def render(self, fmt: str) -> str:
+    def render(self, fmt: str, events: bool = False) -> str:
         """Render as ``text``/``txt`` (a ``SPEAKER_xx:`` line per speaker's turn when diarized), ``srt``,
-        ``vtt``, ``json`` or ``rttm``."""
+        ``vtt``, ``json`` or ``rttm``; ``events`` adds ``[music]``-style lines to text, SRT and WebVTT (JSON
+        always has its ``events``, RTTM never)."""
         renderers = {"text": self.speaker_lines, "txt": self.speaker_lines, "srt": self.to_srt,
                      "vtt": self.to_vtt, "json": self.to_json, "rttm": self.to_rttm}
         if fmt not in renderers:
             raise InvalidArgumentError(f"unknown transcript format {fmt!r}; use one of {sorted(renderers)}")
+        if events and fmt in ("text", "txt", "srt", "vtt"):
+            return renderers[fmt](events=True)  # type: ignore[operator]
         return renderers[fmt]()
+
+    def events_of(self, kind: str | None = None, start_s: float | None = None,
+                  end_s: float | None = None) -> list[AudioEvent]:
+        """Events of one ``kind`` (every kind for None) that overlap ``[start_s, end_s]``; raises on an unknown
+        kind or a range outside the audio."""
+        if kind is not None and kind not in (*EVENT_KINDS, "non-speech"):
+            raise InvalidArgumentError(f"unknown event kind {kind!r}; use one of {', '.join(EVENT_KINDS)}")
+        return [e for e in self.between(start_s, end_s).events if kind is None or e.kind == kind]

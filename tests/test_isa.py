@@ -10,9 +10,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CODE = ("import json, torch; from aero_agent.engines.whisper.isa import cpu_isa;"
-        "from aero_agent.engines.whisper.options import encoder_dtype; i = cpu_isa();"
+        "from aero_agent.engines.whisper.options import encoder_dtype, encoder_int8; i = cpu_isa();"
         "print(json.dumps({'capability': i.capability, 'capped': i.capped, 'bf16': i.native_bf16,"
-        "'dtype': str(encoder_dtype('auto', True)), 'line': i.describe()}))")
+        "'dtype': str(encoder_dtype('auto', True)), 'int8': encoder_int8(None, True),"
+        "'int8_multilingual': encoder_int8(None, False), 'line': i.describe()}))")
 
 
 def _run(extra: dict[str, str]) -> dict:
@@ -31,8 +32,11 @@ def test_the_avx2_cap_sends_the_encoder_down_the_float32_path() -> None:
     capped = _run(AVX2_CAP)
     assert capped["capability"] == "AVX2" and capped["capped"] and not capped["bf16"]
     assert capped["dtype"] == "torch.float32" and "capped" in capped["line"]
+    assert capped["int8"] and not capped["int8_multilingual"]  # AVX2: int8 encoder linears, English-only models
     native = _run({})
     assert not native["capped"] and "native" in native["line"]
+    if native["capability"].startswith("AVX512"):  # nothing changes on AVX-512: bfloat16 or float32 as before
+        assert not native["int8"]
     if native["capability"].startswith("AVX512") and native["bf16"]:  # this machine: AVX512-BF16
         assert native["dtype"] == "torch.bfloat16"
 

@@ -195,7 +195,7 @@ def test_toolkit_tools_and_schemas() -> None:
     assert [t.name for t in tools] == ["open_audio", "transcribe_audio", "ask_audio", "search_audio",
                                        "extract_from_audio", "list_audio_sessions", "close_audio_session",
                                        "search_library", "start_live_session", "append_audio",
-                                       "finish_live_session", "list_speakers", "store_vocabulary"]
+                                       "finish_live_session", "list_speakers", "list_events", "store_vocabulary"]
     assert [type(t) for t in tools] == list(TOOL_CLASSES)
     for tool in tools:
         assert tool.response_format == "content_and_artifact" and tool.handle_tool_error is True

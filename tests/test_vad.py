@@ -109,7 +109,9 @@ def test_non_speech_clips_give_no_words_and_an_event(engine, speech_dir: Path) -
     transcripts = engine.transcribe_clips([_clip(speech_dir, i) for i in ids])
     for clip_id, transcript in zip(ids, transcripts):
         assert transcript.segments == [], (clip_id, transcript.text)
-        assert transcript.events and all(e.kind == "non-speech" for e in transcript.events), clip_id
+        assert transcript.events and all(e.kind in ("music", "singing", "sound") for e in transcript.events), clip_id
+        if clip_id.startswith("music_"):  # typed: the music clips come out as music (tests/test_sound_events.py)
+            assert any(e.kind == "music" for e in transcript.events), (clip_id, transcript.events)
         assert transcript.render("srt") == "" and transcript.text == ""
 
 

@@ -117,7 +117,18 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     elif args.format == "rttm":
         print(transcript.to_rttm(Path(session.info.source).stem))
     else:
-        print(transcript.render(args.format))
+        print(transcript.render(args.format, events=args.events))
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from aero_agent.render import events_text
+
+    events = _open(args).events(args.kind, args.start, args.end)
+    if args.json:
+        print(json.dumps([e.model_dump() for e in events], indent=2))
+    else:
+        print(events_text(events, args.kind))
     return 0
 
 

@@ -8,8 +8,8 @@ import sys
 from typing import Any, Sequence
 
 from aero_agent.archive.cli import add_index_command
-from aero_agent.cli.commands import (cmd_ask, cmd_chat, cmd_examples, cmd_extract, cmd_listen, cmd_search,
-                                     cmd_transcribe)
+from aero_agent.cli.commands import (cmd_ask, cmd_chat, cmd_events, cmd_examples, cmd_extract, cmd_listen,
+                                     cmd_search, cmd_transcribe)
 from aero_agent.cli.vocabulary import add_vocabulary_command, add_vocabulary_options
 from aero_agent.errors import AeroError
 
@@ -76,11 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
     common(t)
     t.add_argument("--format", choices=["txt", "text", "srt", "vtt", "json", "rttm", "html"], default="txt",
                    help="txt (SPEAKER_xx: lines when diarized), srt/vtt subtitles, json (segments with words, "
-                        "speakers and non-speech events), rttm speaker turns (needs --speakers), or html: one "
-                        "self-contained page with the audio, a speaker timeline, clickable times and a search box")
+                        "speakers and music/singing/sound events), rttm speaker turns (needs --speakers), or html: "
+                        "one self-contained page with the audio, a speaker and events timeline, clickable times "
+                        "and a search box")
+    t.add_argument("--events", action="store_true",
+                   help="txt/srt/vtt: mark music, singing and other sound as [music], [singing], [sound] lines")
     t.add_argument("--start", type=float, default=None, help="only from this time (s)")
     t.add_argument("--end", type=float, default=None, help="only up to this time (s)")
     t.set_defaults(func=cmd_transcribe)
+
+    ev = sub.add_parser("events", help="list music, singing and other sound heard in a recording")
+    common(ev)
+    ev.add_argument("--kind", choices=["music", "singing", "sound"], default=None, help="only events of this kind")
+    ev.add_argument("--start", type=float, default=None, help="only events ending after this time (s)")
+    ev.add_argument("--end", type=float, default=None, help="only events starting before this time (s)")
+    ev.add_argument("--json", action="store_true", help="the events as JSON")
+    ev.set_defaults(func=cmd_events)
 
     a = sub.add_parser("ask", help="ask one or more questions")
     common(a)
@@ -116,7 +127,8 @@ def _search_command(sub: Any) -> None:
     s.add_argument("--store", required=True, help="the session store folder (as used by aero-mcp)")
     s.add_argument("-k", type=int, default=5, help="how many hits (1-100)")
     s.add_argument("--session", action="append", default=None, help="only this session id (repeatable)")
-    s.add_argument("--tag", action="append", default=None, help="only sessions with this tag (repeatable)")
+    s.add_argument("--tag", action="append", default=None, help="only sessions with this tag, or music/singing/speech "
+                   "(recordings with that much of it; repeatable)")
     s.add_argument("--json", action="store_true", help="print hits as JSON")
     s.set_defaults(func=cmd_search)
 

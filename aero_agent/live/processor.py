@@ -95,6 +95,8 @@ def streaming_engine(engine: LiveEngine, window_s: float | None = None) -> LiveE
     twin = engine.variant(**changes)  # type: ignore[attr-defined]
     if hasattr(twin, "vad"):
         twin.vad = BufferVad(twin.vad)
+    if hasattr(twin, "sound_events"):
+        twin.sound_events = None  # the stream runs the event detector once (session.live_stream.LiveStream)
     return twin
 
 

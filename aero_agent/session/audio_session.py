@@ -29,8 +29,9 @@ from aero_agent.session.live_stream import LiveStream, live_encoded
 from aero_agent.session.speakers import SpeakerLabels
 from aero_agent.speakers.base import DiarizationOptions, Diarizer, requested_diarization
 from aero_agent.speakers.labelling import check_can_diarize
+from aero_agent.sound_events import share_tags
 from aero_agent.topics import Topics
-from aero_agent.transcript import Segment, Transcript
+from aero_agent.transcript import AudioEvent, Segment, Transcript
 from aero_agent.transcription import TranscribeOptions, check_engine_options
 from aero_agent.vectors import PassageVectors
 
@@ -331,6 +332,11 @@ class AudioSession(SpeakerLabels):
                 self._save(transcript=True)
             return encoded.transcript.between(start_s, end_s)
 
+    def events(self, kind: str | None = None, start_s: float | None = None,
+               end_s: float | None = None) -> list[AudioEvent]:
+        """Sound events heard so far (music, singing, other sound), of one ``kind`` or all, in a time range."""
+        return self.transcribe().events_of(kind, start_s, end_s)
+
     def search(self, query: str, k: int = 5, *, speaker: str | None = None, start_s: float | None = None,
                end_s: float | None = None) -> list[SearchHit]:
         """Passages (segments and windows of adjacent segments) ranked for ``query``, best first, each with its
@@ -350,9 +356,10 @@ class AudioSession(SpeakerLabels):
     def index_transcript(self) -> None:
         """Embed every passage of the final transcript (once) and set the session's tags and gist."""
         with self._lock:
-            found = self.index.topics(self.transcribe().segments)
+            transcript = self.transcribe()
+            found = self.index.topics(transcript.segments)
             if found is not None:
-                self.info.tags, self.info.gist = found.tags, found.gist
+                self.info.tags, self.info.gist = found.tags + share_tags(transcript), found.gist
 
     def set_topics(self, found: Topics) -> None:
         """Tags and gist found for the session elsewhere (the library indexing a session stored without them)."""

@@ -13,6 +13,8 @@ from typing import Any, Callable
 from aero_agent.engines.base import EncodedAudio, Engine
 from aero_agent.errors import CapabilityError, SessionBusyError
 from aero_agent.live import LiveOptions, LiveStats, LiveUpdate, OnlineProcessor
+from aero_agent.live.chunks import as_float_samples
+from aero_agent.sound_events import LiveEvents, merge_events
 from aero_agent.transcript import Segment, Transcript
 from aero_agent.transcription import AUTO, TranscribeOptions
 
@@ -39,6 +41,8 @@ class LiveStream:
         self.final: list[Segment] = []
         self.partial: list[Segment] = []
         self.writer = threading.Lock()  # one feeder of a stream at a time
+        detector = getattr(engine, "sound_events", None)  # heard here once; the decodes' twin skips it
+        self.heard = LiveEvents(detector) if detector is not None else None
 
     @property
     def options(self) -> LiveOptions:
@@ -68,10 +72,11 @@ class LiveStream:
         asked = self.processor.transcription
         language = asked.language if asked.language not in (None, AUTO) else None
         extra: dict[str, Any] = {"task": asked.task, **({"language": language} if language else {})}
+        events = self.heard.events() if self.heard is not None else []
         if complete:
-            return Transcript(segments=list(self.final), duration_s=self.duration_s, **extra)
-        return Transcript(segments=list(self.final), partial=list(self.partial), duration_s=self.duration_s,
-                          complete=False, **extra)
+            return merge_events(Transcript(segments=list(self.final), duration_s=self.duration_s, **extra), events)
+        return Transcript(segments=list(self.final), partial=list(self.partial), events=events,
+                          duration_s=self.duration_s, complete=False, **extra)
 
     def feed(self, samples: Any, session_id: str, check_open: Callable[[], None],
              take: Callable[[LiveUpdate], None]) -> LiveUpdate:
@@ -84,6 +89,8 @@ class LiveStream:
         try:
             check_open()  # finished while waiting for the writer lock?
             update = self.processor.feed(samples)
+            if self.heard is not None:
+                self.heard.feed(as_float_samples(samples))
             take(update)
         finally:
             self.writer.release()
@@ -96,6 +103,9 @@ class LiveStream:
             raise SessionBusyError(f"live session {session_id}: a feed did not end within {LIVE_FINISH_WAIT_S:g} s")
         try:
             if is_live():
-                end(self.processor.finish())
+                update = self.processor.finish()
+                if self.heard is not None:
+                    self.heard.finish()
+                end(update)
         finally:
             self.writer.release()

@@ -29,6 +29,7 @@ from aero_agent.retrieval import HybridRetrieval, Retrieval
 from aero_agent.session import AudioSession, check_k, check_query
 from aero_agent.speakers.base import DiarizationOptions, requested_diarization
 from aero_agent.speakers.labelling import check_can_diarize
+from aero_agent.sound_events import tag_kind
 from aero_agent.topics import Topics
 
 
@@ -226,7 +227,7 @@ class SessionStore:
             raise InvalidArgumentError("tags must be a non-empty list of non-empty strings")
         wanted = {t.strip().lower() for t in tags}
         infos = [i for i in self.list() if i.status == "ready"]
-        return {i.id for i in infos if wanted & {t.lower() for t in i.tags or ()}}
+        return {i.id for i in infos if wanted & ({t.lower() for t in i.tags or ()} | {tag_kind(t) for t in i.tags or ()})}
 
     def _store_topics(self, session_id: str, found: Topics) -> None:
         """Tags and gist computed by the library for a session stored without them."""

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from aero_agent import SearchHit, Segment, SessionInfo
 from aero_agent.results import AnswerMethod, ExtractionMethod
-from aero_agent.transcript import SpeakerSummary
+from aero_agent.transcript import AudioEvent, SpeakerSummary
 
 
 class SessionStatus(BaseModel):
@@ -106,6 +106,16 @@ class SpeakersResult(BaseModel):
     diarized: bool = Field(description="False when speakers were never asked for this session.")
     speakers: list[SpeakerSummary]
     complete: bool = Field(description="False while the session is still encoding.")
+    message: str = ""
+
+
+class EventsResult(BaseModel):
+    """Sound events of a session (music, singing, other sound), in time order."""
+
+    session_id: str
+    kind: str | None = Field(default=None, description="The kind asked for; None for every kind.")
+    events: list[AudioEvent]
+    complete: bool = Field(description="False while the session is still encoding or live.")
     message: str = ""
 
 

@@ -21,7 +21,8 @@ async def search_library(
     session_ids: Annotated[list[str] | None, Field(
         description="Only these sessions (ids from list_audio_sessions). Empty: every ready session.")] = None,
     tags: Annotated[list[str] | None, Field(
-        description="Only sessions tagged with one of these topics (see list_audio_sessions).")] = None,
+        description="Only sessions tagged with one of these topics (see list_audio_sessions), or with music, "
+                    "singing or speech: recordings where that sound fills 5 % or more.")] = None,
 ) -> Annotated[CallToolResult, LibrarySearchResult]:
     """Search every stored recording at once: the passages that best match the query, with their session,
     recording and times. Use ask_audio or transcribe_audio on a hit's session_id to read more."""

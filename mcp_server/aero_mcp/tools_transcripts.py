@@ -9,11 +9,11 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from aero_agent import errors as E
-from aero_agent.render import answer_text, hit_line, span, speakers_text, transcript_excerpt
+from aero_agent.render import answer_text, events_text, hit_line, span, speakers_text, transcript_excerpt
 from aero_agent.session import MAX_K
 from aero_mcp.registry import (ADDS_TURN, READ_ONLY, NumSpeakers, Session, SessionId, SpeakersArg, WaitS, result,
                                text_arg, tool)
-from aero_mcp.models import AskResult, ExtractResult, SearchResult, SpeakersResult, TranscriptResult
+from aero_mcp.models import AskResult, EventsResult, ExtractResult, SearchResult, SpeakersResult, TranscriptResult
 from aero_mcp.tools_vocabulary import VocabularyArg
 
 MAX_SCHEMA_CHARS = 20_000
@@ -83,6 +83,24 @@ async def list_speakers(call: Session, session_id: SessionId, wait_s: WaitS = No
     summary = transcript.speakers()
     listed = SpeakersResult(session_id=session_id, diarized=transcript.diarized, speakers=summary,
                             complete=transcript.complete, message=speakers_text(summary, transcript.diarized))
+    return result(listed, listed.message)
+
+
+@tool("List sound events", READ_ONLY)
+async def list_events(
+    call: Session,
+    session_id: SessionId,
+    kind: Annotated[Literal["music", "singing", "sound"] | None, Field(
+        description="Only events of this kind: music, singing or sound (other non-speech sound).")] = None,
+    start_s: Annotated[float | None, Field(ge=0, description="Only events ending after this time (s).")] = None,
+    end_s: Annotated[float | None, Field(ge=0, description="Only events starting before this time (s).")] = None,
+    wait_s: WaitS = None,
+) -> Annotated[CallToolResult, EventsResult]:
+    """Music, singing and other sound heard in a session, each with start and end time and confidence; music
+    under speech is listed too. Filter by kind and time range."""
+    events = await call.run(call.session.events, kind, start_s, end_s, what="reading the events")
+    listed = EventsResult(session_id=session_id, kind=kind, events=events,
+                          complete=call.info.status == "ready", message=events_text(events, kind))
     return result(listed, listed.message)
 
 

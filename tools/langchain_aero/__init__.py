@@ -4,7 +4,7 @@
     tools = AudioToolkit(allowed_dirs=["recordings"]).get_tools()
 
 The tools: ``open_audio``, ``transcribe_audio``, ``ask_audio``, ``search_audio``, ``extract_from_audio``,
-``list_audio_sessions``, ``close_audio_session`` and ``list_speakers``; for live audio ``start_live_session``, ``append_audio`` and
+``list_audio_sessions``, ``close_audio_session``, ``list_speakers`` and ``list_events``; for live audio ``start_live_session``, ``append_audio`` and
 ``finish_live_session``. Each returns readable text for the model and the
 structured result as the ToolMessage artifact; bad input comes back as an error message the model can act on.
 """
@@ -21,6 +21,7 @@ from langchain_aero.tools import (
     ExtractFromAudioTool,
     FinishLiveSessionTool,
     ListAudioSessionsTool,
+    ListEventsTool,
     ListSpeakersTool,
     OpenAudioTool,
     SearchAudioTool,
@@ -31,7 +32,7 @@ from langchain_aero.tools import (
 
 __all__ = [
     "AudioToolkit", "AudioTool", "OpenAudioTool", "TranscribeAudioTool", "AskAudioTool", "SearchAudioTool",
-    "ExtractFromAudioTool", "ListAudioSessionsTool", "ListSpeakersTool", "CloseAudioSessionTool", "SearchLibraryTool",
+    "ExtractFromAudioTool", "ListAudioSessionsTool", "ListSpeakersTool", "ListEventsTool", "CloseAudioSessionTool", "SearchLibraryTool",
     "StartLiveSessionTool", "AppendAudioTool", "FinishLiveSessionTool", "TOOL_CLASSES", "TOOLS", "temporary_store",
     "ScriptedChatModel", "tool_call", "tool_calls", "last_tool_message",
 ]

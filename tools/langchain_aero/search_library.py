@@ -23,7 +23,8 @@ class SearchLibraryInput(BaseModel):
     query: str = Field(description="What to look for, in your own words.")
     k: int = Field(default=5, ge=1, le=MAX_K, description=f"How many passages to return, 1 to {MAX_K}.")
     session_ids: list[str] | None = Field(default=None, description="Only these sessions; empty: all ready ones.")
-    tags: list[str] | None = Field(default=None, description="Only sessions tagged with one of these topics.")
+    tags: list[str] | None = Field(default=None, description="Only sessions tagged with one of these topics, or "
+                                                       "with music, singing or speech (recordings where that sound fills 5 % or more).")
 
 
 class SearchLibraryTool(AudioTool):

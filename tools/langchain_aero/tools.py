@@ -13,6 +13,7 @@ from langchain_aero.ask_audio import AskAudioInput, AskAudioTool
 from langchain_aero.close_audio_session import CloseAudioSessionInput, CloseAudioSessionTool
 from langchain_aero.extract_from_audio import ExtractFromAudioInput, ExtractFromAudioTool
 from langchain_aero.finish_live_session import FinishLiveSessionInput, FinishLiveSessionTool
+from langchain_aero.list_events import ListEventsInput, ListEventsTool
 from langchain_aero.list_audio_sessions import ListAudioSessionsInput, ListAudioSessionsTool
 from langchain_aero.list_speakers import ListSpeakersInput, ListSpeakersTool
 from langchain_aero.open_audio import OpenAudioInput, OpenAudioTool
@@ -33,7 +34,7 @@ from langchain_aero.base import (
 TOOL_CLASSES: tuple[type[AudioTool], ...] = (
     OpenAudioTool, TranscribeAudioTool, AskAudioTool, SearchAudioTool, ExtractFromAudioTool,
     ListAudioSessionsTool, CloseAudioSessionTool, SearchLibraryTool, StartLiveSessionTool, AppendAudioTool,
-    FinishLiveSessionTool, ListSpeakersTool, StoreVocabularyTool,
+    FinishLiveSessionTool, ListSpeakersTool, ListEventsTool, StoreVocabularyTool,
 )
 TOOLS: dict[str, type[AudioTool]] = {cls.model_fields["name"].default: cls for cls in TOOL_CLASSES}
 """Tool name -> tool class, in the order the toolkit lists them."""
@@ -43,7 +44,7 @@ __all__ = [
     "ListAudioSessionsTool", "CloseAudioSessionTool", "SearchLibraryTool", "SearchLibraryInput", "TOOL_CLASSES", "TOOLS", "OpenAudioInput",
     "TranscribeAudioInput", "AskAudioInput", "SearchAudioInput", "ExtractFromAudioInput", "ListAudioSessionsInput",
     "CloseAudioSessionInput", "StartLiveSessionTool", "AppendAudioTool", "FinishLiveSessionTool",
-    "StartLiveSessionInput", "AppendAudioInput", "FinishLiveSessionInput", "ListSpeakersTool", "ListSpeakersInput", "StoreVocabularyTool",
+    "StartLiveSessionInput", "AppendAudioInput", "FinishLiveSessionInput", "ListSpeakersTool", "ListSpeakersInput", "ListEventsTool", "ListEventsInput", "StoreVocabularyTool",
     "StoreVocabularyInput", "DEFAULT_MAX_OUTPUT_CHARS", "explain_validation_error", "tool_errors",
     "cap_transcript", "clock", "describe_info",
 ]

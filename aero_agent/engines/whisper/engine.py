@@ -7,6 +7,7 @@ import copy
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Iterator, Sequence
@@ -26,12 +27,13 @@ from aero_agent.engines.whisper.jobs import Job, JobQueue
 from aero_agent.engines.whisper.languages import ClipLanguage, LanguagePrompts, prompt_groups
 from aero_agent.engines.whisper.memory import ENCODER_ROWS, PackedRows, bound_kernel_cache, release_large_blocks
 from aero_agent.engines.whisper.models import load_checkpoint
-from aero_agent.engines.whisper.options import WhisperOptions, encoder_dtype
+from aero_agent.engines.whisper.options import WhisperOptions, encoder_dtype, encoder_int8
 from aero_agent.engines.whisper.pipeline import run_batches
 from aero_agent.engines.whisper.quantize import int8_linears
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
 from aero_agent.results import Turn
+from aero_agent.sound_events import SoundEventDetector, merge_events
 from aero_agent.transcript import AudioEvent, Segment, Transcript, Word
 from aero_agent.transcription import TranscribeOptions
 from aero_agent.vad import SileroVad
@@ -72,9 +74,10 @@ class WhisperEngine:
         self.mel = LogMel(self.model.config.num_mel_bins)
         self.encoder = self.model.model.encoder
         english_only = self.model.config.vocab_size < 51865
-        self.encoder_dtype = (torch.float32 if self.options.int8_encoder
+        self.int8_encoder = encoder_int8(self.options.int8_encoder, english_only)
+        self.encoder_dtype = (torch.float32 if self.int8_encoder
                               else encoder_dtype(self.options.encoder_dtype, english_only))
-        if self.options.int8_encoder:  # copies: the float32 model stays as loaded
+        if self.int8_encoder:  # copies: the float32 model stays as loaded
             self.encoder = int8_linears(self.encoder)
         elif self.encoder_dtype != torch.float32:
             self.encoder = copy.deepcopy(self.encoder).to(self.encoder_dtype)
@@ -95,6 +98,7 @@ class WhisperEngine:
         self._float_runner: DecoderRunner | None = None  # see _detection_runner
         self._vocabulary: tuple[list[LogitRule], tuple[int, ...]] = ([], ())  # the call's rule and prompt
         self.vad = SileroVad()
+        self.sound_events: SoundEventDetector | None = SoundEventDetector()
         self._lock = threading.Lock()  # one encoding at a time: the two cores are shared
 
     def variant(self, **changes: object) -> "WhisperEngine":
@@ -302,6 +306,15 @@ class WhisperEngine:
                            prompts: Sequence[tuple[int, ...]] = ()) -> list[Transcript]:
         with self._threads(1):  # the detector's small recurrent steps run best on one thread
             maps = [self.speech_map(c.samples) for c in clips]
+        if self.sound_events is None:  # a live twin: the session hears events on the stream itself
+            return self._decode_clips(clips, maps, progress, options, prompts)
+        with ThreadPoolExecutor(1, thread_name_prefix="aero-events") as events_pool:  # beside the decoding
+            heard = [events_pool.submit(self.sound_events.detect, c.samples) for c in clips]
+            transcripts = self._decode_clips(clips, maps, progress, options, prompts)
+            return [merge_events(t, found.result()) for t, found in zip(transcripts, heard)]
+
+    def _decode_clips(self, clips: Sequence[AudioClip], maps: list[SpeechMap], progress: ProgressFn | None,
+                      options: TranscribeOptions, prompts: Sequence[tuple[int, ...]]) -> list[Transcript]:
         self._clip_languages = self._languages(clips, maps, options)
         jobs = [Job.of(k, c.samples, w, m) for k, (c, m) in enumerate(zip(clips, maps)) for w in m.windows()]
         for k, prompt in enumerate(prompts):  # on the clip's first window: speech first, then in time order

@@ -38,6 +38,19 @@ def encoder_dtype(choice: torch.dtype | str | None, english_only: bool) -> torch
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[choice]
 
 
+def encoder_int8(choice: bool | None, english_only: bool) -> bool:
+    """Whether the encoder's linear layers run in int8: as ``choice`` says, or (None) where torch's kernels in
+    force are AVX2 (an x86 CPU without AVX-512, or one capped to AVX2) and the model is English-only. There int8
+    cuts a 30 s window's float32 cost by a third; multilingual models keep float32 (their language detection and
+    fixed-language CER moved with bfloat16, see :func:`encoder_dtype`), as do AVX-512 (bfloat16 or float32 is
+    chosen there) and ARM (not measured); ``AERO_ENCODER_DTYPE=float32`` keeps float32 everywhere."""
+    if choice is not None:
+        return choice
+    if os.environ.get("AERO_ENCODER_DTYPE", "auto") == "float32":
+        return False
+    return english_only and cpu_isa().capability.upper() == "AVX2"  # x86 without AVX-512 (measured there only)
+
+
 @dataclass(frozen=True)
 class WhisperOptions:
     """How the Whisper engine cuts, decodes and checks audio (every field has a measured default)."""
@@ -61,14 +74,17 @@ class WhisperOptions:
     int8: bool = True
     """Run the decoder's linear layers and the vocabulary projection on int8 copies of their weights (dynamic
     quantisation), as faster-whisper's ``int8`` does."""
-    int8_encoder: bool = False
-    """The encoder's linear layers in int8 too (the rest in float32). Off by default: on an earlier AVX2 machine
-    (0.37 s against 0.48 s per window) the 0.5-min smoke recording lost 4 more words (7 errors of 78, against 3
-    with either alone), 15 min of speech 7.17 -> 7.27 % WER. On AMD EPYC with AVX512-BF16 (torch 2.13, one
-    thread) a 30 s window took 0.40-0.42 s (per-channel and per-tensor scales alike; oneDNN 0.39, fbgemm 0.42)
-    against bfloat16's 0.40 s, with states 17 % off float32's (bfloat16: 1.4 %); 15 min: encoder 26.0 CPU s
-    (bfloat16 20.6, float32 38.3), 6.22 % WER (6.48, 6.70), the smoke recording 3 errors in each; whole 15 min
-    runs alternating with bfloat16 in one process (loaded machine): 43.3 and 52.0 CPU s against 43.8 and 43.0."""
+    int8_encoder: bool | None = False
+    """The encoder's linear layers in int8 (the rest in float32); None: where torch's kernels in force are AVX2,
+    for English-only models (see :func:`encoder_int8`). Off by default: held to AVX2, each clip of the split
+    alone, the int8 encoder made 7.50 % WER on the tuning half against float32's 6.71 % (4 more errors in 507
+    words; checking half 7.98 % both) for 24 % less CPU (27.0 against 35.7 s, loaded machine). AMD EPYC held to AVX2 (torch 2.13, one thread,
+    alternating, 4 windows): a 30 s window 0.35-0.38 CPU s against float32's 0.55-0.60 (bfloat16, emulated there,
+    2.2-2.7 s), states 7.9 % off float32's (bfloat16's 1.1 %). Natively (AVX512-BF16) bfloat16 costs the same
+    (0.35-0.40 s) at 1.1 %, so it stays there. Earlier measurements: on an earlier AVX2 machine (0.37 s against
+    0.48 s per window) the 0.5-min smoke recording lost 4 more words (7 errors of 78, against 3 with either
+    alone), 15 min of speech 7.17 -> 7.27 % WER; on AMD EPYC with AVX512-BF16, 15 min 6.22 % WER (bfloat16 6.48,
+    float32 6.70)."""
     word_timestamps: bool = True
     """Align every segment's words to the audio (cross-attention and DTW)."""
     min_window_s: float | None = None

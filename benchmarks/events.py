@@ -1,0 +1,348 @@
+"""Sound events: frame-level precision and recall per kind on recordings built from ``../shared/speech``.
+
+For each half of ``benchmarks/split.json`` three recordings are built from that half's clips, with every part in a
+known place (10 ms frames):
+
+    music 10 s | 2 s silence | speech | 1.5 s | other sound | 1.5 s | speech over music (music 12 dB under the
+    voice) | 2 s | speech | 1 s | music 8 s
+
+Music is the half's music clips (tuning: the trumpet loop; checking: Brahms and the vibraphone), other sound the
+half's other non-speech clips (tuning: bird, whale, background noise; checking has none) and, in both halves,
+generated pink noise. A reference frame is music (or sound) where its source is louder than -50 dBFS; speech is the
+whole span of a speech clip; under a voice, music is where the music clip is louder than -50 dBFS at its own
+level (so its quiet passages stay music when it is mixed 12 dB under). The recordings go through the whole pipeline (``WhisperEngine.transcribe_clips``), and
+the transcript's events and segments are scored:
+
+* music / sound: precision and recall over frames (music recall also on the mixed frames alone);
+* ``speech->music-only``: share of speech frames without music under them that an event calls music and no
+  segment covers (target <= 2 %); music targets: recall >= 0.9 at precision >= 0.9.
+
+``--sweep`` also scores the music threshold from the detector's probabilities alone (no decoding), on both halves,
+to choose it on the tuning half. ``--podcast`` adds the podcast-like join of ``aero_agent.evaluation``: music
+found where it is, and the WER of the join next to its speech clips transcribed alone.
+
+``--cost-minutes 15`` instead times a transcription of joined speech that long with and without the event pass
+(alternated, the same engine), and the detector alone.
+
+    python benchmarks/events.py [--sweep] [--podcast] [--json out.json]
+    flock /work/coord/bench.lock python benchmarks/events.py --cost-minutes 15 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import DEFAULT_SPEECH_DIR, header_lines, machine_info, table, write_json  # noqa: E402
+from split import HALVES, load_split  # noqa: E402
+
+RATE = 16_000
+HOP = 160  # 10 ms frames
+MUSIC_UNDER_DB = 12.0
+
+
+@dataclass
+class Built:
+    """A built recording with its reference frames."""
+
+    name: str
+    samples: np.ndarray
+    speech: np.ndarray
+    music: np.ndarray
+    sound: np.ndarray
+    reference_text: list[str] = field(default_factory=list)
+
+
+def _rows(speech_dir: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in (json.loads(line) for line in (speech_dir / "manifest.jsonl").read_text().splitlines()
+                                 if line.strip())}
+
+
+def _load(speech_dir: Path, row: dict) -> np.ndarray:
+    from aero_agent.audio import load_audio
+
+    return load_audio(speech_dir / row["path"]).samples.astype(np.float32)
+
+
+def _loud(samples: np.ndarray, level_db: float = -50.0) -> np.ndarray:
+    frames = len(samples) // HOP
+    power = np.mean(samples[: frames * HOP].reshape(frames, HOP).astype(np.float64) ** 2, axis=1)
+    return 10 * np.log10(power + 1e-12) > level_db
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-9)
+
+
+def pink_noise(seconds: float, seed: int, level: float = 0.05) -> np.ndarray:
+    """Pink (1/f) noise, seeded: an "other sound" for both halves."""
+    n = int(seconds * RATE)
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))
+    noise = np.fft.irfft(spectrum, n)
+    return (level * noise / _rms(noise)).astype(np.float32)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.labels: list[tuple[str, np.ndarray]] = []  # per piece: which reference kinds, per frame
+
+    def add(self, samples: np.ndarray, speech: bool = False, music: np.ndarray | None = None,
+            sound: bool = False) -> None:
+        """A piece; ``music``: the music in it at its source level (quiet passages under a voice stay music)."""
+        samples = samples[: len(samples) // HOP * HOP]
+        frames = len(samples) // HOP
+        loud = _loud(samples)
+        self.parts.append(samples)
+        self.labels.append(("speech", np.full(frames, speech)))
+        self.labels.append(("music", _loud(music[: len(samples)]) if music is not None else np.zeros(frames, bool)))
+        self.labels.append(("sound", loud if sound else np.zeros(frames, bool)))
+
+    def silence(self, seconds: float) -> None:
+        self.add(np.zeros(int(seconds * RATE), np.float32))
+
+    def build(self, name: str, texts: list[str]) -> Built:
+        by_kind = {k: np.concatenate([v for kk, v in self.labels if kk == k]) for k in ("speech", "music", "sound")}
+        return Built(name, np.concatenate(self.parts), by_kind["speech"], by_kind["music"], by_kind["sound"], texts)
+
+
+def build_recordings(speech_dir: Path, half: str) -> list[Built]:
+    """Three recordings of the half's clips, in the layout of the module's docstring."""
+    split, rows = load_split(), _rows(speech_dir)
+    speech_ids = [i for i in split[f"speech_{half}"] if 3.0 <= rows[i]["duration_s"] <= 20.0][:9]
+    nonspeech = split[f"nonspeech_{half}"]
+    music_ids = [i for i in nonspeech if rows[i]["label"] == "music"]
+    sound_ids = [i for i in nonspeech if rows[i]["label"] != "music"]
+    out = []
+    for k in range(3):
+        b = _Builder()
+        music = [np.resize(_load(speech_dir, rows[music_ids[(k + j) % len(music_ids)]]), s * RATE)
+                 for j, s in ((0, 10), (1, 30), (2, 8))]
+        a, m, c = (rows[speech_ids[(3 * k + j) % len(speech_ids)]] for j in range(3))
+        sound = (np.resize(_load(speech_dir, rows[sound_ids[k % len(sound_ids)]]), 4 * RATE)
+                 if sound_ids and k < 2 else pink_noise(4.0, seed=k))
+        b.add(music[0], music=music[0])
+        b.silence(2.0)
+        b.add(_load(speech_dir, a), speech=True)
+        b.silence(1.5)
+        b.add(sound, sound=True)
+        b.silence(1.5)
+        voice = _load(speech_dir, m)
+        under = music[1][: len(voice)] * (_rms(voice) / _rms(music[1][: len(voice)])) * 10 ** (-MUSIC_UNDER_DB / 20)
+        b.add(voice + under, speech=True, music=music[1][: len(voice)])
+        b.silence(2.0)
+        b.add(_load(speech_dir, c), speech=True)
+        b.silence(1.0)
+        b.add(music[2], music=music[2])
+        out.append(b.build(f"{half}-{k}", [a["text"], m["text"], c["text"]]))
+    return out
+
+
+def _mask(spans: list[tuple[float, float]], frames: int) -> np.ndarray:
+    mask = np.zeros(frames, bool)
+    for a, b in spans:
+        mask[int(round(a * 100)): int(round(b * 100))] = True
+    return mask
+
+
+@dataclass
+class Counts:
+    """Frame counts summed over recordings."""
+
+    values: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, value: np.ndarray | int) -> None:
+        self.values[name] = self.values.get(name, 0) + int(np.sum(value))
+
+    def ratio(self, a: str, b: str) -> float:
+        return self.values.get(a, 0) / self.values[b] if self.values.get(b) else float("nan")
+
+
+def score(built: Built, transcript, counts: Counts) -> None:
+    """Add one recording's frame counts (transcript segments and events against the reference)."""
+    n = len(built.speech)
+    speech = _mask([(s.start, s.end) for s in transcript.segments], n)
+    for kind in ("music", "sound"):
+        pred = _mask([(e.start, e.end) for e in transcript.events if e.kind == kind], n)
+        ref = getattr(built, kind)
+        counts.add(f"{kind}_tp", pred & ref)
+        counts.add(f"{kind}_pred", pred)
+        counts.add(f"{kind}_ref", ref)
+        if kind == "music":
+            counts.add("mixed_tp", pred & ref & built.speech)
+            counts.add("mixed_ref", ref & built.speech)
+            speech_only = built.speech & ~built.music
+            counts.add("speech_only", speech_only)
+            counts.add("speech_music_only", speech_only & pred & ~speech)
+    counts.add("speech_tp", speech & built.speech)
+    counts.add("speech_ref", built.speech)
+
+
+def summary(counts: Counts) -> dict[str, float]:
+    r = counts.ratio
+    return {"music P": r("music_tp", "music_pred"), "music R": r("music_tp", "music_ref"),
+            "music R mixed": r("mixed_tp", "mixed_ref"), "speech->music-only": r("speech_music_only", "speech_only"),
+            "sound P": r("sound_tp", "sound_pred"), "sound R": r("sound_tp", "sound_ref"),
+            "speech R (segments)": r("speech_tp", "speech_ref")}
+
+
+def sweep(recordings: dict[str, list[Built]], detector) -> list[list]:
+    """Music precision/recall (and speech frames called music) from the detector alone, per threshold (alone, and
+    where the detector also hears speech)."""
+    from dataclasses import replace
+
+    from aero_agent.sound_events import events_from_probabilities
+
+    probs = {h: [detector.probabilities(b.samples) for b in bs] for h, bs in recordings.items()}
+    rows = []
+    for threshold, under in ((0.3, 0.3), (0.4, 0.4), (0.5, 0.5), (0.6, 0.6), (0.7, 0.7), (0.5, 0.35), (0.5, 0.25)):
+        options = replace(detector.options, music_threshold=threshold, music_under_speech=under)
+        row: list = [threshold, under]
+        for half, built in recordings.items():
+            c = Counts()
+            for b, p in zip(built, probs[half]):
+                pred = _mask([(e.start, e.end) for e in events_from_probabilities(p, len(b.samples) / RATE, options)
+                              if e.kind == "music"], len(b.music))
+                c.add("tp", pred & b.music)
+                c.add("pred", pred)
+                c.add("ref", b.music)
+                c.add("so", b.speech & ~b.music)
+                c.add("so_music", b.speech & ~b.music & pred)
+            row += [c.ratio("tp", "pred"), c.ratio("tp", "ref"), c.ratio("so_music", "so")]
+        rows.append(row)
+    return rows
+
+
+def singing_on_unsung(detector, speech_dir: Path) -> dict[str, list]:
+    """half -> (clip, seconds called singing) for every clip of the half (none of them is sung)."""
+    rows, split, out = _rows(speech_dir), load_split(), {}
+    for half in HALVES:
+        found = []
+        for clip_id in split[f"speech_{half}"] + split[f"nonspeech_{half}"]:
+            seconds = sum(e.end - e.start for e in detector.detect(_load(speech_dir, rows[clip_id])) if e.kind == "singing")
+            if seconds:
+                found.append((clip_id, round(seconds, 2)))
+        out[half] = found
+    return out
+
+
+def podcast(engine, speech_dir: Path) -> dict:
+    """The podcast-like join: music found where it is, and WER joined vs its speech clips alone."""
+    from aero_agent.audio import AudioClip
+    from aero_agent.evaluation import PODCAST_PARTS, podcast_recording, word_error_rate
+
+    rec = podcast_recording(speech_dir)
+    transcript = engine.transcribe_clips([AudioClip(rec.samples, "podcast", RATE, 1)])[0]
+    n = len(rec.samples) // HOP
+    ref_music = np.zeros(n, bool)
+    t = 0.0
+    rows = _rows(speech_dir)
+    for kind, clip_id, seconds in PODCAST_PARTS:
+        length = seconds if seconds is not None else rows[clip_id]["duration_s"]
+        if kind == "music":
+            ref_music[int(t * 100): int((t + length) * 100)] = True
+        t += length
+    pred = _mask([(e.start, e.end) for e in transcript.events if e.kind == "music"], n)
+    alone = [engine.transcribe_clips([AudioClip(rec.samples[int(a * RATE): int(b * RATE)], i, RATE, 1)])[0].text
+             for i, a, b in rec.spans]
+    joined = word_error_rate([rec.reference], [transcript.text]).wer
+    separate = word_error_rate([rec.reference], [" ".join(alone)]).wer
+    return {"music P": float((pred & ref_music).sum() / max(pred.sum(), 1)),
+            "music R": float((pred & ref_music).sum() / max(ref_music.sum(), 1)),
+            "WER joined": joined, "WER alone": separate,
+            "events": [(e.kind, e.start, e.end) for e in transcript.events]}
+
+
+def cost(engine, speech_dir: Path, minutes: float, rounds: int) -> dict:
+    """Wall and CPU seconds (all threads of the process) of a ``minutes`` transcription with and without the
+    event pass, runs alternated (the same engine, its detector switched off for the runs without), and the
+    detector's own seconds on that audio."""
+    import time
+
+    from _common import speech_recording
+
+    from aero_agent.audio import AudioClip
+
+    _, rec = speech_recording(speech_dir, minutes)
+    clip = AudioClip(rec.samples, "long", RATE, 1)
+    detector = engine.sound_events
+    times: dict[str, list[float]] = {"with events": [], "without": []}
+    cpu: dict[str, list[float]] = {"with events": [], "without": []}
+    for _ in range(rounds):
+        for name in times:
+            engine.sound_events = detector if name == "with events" else None
+            start, start_cpu = time.perf_counter(), time.process_time()
+            engine.transcribe_clips([clip])
+            times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    engine.sound_events = detector
+    start, start_cpu = time.perf_counter(), time.process_time()
+    detector.detect(rec.samples)
+    alone, alone_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    med_cpu = {k: float(np.median(v)) for k, v in cpu.items()}
+    return {"audio s": rec.duration_s, "wall runs": times, "cpu runs": cpu, "detector alone wall s": alone,
+            "detector alone cpu s": alone_cpu, "added wall": med["with events"] / med["without"] - 1.0,
+            "added cpu": med_cpu["with events"] / med_cpu["without"] - 1.0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--speech-dir", type=Path, default=DEFAULT_SPEECH_DIR)
+    parser.add_argument("--sweep", action="store_true", help="music threshold from the detector alone")
+    parser.add_argument("--podcast", action="store_true", help="the podcast-like join too")
+    parser.add_argument("--cost-minutes", type=float, default=0.0,
+                        help="only the cost: a transcription this long with and without events, alternated")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+
+    from aero_agent.audio import AudioClip
+    from aero_agent.engines.whisper import WhisperEngine
+
+    info = machine_info()
+    print("\n".join(header_lines(info, "python benchmarks/events.py " + " ".join(argv or sys.argv[1:]))))
+    engine = WhisperEngine()
+    result: dict = {"machine": info}
+    if args.cost_minutes:
+        result["cost"] = cost(engine, args.speech_dir, args.cost_minutes, args.rounds)
+        print("\nCost of the event pass:", result["cost"])
+        write_json(args.json, result)
+        return 0
+    recordings = {half: build_recordings(args.speech_dir, half) for half in HALVES}
+    if args.sweep:
+        rows = sweep(recordings, engine.sound_events)
+        print("\nMusic threshold from the detector alone (P, R, speech frames called music):\n")
+        print(table(["threshold", "under speech"] + [f"{h} {m}" for h in HALVES for m in ("P", "R", "speech->music")], rows))
+        result["sweep"] = rows
+    result["singing on unsung clips"] = singing_on_unsung(engine.sound_events, args.speech_dir)
+    print("\nSinging events on clips that are not sung (clip, s):", result["singing on unsung clips"])
+    summaries = {}
+    for half, built in recordings.items():
+        counts = Counts()
+        transcripts = engine.transcribe_clips([AudioClip(b.samples, b.name, RATE, 1) for b in built])
+        for b, t in zip(built, transcripts):
+            score(b, t, counts)
+        summaries[half] = summary(counts)
+        summaries[half]["audio s"] = round(sum(len(b.samples) for b in built) / RATE, 1)
+    metrics = list(next(iter(summaries.values())))
+    print("\nWhole pipeline, frame level (10 ms):\n")
+    print(table(["metric"] + list(HALVES), [[m] + [summaries[h][m] for h in HALVES] for m in metrics]))
+    result["halves"] = summaries
+    if args.podcast:
+        result["podcast"] = podcast(engine, args.speech_dir)
+        print("\nPodcast-like join:", {k: v for k, v in result["podcast"].items()})
+    write_json(args.json, result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

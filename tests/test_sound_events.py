@@ -1,0 +1,239 @@
+"""Sound events on real audio: music found as music (also under a voice), speech never called music, the events
+in every format and in both skins' ``list_events`` (bad arguments refused), and a store written before events
+were typed still loading."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from aero_agent import cli
+from aero_agent.audio import load_audio
+from aero_agent.errors import InvalidArgumentError
+from aero_agent.sound_events import SoundEventDetector, merge_events, share_tags
+from aero_agent.store import SessionStore
+from aero_agent.transcript import AudioEvent, Segment, Transcript
+from speech_data import speech_file
+
+RATE = 16_000
+
+
+def _clip(name: str) -> np.ndarray:
+    return load_audio(speech_file(name)).samples.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def detector() -> SoundEventDetector:
+    return SoundEventDetector()
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory) -> dict[str, Any]:
+    """12 s of music, 1 s silence, JFK (11 s), 1 s silence, 8 s of music: known places, written to a file."""
+    music = _clip("music_vibe_ace.wav")
+    speech = _clip("jfk_inaugural_1961.wav")
+    quiet = np.zeros(RATE, np.float32)
+    samples = np.concatenate([music[: 12 * RATE], quiet, speech, quiet, _clip("music_brahms_hungarian_dance_5.wav")[: 8 * RATE]])
+    folder = tmp_path_factory.mktemp("events")
+    (folder / "audio").mkdir()
+    path = folder / "audio" / "show.wav"
+    sf.write(path, samples, RATE)
+    speech_at = (13.0, 13.0 + len(speech) / RATE)
+    return {"path": path, "folder": folder, "speech_at": speech_at, "outro_at": speech_at[1] + 1.0}
+
+
+@pytest.fixture(scope="module")
+def stored(engine, recording) -> dict[str, Any]:
+    """The recording opened once in a store."""
+    store = SessionStore(recording["folder"] / "store", engine)
+    session = store.open(recording["path"])
+    store.save(session.id)
+    yield {"store": store, "session": session}
+    store.shutdown()
+
+
+def test_music_clips_are_music_and_speech_is_not(detector):
+    """Catches the detector not loading, a wrong probability column, frames misplaced in time, and speech
+    called music: two music clips come out (almost) whole as music; clean speech gives no music event."""
+    for name in ("music_vibe_ace.wav", "music_brahms_hungarian_dance_5.wav"):
+        samples = _clip(name)
+        music = [e for e in detector.detect(samples) if e.kind == "music"]
+        covered = sum(e.end - e.start for e in music)
+        assert covered >= 0.9 * len(samples) / RATE, (name, music)
+        assert all(0.5 <= (e.confidence or 0) <= 1 for e in music)
+    for name in ("jfk_inaugural_1961.wav", "librispeech_2412-153948-0000.wav"):
+        assert not [e for e in detector.detect(_clip(name)) if e.kind in ("music", "singing")], name
+
+
+def test_long_recordings_go_through_in_blocks_with_the_same_frames(detector):
+    """Catches block joins that shift or drop frames: a recording cut into 5 s blocks gives the probabilities
+    of one pass, within the model's context at the joins."""
+    samples = np.concatenate([_clip("music_vibe_ace.wav"), _clip("jfk_inaugural_1961.wav")])
+    whole = detector.probabilities(samples)
+    blocked = SoundEventDetector(block_s=5.0, context_s=2.0).probabilities(samples)
+    assert whole.shape == blocked.shape == (len(samples) // 160, 3)
+    assert np.mean(np.abs(whole - blocked)) < 0.02
+
+
+def test_music_under_speech_is_an_overlapping_event_and_the_segment_says_so(detector):
+    """Catches music under a voice left out (or the speech dropped for it): JFK with the vibraphone 12 dB under
+    it gives a music event overlapping the speech, and the merged segment's background is music."""
+    speech = _clip("jfk_inaugural_1961.wav")
+    music = _clip("music_vibe_ace.wav")[: len(speech)]
+    mixed = speech + music * (np.std(speech) / np.std(music)) * 10 ** (-12 / 20)
+    found = [e for e in detector.detect(mixed) if e.kind == "music"]
+    assert sum(e.end - e.start for e in found) >= 0.6 * len(speech) / RATE, found
+    transcript = Transcript(segments=[Segment(start=0.5, end=10.5, text="ask not")], duration_s=11.0,
+                            events=[AudioEvent(start=0.0, end=0.4, kind="non-speech")])
+    merged = merge_events(transcript, found)
+    assert merged.segments[0].background == "music"
+    assert [e.kind for e in merged.events if e.kind != "music"] == []  # the sound left is under a second
+
+
+def test_transcript_formats_mark_events(engine, recording):
+    """Catches events missing from a format: the whole pipeline on the recording gives music at both ends and
+    the speech between (no music-only event over it); JSON has kinds, txt/srt/vtt add [music] cues only with
+    events=True, RTTM is unchanged, and the CLI's --events prints them."""
+    from aero_agent.audio import AudioClip
+
+    clip = load_audio(recording["path"])
+    transcript = engine.transcribe_clips([AudioClip(clip.samples, "show", RATE, 1)])[0]
+    music = [e for e in transcript.events if e.kind == "music"]
+    lo, hi = recording["speech_at"]
+    assert music and music[0].start < 1.0 and music[0].end > 10.0 and music[-1].end > recording["outro_at"] + 6.0
+    assert "ask not what your country" in transcript.text.lower()
+    speech = [s for s in transcript.segments if s.end > lo and s.start < hi]
+    assert speech and all(s.background is None for s in speech)
+    assert not [e for e in music if e.start < hi - 1.0 and e.end > lo + 1.0]  # no music over the speech
+    data = json.loads(transcript.render("json"))
+    assert {e["kind"] for e in data["events"]} >= {"music"} and all("confidence" in e for e in data["events"])
+    srt = transcript.render("srt", events=True)
+    assert srt.startswith("1\n00:00:00") and "[music]" in srt.split("\n\n")[0]
+    assert "[music]" not in transcript.render("srt") and "[music]" not in transcript.render("vtt")
+    assert transcript.render("vtt", events=True).count("[music]") == len(music)
+    text = transcript.render("txt", events=True).splitlines()
+    assert text[0].startswith("[music] 00:00-00:1") and text[-1].startswith("[music]")
+    assert [line for line in text if not line.startswith("[")] == [transcript.text]
+    assert transcript.render("txt") == transcript.text
+    assert "[music]" not in transcript.model_copy(update={"diarized": True}).render("rttm")
+
+
+def test_cli_events_and_transcribe_with_events(stored, recording, capsys):
+    """Catches the CLI without events: ``transcribe --events`` prints [music] lines, ``events --kind music``
+    lists them, and a bad kind is refused."""
+    path = str(recording["path"])
+    assert cli.main(["transcribe", path, "-q", "--events"]) == 0
+    assert capsys.readouterr().out.startswith("[music] 00:00-")
+    assert cli.main(["events", path, "-q", "--kind", "music", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed and all(e["kind"] == "music" for e in listed)
+    with pytest.raises(SystemExit):
+        cli.main(["events", path, "-q", "--kind", "jazz"])
+    capsys.readouterr()
+
+
+def test_session_events_tags_and_library_filter(stored):
+    """Catches events not reachable from the session, share tags missing, and search_library's filter by kind:
+    the session lists music, its tags carry the music share, and tags=["music"] finds it."""
+    store, session = stored["store"], stored["session"]
+    assert [e.kind for e in session.events("music")] and not session.events("singing", 13.0, 20.0)
+    with pytest.raises(InvalidArgumentError):
+        session.events("jazz")
+    with pytest.raises(InvalidArgumentError):
+        session.events(None, 50.0, 10.0)
+    tags = share_tags(session.transcribe())
+    assert tags[0].startswith("music ") and tags[-1].startswith("speech ")
+    hits = store.search("fellow Americans", tags=["music"])
+    assert hits and hits[0].session_id == session.id
+    assert store.search("fellow Americans", tags=["singing"]) == []
+
+
+def test_list_events_in_both_skins_refuses_bad_arguments(engine, stored, recording):
+    """Catches list_events missing from a skin, its kind or time filters ignored, and bad arguments accepted:
+    MCP and LangChain both list the music, filter it, and refuse an unknown kind or a reversed range."""
+    from langchain_aero import AudioToolkit
+    from mcp import Client
+    from mcp_driver import drive
+
+    from aero_mcp import ServerConfig, create_server
+
+    stored["store"].save(stored["session"].id)
+    root = recording["folder"] / "skins-store"
+    shutil.copytree(recording["folder"] / "store", root, dirs_exist_ok=True)
+    sid = stored["session"].id
+
+    tools = {t.name: t for t in AudioToolkit(store=SessionStore(root, engine),
+                                             allowed_dirs=[recording["path"].parent]).get_tools()}
+
+    def call(**args: Any) -> Any:
+        return tools["list_events"].invoke({"type": "tool_call", "id": "c", "name": "list_events", "args": args})
+
+    listed = call(session_id=sid, kind="music")
+    assert listed.status == "success" and "[music]" in listed.content
+    assert listed.artifact["events"] and all(e["kind"] == "music" for e in listed.artifact["events"])
+    assert call(session_id=sid, kind="music", start_s=13.5, end_s=20.0).artifact["events"] == []
+    for bad in ({"kind": "jazz"}, {"start_s": -1.0}, {"start_s": 30.0, "end_s": 5.0}):
+        refused = call(session_id=sid, **bad)
+        assert refused.status == "error" and "Error" in refused.content, bad
+
+    server = create_server(ServerConfig(allow_dirs=[recording["path"].parent], store_dir=root), engine=engine)
+
+    async def script(client: Client) -> None:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert "list_events" in names
+        got = await client.call_tool("list_events", {"session_id": sid, "kind": "music"})
+        assert not got.is_error and got.structured_content["events"][0]["kind"] == "music"
+        assert "[music]" in got.content[0].text
+        for bad in ({"kind": "jazz"}, {"start_s": 30.0, "end_s": 5.0}, {"end_s": -2}):
+            assert (await client.call_tool("list_events", {"session_id": sid, **bad})).is_error, bad
+
+    drive(server, script)
+
+
+def test_store_written_before_typed_events_loads(engine, stored, recording):
+    """Catches old sessions failing to load: a stored transcript whose events are ``non-speech`` (as written
+    before events were typed, without confidence or background) loads, lists its events, and renders."""
+    store, session = stored["store"], stored["session"]
+    store.save(session.id)
+    root = recording["folder"] / "old-store"
+    shutil.copytree(recording["folder"] / "store", root, dirs_exist_ok=True)
+    folder = root / session.id
+    path = next(p for p in folder.iterdir() if p.name.startswith("transcript") and p.suffix == ".json")
+    data = json.loads(path.read_text())
+    data["events"] = [{"start": e["start"], "end": e["end"], "kind": "non-speech"} for e in data["events"]]
+    for seg in data["segments"]:
+        seg.pop("background", None)
+    path.write_text(json.dumps(data))
+    old = SessionStore(root, engine)
+    try:
+        loaded = old.get(session.id)
+        events = loaded.events()
+        assert events and {e.kind for e in events} == {"non-speech"}
+        assert loaded.events("music") == []
+        assert "[non-speech]" in loaded.transcribe().render("srt", events=True)
+    finally:
+        old.shutdown()
+
+
+def test_live_session_reports_events_as_heard(engine):
+    """Catches a live session deaf to music, or one that runs the detector on every decode: music fed after
+    speech shows as an event before the stream ends, and the finished transcript keeps it with the speech."""
+    from aero_agent.session import AudioSession
+
+    speech, music = _clip("jfk_inaugural_1961.wav"), _clip("music_vibe_ace.wav")[: 10 * RATE]
+    session = AudioSession.live(engine)
+    assert session.live.processor.engine.sound_events is None  # the live decodes skip it: the stream runs it once
+    stream = np.concatenate([speech, music])
+    for lo in range(0, len(stream), RATE):
+        session.feed((stream[lo: lo + RATE] * 32767).astype(np.int16))
+    heard = session.events("music")
+    assert heard and heard[0].start < len(speech) / RATE + 1.0 and session.transcribe().complete is False
+    final = session.finish()
+    music_events = [e for e in final.events if e.kind == "music"]
+    assert music_events and music_events[-1].end >= len(stream) / RATE - 0.5
+    assert "country" in final.text.lower()
