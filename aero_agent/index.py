@@ -90,7 +90,7 @@ class TranscriptIndex:
             lo = -np.inf if start_s is None else start_s
             hi = np.inf if end_s is None else end_s
             allowed &= np.array([p.end > lo and p.start < hi for p in passages])
-        return top_hits(passages, ranker.scores(query), k, allowed)
+        return top_hits(passages, ranker.scores(query), k, self.retrieval.strong_at, allowed)
 
     def topics(self, segments: Sequence[Segment], options: TagOptions = TagOptions()) -> Topics | None:
         """Tags and gist of the recording (None for a strategy without vectors)."""

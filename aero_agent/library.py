@@ -125,15 +125,19 @@ class LibraryIndex:
             self._joined = (passages, owners, self.retrieval.ranker(passages, matrix))
         return self._joined
 
-    def search(self, query: str, k: int, session_ids: set[str] | None = None) -> list[SearchHit]:
-        """The ``k`` best passages over all blocks (or only ``session_ids``), each with its session and source."""
+    def search(self, query: str, k: int, session_ids: set[str] | None = None,
+               speakers: dict[str, set[str]] | None = None) -> list[SearchHit]:
+        """The ``k`` best passages over all blocks (or only ``session_ids``), each with its session and source;
+        with ``speakers`` (session id -> speaker labels) only those speakers' passages."""
         with self._lock:
             passages, owners, ranker = self._join()
             if not passages:
                 return []
             allowed = None if session_ids is None else np.array([o in session_ids for o in owners])
+            if speakers is not None:
+                allowed = np.array([p.speaker in speakers.get(o, ()) for p, o in zip(passages, owners)])
             found = top_indices(passages, ranker.scores(query), k, allowed, groups=owners)
-            return [as_hit(passages[i], score, rank).model_copy(
+            return [as_hit(passages[i], score, rank, self.retrieval.strong_at).model_copy(
                         update={"session_id": owners[i], "source": self._blocks[owners[i]].source})
                     for rank, (i, score) in enumerate(found, 1)]
 

@@ -71,10 +71,11 @@ def evidence_lines(segments: Sequence[Segment]) -> str:
 
 
 def hit_line(hit: SearchHit) -> str:
-    """``rank. [mm:ss-mm:ss] (times, score) [recording, session] SPEAKER: text`` (parts shown when known)."""
+    """``rank. [mm:ss-mm:ss] (times, score[, weak]) [recording, session] SPEAKER: text`` (parts shown when
+    known; ``weak`` for a hit that is the closest there is but a poor match)."""
     where = f"[{Path(hit.source).name}, session {hit.session_id}] " if hit.session_id and hit.source else ""
     who = f"{hit.speaker}: " if hit.speaker else ""
-    return (f"{hit.rank}. {span(hit.start, hit.end)} ({hit.start:.1f}-{hit.end:.1f} s, score {hit.score:.2f}) "
+    return (f"{hit.rank}. {span(hit.start, hit.end)} ({hit.start:.1f}-{hit.end:.1f} s, score {hit.score:.2f}{', weak' if hit.label == 'weak' else ''}) "
             f"{where}{who}{hit.text.strip()}")
 
 
@@ -126,11 +127,13 @@ class Excerpt(NamedTuple):
     notes: list[str]
 
 
-def transcript_excerpt(transcript: Transcript, fmt: str, max_chars: int, progress: float | None) -> Excerpt:
+def transcript_excerpt(transcript: Transcript, fmt: str, max_chars: int, progress: float | None,
+                       events: bool = False) -> Excerpt:
     """``transcript`` in ``fmt``, cut at a segment boundary to ``max_chars``; the notes say whether it was cut
     (and where to read on), whether encoding is still going (``progress``; None for a live session, whose
-    tail still being heard is quoted), and whether there is no speech at all."""
-    text, next_start, shown = transcript.head(max_chars, fmt)
+    tail still being heard is quoted), and whether there is no speech at all; ``events`` adds ``[music]``-style
+    lines to text, SRT and WebVTT."""
+    text, next_start, shown = transcript.head(max_chars, fmt, events)
     notes = []
     if progress is None:
         tail = " ".join(s.text for s in transcript.partial)

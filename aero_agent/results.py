@@ -36,6 +36,9 @@ class SearchHit(BaseModel):
     speaker: str | None = Field(default=None, description="Speaker of the passage, when diarized.")
     session_id: str | None = Field(default=None, description="The session the passage is in (library search).")
     source: str | None = Field(default=None, description="The recording the passage is in (library search).")
+    label: Literal["strong", "weak"] = Field(
+        default="strong", description="strong: the passage matches the query; weak: the best there is, but a "
+                                      "poor match (judge it before relying on it).")
 
 
 AnswerMethod = Literal["engine", "reasoner", "transcript-evidence"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from aero_agent.errors import InvalidArgumentError
 
@@ -64,6 +64,9 @@ class SpeakerSummary(BaseModel):
     segments: int
     first_s: float
     last_s: float
+    voice_id: str | None = Field(default=None, description="The library voice's id when the speaker is recognised.")
+    label: str | None = Field(default=None, description="The anonymous SPEAKER_xx label of a recognised speaker.")
+    confidence: float | None = Field(default=None, description="How sure the recognition is (1.0 when named).")
 
 
 def clock(seconds: float) -> str:
@@ -110,6 +113,8 @@ class Transcript(BaseModel):
         "True once speakers were looked for: every segment then has a speaker (none when no speech was heard)."))
     partial: list[Segment] = Field(default_factory=list, description=(
         "A live session's tail that may still change (not in ``segments``, not searched); empty otherwise."))
+    _voices: dict[str, tuple[str, str, float]] = PrivateAttr(default_factory=dict)
+    """Recognised speakers: shown name -> (SPEAKER_xx label, voice id, confidence) (set by aero_agent.voices)."""
 
     @property
     def text(self) -> str:
@@ -153,9 +158,11 @@ class Transcript(BaseModel):
         out = []
         for speaker, segs in spans.items():
             talk = sum(max(0.0, s.end - s.start) for s in segs)
+            label, voice_id, confidence = self._voices.get(speaker, (None, None, None))
             out.append(SpeakerSummary(speaker=speaker, talk_time_s=round(talk, 2), share=round(talk / total, 4),
                                       segments=len(segs), first_s=min(s.start for s in segs),
-                                      last_s=max(s.end for s in segs)))
+                                      last_s=max(s.end for s in segs), voice_id=voice_id, label=label,
+                                      confidence=confidence))
         return sorted(out, key=lambda x: (-x.talk_time_s, x.speaker))
 
     def cues(self, events: bool = False) -> list[Segment | AudioEvent]:
@@ -230,29 +237,32 @@ class Transcript(BaseModel):
                  for s in self.segments if s.speaker]
         return "\n".join(lines) + "\n"
 
-    def head(self, max_chars: int, fmt: str = "text") -> TranscriptHead:
+    def head(self, max_chars: int, fmt: str = "text", events: bool = False) -> TranscriptHead:
         """Render in ``fmt`` and, when that is longer than ``max_chars``, cut at a segment boundary.
 
         The cut keeps the longest run of leading whole segments whose rendering (measured exactly, headers
         and numbering included) fits in ``max_chars``, and always at least one segment, so a single
         over-long segment comes back whole. ``next_start_s`` is the end of the last segment shown: passed as
-        ``start_s`` to :meth:`between` (or a tool), it gives the segments that were left out.
+        ``start_s`` to :meth:`between` (or a tool), it gives the segments that were left out. ``events`` as in
+        :meth:`render`; a cut keeps the events that start before the last segment shown ends.
         """
-        rendered = self.render(fmt)
+        rendered = self.render(fmt, events)
         if len(rendered) <= max_chars or len(self.segments) <= 1:
             return TranscriptHead(rendered, None, self)
         lo, hi = 1, len(self.segments) - 1  # keep lo segments; find the largest count that fits
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if len(self._first(mid).render(fmt)) <= max_chars:
+            if len(self._first(mid).render(fmt, events)) <= max_chars:
                 lo = mid
             else:
                 hi = mid - 1
         shown = self._first(lo)
-        return TranscriptHead(shown.render(fmt), shown.segments[-1].end, shown)
+        return TranscriptHead(shown.render(fmt, events), shown.segments[-1].end, shown)
 
     def _first(self, count: int) -> Transcript:
-        return self.model_copy(update={"segments": self.segments[:count]})
+        end = self.segments[count - 1].end
+        return self.model_copy(update={"segments": self.segments[:count],
+                                       "events": [e for e in self.events if e.start < end]})
 
     def render(self, fmt: str, events: bool = False) -> str:
         """Render as ``text``/``txt`` (a ``SPEAKER_xx:`` line per speaker's turn when diarized), ``srt``,

@@ -10,6 +10,7 @@ from aero_agent.vocabulary import Vocabulary
 
 AUTO = "auto"
 TASKS = ("transcribe", "translate")
+MAX_BEAM = 16
 Task = Literal["transcribe", "translate"]
 
 # Whisper's languages by code, in the order of its language tokens (<|en|> first); yue is large-v3's addition.
@@ -51,9 +52,15 @@ class TranscribeOptions:
 
     language: str | None = None
     task: Task = "transcribe"
+    beam_size: int | None = None
+    """Hypotheses kept while decoding: 1 is greedy, 5 faster-whisper's default; None: the engine's own measured
+    choice (beam search where it pays). Engines without beams ignore it."""
     vocabulary: Vocabulary = Vocabulary()
 
     def __post_init__(self) -> None:
+        if self.beam_size is not None and (isinstance(self.beam_size, bool) or not isinstance(self.beam_size, int)
+                                           or not 1 <= self.beam_size <= MAX_BEAM):
+            raise InvalidArgumentError(f"beam_size must be a whole number from 1 to {MAX_BEAM}, got {self.beam_size!r}")
         if self.language is not None:
             if not isinstance(self.language, str):
                 raise InvalidArgumentError(f"language must be a string such as auto, en or de, got {self.language!r}")
@@ -78,9 +85,11 @@ class TranscribeOptions:
 
     @classmethod
     def of(cls, language: str | None = None, task: str | None = None,
+           beam_size: int | None = None,
            vocabulary: Vocabulary | Iterable[str] | str | None = None) -> "TranscribeOptions":
-        """Options from loose values (skins' arguments); empty strings mean the default."""
-        return cls(language or None, (task or "transcribe"), Vocabulary.of(vocabulary))  # type: ignore[arg-type]
+        """Options from loose values (skins' arguments); empty strings (and a beam size of 0) mean the default."""
+        return cls(language or None, (task or "transcribe"), beam_size or None,  # type: ignore[arg-type]
+                   Vocabulary.of(vocabulary))
 
 
 def check_engine_options(engine: object, options: TranscribeOptions) -> None:

@@ -10,6 +10,8 @@ standard AMI reference). The rows:
 * ``ours, num_speakers=true``: the same, given the true count;
 * ``ours, auto, threshold count``: the agglomerative count (``count="threshold"``) instead of the eigengap;
 * ``ours, auto, no resegmentation``: without the short-window pass (turns at the clustering hop);
+* ``ours, auto, identified``: ``ours, auto`` with the speakers recognised among the voices named in the other
+  meeting of the same team (ES2003a/b, EN2001a/e) shown by name, as a store with those voices shows them;
 * ``ours, auto, reference speech``: the diarizer given the reference's speech regions (word islands);
 * ``session transcript (segments)``: the labels of the transcript itself after ``assign_speakers`` (segments
   split at word times), scored as RTTM: what a caller reads.
@@ -32,6 +34,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_SPEECH_DIR, header_lines, machine_info, table  # noqa: E402
 
 COLLAR = 0.25
+TEAMS = {"ami_ES2003a_0": "ami_ES2003b_0", "ami_ES2003b_0": "ami_ES2003a_0",
+         "ami_EN2001a_0": "ami_EN2001e_0", "ami_EN2001e_0": "ami_EN2001a_0"}
+"""Meetings of the same people: each clip's speakers are identified against voices named in the other."""
+
+
+def identified(turns, samples, partner: Path, engine) -> list:
+    """``turns`` relabelled as the store would show them: the speakers recognised among the voices named in
+    the partner meeting (each participant named once, see benchmarks/voices.py) carry the voice's name."""
+    from aero_agent.voices.identify import assign
+    from aero_agent.voices.prints import speaker_prints
+    from voices import named_library, read
+
+    library = named_library(read(partner / f"{partner.name}.wav"),
+                            read_rttm(partner / f"{partner.name}.only_words.rttm"), engine)
+    prints = speaker_prints(samples, turns)
+    names = {s: m.voice for s, m in assign({s: p.centroid for s, p in prints.items()}, library).items()}
+    return [(a, b, names.get(s, s)) for a, b, s in turns]
 
 
 def annotation(turns):
@@ -59,6 +78,7 @@ def load_clips(folder: Path) -> list[dict]:
             samples, rate = sf.read(folder / row["path"], dtype="float32")
             assert rate == 16_000, row["path"]
             row["samples"], row["reference"] = samples, read_rttm(folder / row["rttm"])
+            row["folder"] = folder
             clips.append(row)
     return clips
 
@@ -93,6 +113,9 @@ def hypotheses(clip: dict, engine, transcripts: bool) -> dict[str, list]:
             dataclasses.replace(ours.settings, resegment_hop_s=0.0))),
         "ours, auto, reference speech": turns(ref_speech),
     }
+    partner = TEAMS.get(clip["id"])
+    if partner is not None:
+        rows["ours, auto, identified"] = identified(rows["ours, auto"], samples, clip["folder"] / partner, engine)
     if transcripts:
         transcript = engine.encode(load_audio(samples, sample_rate=16_000)).transcript
         labelled = label_transcript(transcript, samples, DiarizationOptions(), engine, ours, speech=vad)
@@ -103,29 +126,37 @@ def hypotheses(clip: dict, engine, transcripts: bool) -> dict[str, list]:
 def der_tables(clips: list[dict], engine, transcripts: bool) -> str:
     from pyannote.metrics.diarization import DiarizationErrorRate
 
+    from split import load_split
+
+    split = load_split()
+    half = {cid: h for h in ("tuning", "checking") for cid in split[f"diarization_{h}"]}
     per_clip: dict[str, dict[str, tuple[float, int]]] = {}
-    totals: dict[str, DiarizationErrorRate] = {}
+    totals: dict[tuple[str, str], DiarizationErrorRate] = {}
+    clips = sorted(clips, key=lambda c: (half.get(c["id"], "z") != "tuning", c["id"]))
     for clip in clips:
         for name, turns in hypotheses(clip, engine, transcripts).items():
             metric = DiarizationErrorRate(collar=COLLAR, skip_overlap=False)
             hyp = annotation(turns)
             der = metric(annotation(clip["reference"]), hyp)
             per_clip.setdefault(name, {})[clip["id"]] = (100 * der, len(hyp.labels()))
-            if clip["id"].startswith("ami_"):
-                totals.setdefault(name, DiarizationErrorRate(collar=COLLAR, skip_overlap=False))(
+            if clip["id"].startswith("ami_") and clip["id"] in half:
+                totals.setdefault((name, half[clip["id"]]), DiarizationErrorRate(collar=COLLAR, skip_overlap=False))(
                     annotation(clip["reference"]), hyp)
     ids = [c["id"] for c in clips]
-    ami = [i for i in ids if i.startswith("ami_")]
-    headers = (["system", "AMI DER (pooled)", "missed", "false alarm", "confusion"]
-               + [f"{i} ({c['speakers']} spk)" for i, c in zip(ids, clips)])
+    ami = {h: [i for i in ids if i.startswith("ami_") and half.get(i) == h] for h in ("tuning", "checking")}
+    headers = (["system", "tuning AMI DER", "checking AMI DER", "checking: missed / false alarm / confusion"]
+               + [f"{i} ({half.get(i, '?')}, {c['speakers']} spk)" for i, c in zip(ids, clips)])
     rows = []
     for name, results in per_clip.items():
-        acc = totals[name].accumulated_
-        parts = [f"{100 * acc[k] / acc['total']:.1f}%" for k in ("missed detection", "false alarm", "confusion")]
-        rows.append([name, f"{100 * abs(totals[name]):.1f}%", *parts]
-                    + [f"{results[i][0]:.1f}% / {results[i][1]}" for i in ids])
-    note = (f"Clip cells: DER / speakers found. Collar {COLLAR} s, overlap scored; AMI pooled over {len(ami)} clips "
-            f"({', '.join(ami)}); the other clips are shown apart (weaker references, see the data README).")
+        acc = totals[(name, "checking")].accumulated_
+        parts = " / ".join(f"{100 * acc[k] / acc['total']:.1f}%" for k in ("missed detection", "false alarm",
+                                                                              "confusion"))
+        rows.append([name, f"{100 * abs(totals[(name, 'tuning')]):.1f}%",
+                     f"{100 * abs(totals[(name, 'checking')]):.1f}%", parts]
+                    + [f"{results[i][0]:.1f}% / {results[i][1]}" if i in results else "-" for i in ids])
+    note = (f"Clip cells: DER / speakers found. Collar {COLLAR} s, overlap scored; AMI pooled per half of "
+            f"benchmarks/split.json: tuning {', '.join(ami['tuning'])}; checking {', '.join(ami['checking'])}. "
+            "The other clips are shown apart (weaker references, see the data README).")
     return table(headers, rows) + "\n\n" + note
 
 

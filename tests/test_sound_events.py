@@ -180,6 +180,9 @@ def test_list_events_in_both_skins_refuses_bad_arguments(engine, stored, recordi
     for bad in ({"kind": "jazz"}, {"start_s": -1.0}, {"start_s": 30.0, "end_s": 5.0}):
         refused = call(session_id=sid, **bad)
         assert refused.status == "error" and "Error" in refused.content, bad
+    shown = tools["transcribe_audio"].invoke({"type": "tool_call", "id": "t", "name": "transcribe_audio",
+                                              "args": {"session_id": sid, "format": "srt", "events": True}})
+    assert "[music]" in shown.content and "[music]" not in tools["transcribe_audio"].invoke({"session_id": sid})
 
     server = create_server(ServerConfig(allow_dirs=[recording["path"].parent], store_dir=root), engine=engine)
 
@@ -189,6 +192,8 @@ def test_list_events_in_both_skins_refuses_bad_arguments(engine, stored, recordi
         got = await client.call_tool("list_events", {"session_id": sid, "kind": "music"})
         assert not got.is_error and got.structured_content["events"][0]["kind"] == "music"
         assert "[music]" in got.content[0].text
+        srt = await client.call_tool("transcribe_audio", {"session_id": sid, "format": "vtt", "events": True})
+        assert srt.structured_content["text"].count("[music]") == len(got.structured_content["events"])
         for bad in ({"kind": "jazz"}, {"start_s": 30.0, "end_s": 5.0}, {"end_s": -2}):
             assert (await client.call_tool("list_events", {"session_id": sid, **bad})).is_error, bad
 

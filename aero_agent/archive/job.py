@@ -70,6 +70,9 @@ class Publisher:
             self.store.publish(Path(outcome.folder))  # built in this process on the store's disk: renamed in
         else:
             self.store.adopt(outcome.files or {})
+        from aero_agent.voices.store_hooks import identify_adopted
+
+        identify_adopted(self.store, outcome.session_id)
         self.manifest.mark_done(file.path)
 
     def close(self) -> None:

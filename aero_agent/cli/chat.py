@@ -155,7 +155,9 @@ class ChatRepl:
                                    end_s=filters.end_s)
         if not hits:
             return f"No passage matches {filters.words!r}{filters.describe()}."
-        return "\n".join(hit_line(hit) for hit in hits)
+        weak = f"No passage matches {filters.words!r}{filters.describe()} well; the closest (weak):\n" \
+            if hits[0].label == "weak" else ""
+        return weak + "\n".join(hit_line(hit) for hit in hits)
 
     def show_speakers(self) -> str:
         transcript = self.session.transcribe()

@@ -84,7 +84,8 @@ def _transcription(args: argparse.Namespace):
     from aero_agent.cli.vocabulary import vocabulary_arguments
     from aero_agent.transcription import TranscribeOptions
 
-    return TranscribeOptions.of(args.language, args.task, vocabulary_arguments(args))
+    return TranscribeOptions.of(args.language, args.task, getattr(args, "beam_size", None),
+                                vocabulary=vocabulary_arguments(args))
 
 
 def _reasoner(args: argparse.Namespace):
@@ -110,7 +111,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         from aero_agent.errors import InvalidArgumentError
 
         raise InvalidArgumentError("--format rttm lists speaker turns: add --speakers")
-    session = _open(args, searchable=False)
+    session = _open_stored(args)[0] if args.store else _open(args, searchable=False)
     transcript = session.transcribe(args.start, args.end)
     if args.format == "html":
         print(_html_page(session, transcript))
@@ -141,7 +142,7 @@ def _html_page(session, transcript) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    session = _open(args)
+    session = _open_stored(args)[0] if args.store else _open(args)
     if session.diarization is not None and not args.json:  # who spoke when first, then the answers
         from aero_agent.render import who_spoke_when
 
@@ -208,12 +209,13 @@ def _open_stored(args: argparse.Namespace):
 
 def cmd_search(args: argparse.Namespace) -> int:
     from aero_agent.render import hit_line
+    from aero_agent.retrieval import weak_note
     from aero_agent.store import SessionStore
 
     store = Path(args.store).expanduser()
     if not store.is_dir():
         raise AeroError(f"{store}: no such store folder")
-    hits = SessionStore(store).search(args.query, args.k, session_ids=args.session, tags=args.tag)
+    hits = SessionStore(store).search(args.query, args.k, session_ids=args.session, tags=args.tag, speaker=args.speaker)
     if args.json:
         print(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
         return 0
@@ -221,6 +223,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("No stored recording matches the query.")
     for hit in hits:
         print(f"{hit_line(hit)}\n   session {hit.session_id}: {hit.source}")
+    if weak_note(hits):
+        print(f"({weak_note(hits)})")
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 from typing import Any, Sequence
 
 from aero_agent.archive.cli import add_index_command
+from aero_agent.voices.cli import add_voices_command
 from aero_agent.cli.commands import (cmd_ask, cmd_chat, cmd_events, cmd_examples, cmd_extract, cmd_listen,
                                      cmd_search, cmd_transcribe)
 from aero_agent.cli.vocabulary import add_vocabulary_command, add_vocabulary_options
@@ -54,6 +55,13 @@ def model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", choices=["transcribe", "translate"], default="transcribe",
                    help="translate: write an English translation (multilingual models)")
     add_vocabulary_options(p)
+    p.add_argument("--beam-size", type=int, default=None, metavar="N",
+                   help="hypotheses kept while decoding: 1 greedy, 5 as faster-whisper (default: the engine's "
+                        "measured choice, beam search where it pays)")
+
+
+STORE_HELP = ("keep the session in this store folder (a later run on the same file reuses it); with --speakers, "
+              "the store's enrolled voices are shown by name")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="txt/srt/vtt: mark music, singing and other sound as [music], [singing], [sound] lines")
     t.add_argument("--start", type=float, default=None, help="only from this time (s)")
     t.add_argument("--end", type=float, default=None, help="only up to this time (s)")
+    t.add_argument("--store", default=None, metavar="DIR", help=STORE_HELP)
     t.set_defaults(func=cmd_transcribe)
 
     ev = sub.add_parser("events", help="list music, singing and other sound heard in a recording")
@@ -97,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(a)
     a.add_argument("question", nargs="+")
     a.add_argument("--json", action="store_true", help="print answers as JSON")
+    a.add_argument("--store", default=None, metavar="DIR", help=STORE_HELP)
     a.set_defaults(func=cmd_ask)
 
     x = sub.add_parser("extract", help="extract structured data (needs engine aero or a --reasoner)")
@@ -116,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     _listen_command(sub)
     add_index_command(sub, ENGINE_NAMES)
     add_vocabulary_command(sub)
+    add_voices_command(sub)
     e = sub.add_parser("examples", help="list the bundled recordings")
     e.set_defaults(func=cmd_examples)
     return parser
@@ -130,6 +141,7 @@ def _search_command(sub: Any) -> None:
     s.add_argument("--tag", action="append", default=None, help="only sessions with this tag, or music/singing/speech "
                    "(recordings with that much of it; repeatable)")
     s.add_argument("--json", action="store_true", help="print hits as JSON")
+    s.add_argument("--speaker", default=None, metavar="NAME", help="only what this named voice said, in any session")
     s.set_defaults(func=cmd_search)
 
 

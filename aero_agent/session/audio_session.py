@@ -1,8 +1,7 @@
 """AudioSession: decode and encode a recording once, then transcribe, ask, search and extract over many turns.
 
 The session holds its state and writes what each change changed through the :class:`SessionFiles` the store
-gives it (``session.files``): it never calls back into the store. A live session holds a :class:`LiveStream`.
-"""
+gives it (``session.files``): it never calls back into the store. A live session holds a :class:`LiveStream`."""
 
 from __future__ import annotations
 
@@ -59,13 +58,18 @@ class AudioSession(SpeakerLabels):
                  transcription: TranscribeOptions | None = None) -> None:
         self.info = info
         self.engine = engine
-        self.transcription = transcription or TranscribeOptions(info.language, info.task, tuple(info.vocabulary or ()))
+        self.transcription = transcription or TranscribeOptions(info.language, info.task,
+                                                                vocabulary=tuple(info.vocabulary or ()))
         self.encoded = encoded
         self.history: list[Turn] = list(history)
         self.reasoner = reasoner
         self.files: SessionFiles | None = None
         self.diarizer = diarizer  # None: the embedded GE2E diarizer, loaded on first use
         self.diarization: DiarizationOptions | None = None  # speakers to find when the encoding ends
+        self.speaker_prints: dict[str, Any] | None = None
+        """Voice prints of the speakers of the latest diarization, until a store keeps them (aero_agent.voices)."""
+        self.speaker_voices: Callable[[], dict[str, Any]] | None = None
+        """Label -> library voice of the recognised speakers (set by a store with voices); names shown on read."""
         self._partial: list[Segment] = []  # an encoding's segments so far
         self.index = TranscriptIndex(retrieval or HybridRetrieval(), vectors)
         self.live: LiveStream | None = None  # set on a live session
@@ -84,12 +88,10 @@ class AudioSession(SpeakerLabels):
              min_speakers: int | None = None, max_speakers: int | None = None,
              diarizer: Diarizer | None = None, transcription: TranscribeOptions | None = None) -> "AudioSession":
         """Decode ``source`` and encode it once with ``engine`` (the embedded Whisper engine by default), in the
-        language and task of ``transcription`` (``TranscribeOptions(language="auto", task="translate")``).
-
-        With ``speakers=True`` (or any count) the same pass also finds who speaks when: every segment gets a
-        speaker, split where the speaker changes. ``num_speakers`` fixes the count; ``min_speakers`` and
-        ``max_speakers`` bound the automatic one. Bad counts and an engine that cannot raise before decoding.
-        """
+        language and task of ``transcription`` (``TranscribeOptions(language="auto", task="translate")``). With
+        ``speakers=True`` (or any count) the same pass also finds who speaks when: every segment gets a speaker,
+        split where the speaker changes. ``num_speakers`` fixes the count; ``min_speakers`` and ``max_speakers``
+        bound the automatic one. Bad counts and an engine that cannot raise before decoding."""
         wanted = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
         if wanted is not None or transcription is not None:
             engine = engine or _default_engine()
@@ -128,11 +130,9 @@ class AudioSession(SpeakerLabels):
              session_id: str | None = None, source: str = LIVE_SOURCE,
              transcription: TranscribeOptions | None = None) -> "AudioSession":
         """A session on audio that is still arriving: status ``live`` until :meth:`finish`, then ``ready``.
-
         :meth:`feed` takes 16 kHz mono samples; :meth:`transcribe` returns the final segments so far with the
         tail that may still change in ``Transcript.partial`` (``complete=False``); search and ask read the
-        final segments only. The engine must transcribe with word times (the embedded Whisper engine does).
-        """
+        final segments only. The engine must transcribe with word times (the embedded Whisper engine does)."""
         engine = engine or _default_engine()
         transcription = transcription or TranscribeOptions()
         stream = LiveStream(engine, options, transcription)
@@ -330,7 +330,15 @@ class AudioSession(SpeakerLabels):
                     raise CapabilityError(f"the {self.engine.name} engine cannot transcribe")
                 encoded.transcript = self.engine.transcribe(encoded)
                 self._save(transcript=True)
-            return encoded.transcript.between(start_s, end_s)
+            return self._named(encoded.transcript.between(start_s, end_s))
+
+    def _named(self, transcript: Transcript) -> Transcript:
+        """Recognised speakers shown by their voice names (resolved now, so a rename shows at once)."""
+        if self.speaker_voices is None or not transcript.diarized:
+            return transcript
+        from aero_agent.voices.naming import named
+
+        return named(transcript, self.speaker_voices())
 
     def events(self, kind: str | None = None, start_s: float | None = None,
                end_s: float | None = None) -> list[AudioEvent]:
@@ -459,6 +467,10 @@ class AudioSession(SpeakerLabels):
                               volatile=state if volatile and self.ready else None,
                               vectors=self.index.vectors if vectors and self.ready else None)
         self.files.write(changes)
+        if self.speaker_prints is not None and self.ready:
+            from aero_agent.voices.store_hooks import keep_prints
+
+            keep_prints(self.files.folder.parent, self)
 
     def flush(self) -> None:
         """Write what is computed but not yet saved (passage vectors a search embedded)."""

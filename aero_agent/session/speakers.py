@@ -48,6 +48,9 @@ class SpeakerLabels:
     def _labelled(self, transcript: Transcript, samples: Any, options: DiarizationOptions) -> Transcript:
         labelled = label_transcript(transcript, samples, options, self.engine, self.diarizer)
         self.info.speakers = len(labelled.speakers())
+        from aero_agent.voices.naming import transcript_prints
+
+        self.speaker_prints = transcript_prints(labelled, samples)  # kept and matched by a store with voices
         return labelled
 
     def diarize(self, speakers: bool = True, num_speakers: int | None = None, min_speakers: int | None = None,

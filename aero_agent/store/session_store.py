@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from aero_agent.persistence import session_files as disk
 from aero_agent.persistence.session_files import SessionFiles
@@ -31,6 +31,10 @@ from aero_agent.speakers.base import DiarizationOptions, requested_diarization
 from aero_agent.speakers.labelling import check_can_diarize
 from aero_agent.sound_events import tag_kind
 from aero_agent.topics import Topics
+from aero_agent.voices import store_hooks as voice_hooks
+
+if TYPE_CHECKING:
+    from aero_agent.voices import Voices
 
 
 
@@ -77,7 +81,6 @@ class SessionStore:
         self.retrieval = retrieval or HybridRetrieval()  # how sessions and the library rank passages
         self._library = LibraryIndex(self.root, self.retrieval)
 
-    # ----- engines ------------------------------------------------------------------
     @property
     def engine(self) -> Engine:
         """The store's default engine (the embedded Whisper engine unless one was given)."""
@@ -108,8 +111,7 @@ class SessionStore:
         With ``speakers`` (or a speaker count) the encoding also finds who speaks when (see
         :meth:`AudioSession.open`). With ``reuse``, a ready or encoding session of the same unchanged file,
         engine, language and task is returned instead, diarized now (ready) or when its encoding ends, if it
-        is not yet (:meth:`open_audio` says which happened).
-        """
+        is not yet (:meth:`open_audio` says which happened)."""
         return self.open_audio(source, engine, progress, wait=wait, sample_rate=sample_rate, name=name, reuse=reuse,
                                speakers=speakers, num_speakers=num_speakers, min_speakers=min_speakers,
                                max_speakers=max_speakers, transcription=transcription).session
@@ -118,10 +120,11 @@ class SessionStore:
                    wait: bool = True, sample_rate: int | None = None, name: str | None = None,
                    reuse: bool = False, speakers: bool = False, num_speakers: int | None = None,
                    min_speakers: int | None = None, max_speakers: int | None = None,
-                   transcription: TranscribeOptions | None = None) -> Opened:
-        """:meth:`open`, saying whether an open session of the file was reused: the one open path of the CLI
-        and both skins. The way of a new recording is one direction: decode, then (in :meth:`_encode`) encode,
-        transcript, speakers, passages and vectors, topics, saved once."""
+                   transcription: TranscribeOptions | None = None,
+                   check_new: Callable[[], None] | None = None) -> Opened:
+        """:meth:`open`, saying whether an open session of the file was reused: the one open path of the skins.
+        ``check_new`` may refuse a new session (a quota) before anything is decoded. A new recording goes one way:
+        decode, then (:meth:`_encode`) encode, transcript, speakers, passages and vectors, topics, saved once."""
         transcription = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
         engine = engine or self.engine
         check_engine_options(engine, transcription)
@@ -132,6 +135,8 @@ class SessionStore:
             found = self.find(source, engine, transcription)
             if found is not None:
                 return Opened(self._reused(self.get(found.id), wanted), True)
+        if check_new is not None:
+            check_new()
         if isinstance(source, (str, os.PathLike)):
             source = Path(source).expanduser().resolve()
         clip = load_audio(source, sample_rate=sample_rate, max_duration_s=self.max_duration_s,
@@ -157,6 +162,7 @@ class SessionStore:
                 self._make_room(limits, new_sessions=1)
             files.create(session.info.model_dump())
             session.files = files  # turns asked while encoding are saved too
+            voice_hooks.attach(self, session)
             self._loaded[session.id] = session
             self._touch(session.id)
 
@@ -188,15 +194,22 @@ class SessionStore:
             session.ensure_speakers(True, wanted.num_speakers, wanted.min_speakers, wanted.max_speakers)
         return session
 
+    @property
+    def voices(self) -> "Voices":
+        """The store's library of named voices (enroll, name_speaker, identify, rename, forget, list)."""
+        return voice_hooks.store_voices(self)
+
     # ----- library search ----------------------------------------------------------
     def search(self, query: str, k: int = 5, session_ids: list[str] | None = None,
-               tags: list[str] | None = None) -> list[SearchHit]:
+               tags: list[str] | None = None, speaker: str | None = None) -> list[SearchHit]:
         """Passages of every ready session ranked for ``query`` (hits carry ``session_id`` and ``source``);
         only the sessions in ``session_ids`` and those tagged with one of ``tags`` when given.
 
         Sessions stored before embeddings existed are indexed here, once; their files are then written.
+        ``speaker``, a voice name, keeps the passages of that voice in every session it was heard in.
         """
         query, k = check_query(query), check_k(k)
+        heard = self.voices.heard_in(speaker) if speaker is not None else None
         infos = [i for i in self.list() if i.status == "ready"]
         chosen = {i.id for i in infos}
         if session_ids is not None:
@@ -211,7 +224,9 @@ class SessionStore:
                                   self._built)
         if tags is not None:
             chosen &= self._tagged(tags)
-        return self._library.search(query, k, chosen)
+        if heard is not None:
+            chosen &= set(heard)
+        return voice_hooks.named_hits(self, self._library.search(query, k, chosen, heard))
 
     def _built(self, session_id: str) -> tuple[list, Any] | None:
         """What a loaded, ready session's index built (passages and vectors), for the library to take as is."""
@@ -280,6 +295,7 @@ class SessionStore:
             session = AudioSession(info, engine, encoded, disk.load_history(folder), reasoner=self._reasoner_for(engine),
                                    retrieval=self.retrieval, vectors=vectors)
             session.files = SessionFiles(folder, self._catalog)
+            voice_hooks.attach(self, session)
             self._loaded[session_id] = session
             self._touch(session_id)
             self._evict()
@@ -364,6 +380,7 @@ class SessionStore:
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
             self._library.drop(session_id)
+            voice_hooks.forget_session(self, session_id)
             if not existed:
                 raise SessionNotFoundError(f"unknown session id {session_id!r}")
             return True
@@ -417,7 +434,6 @@ class SessionStore:
                     session.flush()
                     del self._loaded[session_id]
 
-    # ----- limits ---------------------------------------------------------------------
     def _touch(self, session_id: str) -> None:
         self._last_used[session_id] = time.time()
 

@@ -4,7 +4,7 @@ tenant's own server state (backend and store), made on a tenant's first call."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -13,10 +13,8 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 
 from aero_mcp.backend import Backend, UserError
+from aero_mcp.registry import AppState
 from aero_mcp.tenants import DEFAULT_TENANT, Tenants
-
-if TYPE_CHECKING:
-    from aero_mcp.registry import AppState
 
 log = logging.getLogger("aero_mcp")
 
@@ -55,6 +53,10 @@ class Tenancy:
         self._states: dict[str, AppState] = {DEFAULT_TENANT: root}
         self._lock = anyio.Lock()
 
+    async def state_for_request(self, request_context: Any = None) -> AppState:
+        """The state of the tenant whose token the request being served carries."""
+        return await self.state_for(caller_token(request_context))
+
     async def state_for(self, token: AccessToken | None) -> AppState:
         name = tenant_of(token)
         state = self._states.get(name)
@@ -66,8 +68,6 @@ class Tenancy:
             return self._states[name]
 
     async def _make(self, name: str) -> AppState:
-        from aero_mcp.registry import AppState
-
         tenant = self.tenants.get(name)
         if tenant is None:  # the verifiers accept only known tenants; this is a second line
             raise UserError(f"Unauthorized: unknown tenant {name!r}.")

@@ -29,8 +29,6 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from aero_agent.audio import DEFAULT_MAX_DURATION_S
-
     p = argparse.ArgumentParser(
         prog="aero-mcp",
         description="MCP server that gives AI agents ears: open a recording once, then transcribe, ask, search "
@@ -76,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reasoner", default=os.environ.get("AERO_REASONER"), metavar="PROVIDER:MODEL",
                    help="chat model that answers and extracts over the transcript when the engine only "
                         "transcribes, e.g. ollama:llama3.1 (LangChain init_chat_model; default $AERO_REASONER)")
+    _limit_options(p)
+    p.add_argument("--log-level", default=os.environ.get("AERO_MCP_LOG_LEVEL", "INFO"),
+                   choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="stderr log level (default INFO)")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    return p
+
+
+
+def _limit_options(p: argparse.ArgumentParser) -> None:
+    """What the server accepts and how long it waits: sizes, durations, the store's bounds, the time limits."""
+    from aero_agent.audio import DEFAULT_MAX_DURATION_S
+
     p.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION_S, metavar="SECONDS",
                    help=f"longest recording accepted (default {DEFAULT_MAX_DURATION_S:g} s)")
     p.add_argument("--max-size-mb", type=float, default=DEFAULT_MAX_BYTES / 2**20, metavar="MB",
@@ -95,10 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--call-timeout", type=float, default=DEFAULT_CALL_TIMEOUT_S, metavar="SECONDS",
                    help=f"a tool call's own work that takes longer returns 'still working' (default "
                         f"{DEFAULT_CALL_TIMEOUT_S:g})")
-    p.add_argument("--log-level", default=os.environ.get("AERO_MCP_LOG_LEVEL", "INFO"),
-                   choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="stderr log level (default INFO)")
-    p.add_argument("--version", action="store_true", help="print the version and exit")
-    return p
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:

@@ -53,9 +53,7 @@ class AppState:
         """The state of the calling principal's tenant (this one when the server has a single tenant)."""
         if self.tenancy is None:
             return self
-        from aero_mcp.callers import caller_token
-
-        return await self.tenancy.state_for(caller_token(request_context))
+        return await self.tenancy.state_for_request(request_context)
 
 
 async def app_state(ctx: Context) -> AppState:

@@ -80,7 +80,7 @@ async def start_live_session(
     the model cannot honour is refused here, before any audio is sent. window_s, step_s, pause_s,
     anchor_s and context_s tune how soon text becomes final against its accuracy; leave them empty for the defaults.
     """
-    transcription = TranscribeOptions.of(language, task, vocabulary)
+    transcription = TranscribeOptions.of(language, task, vocabulary=vocabulary)
     options = LiveOptions.of(window_s=window_s, step_s=step_s, pause_s=pause_s, anchor_s=anchor_s,
                              context_s=context_s)
     store = await app.backend.store()

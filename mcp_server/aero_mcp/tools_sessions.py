@@ -11,7 +11,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from aero_agent import errors as E
-from aero_agent.transcription import TranscribeOptions
+from aero_agent.transcription import MAX_BEAM, TranscribeOptions
 from aero_agent.paths import resolve_allowed
 from aero_agent.render import status_line
 from aero_agent.results import SessionInfo
@@ -54,6 +54,9 @@ async def open_audio(
     num_speakers: NumSpeakers = None,
     language: Language = None,
     task: TaskArg = "transcribe",
+    beam_size: Annotated[int | None, Field(ge=1, le=MAX_BEAM, description=(
+        "Hypotheses kept while decoding: 1 greedy, 5 as faster-whisper. Empty: the engine's measured choice "
+        "(beam search where it pays)."))] = None,
     vocabulary: VocabularyArg = None,
     audio_base64: Annotated[str | None, Field(min_length=1, max_length=MAX_CHUNK_CHARS, description=(
         "The recording itself, base64-encoded (any format a file may have; at most 3 MB: send longer "
@@ -80,21 +83,22 @@ async def open_audio(
                                      app.config.max_store_bytes, deadline=deadline, what="saving the audio")
     else:
         real = await app.backend.run(resolve_allowed, path, app.roots, deadline=deadline, what="checking the path")
-    return await open_source(app, real, wait_s, reuse, speakers, num_speakers, language, task, ctx, vocabulary)
+    return await open_source(app, real, wait_s, reuse, speakers, num_speakers, language, task, ctx, beam_size, vocabulary)
 
 
 async def open_source(app: AppState, real: Path, wait_s: float | None, reuse: bool, speakers: bool,
                       num_speakers: int | None, language: str | None, task: str,
-                      ctx: Context | None, vocabulary: list[str] | None = None) -> CallToolResult:
+                      ctx: Context | None, beam_size: int | None = None,
+                      vocabulary: list[str] | None = None) -> CallToolResult:
     """Open ``real`` (a checked path, or audio a client sent) as a session, within the tenant's daily quota."""
     backend, config = app.backend, app.config
     deadline = backend.deadline(wait_s)
     store = await backend.store(deadline)
-    transcription = TranscribeOptions.of(language, task, vocabulary)
-    app.tenant.audio.check()  # a tenant past its daily audio cap is refused before anything is decoded
-    opened_session, reused = await backend.run(store.open_audio, real, wait=False, reuse=reuse, deadline=deadline,
-                                               what=f"opening {real.name}", speakers=speakers,
-                                               num_speakers=num_speakers, transcription=transcription)
+    transcription = TranscribeOptions.of(language, task, beam_size, vocabulary)
+    opened_session, reused = await backend.run(
+        store.open_audio, real, wait=False, reuse=reuse, deadline=deadline, what=f"opening {real.name}",
+        speakers=speakers, num_speakers=num_speakers, transcription=transcription,
+        check_new=app.tenant.audio.check)  # a new session is refused before any work when over the day's quota
     info = opened_session.info.model_copy()
     if not reused:
         await charge_or_close(app.tenant.audio, backend, store, info)

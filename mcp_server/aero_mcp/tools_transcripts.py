@@ -10,6 +10,7 @@ from pydantic import Field
 
 from aero_agent import errors as E
 from aero_agent.render import answer_text, events_text, hit_line, span, speakers_text, transcript_excerpt
+from aero_agent.retrieval import weak_note
 from aero_agent.session import MAX_K
 from aero_mcp.registry import (ADDS_TURN, READ_ONLY, NumSpeakers, Session, SessionId, SpeakersArg, WaitS, result,
                                text_arg, tool)
@@ -33,7 +34,10 @@ async def transcribe_audio(
     end_s: Annotated[float | None, Field(ge=0, description="End time in seconds.")] = None,
     format: Annotated[Literal["text", "srt", "vtt", "json", "rttm"], Field(
         description="text (plain; 'SPEAKER_xx:' lines when diarized), srt or vtt (subtitles with times), json "
-                    "(segments with word times, speakers and non-speech events), or rttm (speaker turns).")] = "text",
+                    "(segments with word times, speakers and music/singing/sound events), or rttm (speaker turns).")
+    ] = "text",
+    events: Annotated[bool, Field(description="Mark music, singing and other sound as [music], [singing], [sound] "
+                                              "lines in text, srt and vtt.")] = False,
     max_chars: Annotated[int, Field(
         ge=200, le=MAX_TRANSCRIPT_CHARS,
         description="Cut long transcripts at a segment boundary to at most this many characters (a single "
@@ -59,7 +63,7 @@ async def transcribe_audio(
     info = call.info
     live = info.status == "live"
     excerpt = await call.run(transcript_excerpt, transcript, format, max_chars, None if live else info.progress,
-                             what="rendering the transcript")
+                             events, what="rendering the transcript")
     message = " ".join(excerpt.notes)
     found = TranscriptResult(
         session_id=session_id, format=format, text=excerpt.text, segments=excerpt.shown.segments, start_s=start_s,
@@ -144,6 +148,7 @@ async def search_audio(
     progress = call.info.progress
     message = "" if complete else "Live: only the final text so far was searched." if call.info.status == "live" \
         else f"Encoding is {progress:.0%} done: only that part was searched."
+    message = " ".join(part for part in (weak_note(hits), message) if part)
     found = SearchResult(session_id=session_id, query=query, hits=hits, complete=complete,
                          progress=round(progress, 4), message=message)
     lines = [hit_line(h) for h in hits] or ["No segment matches the query."]

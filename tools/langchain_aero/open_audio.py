@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from aero_agent.transcription import TranscribeOptions
+from aero_agent.transcription import MAX_BEAM, TranscribeOptions
 from aero_agent.paths import allowed_roots, resolve_allowed
 from aero_agent.render import language_phrase
 from langchain_aero.base import AudioTool, num_speakers_field, session_artifact, speakers_field
@@ -34,6 +34,8 @@ class OpenAudioInput(BaseModel):
         "English-only tiny.en, detection for multilingual models)."))
     task: Literal["transcribe", "translate"] = Field(default="transcribe", description=(
         "translate writes an English translation (multilingual models only)."))
+    beam_size: int | None = Field(default=None, ge=1, le=MAX_BEAM, description=(
+        "Hypotheses kept while decoding: 1 greedy, 5 as faster-whisper. Empty: the engine's measured choice."))
     vocabulary: list[str] | None = vocabulary_field()
 
 
@@ -55,10 +57,10 @@ class OpenAudioTool(AudioTool):
         return allowed_roots(None if value is None else ([value] if isinstance(value, (str, Path)) else value))
 
     def _call(self, path: str, reuse: bool = True, speakers: bool = False, num_speakers: int | None = None,
-              language: str | None = None, task: str = "transcribe",
+              language: str | None = None, task: str = "transcribe", beam_size: int | None = None,
               vocabulary: list[str] | None = None) -> tuple[str, Any]:
         real = resolve_allowed(path, self.allowed_dirs)
-        transcription = TranscribeOptions.of(language, task, vocabulary)
+        transcription = TranscribeOptions.of(language, task, beam_size, vocabulary)
         session, reused = self.store.open_audio(real, engine=self.engine, wait=self.wait, reuse=reuse,
                                                 speakers=speakers, num_speakers=num_speakers,
                                                 transcription=transcription)

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from aero_agent.render import hit_line
+from aero_agent.retrieval import weak_note
 from aero_agent.session import MAX_K
 from langchain_aero.base import AudioTool, SessionInput
 
@@ -40,5 +41,7 @@ class SearchAudioTool(AudioTool):
         else:
             text = (f"{len(hits)} passage{'s' if len(hits) != 1 else ''} matching {query!r}:\n"
                     + "\n".join(hit_line(h) for h in hits))
+            note = weak_note(hits)
+            text += f"\n({note})" if note else ""
         artifact = {"session_id": session_id, "query": query, "hits": [h.model_dump() for h in hits]}
         return self._clip(text, "list cut; the artifact holds every hit"), artifact

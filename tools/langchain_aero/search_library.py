@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from aero_agent.render import hit_line
+from aero_agent.retrieval import weak_note
 from aero_agent.session import MAX_K
 from langchain_aero.base import AudioTool
 
@@ -25,6 +26,8 @@ class SearchLibraryInput(BaseModel):
     session_ids: list[str] | None = Field(default=None, description="Only these sessions; empty: all ready ones.")
     tags: list[str] | None = Field(default=None, description="Only sessions tagged with one of these topics, or "
                                                        "with music, singing or speech (recordings where that sound fills 5 % or more).")
+    speaker: str | None = Field(default=None, description=(
+        "Only what this named voice (see list_voices) said, in every session it was heard in."))
 
 
 class SearchLibraryTool(AudioTool):
@@ -33,12 +36,14 @@ class SearchLibraryTool(AudioTool):
     args_schema: type[BaseModel] = SearchLibraryInput
 
     def _call(self, query: str, k: int = 5, session_ids: list[str] | None = None,
-              tags: list[str] | None = None) -> tuple[str, Any]:
-        hits = self.store.search(query, k, session_ids, tags)
+              tags: list[str] | None = None, speaker: str | None = None) -> tuple[str, Any]:
+        hits = self.store.search(query, k, session_ids, tags, speaker=speaker)
         if not hits:
             text = f"No passage in the library matches {query!r}. Try other words, or list_audio_sessions."
         else:
             text = (f"{len(hits)} passage{'s' if len(hits) != 1 else ''} matching {query!r}:\n"
                     + "\n".join(hit_line(h) for h in hits))
+            note = weak_note(hits)
+            text += f"\n({note})" if note else ""
         artifact = {"query": query, "hits": [h.model_dump() for h in hits]}
         return self._clip(text, "list cut; the artifact holds every hit"), artifact

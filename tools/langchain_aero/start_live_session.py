@@ -43,6 +43,6 @@ class StartLiveSessionTool(AudioTool):
               vocabulary: list[str] | None = None) -> tuple[str, Any]:
         options = LiveOptions.of(window_s=window_s, step_s=step_s, pause_s=pause_s, anchor_s=anchor_s,
                                  context_s=context_s)
-        session = self.store.open_live(options=options, transcription=TranscribeOptions.of(language, task, vocabulary))
+        session = self.store.open_live(options=options, transcription=TranscribeOptions.of(language, task, vocabulary=vocabulary))
         return (f"Live session {session.id} started{language_phrase(session.info)}; send audio with append_audio.",
                 session_artifact(session.info))

@@ -15,7 +15,11 @@ from langchain_aero.extract_from_audio import ExtractFromAudioInput, ExtractFrom
 from langchain_aero.finish_live_session import FinishLiveSessionInput, FinishLiveSessionTool
 from langchain_aero.list_events import ListEventsInput, ListEventsTool
 from langchain_aero.list_audio_sessions import ListAudioSessionsInput, ListAudioSessionsTool
+from langchain_aero.enroll_voice import EnrollVoiceInput, EnrollVoiceTool
+from langchain_aero.forget_voice import ForgetVoiceInput, ForgetVoiceTool
 from langchain_aero.list_speakers import ListSpeakersInput, ListSpeakersTool
+from langchain_aero.list_voices import ListVoicesInput, ListVoicesTool
+from langchain_aero.name_speaker import NameSpeakerInput, NameSpeakerTool
 from langchain_aero.open_audio import OpenAudioInput, OpenAudioTool
 from langchain_aero.search_audio import SearchAudioInput, SearchAudioTool
 from langchain_aero.search_library import SearchLibraryInput, SearchLibraryTool
@@ -34,7 +38,8 @@ from langchain_aero.base import (
 TOOL_CLASSES: tuple[type[AudioTool], ...] = (
     OpenAudioTool, TranscribeAudioTool, AskAudioTool, SearchAudioTool, ExtractFromAudioTool,
     ListAudioSessionsTool, CloseAudioSessionTool, SearchLibraryTool, StartLiveSessionTool, AppendAudioTool,
-    FinishLiveSessionTool, ListSpeakersTool, ListEventsTool, StoreVocabularyTool,
+    FinishLiveSessionTool, ListSpeakersTool, ListEventsTool, NameSpeakerTool, EnrollVoiceTool, ListVoicesTool,
+    ForgetVoiceTool, StoreVocabularyTool,
 )
 TOOLS: dict[str, type[AudioTool]] = {cls.model_fields["name"].default: cls for cls in TOOL_CLASSES}
 """Tool name -> tool class, in the order the toolkit lists them."""
@@ -44,7 +49,8 @@ __all__ = [
     "ListAudioSessionsTool", "CloseAudioSessionTool", "SearchLibraryTool", "SearchLibraryInput", "TOOL_CLASSES", "TOOLS", "OpenAudioInput",
     "TranscribeAudioInput", "AskAudioInput", "SearchAudioInput", "ExtractFromAudioInput", "ListAudioSessionsInput",
     "CloseAudioSessionInput", "StartLiveSessionTool", "AppendAudioTool", "FinishLiveSessionTool",
-    "StartLiveSessionInput", "AppendAudioInput", "FinishLiveSessionInput", "ListSpeakersTool", "ListSpeakersInput", "ListEventsTool", "ListEventsInput", "StoreVocabularyTool",
-    "StoreVocabularyInput", "DEFAULT_MAX_OUTPUT_CHARS", "explain_validation_error", "tool_errors",
-    "cap_transcript", "clock", "describe_info",
+    "StartLiveSessionInput", "AppendAudioInput", "FinishLiveSessionInput", "ListSpeakersTool", "ListSpeakersInput", "ListEventsTool", "ListEventsInput", "DEFAULT_MAX_OUTPUT_CHARS", "explain_validation_error", "tool_errors",
+    "cap_transcript", "clock", "describe_info", "NameSpeakerTool", "NameSpeakerInput", "EnrollVoiceTool",
+    "EnrollVoiceInput", "ListVoicesTool", "ListVoicesInput", "ForgetVoiceTool", "ForgetVoiceInput", "StoreVocabularyTool",
+    "StoreVocabularyInput",
 ]

@@ -26,7 +26,9 @@ class TranscribeAudioInput(SessionInput):
                                                           "end of the recording.")
     format: TranscriptFormat = Field(default="text", description=(
         "'text' (plain words; 'SPEAKER_xx:' lines when diarized), 'srt' or 'vtt' (timed subtitles), 'json' "
-        "(segments with word times, speakers and non-speech events), or 'rttm' (speaker turns)."))
+        "(segments with word times, speakers and music/singing/sound events), or 'rttm' (speaker turns)."))
+    events: bool = Field(default=False, description=(
+        "Mark music, singing and other sound as [music], [singing], [sound] lines in text, srt and vtt."))
     speakers: bool = speakers_field()
     num_speakers: int | None = num_speakers_field()
     vocabulary: list[str] | None = vocabulary_field()
@@ -38,7 +40,8 @@ class TranscribeAudioTool(AudioTool):
     args_schema: type[BaseModel] = TranscribeAudioInput
 
     def _call(self, session_id: str, start_s: float | None = None, end_s: float | None = None,
-              format: str = "text", speakers: bool = False, num_speakers: int | None = None,
+              format: str = "text", events: bool = False, speakers: bool = False,
+              num_speakers: int | None = None,
               vocabulary: list[str] | None = None) -> tuple[str, Any]:
         session = self._session(session_id)
         if speakers or num_speakers is not None:
@@ -48,7 +51,7 @@ class TranscribeAudioTool(AudioTool):
         transcript = session.transcribe(start_s, end_s)
         live = session.info.status == "live"
         progress = None if live else session.info.progress
-        excerpt = transcript_excerpt(transcript, format, self.max_output_chars, progress)
+        excerpt = transcript_excerpt(transcript, format, self.max_output_chars, progress, events)
         text = excerpt.text + "".join(f"\n[{note}]" for note in excerpt.notes)
         artifact = {"session_id": session_id, "format": format, "start_s": start_s, "end_s": end_s,
                     "text": transcript.text, **transcript.model_dump()}

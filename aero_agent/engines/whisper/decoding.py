@@ -1,4 +1,4 @@
-"""Batched greedy Whisper decoding with timestamp rules, over transformers' Whisper weights.
+"""Batched greedy or beam-search Whisper decoding with timestamp rules, over transformers' Whisper weights.
 
 The decoder step reuses the parameters of ``WhisperForConditionalGeneration`` but keeps its own
 pre-allocated key/value buffers and computes the cross-attention keys and values once per window,
@@ -112,6 +112,9 @@ class DecoderRunner:
              cross: list[tuple[torch.Tensor, torch.Tensor]], pad: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (batch, vocab) for the next token after ``tokens`` (batch,) at buffer slot ``position``.
 
+        ``cross`` may hold fewer rows than ``tokens``: each of its windows then serves ``batch // windows``
+        consecutive rows (a window's beams), which read its keys and values in one product, not one copy each.
+
         ``pad`` (batch,): each row's left padding (see :meth:`prefill`): its slots before that are masked out and
         its positions count from there; None for none."""
         x = self.decoder.embed_tokens(tokens)[:, None, :]
@@ -130,10 +133,11 @@ class DecoderRunner:
             x = x + attn.out_proj(o.transpose(1, 2).reshape(x.shape))
             cross_attn = layer.encoder_attn
             h = layer.encoder_attn_layer_norm(x)
-            query = cross_attn.q_proj(h).view(x.shape[0], self.heads, 1, -1)  # (batch, heads, 1, head_dim)
-            weights = torch.softmax(torch.matmul(query, ck), dim=-1)  # (batch, heads, 1, frames)
-            o = torch.matmul(cv, weights.transpose(-1, -2).to(cv.dtype)).float()  # (batch, heads, head_dim, 1)
-            x = x + cross_attn.out_proj(o.reshape(x.shape))
+            group = x.shape[0] // ck.shape[0]  # rows (beams) per window: they read their window's keys together
+            query = cross_attn.q_proj(h).view(ck.shape[0], group, self.heads, -1).transpose(1, 2)
+            weights = torch.softmax(torch.matmul(query, ck), dim=-1)  # (windows, heads, group, frames)
+            o = torch.matmul(cv, weights.transpose(-1, -2).to(cv.dtype)).float()  # (windows, heads, head_dim, group)
+            x = x + cross_attn.out_proj(o.permute(0, 3, 1, 2).reshape(x.shape))
             h = layer.final_layer_norm(x)
             x = x + layer.fc2(F.gelu(layer.fc1(h)))
         return self.project(self.decoder.layer_norm(x)[:, 0])
@@ -232,6 +236,8 @@ class Row:
     tokens: list[int] = field(default_factory=list)
     continued: int = 0
     sum_logprob: float = 0.0
+    beam: bool = False
+    """A beam-search hypothesis: an end of text may end it from any rank, not only as the best token."""
 
 
 class LogitRule(Protocol):
@@ -334,7 +340,8 @@ class RefuseEarlyEnd:
     def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None:
         chosen = best_tokens(logits)
         for slot, row in enumerate(rows):
-            if chosen[slot] != self.eot or row.speech_end_s is None or row.continued >= self.max_refusals:
+            best = chosen[slot] == self.eot  # a beam hypothesis may also end on a lower-ranked end of text
+            if not (best or row.beam) or row.speech_end_s is None or row.continued >= self.max_refusals:
                 continue
             stamp = last_stamp(row.tokens, self.timestamp_begin)
             said_until = (stamp - self.timestamp_begin) * TIME_PER_TOKEN if stamp is not None else 0.0
@@ -342,7 +349,7 @@ class RefuseEarlyEnd:
                 kept = logits[slot, self.eot].clone()
                 logits[slot, self.eot] = NEG
                 if logits[slot].max() > NEG:
-                    row.continued += 1
+                    row.continued += best  # refusals of the best token are counted, as greedy counts them
                 else:
                     logits[slot, self.eot] = kept
 
@@ -376,9 +383,11 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor | None, special:
                    max_tokens: int = 224, speech_end_s: list[float] | None = None,
                    extra_rules: Sequence[LogitRule] = (),
                    cross: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
-                   prompts: Sequence[Sequence[int]] | None = None) -> list[Decoded]:
-    """Greedy timestamped decoding of a batch of encoded windows under :func:`timestamp_rules` and
-    ``extra_rules``; each window's tokens, average log-probability and no-speech probability.
+                   prompts: Sequence[Sequence[int]] | None = None, beam_size: int = 1,
+                   retry: tuple[int, float] | None = None) -> list[Decoded]:
+    """Timestamped decoding of a batch of encoded windows under :func:`timestamp_rules` and ``extra_rules``,
+    greedy (``beam_size`` 1) or by beam search (see :func:`_beam_search`); each window's tokens, average
+    log-probability and no-speech probability.
 
     Finished windows are dropped from the batch once a quarter of it has finished, so the cross-attention
     keys and values (the bulk of each step's memory traffic) are neither read for finished windows for
@@ -388,6 +397,9 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor | None, special:
     ``prompts``: each window's previous text (tokens; empty for none), fed before its start-of-transcript
     sequence in one teacher-forced pass (see :meth:`DecoderRunner.prefill`); without any, the sequence is fed
     one step a token. ``encoded`` may be None when ``cross`` is given (the states are not needed past it).
+
+    ``retry`` (beams, average log-probability): after greedy decoding, windows below that average are decoded
+    again by beam search with that many beams, and the more probable reading (per token) is kept.
     """
     if cross is None:
         assert encoded is not None, "decode_windows needs the encoder states or their keys and values"
@@ -402,8 +414,6 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor | None, special:
     buffers = runner.new_buffers(batch, torch.float32, width + limit)
     rows = [Row(min(1500, int(round(s / TIME_PER_TOKEN))), None if speech_end_s is None else speech_end_s[i])
             for i, s in enumerate(window_s)]
-    active = list(range(batch))  # window index of each batch slot still decoding
-    finished: set[int] = set()
     pad: torch.Tensor | None = None
     if prefixes is None:  # the start-of-transcript sequence, one step a token
         no_speech, logits = [0.0] * batch, torch.empty(0)
@@ -418,10 +428,73 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor | None, special:
         sot = width - len(special.sot_sequence)  # the slot of <|startoftranscript|> in every row
         no_speech = _no_speech(runner.project(hidden[:, sot]), special)
         logits = runner.project(hidden[:, -1])
-    position = width
-    for n in range(limit):
+    state = _Search(runner, special, rules, packed, buffers, logits, pad, width, limit)
+    found = _beam_search(state, rows, beam_size) if beam_size > 1 else _greedy(state, rows)
+    packed.restore()
+    decoded = [Decoded(row.tokens, row.sum_logprob / (len(row.tokens) + 1), no_speech[i]) for i, row in enumerate(found)]
+    low = [i for i, d in enumerate(decoded) if retry and beam_size == 1 and d.avg_logprob < retry[1]]
+    if low and retry:
+        again = decode_windows(runner, None, special, [window_s[i] for i in low], max_tokens,
+                               None if speech_end_s is None else [speech_end_s[i] for i in low], extra_rules,
+                               cross=packed.keep(low), prompts=[prompts[i] for i in low] if prompts else None,
+                               beam_size=retry[0])
+        packed.restore()
+        for i, d in zip(low, again):
+            if d.avg_logprob > decoded[i].avg_logprob:
+                decoded[i] = Decoded(d.tokens, d.avg_logprob, decoded[i].no_speech_prob)
+    return decoded
+
+
+@dataclass(frozen=True)
+class BeamPolicy:
+    """Where beam search runs when the caller leaves the beam size to the engine (chosen on the tuning half;
+    see BENCHMARKS.md, "Beam search")."""
+
+    size: int = 5
+    """Beams where beam search runs."""
+    side: bool = False
+    """Doubtful and repair windows too (a few seconds each: a small share of the work)."""
+    short_s: float = 0.0
+    """A recording at most this long is decoded with beams throughout. 0: none, measured (BENCHMARKS.md,
+    "Joins, shifts and music"): beam 5 on every short clip of the checking half read 9.14 % WER against greedy's
+    7.59 %, its hypotheses skipping whole segments (18 deletions), so the engine stays greedy by default."""
+    retry_below: float | None = None
+    """A greedy window whose average log-probability is below this is decoded again with beams (None: never)."""
+
+    def plan(self, asked: int | None, side: bool, recording_s: float) -> tuple[int, tuple[int, float] | None]:
+        """(beam size, ``retry`` for :func:`decode_windows`) of a batch: ``asked`` (a caller's beam size) wins."""
+        if asked is not None:
+            return asked, None
+        if (side and self.side) or recording_s <= self.short_s:
+            return self.size, None
+        return 1, None if self.retry_below is None else (self.size, self.retry_below)
+
+
+@dataclass
+class _Search:
+    """What a decoding loop starts from: the rules, the windows' keys and values, the self-attention buffers
+    and the logits after each window's prefix (slot ``position`` is next)."""
+
+    runner: DecoderRunner
+    special: SpecialTokens
+    rules: list[LogitRule]
+    packed: PackedRows
+    buffers: list[torch.Tensor]
+    logits: torch.Tensor
+    pad: torch.Tensor | None
+    position: int
+    limit: int
+
+
+def _greedy(state: _Search, rows: list[Row]) -> list[Row]:
+    """Greedy decoding: each window's most probable token at every step."""
+    special, cross, buffers, logits, pad = state.special, state.packed.view(), state.buffers, state.logits, state.pad
+    active = list(range(len(rows)))  # window index of each batch slot still decoding
+    finished: set[int] = set()
+    position = state.position
+    for n in range(state.limit):
         live = [rows[i] for i in active]
-        for rule in rules:
+        for rule in state.rules:
             rule.apply(logits, live)
         best = best_tokens(logits)
         chosen = torch.tensor(best)
@@ -437,19 +510,89 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor | None, special:
             else:
                 row.tokens.append(token)
         alive = [slot for slot, index in enumerate(active) if index not in finished]
-        if not alive or n + 1 == limit:
+        if not alive or n + 1 == state.limit:
             break
         if len(active) - len(alive) >= max(1, len(active) // 4):
             keep = torch.tensor(alive)
             active = [active[s] for s in alive]
-            cross = packed.keep(alive)
+            cross = state.packed.keep(alive)
             buffers = [b.index_select(1, keep) for b in buffers]
             chosen = chosen.index_select(0, keep)
             pad = None if pad is None else pad.index_select(0, keep)
-        logits = runner.step(chosen, position, buffers, cross, pad)
+        logits = state.runner.step(chosen, position, buffers, cross, pad)
         position += 1
-    packed.restore()
-    return [Decoded(row.tokens, row.sum_logprob / (len(row.tokens) + 1), no_speech[i]) for i, row in enumerate(rows)]
+    return rows
+
+
+def _beam_search(state: _Search, rows: list[Row], beam: int) -> list[Row]:
+    """Beam search as openai-whisper and faster-whisper run it (patience 1, no length penalty): each window
+    keeps its ``beam`` most probable unfinished hypotheses; a window is done once ``beam`` hypotheses have
+    ended (else at the token limit, with its open ones), and the one with the best log-probability per token
+    wins. Every rule sees each hypothesis as a row of its own (its tokens, its refusals), so any
+    :class:`LogitRule` applies per beam. A window's hypotheses share its cross-attention keys and values."""
+    special, runner = state.special, state.runner
+    windows = len(rows)
+    spread = torch.arange(windows).repeat_interleave(beam)
+    buffers = [b.index_select(1, spread) for b in state.buffers]
+    logits = state.logits.index_select(0, spread)
+    pad = None if state.pad is None else state.pad.index_select(0, spread)
+    cross = state.packed.view()
+    hyps = [[_copy_row(row) for _ in range(beam)] for row in rows]
+    ended: list[list[Row]] = [[] for _ in rows]
+    active = list(range(windows))  # windows still searching, in slot order; each has ``beam`` rows
+    position = state.position
+    for n in range(state.limit):
+        live = [row for w in active for row in hyps[w]]
+        for rule in state.rules:
+            rule.apply(logits, live)
+        logprobs = torch.log_softmax(logits, dim=-1)
+        if n == 0:  # every hypothesis of a window is the same: expand from its first only
+            logprobs.view(len(active), beam, -1)[:, 1:] = NEG
+        top_lp, top_tok = (t.tolist() for t in logprobs.topk(beam + 1, dim=-1))
+        parents: list[int] = []
+        tokens: list[int] = []
+        keep: list[int] = []
+        for slot, w in enumerate(active):
+            candidates = sorted(((hyps[w][j].sum_logprob + lp, j, tok)
+                                 for j in range(beam) for lp, tok in zip(top_lp[slot * beam + j], top_tok[slot * beam + j])
+                                 if lp > NEG), key=lambda c: -c[0])
+            chosen = []
+            for score, j, tok in candidates:
+                if tok == special.eot:
+                    if len(ended[w]) < beam:
+                        ended[w].append(_copy_row(hyps[w][j], score))
+                elif len(chosen) < beam:
+                    chosen.append((score, j, tok))
+            if len(ended[w]) >= beam or not chosen or n + 1 == state.limit:
+                if not ended[w]:
+                    ended[w] = [_copy_row(h, h.sum_logprob) for h in hyps[w]]
+                continue
+            chosen += [chosen[-1]] * (beam - len(chosen))  # fewer possible tokens than beams: repeat the last
+            new = []
+            for score, j, tok in chosen:
+                row = _copy_row(hyps[w][j], score)
+                row.tokens.append(tok)
+                new.append(row)
+                parents.append(slot * beam + j)
+                tokens.append(tok)
+            hyps[w] = new
+            keep.append(slot)
+        if not keep:
+            break
+        if len(keep) < len(active):
+            cross = state.packed.keep(keep)
+            pad = None if pad is None else pad.view(len(active), beam)[keep].reshape(-1)
+            active = [active[s] for s in keep]
+        index = torch.tensor(parents)
+        buffers = [b.index_select(1, index) for b in buffers]
+        logits = runner.step(torch.tensor(tokens), position, buffers, cross, pad)
+        position += 1
+    return [max(ended[w], key=lambda r: r.sum_logprob / max(1, len(r.tokens))) for w in range(windows)]
+
+
+def _copy_row(row: Row, sum_logprob: float | None = None) -> Row:
+    return Row(row.max_timestamp, row.speech_end_s, list(row.tokens), row.continued,
+               row.sum_logprob if sum_logprob is None else sum_logprob, beam=True)
 
 
 def _no_speech(logits: torch.Tensor, special: SpecialTokens) -> list[float]:

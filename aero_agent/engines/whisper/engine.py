@@ -21,8 +21,8 @@ from aero_agent.engines.whisper.chunking import SpeechMap, Window
 from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
                                                  decode_windows, tokens_to_segments)
 from aero_agent.engines.whisper.encoder import encode, pad_batch
-from aero_agent.engines.whisper.features import LogMel
-from aero_agent.engines.whisper.guards import is_caption
+from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel
+from aero_agent.engines.whisper.guards import drop_repeats, is_caption
 from aero_agent.engines.whisper.jobs import Job, JobQueue
 from aero_agent.engines.whisper.languages import ClipLanguage, LanguagePrompts, prompt_groups
 from aero_agent.engines.whisper.memory import ENCODER_ROWS, PackedRows, bound_kernel_cache, release_large_blocks
@@ -94,6 +94,7 @@ class WhisperEngine:
         self.aligner = WordAligner(self.runner, self.tokenizer, self.special, checkpoint.alignment_heads)
         self.languages = LanguagePrompts(self.tokenizer, sot, self.model_id, english_only)
         self._clip_languages: list[ClipLanguage] = []  # per clip of the call in progress (set under the lock)
+        self._beam_size: int | None = None  # the call in progress's TranscribeOptions.beam_size
         self._detected: dict[tuple[int, Window], torch.Tensor] = {}  # encoder states the detection computed
         self._float_runner: DecoderRunner | None = None  # see _detection_runner
         self._vocabulary: tuple[list[LogitRule], tuple[int, ...]] = ([], ())  # the call's rule and prompt
@@ -181,9 +182,11 @@ class WhisperEngine:
         special = special or self.special
         t0 = time.perf_counter()
         rules, speech_end = self._rules(batch)
+        beams, retry = self.options.beam.plan(self._beam_size, all(job.side for job in batch),
+                                              max(job.speech.n for job in batch) / SAMPLE_RATE)
         decoded = decode_windows(self.runner, None, special, [job.duration_s for job in batch],
                                  speech_end_s=speech_end, extra_rules=rules, cross=cross,
-                                 prompts=[self._vocabulary[1] + job.prompt for job in batch])
+                                 prompts=[self._vocabulary[1] + job.prompt for job in batch], beam_size=beams, retry=retry)
         texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
         kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.window.doubtful)
                 for d, text, job in zip(decoded, texts, batch)]
@@ -290,6 +293,7 @@ class WhisperEngine:
         if prompts is not None and len(prompts) != len(clips):
             raise InvalidArgumentError(f"{len(prompts)} prompts for {len(clips)} clips: give one per clip")
         with self._lock:
+            self._beam_size = options.beam_size
             try:
                 self._vocabulary = self._vocabulary_decoding(options.vocabulary.terms)
                 return self._transcribe_locked(clips, progress, options, self.prompt_tokens(prompts or ()))
@@ -372,7 +376,7 @@ class WhisperEngine:
     def _transcript(clip: AudioClip, segments: list[Segment], speech: SpeechMap) -> Transcript:
         """The clip's transcript: segments in time order with segment ends and word times kept off the silence around speech,
         and the sound no segment covers as non-speech events."""
-        segments = sorted(segments, key=lambda s: s.start)
+        segments = drop_repeats(segments)  # a loop over music, a word decoded by two windows: kept once
         for seg in segments:
             # a closing timestamp Whisper placed in the silenced pause after the speech (seen 1.6 s into it);
             # starts stay Whisper's (a segment opening a window keeps the window's lead-in, as captions expect)

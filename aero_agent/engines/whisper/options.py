@@ -9,6 +9,7 @@ import torch
 
 from aero_agent.engines.whisper.biasing import DEFAULT_BONUS, DEFAULT_MIN_P
 from aero_agent.engines.whisper.chunking import SoundOptions
+from aero_agent.engines.whisper.decoding import BeamPolicy
 from aero_agent.engines.whisper.guards import GuardOptions
 from aero_agent.engines.whisper.isa import cpu_isa
 from aero_agent.vad import VadOptions
@@ -118,3 +119,5 @@ class WhisperOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     sound: SoundOptions = field(default_factory=SoundOptions)
     guards: GuardOptions = field(default_factory=GuardOptions)
+    beam: BeamPolicy = field(default_factory=BeamPolicy)
+    """Where beam search runs unless a call asks for a beam size (``TranscribeOptions.beam_size``)."""
