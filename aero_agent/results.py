@@ -100,3 +100,6 @@ class SessionInfo(BaseModel):
     language_probability: float | None = Field(default=None, description="The detector's probability of language.")
     task: Literal["transcribe", "translate"] = Field(default="transcribe", description=(
         "translate: the transcript is an English translation of the speech."))
+    vocabulary: list[str] | None = Field(default=None, description=(
+        "The custom vocabulary every decode of this session used (the call's terms, then the store's); None "
+        "for none."))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Iterable, Literal
 
 from aero_agent.errors import InvalidArgumentError
+from aero_agent.vocabulary import Vocabulary
 
 AUTO = "auto"
 TASKS = ("transcribe", "translate")
@@ -46,6 +47,7 @@ class TranscribeOptions:
     ``language``: None for the model's own default (English for an English-only model, detection for a
     multilingual one), ``auto`` to detect it from the first speech, or a code (``de``) or name (``German``).
     ``task``: ``transcribe`` keeps the spoken language, ``translate`` writes English.
+    ``vocabulary``: names and terms to spell as listed, in every window (see :mod:`aero_agent.vocabulary`).
     """
 
     language: str | None = None
@@ -53,6 +55,7 @@ class TranscribeOptions:
     beam_size: int | None = None
     """Hypotheses kept while decoding: 1 is greedy, 5 faster-whisper's default; None: the engine's own measured
     choice (beam search where it pays). Engines without beams ignore it."""
+    vocabulary: Vocabulary = Vocabulary()
 
     def __post_init__(self) -> None:
         if self.beam_size is not None and (isinstance(self.beam_size, bool) or not isinstance(self.beam_size, int)
@@ -64,11 +67,16 @@ class TranscribeOptions:
             object.__setattr__(self, "language", language_code(self.language))
         if self.task not in TASKS:
             raise InvalidArgumentError(f"unknown task {self.task!r}; use transcribe or translate")
+        object.__setattr__(self, "vocabulary", Vocabulary.of(self.vocabulary))
 
     @property
     def is_default(self) -> bool:
         """True when nothing was asked beyond the model's default."""
-        return self.language is None and self.task == "transcribe"
+        return self.language is None and self.task == "transcribe" and not self.vocabulary
+
+    def with_vocabulary(self, vocabulary: Vocabulary) -> "TranscribeOptions":
+        """These options with ``vocabulary`` added after their own terms."""
+        return self if not vocabulary else replace(self, vocabulary=self.vocabulary | vocabulary)
 
     @property
     def multilingual(self) -> bool:
@@ -77,9 +85,11 @@ class TranscribeOptions:
 
     @classmethod
     def of(cls, language: str | None = None, task: str | None = None,
-           beam_size: int | None = None) -> "TranscribeOptions":
+           beam_size: int | None = None,
+           vocabulary: Vocabulary | Iterable[str] | str | None = None) -> "TranscribeOptions":
         """Options from loose values (skins' arguments); empty strings (and a beam size of 0) mean the default."""
-        return cls(language or None, (task or "transcribe"), beam_size or None)  # type: ignore[arg-type]
+        return cls(language or None, (task or "transcribe"), beam_size or None,  # type: ignore[arg-type]
+                   Vocabulary.of(vocabulary))
 
 
 def check_engine_options(engine: object, options: TranscribeOptions) -> None:

@@ -199,7 +199,7 @@ def test_toolkit_tools_and_schemas() -> None:
                                        "extract_from_audio", "list_audio_sessions", "close_audio_session",
                                        "search_library", "start_live_session", "append_audio",
                                        "finish_live_session", "list_speakers", "list_events", "name_speaker", "enroll_voice",
-                                       "list_voices", "forget_voice"]
+                                       "list_voices", "forget_voice", "store_vocabulary"]
     assert [type(t) for t in tools] == list(TOOL_CLASSES)
     for tool in tools:
         assert tool.response_format == "content_and_artifact" and tool.handle_tool_error is True

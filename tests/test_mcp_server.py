@@ -63,7 +63,7 @@ def test_tools_resources_and_prompts_are_declared(engine, folders):
                               "extract_from_audio", "list_audio_sessions", "close_audio_session", "search_library",
                               "start_live_session", "append_audio", "finish_live_session", "list_speakers",
                               "start_upload", "append_upload", "finish_upload", "list_events",
-                              "name_speaker", "enroll_voice", "list_voices", "forget_voice"}
+                              "name_speaker", "enroll_voice", "list_voices", "forget_voice", "store_vocabulary"}
         for tool in tools.values():
             assert tool.description and tool.output_schema and tool.annotations is not None
             assert tool.output_schema["type"] == "object"

@@ -211,7 +211,8 @@ def test_toolkit_selects_tools_from_the_map() -> None:
     was not selected."""
     assert list(TOOLS) == ["open_audio", "transcribe_audio", "ask_audio", "search_audio", "extract_from_audio",
                            "list_audio_sessions", "close_audio_session", "search_library", "start_live_session",
-                           "append_audio", "finish_live_session", "list_speakers", "list_events"]
+                           "append_audio", "finish_live_session", "list_speakers", "list_events", "name_speaker",
+                           "enroll_voice", "list_voices", "forget_voice", "store_vocabulary"]
     kit = AudioToolkit(selected_tools=["search_audio", "open_audio"])
     assert [t.name for t in kit.get_tools()] == ["open_audio", "search_audio"]
     assert kit.get_tool("open_audio").allowed_dirs == kit.allowed_dirs

@@ -9,6 +9,7 @@ from typing import Any
 
 def add_index_command(sub: Any, engine_names: tuple[str, ...]) -> None:
     """Register ``index`` on the main parser's subcommands."""
+    from aero_agent.cli.vocabulary import add_vocabulary_options
     p = sub.add_parser("index", help="index every recording under folders into a store, resumably",
                        description="Open every audio and video file under PATH... as a stored session (transcript, "
                                    "speakers with --speakers, passage embeddings, tags) so that `aero-agent search` "
@@ -18,6 +19,7 @@ def add_index_command(sub: Any, engine_names: tuple[str, ...]) -> None:
     p.add_argument("--speakers", action="store_true", help="label speakers (diarization) too")
     p.add_argument("--engine", choices=engine_names, default="whisper", help="speech engine (default: whisper)")
     p.add_argument("--model", default=None, help="checkpoint folder or hub id (default: embedded tiny.en)")
+    add_vocabulary_options(p)
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="engine processes (or Ray actors); the cores are shared out among them (default 1)")
     p.add_argument("--glob", action="append", default=[], metavar="G",
@@ -35,11 +37,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     from aero_agent.archive.job import IndexOptions, run_index
     from aero_agent.archive.progress import failed_line
     from aero_agent.archive.worker import EngineOptions
+    from aero_agent.cli.vocabulary import index_vocabulary
 
     options = IndexOptions(store=args.store, workers=args.workers, globs=tuple(args.glob),
                            retry_failed=args.retry_failed, ray=args.ray is not None, ray_address=args.ray or None,
                            engine=EngineOptions(args.engine, args.model, args.speakers,
-                                                max_duration_s=args.max_duration))
+                                                max_duration_s=args.max_duration,
+                                                vocabulary=index_vocabulary(args)))
     summary = run_index(args.paths, options, progress=not args.quiet)
     if args.json:
         print(summary.model_dump_json(indent=2))

@@ -104,7 +104,7 @@ def run_ray(tasks: Sequence[Task], options: EngineOptions, workers: int,
         context.enable_progress_bars = False  # the run draws its own
         cpus = actor_cpus(ray, workers, options.threads)
         engine_options = EngineOptions(options.engine, options.model, options.speakers, cpus, options.max_duration_s,
-                                       scratch)
+                                       scratch, options.vocabulary)
         rows = [{"index": i, "path": t.file.path} for i, t in enumerate(tasks)]
         dataset = (ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
                    .map(DecodeRow(options.max_duration_s), compute=TaskPoolStrategy(size=max(1, workers)),

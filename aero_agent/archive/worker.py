@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aero_agent.archive.plan import Task
+from aero_agent.transcription import TranscribeOptions
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -35,6 +36,8 @@ class EngineOptions:
     scratch: str | None = None
     """A folder for the engine processes' private scratch stores, removed by the run when it ends (worker
     processes end without cleaning up); the system's temporary folder when None or absent on this node."""
+    vocabulary: tuple[str, ...] = ()
+    """The custom vocabulary of every file (the command's terms, then the target store's list)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,8 @@ class FileIndexer:
                 clip = decode(path, self.options.max_duration_s)
             # speakers in the same pass, as any session finds them (store.open diarizes the decoded samples)
             session = self.store.open(clip.samples, sample_rate=clip.sample_rate, name=path,
-                                      speakers=self.options.speakers)
+                                      speakers=self.options.speakers,
+                                      transcription=TranscribeOptions(vocabulary=self.options.vocabulary))
             folder = self.store.root / session.id
             if self.in_process:
                 return Outcome(path, session.id, session.info.duration_s, folder=str(folder))

@@ -80,10 +80,12 @@ def _open(args: argparse.Namespace, searchable: bool = True):
 
 
 def _transcription(args: argparse.Namespace):
-    """``--language`` and ``--task`` as the session's options (an unknown code is refused here)."""
+    """``--language``, ``--task`` and the vocabulary as the session's options (an unknown code is refused here)."""
+    from aero_agent.cli.vocabulary import vocabulary_arguments
     from aero_agent.transcription import TranscribeOptions
 
-    return TranscribeOptions.of(args.language, args.task, getattr(args, "beam_size", None))
+    return TranscribeOptions.of(args.language, args.task, getattr(args, "beam_size", None),
+                                vocabulary=vocabulary_arguments(args))
 
 
 def _reasoner(args: argparse.Namespace):
@@ -198,7 +200,8 @@ def _open_stored(args: argparse.Namespace):
     path = Path(_source(args.file))
     bar = ProgressBar(path.name) if store.find(path) is None and not args.quiet else None  # a new one encodes
     session = store.open(path, progress=bar, reuse=True, speakers=args.speakers, num_speakers=args.num_speakers,
-                         min_speakers=args.min_speakers, max_speakers=args.max_speakers)
+                         min_speakers=args.min_speakers, max_speakers=args.max_speakers,
+                         transcription=_transcription(args))
     if bar is not None:
         bar.close()
     return session, store

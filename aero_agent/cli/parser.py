@@ -11,6 +11,7 @@ from aero_agent.archive.cli import add_index_command
 from aero_agent.voices.cli import add_voices_command
 from aero_agent.cli.commands import (cmd_ask, cmd_chat, cmd_events, cmd_examples, cmd_extract, cmd_listen,
                                      cmd_search, cmd_transcribe)
+from aero_agent.cli.vocabulary import add_vocabulary_command, add_vocabulary_options
 from aero_agent.errors import AeroError
 
 # aero_agent.engines.ENGINE_NAMES, repeated (a test keeps them equal) so the command starts without torch
@@ -53,6 +54,7 @@ def model_options(p: argparse.ArgumentParser) -> None:
                         "(default: English for tiny.en, detection for multilingual models)")
     p.add_argument("--task", choices=["transcribe", "translate"], default="transcribe",
                    help="translate: write an English translation (multilingual models)")
+    add_vocabulary_options(p)
     p.add_argument("--beam-size", type=int, default=None, metavar="N",
                    help="hypotheses kept while decoding: 1 greedy, 5 as faster-whisper (default: the engine's "
                         "measured choice, beam search where it pays)")
@@ -123,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _search_command(sub)
     _listen_command(sub)
     add_index_command(sub, ENGINE_NAMES)
+    add_vocabulary_command(sub)
     add_voices_command(sub)
     e = sub.add_parser("examples", help="list the bundled recordings")
     e.set_defaults(func=cmd_examples)

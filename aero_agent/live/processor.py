@@ -9,7 +9,7 @@ queues: when a decode takes longer than the step, the step widens and the proces
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, is_dataclass
+from dataclasses import dataclass, field, is_dataclass, replace
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -201,7 +201,7 @@ class OnlineProcessor:
             return self.engine.transcribe_clips([clip])[0]
         transcript = self.engine.transcribe_clips([clip], options=self.transcription)[0]  # type: ignore[call-arg]
         if transcript.language_probability is not None and transcript.segments:
-            self.transcription = TranscribeOptions(transcript.language, self.transcription.task)
+            self.transcription = replace(self.transcription, language=transcript.language)
         return transcript
 
     def _decode(self, flush: bool) -> list[Segment]:

@@ -32,6 +32,7 @@ OWNER_LOCK = ".owner.lock"
 TEMPORARY = ".*.tmp"  # glob of atomic writes in flight (or left by a killed writer)
 CATALOG = "catalog.sqlite"
 STAGING = ".staging"
+VOCABULARY = "vocabulary.json"  # the store's custom vocabulary (aero_agent.vocabulary), in the store's root
 SCRATCH = ".scratch"
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -58,7 +58,8 @@ class AudioSession(SpeakerLabels):
                  transcription: TranscribeOptions | None = None) -> None:
         self.info = info
         self.engine = engine
-        self.transcription = transcription or TranscribeOptions(info.language, info.task)
+        self.transcription = transcription or TranscribeOptions(info.language, info.task,
+                                                                vocabulary=tuple(info.vocabulary or ()))
         self.encoded = encoded
         self.history: list[Turn] = list(history)
         self.reasoner = reasoner
@@ -116,7 +117,7 @@ class AudioSession(SpeakerLabels):
         check_engine_options(engine, transcription)
         info = SessionInfo(id=session_id or new_session_id(), source=clip.source, duration_s=round(clip.duration_s, 3),
                            engine=engine.name, model_id=engine.model_id, language=transcription.language,
-                           task=transcription.task)
+                           task=transcription.task, vocabulary=list(transcription.vocabulary) or None)
         try:
             stat = Path(clip.source).stat()
             info.source_size, info.source_mtime = stat.st_size, stat.st_mtime
@@ -138,7 +139,7 @@ class AudioSession(SpeakerLabels):
         check_engine_options(engine, transcription)
         info = SessionInfo(id=session_id or new_session_id(), source=source, duration_s=0.0, engine=engine.name,
                            model_id=engine.model_id, status="live", language=transcription.language,
-                           task=transcription.task)
+                           task=transcription.task, vocabulary=list(transcription.vocabulary) or None)
         session = cls(info, engine, reasoner=reasoner, transcription=transcription)
         session.live = stream
         return session
@@ -276,6 +277,28 @@ class AudioSession(SpeakerLabels):
     @property
     def ready(self) -> bool:
         return self.info.status == "ready"
+
+    def retranscribe(self, start_s: float | None = None, end_s: float | None = None, vocabulary: Any = None, *,
+                     audio: AudioSource | None = None) -> Transcript:
+        """Decode the stretch between ``start_s`` and ``end_s`` (all by default) again with ``vocabulary`` added
+        to the session's own, which every later decode of the session then uses too; returns that stretch.
+        The audio is read again as for :meth:`diarize`."""
+        from aero_agent.retranscription import retranscribe_range
+        from aero_agent.session.speakers import source_clip
+        from aero_agent.vocabulary import Vocabulary
+
+        transcription = self.transcription.with_vocabulary(Vocabulary.of(vocabulary))
+        check_engine_options(self.engine, transcription)
+        with self._lock:
+            encoded = self._require_ready("re-transcription")
+            clip = source_clip(self.info, audio, None)
+            encoded.transcript = retranscribe_range(self.transcribe(), clip, self.engine, transcription,
+                                                    start_s, end_s)
+            self.transcription, self.info.vocabulary = transcription, list(transcription.vocabulary) or None
+            self.info.updated = utc_now()
+            self._guarded_indexing(self.index_transcript)
+        self._save(transcript=True, vectors=True)
+        return self.transcribe(start_s, end_s)
 
     def _require_ready(self, what: str) -> EncodedAudio:
         if self.info.status == "failed":

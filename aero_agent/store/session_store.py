@@ -19,6 +19,7 @@ from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
 from aero_agent.engines.base import Engine, ProgressFn
 from aero_agent.errors import InvalidArgumentError, SessionNotFoundError, StoreFullError
 from aero_agent.transcription import AUTO, TranscribeOptions, check_engine_options
+from aero_agent.vocabulary import read_store_vocabulary
 from aero_agent.library import LibraryIndex
 from aero_agent.live import LiveOptions
 from aero_agent.results import SearchHit, SessionInfo
@@ -124,7 +125,7 @@ class SessionStore:
         """:meth:`open`, saying whether an open session of the file was reused: the one open path of the skins.
         ``check_new`` may refuse a new session (a quota) before anything is decoded. A new recording goes one way:
         decode, then (:meth:`_encode`) encode, transcript, speakers, passages and vectors, topics, saved once."""
-        transcription = transcription or TranscribeOptions()
+        transcription = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
         engine = engine or self.engine
         check_engine_options(engine, transcription)
         wanted = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
@@ -262,6 +263,7 @@ class SessionStore:
         they come, so a crash loses at most the partial tail; after ``finish()`` it is an ordinary session.
         A live session is never evicted from memory."""
         engine = engine or self.engine
+        transcription = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
         session = AudioSession.live(engine, options, reasoner=self._reasoner_for(engine), transcription=transcription)
         self._admit(session)
         return session
@@ -344,7 +346,7 @@ class SessionStore:
         """The newest ready or encoding session of this unchanged file (same size and mtime) and engine, and of
         the task and language asked (any language when none or ``auto`` was asked)."""
         engine = engine or self.engine
-        asked = transcription or TranscribeOptions()
+        asked = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
         try:
             path = Path(source).expanduser().resolve()
             stat = path.stat()
@@ -355,7 +357,8 @@ class SessionStore:
             if (info.status in ("ready", "encoding") and Path(info.source) == path and info.engine == engine.name
                     and info.model_id == engine.model_id and info.source_size == stat.st_size
                     and info.source_mtime == stat.st_mtime and info.task == asked.task
-                    and asked.language in (None, AUTO, info.language)):
+                    and asked.language in (None, AUTO, info.language)
+                    and set(asked.vocabulary) <= set(info.vocabulary or ())):
                 return info
         return None
 

@@ -35,6 +35,7 @@ class SessionStatus(BaseModel):
     language_probability: float | None = Field(default=None, description="How sure the language detection was.")
     task: Literal["transcribe", "translate"] = Field(default="transcribe",
                                                      description="translate: the text is in English.")
+    vocabulary: list[str] | None = Field(default=None, description="The custom vocabulary its decodes use.")
     created: str
     updated: str
     message: str = Field(description="What the status means and what to do next.")
@@ -47,7 +48,7 @@ class SessionStatus(BaseModel):
                    interrupted=info.status == "failed" and info.interrupted, turns=info.turns,
                    tags=info.tags, gist=info.gist, speakers=info.speakers, language=info.language,
                    language_probability=info.language_probability, task=info.task,
-                   created=info.created, updated=info.updated, message=message or describe_status(info))
+                   vocabulary=info.vocabulary, created=info.created, updated=info.updated, message=message or describe_status(info))
 
 
 def describe_status(info: SessionInfo) -> str:

@@ -16,7 +16,7 @@ from mcp.server.mcpserver import MCPServer
 
 # importing a module declares its tools, resources and prompts
 from aero_mcp import (prompts, resources, tools_library, tools_live, tools_sessions, tools_transcripts,  # noqa: F401
-                      tools_uploads, tools_voices)
+                      tools_uploads, tools_vocabulary, tools_voices)
 from aero_mcp import completions
 from aero_mcp.audit import AuditLog, AuditToolCalls
 from aero_mcp.registry import AppState, register_all

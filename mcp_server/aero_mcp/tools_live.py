@@ -19,6 +19,7 @@ from aero_agent.transcript import Segment
 from aero_mcp.registry import ADDS_TURN, OPENS, App, SessionId, result, tool
 from aero_mcp.models import SessionStatus
 from aero_mcp.tools_sessions import Language, TaskArg
+from aero_mcp.tools_vocabulary import VocabularyArg
 
 log = logging.getLogger("aero_mcp")
 
@@ -70,6 +71,7 @@ async def start_live_session(
     pause_s: PauseArg = None,
     anchor_s: AnchorArg = None,
     context_s: ContextArg = None,
+    vocabulary: VocabularyArg = None,
 ) -> Annotated[CallToolResult, SessionStatus]:
     """Start a session on audio that is still being spoken (a call, a meeting, a lecture).
 
@@ -78,7 +80,7 @@ async def start_live_session(
     the model cannot honour is refused here, before any audio is sent. window_s, step_s, pause_s,
     anchor_s and context_s tune how soon text becomes final against its accuracy; leave them empty for the defaults.
     """
-    transcription = TranscribeOptions.of(language, task)
+    transcription = TranscribeOptions.of(language, task, vocabulary=vocabulary)
     options = LiveOptions.of(window_s=window_s, step_s=step_s, pause_s=pause_s, anchor_s=anchor_s,
                              context_s=context_s)
     store = await app.backend.store()

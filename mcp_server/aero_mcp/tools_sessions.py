@@ -21,6 +21,7 @@ from aero_mcp.models import CloseResult, OpenAudioResult, SessionList, SessionSt
 from aero_mcp.quotas import charge_or_close
 from aero_mcp.uploads import MAX_CHUNK_CHARS, decode_base64
 from aero_mcp.uploads import save as save_upload
+from aero_mcp.tools_vocabulary import VocabularyArg
 
 log = logging.getLogger("aero_mcp")
 
@@ -56,6 +57,7 @@ async def open_audio(
     beam_size: Annotated[int | None, Field(ge=1, le=MAX_BEAM, description=(
         "Hypotheses kept while decoding: 1 greedy, 5 as faster-whisper. Empty: the engine's measured choice "
         "(beam search where it pays)."))] = None,
+    vocabulary: VocabularyArg = None,
     audio_base64: Annotated[str | None, Field(min_length=1, max_length=MAX_CHUNK_CHARS, description=(
         "The recording itself, base64-encoded (any format a file may have; at most 3 MB: send longer "
         "recordings with start_upload / append_upload / finish_upload). Instead of path."))] = None,
@@ -81,17 +83,18 @@ async def open_audio(
                                      app.config.max_store_bytes, deadline=deadline, what="saving the audio")
     else:
         real = await app.backend.run(resolve_allowed, path, app.roots, deadline=deadline, what="checking the path")
-    return await open_source(app, real, wait_s, reuse, speakers, num_speakers, language, task, ctx, beam_size)
+    return await open_source(app, real, wait_s, reuse, speakers, num_speakers, language, task, ctx, beam_size, vocabulary)
 
 
 async def open_source(app: AppState, real: Path, wait_s: float | None, reuse: bool, speakers: bool,
                       num_speakers: int | None, language: str | None, task: str,
-                      ctx: Context | None, beam_size: int | None = None) -> CallToolResult:
+                      ctx: Context | None, beam_size: int | None = None,
+                      vocabulary: list[str] | None = None) -> CallToolResult:
     """Open ``real`` (a checked path, or audio a client sent) as a session, within the tenant's daily quota."""
     backend, config = app.backend, app.config
     deadline = backend.deadline(wait_s)
     store = await backend.store(deadline)
-    transcription = TranscribeOptions.of(language, task, beam_size)
+    transcription = TranscribeOptions.of(language, task, beam_size, vocabulary)
     opened_session, reused = await backend.run(
         store.open_audio, real, wait=False, reuse=reuse, deadline=deadline, what=f"opening {real.name}",
         speakers=speakers, num_speakers=num_speakers, transcription=transcription,

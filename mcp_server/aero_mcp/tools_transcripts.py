@@ -15,6 +15,7 @@ from aero_agent.session import MAX_K
 from aero_mcp.registry import (ADDS_TURN, READ_ONLY, NumSpeakers, Session, SessionId, SpeakersArg, WaitS, result,
                                text_arg, tool)
 from aero_mcp.models import AskResult, EventsResult, ExtractResult, SearchResult, SpeakersResult, TranscriptResult
+from aero_mcp.tools_vocabulary import VocabularyArg
 
 MAX_SCHEMA_CHARS = 20_000
 DEFAULT_TRANSCRIPT_CHARS = 40_000
@@ -44,14 +45,20 @@ async def transcribe_audio(
     speakers: SpeakersArg = False,
     num_speakers: NumSpeakers = None,
     wait_s: WaitS = None,
+    vocabulary: VocabularyArg = None,
 ) -> Annotated[CallToolResult, TranscriptResult]:
     """The timed transcript of a session, whole or between start_s and end_s seconds.
+
+    With vocabulary (names and terms to spell as written), the stretch is decoded again with it first (the
+    session keeps the terms for its later decodes).
 
     While the session is still encoding, returns the part transcribed so far (complete=false). With
     speakers=true a session not yet diarized is diarized first (once; its words are not decoded again).
     """
     if speakers or num_speakers is not None:
         await call.run(call.session.ensure_speakers, True, num_speakers, what="finding the speakers")
+    if vocabulary:
+        await call.run(call.session.retranscribe, start_s, end_s, vocabulary, what="transcribing again")
     transcript = await call.run(call.session.transcribe, start_s, end_s, what="transcription")
     info = call.info
     live = info.status == "live"

@@ -11,6 +11,7 @@ from aero_agent.transcription import MAX_BEAM, TranscribeOptions
 from aero_agent.paths import allowed_roots, resolve_allowed
 from aero_agent.render import language_phrase
 from langchain_aero.base import AudioTool, num_speakers_field, session_artifact, speakers_field
+from langchain_aero.store_vocabulary import vocabulary_field
 
 
 DESCRIPTION = (
@@ -35,6 +36,7 @@ class OpenAudioInput(BaseModel):
         "translate writes an English translation (multilingual models only)."))
     beam_size: int | None = Field(default=None, ge=1, le=MAX_BEAM, description=(
         "Hypotheses kept while decoding: 1 greedy, 5 as faster-whisper. Empty: the engine's measured choice."))
+    vocabulary: list[str] | None = vocabulary_field()
 
 
 class OpenAudioTool(AudioTool):
@@ -55,9 +57,10 @@ class OpenAudioTool(AudioTool):
         return allowed_roots(None if value is None else ([value] if isinstance(value, (str, Path)) else value))
 
     def _call(self, path: str, reuse: bool = True, speakers: bool = False, num_speakers: int | None = None,
-              language: str | None = None, task: str = "transcribe", beam_size: int | None = None) -> tuple[str, Any]:
+              language: str | None = None, task: str = "transcribe", beam_size: int | None = None,
+              vocabulary: list[str] | None = None) -> tuple[str, Any]:
         real = resolve_allowed(path, self.allowed_dirs)
-        transcription = TranscribeOptions.of(language, task, beam_size)
+        transcription = TranscribeOptions.of(language, task, beam_size, vocabulary)
         session, reused = self.store.open_audio(real, engine=self.engine, wait=self.wait, reuse=reuse,
                                                 speakers=speakers, num_speakers=num_speakers,
                                                 transcription=transcription)

@@ -29,6 +29,7 @@ class StartLiveSessionInput(BaseModel):
     pause_s: PauseArg = None
     anchor_s: AnchorArg = None
     context_s: ContextArg = None
+    vocabulary: list[str] | None = OpenAudioInput.model_fields["vocabulary"]
 
 
 class StartLiveSessionTool(AudioTool):
@@ -38,9 +39,10 @@ class StartLiveSessionTool(AudioTool):
 
     def _call(self, language: str | None = None, task: str = "transcribe", window_s: float | None = None,
               step_s: float | None = None, pause_s: float | None = None,
-              anchor_s: float | None = None, context_s: float | None = None) -> tuple[str, Any]:
+              anchor_s: float | None = None, context_s: float | None = None,
+              vocabulary: list[str] | None = None) -> tuple[str, Any]:
         options = LiveOptions.of(window_s=window_s, step_s=step_s, pause_s=pause_s, anchor_s=anchor_s,
                                  context_s=context_s)
-        session = self.store.open_live(options=options, transcription=TranscribeOptions.of(language, task))
+        session = self.store.open_live(options=options, transcription=TranscribeOptions.of(language, task, vocabulary=vocabulary))
         return (f"Live session {session.id} started{language_phrase(session.info)}; send audio with append_audio.",
                 session_artifact(session.info))

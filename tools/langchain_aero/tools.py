@@ -24,6 +24,7 @@ from langchain_aero.open_audio import OpenAudioInput, OpenAudioTool
 from langchain_aero.search_audio import SearchAudioInput, SearchAudioTool
 from langchain_aero.search_library import SearchLibraryInput, SearchLibraryTool
 from langchain_aero.start_live_session import StartLiveSessionInput, StartLiveSessionTool
+from langchain_aero.store_vocabulary import StoreVocabularyInput, StoreVocabularyTool
 from langchain_aero.transcribe_audio import TranscribeAudioInput, TranscribeAudioTool
 from langchain_aero.base import (
     DEFAULT_MAX_OUTPUT_CHARS,
@@ -38,7 +39,7 @@ TOOL_CLASSES: tuple[type[AudioTool], ...] = (
     OpenAudioTool, TranscribeAudioTool, AskAudioTool, SearchAudioTool, ExtractFromAudioTool,
     ListAudioSessionsTool, CloseAudioSessionTool, SearchLibraryTool, StartLiveSessionTool, AppendAudioTool,
     FinishLiveSessionTool, ListSpeakersTool, ListEventsTool, NameSpeakerTool, EnrollVoiceTool, ListVoicesTool,
-    ForgetVoiceTool,
+    ForgetVoiceTool, StoreVocabularyTool,
 )
 TOOLS: dict[str, type[AudioTool]] = {cls.model_fields["name"].default: cls for cls in TOOL_CLASSES}
 """Tool name -> tool class, in the order the toolkit lists them."""
@@ -50,5 +51,6 @@ __all__ = [
     "CloseAudioSessionInput", "StartLiveSessionTool", "AppendAudioTool", "FinishLiveSessionTool",
     "StartLiveSessionInput", "AppendAudioInput", "FinishLiveSessionInput", "ListSpeakersTool", "ListSpeakersInput", "ListEventsTool", "ListEventsInput", "DEFAULT_MAX_OUTPUT_CHARS", "explain_validation_error", "tool_errors",
     "cap_transcript", "clock", "describe_info", "NameSpeakerTool", "NameSpeakerInput", "EnrollVoiceTool",
-    "EnrollVoiceInput", "ListVoicesTool", "ListVoicesInput", "ForgetVoiceTool", "ForgetVoiceInput",
+    "EnrollVoiceInput", "ListVoicesTool", "ListVoicesInput", "ForgetVoiceTool", "ForgetVoiceInput", "StoreVocabularyTool",
+    "StoreVocabularyInput",
 ]

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from aero_agent.render import transcript_excerpt
 from langchain_aero.base import AudioTool, SessionInput, TranscriptFormat, num_speakers_field, speakers_field
+from langchain_aero.store_vocabulary import vocabulary_field
 
 
 DESCRIPTION = (
@@ -30,6 +31,7 @@ class TranscribeAudioInput(SessionInput):
         "Mark music, singing and other sound as [music], [singing], [sound] lines in text, srt and vtt."))
     speakers: bool = speakers_field()
     num_speakers: int | None = num_speakers_field()
+    vocabulary: list[str] | None = vocabulary_field()
 
 
 class TranscribeAudioTool(AudioTool):
@@ -39,10 +41,13 @@ class TranscribeAudioTool(AudioTool):
 
     def _call(self, session_id: str, start_s: float | None = None, end_s: float | None = None,
               format: str = "text", events: bool = False, speakers: bool = False,
-              num_speakers: int | None = None) -> tuple[str, Any]:
+              num_speakers: int | None = None,
+              vocabulary: list[str] | None = None) -> tuple[str, Any]:
         session = self._session(session_id)
         if speakers or num_speakers is not None:
             session.ensure_speakers(True, num_speakers)
+        if vocabulary:  # the stretch decoded again with the terms, which the session keeps
+            session.retranscribe(start_s, end_s, vocabulary)
         transcript = session.transcribe(start_s, end_s)
         live = session.info.status == "live"
         progress = None if live else session.info.progress

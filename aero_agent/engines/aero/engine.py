@@ -25,7 +25,7 @@ from aero_agent.engines.aero.conversation import Decoder, LiveConversation, Turn
 from aero_agent.engines.aero.kv_cache import from_tensors, to_tensors
 from aero_agent.engines.aero.model import build_model, pick_attention, pick_device, pick_dtype, random_model
 from aero_agent.engines.aero.processor import DEFAULT_SYSTEM_PROMPT, AudioFeatures, AudioWindow, ChatTokens
-from aero_agent.engines.aero.prompts import DESCRIBE_PROMPT, TRANSCRIBE_PROMPT, merge_prompt
+from aero_agent.engines.aero.prompts import DESCRIBE_PROMPT, TRANSCRIBE_PROMPT, merge_prompt, transcribe_instruction
 from aero_agent.engines.aero.windowing import SegmentPlan, plan_segments
 from aero_agent.engines.base import EncodedAudio, EncodeProgress, EngineCapabilities, EngineReply, ProgressFn
 from aero_agent.errors import InvalidArgumentError
@@ -141,8 +141,17 @@ class AeroEngine:
                                  overlap_windows=max(0, int(round(self.overlap_s / window_s))))
         return windows, segments
 
-    def encode(self, clip: AudioClip, progress: ProgressFn | None = None) -> EncodedAudio:
-        """Features, batched encoder, projector, and prefill of system prompt + audio into KV caches."""
+    def check_options(self, options: Any) -> None:
+        """Refuse a language or task (the model transcribes as it hears); a vocabulary is taken."""
+        if options is not None and (options.language is not None or options.task != "transcribe"):
+            from aero_agent.errors import CapabilityError
+
+            raise CapabilityError("the aero engine takes no language or task option; use engine 'whisper'")
+
+    def encode(self, clip: AudioClip, progress: ProgressFn | None = None, options: Any = None) -> EncodedAudio:
+        """Features, batched encoder, projector, and prefill of system prompt + audio into KV caches.
+        ``options``' vocabulary goes into the transcription instruction (kept in the encoded meta)."""
+        self.check_options(options)
         with self._lock, torch.inference_mode():
             started = time.perf_counter()
             samples = clip.samples
@@ -184,6 +193,8 @@ class AeroEngine:
                 "max_context_tokens": self.max_context_tokens,
                 "encode_seconds": round(time.perf_counter() - started, 3),
             }
+            if options is not None and options.vocabulary:
+                meta["vocabulary"] = list(options.vocabulary)
             # the conversation cache changes every turn; the store re-saves only these tensors
             return EncodedAudio(engine=self.name, model_id=self.model_id, duration_s=clip.duration_s,
                                 tensors=tensors, meta=meta,
@@ -363,7 +374,8 @@ class AeroEngine:
                 texts = []
                 audio = encoded.tensors[AUDIO_EMBEDS]
                 offset = 0
-                suffix = self.chat.conversation([("user", self.transcribe_prompt)])
+                instruction = transcribe_instruction(self.transcribe_prompt, encoded.meta.get("vocabulary") or ())
+                suffix = self.chat.conversation([("user", instruction)])
                 for w in windows:
                     ids = self.chat.prefix([w])
                     cache = self.decoder.new_cache(reserve=len(ids) + len(suffix) + self.transcribe_max_new_tokens)

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 TRANSCRIBE_PROMPT = "Please transcribe the audio"
 
+VOCABULARY_TEMPLATE = "{prompt}. These names and terms may be spoken; write them exactly as spelled here: {terms}"
+
+
+def transcribe_instruction(prompt: str, terms: list[str] | tuple[str, ...]) -> str:
+    """The transcription instruction, with the session's vocabulary when it has one."""
+    return VOCABULARY_TEMPLATE.format(prompt=prompt, terms="; ".join(terms)) if terms else prompt
+
 DESCRIBE_PROMPT = (
     "Describe what can be heard in this audio beyond the words: the sounds and background noises, any "
     "music (genre, instruments, tempo, mood), and each speaker's voice, tone and emotion, saying when in "

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from aero_agent.engines.base import EncodedAudio, EngineCapabilities, EngineReply, ProgressFn
+from aero_agent.engines.whisper.biasing import VocabularyBias
 from aero_agent.engines.whisper.chunking import SpeechMap, Window
 from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
                                                  decode_windows, tokens_to_segments)
@@ -96,6 +97,7 @@ class WhisperEngine:
         self._beam_size: int | None = None  # the call in progress's TranscribeOptions.beam_size
         self._detected: dict[tuple[int, Window], torch.Tensor] = {}  # encoder states the detection computed
         self._float_runner: DecoderRunner | None = None  # see _detection_runner
+        self._vocabulary: tuple[list[LogitRule], tuple[int, ...]] = ([], ())  # the call's rule and prompt
         self.vad = SileroVad()
         self.sound_events: SoundEventDetector | None = SoundEventDetector()
         self._lock = threading.Lock()  # one encoding at a time: the two cores are shared
@@ -144,10 +146,24 @@ class WhisperEngine:
         return self.options.side_min_s if all(job.side for job in batch) else None
 
     def _rules(self, batch: Sequence[Job]) -> tuple[list[LogitRule], list[float] | None]:
+        bias = self._vocabulary[0]
         if not self.options.continue_early_ends:
-            return [], None
+            return list(bias), None
         rule = RefuseEarlyEnd(self.special.eot, self.special.timestamp_begin, 224)
-        return [rule], [job.speech_end_s for job in batch]
+        return [*bias, rule], [job.speech_end_s for job in batch]
+
+    def _vocabulary_decoding(self, terms: Sequence[str]) -> tuple[list[LogitRule], tuple[int, ...]]:
+        """The rule that boosts the call's vocabulary, and the prompt it adds to every window (when on)."""
+        if not terms:
+            return [], ()
+        rules: list[LogitRule] = []
+        if self.options.vocabulary_bonus:
+            rules.append(VocabularyBias.of(self.tokenizer, terms, self.options.vocabulary_bonus,
+                                           self.special.timestamp_begin, self.options.vocabulary_min_p))
+        prompt: tuple[int, ...] = ()
+        if self.options.vocabulary_prompt:  # as many terms as fit half the prompt budget
+            prompt = self.prompt_tokens([", ".join(terms)])[0][: self.runner.max_prompt // 2]
+        return rules, prompt
 
     @torch.inference_mode()
     def _cross(self, encoded: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -170,7 +186,7 @@ class WhisperEngine:
                                               max(job.speech.n for job in batch) / SAMPLE_RATE)
         decoded = decode_windows(self.runner, None, special, [job.duration_s for job in batch],
                                  speech_end_s=speech_end, extra_rules=rules, cross=cross,
-                                 prompts=[job.prompt for job in batch], beam_size=beams, retry=retry)
+                                 prompts=[self._vocabulary[1] + job.prompt for job in batch], beam_size=beams, retry=retry)
         texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
         kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.window.doubtful)
                 for d, text, job in zip(decoded, texts, batch)]
@@ -279,9 +295,10 @@ class WhisperEngine:
         with self._lock:
             self._beam_size = options.beam_size
             try:
+                self._vocabulary = self._vocabulary_decoding(options.vocabulary.terms)
                 return self._transcribe_locked(clips, progress, options, self.prompt_tokens(prompts or ()))
             finally:
-                self._clip_languages, self._detected = [], {}
+                self._clip_languages, self._detected, self._vocabulary = [], {}, ([], ())
 
     def prompt_tokens(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
         """Each text as a decoder prompt: its tokens after a space, as Whisper encodes ``initial_prompt``."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from aero_agent.engines.whisper.biasing import DEFAULT_BONUS, DEFAULT_MIN_P
 from aero_agent.engines.whisper.chunking import SoundOptions
 from aero_agent.engines.whisper.decoding import BeamPolicy
 from aero_agent.engines.whisper.guards import GuardOptions
@@ -108,6 +109,13 @@ class WhisperOptions:
     loaded machine): 30 s 7.17 % WER, encoder 60.8 CPU s; 10 s 6.75 %, 48.2 s; 0 (about 5 s) 7.80 %, 41.6 s
     (repairs lost words); only doubtful windows at 0, repairs at 30 s, 7.49 %. Short form (each of the clips
     alone): 7.64 % WER either way, encoder 31.9 -> 29.2 CPU s."""
+    vocabulary_bonus: float = DEFAULT_BONUS
+    """Logit bonus per token of a listed vocabulary term (see ``biasing.py``; 0 turns the boosting off)."""
+    vocabulary_min_p: float = DEFAULT_MIN_P
+    """A listed term's first token is boosted only where the decoder gives it at least this probability."""
+    vocabulary_prompt: bool = False
+    """Also decode every window after the vocabulary's terms as a prompt (faster-whisper's ``hotwords``). Off:
+    see BENCHMARKS.md, Custom vocabulary."""
     vad: VadOptions = field(default_factory=VadOptions)
     sound: SoundOptions = field(default_factory=SoundOptions)
     guards: GuardOptions = field(default_factory=GuardOptions)

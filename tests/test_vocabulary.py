@@ -1,0 +1,239 @@
+"""Custom vocabulary: its limits, the trie rule, and a listed name that tiny.en misspells coming out right in a
+file, a live stream, a store's sessions, a re-transcribed range, the CLI and both skins.
+
+The speech is the bundled AMI close-talk clip ("I'm Abigail Claflin. You can call me Abbie."), which the embedded
+tiny.en writes as "Abigail Klaffon ... Abi" without a list.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from mcp import Client
+
+from aero_agent.audio import load_audio
+from aero_agent.data import example_path
+from aero_agent.engines.whisper.biasing import TokenTrie, VocabularyBias, term_token_sequences
+from aero_agent.engines.whisper.decoding import Row
+from aero_agent.errors import InvalidArgumentError
+from aero_agent.transcription import TranscribeOptions
+from aero_agent.session import AudioSession
+from aero_agent.spelling import SpellingPass, similarity
+from aero_agent.store import SessionStore
+from aero_agent.transcript import Segment, Transcript, Word
+from aero_agent.vocabulary import (MAX_TERM_CHARS, MAX_TERMS, STORE_FILE, Vocabulary, VocabularyError,
+                                   change_store_vocabulary, read_store_vocabulary)
+
+from mcp_driver import drive
+
+from aero_mcp import ServerConfig, create_server
+
+NAMES = ["Abigail Claflin", "Abbie"]
+DISTRACTORS = ["Kubernetes", "Ebenezer", "Grafana", "Siobhan", "Przemyslaw", "Ouagadougou", "metformin",
+               "Zephyrix", "Thorvaldsen", "Quetzalcoatl"]
+
+
+@pytest.fixture(scope="module")
+def ami() -> Path:
+    return example_path("ami-short")
+
+
+@pytest.fixture(scope="module")
+def without_list(engine, ami) -> str:
+    return " ".join(s.text for s in engine.transcribe_clips([load_audio(ami)])[0].segments)
+
+
+def _said(text: str) -> set[str]:
+    return {w.strip(".,!?'\"").lower() for w in text.split()}
+
+
+# ----- limits ----------------------------------------------------------------------------------------------
+def test_terms_are_cleaned_and_limits_refused(tmp_path: Path) -> None:
+    """Catches: empty or duplicate terms kept, a too-long term, too many terms or a control character let
+    through, or a refusal that is not the typed invalid-argument error the skins turn into a message."""
+    v = Vocabulary.of(" Ebenezer , ebenezer,, Kubernetes ,  Tacos   al pastor ")
+    assert v.terms == ("Ebenezer", "Kubernetes", "Tacos al pastor")
+    assert Vocabulary.of(None).terms == () and not Vocabulary.of([])
+    assert Vocabulary.of(["x" * MAX_TERM_CHARS]).terms == ("x" * MAX_TERM_CHARS,)
+    for bad in (["x" * (MAX_TERM_CHARS + 1)], [f"t{i}" for i in range(MAX_TERMS + 1)], ["Ebenezer\nScrooge"],
+                ["bell\x07"], ["zero\u200bwidth"], [3], 42):
+        with pytest.raises(VocabularyError):
+            Vocabulary.of(bad)  # type: ignore[arg-type]
+    assert issubclass(VocabularyError, InvalidArgumentError)
+    assert len(Vocabulary.of([f"t{i}" for i in range(MAX_TERMS)])) == MAX_TERMS
+    assert "Ebenezer" not in repr(Vocabulary.of(["Ebenezer"]))  # a log line shows no term
+    listed = tmp_path / "terms.txt"
+    listed.write_text("# our team\nClaflin\n\nAbbie\nclaflin\n", "utf-8")
+    assert Vocabulary.read(listed).terms == ("Claflin", "Abbie")
+    with pytest.raises(VocabularyError):
+        Vocabulary.read(tmp_path / "missing.txt")
+    with pytest.raises(VocabularyError):
+        TranscribeOptions(vocabulary=["a\tb\x1b"])  # type: ignore[arg-type]
+
+
+def test_store_list_is_changed_atomically_and_private(tmp_path: Path) -> None:
+    """Catches: the store's list not saved, saved readable by others, add/remove/set that lose or duplicate
+    terms, or an unknown action accepted."""
+    assert change_store_vocabulary(tmp_path, "list").terms == ()
+    change_store_vocabulary(tmp_path, "add", ["Claflin", "Abbie"])
+    assert change_store_vocabulary(tmp_path, "add", ["abbie", "Quilter"]).terms == ("Claflin", "Abbie", "Quilter")
+    assert change_store_vocabulary(tmp_path, "remove", ["ABBIE"]).terms == ("Claflin", "Quilter")
+    assert read_store_vocabulary(tmp_path).terms == ("Claflin", "Quilter")
+    assert stat.S_IMODE(os.stat(tmp_path / STORE_FILE).st_mode) == 0o600
+    assert change_store_vocabulary(tmp_path, "set", ["Dashwood"]).terms == ("Dashwood",)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    with pytest.raises(VocabularyError):
+        change_store_vocabulary(tmp_path, "drop", ["x"])
+
+
+# ----- the rule --------------------------------------------------------------------------------------------
+def test_trie_rule_boosts_starts_and_continuations_only(engine) -> None:
+    """Catches: a bonus on tokens that continue no listed term, no deeper bonus inside a started term (the
+    path score that takes the first tokens' bonus back when the term is left), or a match across a timestamp."""
+    tok, tb = engine.tokenizer, engine.special.timestamp_begin
+    sequences = term_token_sequences(tok, ["Claflin"])
+    seq = max(sequences, key=len)
+    assert len(seq) >= 2 and all(s[0] < tb for s in sequences)
+    rule = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_p=0.0)
+    vocab = engine.model.config.vocab_size
+    logits = torch.zeros(3, vocab)
+    rows = [Row(1500, tokens=[]), Row(1500, tokens=[tb, seq[0]]), Row(1500, tokens=[seq[0], tb + 10])]
+    rule.apply(logits, rows)
+    changed = {(r, t) for r, t in zip(*torch.nonzero(logits, as_tuple=True))}
+    starts = {s[0] for s in sequences}
+    assert {t.item() for r, t in changed if r == 0} == starts
+    assert logits[1, seq[1]].item() == pytest.approx(1.5 * 2)  # depth 1: the term's path score so far
+    assert logits[1, seq[0]].item() == pytest.approx(1.5)  # a new term may start anywhere a word may
+    assert {t.item() for r, t in changed if r == 2} == starts  # the timestamp broke the match
+    assert logits[2, seq[1]].item() == 0.0
+    gated = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_p=0.02)
+    logits = torch.zeros(3, vocab)
+    logits[0, seq[0]] = 12.0  # the decoder's favourite: plausible, boosted; in rows 1 and 2 it is not
+    logits[1, seq[1]] = 12.0  # a term begun, its next token plausible: the path score
+    gated.apply(logits, [Row(1500, tokens=[]), Row(1500, tokens=[tb, seq[0]]), Row(1500, tokens=[tb, seq[0]])])
+    assert logits[0, seq[0]].item() == pytest.approx(13.5) and logits[1, seq[0]].item() == 0.0
+    assert logits[1, seq[1]].item() == pytest.approx(12.0 + 3.0)
+    assert logits[2, seq[1]].item() == pytest.approx(3.0)  # a term begun is pulled through, plausible or not
+    strict = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_p=0.02, continuation_min_p=0.02)
+    logits = torch.zeros(1, vocab)
+    strict.apply(logits, [Row(1500, tokens=[tb, seq[0]])])
+    assert logits[0, seq[1]].item() == 0.0  # gated too: implausible for the decoder, not forced
+
+
+def test_spelling_pass_maps_doubted_sound_alikes_only() -> None:
+    """Catches: a confident word respelled, a run that sounds nothing like a term respelled, or times and
+    punctuation lost."""
+    assert similarity("Klaffon", "Claflin") > similarity("Klaffon", "Kubernetes")
+    words = [Word(start=0.0, end=0.4, word=" I'm", probability=0.9),
+             Word(start=0.4, end=0.9, word=" Klaffon.", probability=0.3),
+             Word(start=1.0, end=1.3, word=" Abi", probability=0.95)]
+    transcript = Transcript(segments=[Segment(start=0.0, end=1.3, text="I'm Klaffon. Abi", words=words)],
+                            duration_s=2.0)
+    out = SpellingPass(("Claflin", "Abbie", "Kubernetes")).apply(transcript).segments[0]
+    assert out.text == "I'm Claflin. Abi"  # Abi was confident: kept
+    assert (out.words[1].start, out.words[1].end, out.words[1].word) == (0.4, 0.9, " Claflin.")
+
+
+# ----- real speech -----------------------------------------------------------------------------------------
+def test_listed_name_is_spelled_right_in_a_file(engine, ami, without_list) -> None:
+    """Catches: the vocabulary not reaching the decoder (the names come out as without it), or distractors
+    changing what was said."""
+    assert "claflin" not in _said(without_list) and "abbie" not in _said(without_list), without_list
+    options = TranscribeOptions(vocabulary=DISTRACTORS + NAMES)
+    text = " ".join(s.text for s in engine.transcribe_clips([load_audio(ami)], options=options)[0].segments)
+    assert {"claflin", "abbie", "abigail", "call"} <= _said(text), text
+    alone = engine.transcribe_clips([load_audio(ami)], options=TranscribeOptions(vocabulary=DISTRACTORS))[0]
+    assert " ".join(s.text for s in alone.segments) == without_list
+
+
+def test_listed_name_is_spelled_right_in_a_live_stream(engine, ami) -> None:
+    """Catches: live decodes that drop the session's vocabulary (the first decode has it, later ones not, or
+    the language kept from the first decode replacing the options), or a session that does not report it."""
+    samples = np.clip(load_audio(ami).samples * 32767, -32768, 32767).astype(np.int16)
+    session = AudioSession.live(engine, transcription=TranscribeOptions(vocabulary=NAMES))
+    assert session.info.vocabulary == NAMES
+    for lo in range(0, len(samples), 7_000):
+        session.feed(samples[lo: lo + 7_000])
+    text = session.finish().text
+    assert {"claflin", "abbie"} <= _said(text), text
+
+
+def test_store_list_reaches_every_session_and_a_range_is_retranscribed(engine, ami, tmp_path: Path) -> None:
+    """Catches: the store's list not applied to a session it opens, a reused session transcribed without the
+    terms asked now, or re-transcription that ignores the vocabulary, loses the rest of the transcript or does
+    not keep the terms for the session."""
+    store = SessionStore(tmp_path / "store", engine)
+    plain = store.open(ami)
+    assert plain.info.vocabulary is None and "claflin" not in _said(plain.transcribe().text)
+    assert store.find(ami, transcription=TranscribeOptions(vocabulary=NAMES)) is None
+    change_store_vocabulary(store.root, "add", NAMES)
+    listed = store.open(ami, reuse=True)
+    assert listed.id != plain.id and listed.info.vocabulary == NAMES
+    assert {"claflin", "abbie"} <= _said(listed.transcribe().text)
+    redone = plain.retranscribe(1.0, 2.0, NAMES)  # widened to the segments it touches, never cut
+    assert "claflin" in _said(redone.text) and plain.info.vocabulary == NAMES
+    assert {"claflin", "abbie"} <= _said(plain.transcribe().text), plain.transcribe().text
+    again = SessionStore(tmp_path / "store", engine).get(plain.id)
+    assert again.info.vocabulary == NAMES and again.transcription.vocabulary.terms == tuple(NAMES)
+
+
+def test_cli_vocabulary_options_and_store_command(engine, ami, tmp_path: Path, capsys, monkeypatch) -> None:
+    """Catches: --vocabulary/--vocabulary-file not reaching the decoder, the store command not saving, or a
+    bad term crashing instead of exiting 2 with one line."""
+    from aero_agent import cli
+
+    monkeypatch.setattr("aero_agent.engines.load_engine", lambda *a, **k: engine)
+    terms = tmp_path / "terms.txt"
+    terms.write_text("Abbie\n", "utf-8")
+    assert cli.main(["transcribe", str(ami), "--vocabulary", "Abigail Claflin", "--vocabulary-file", str(terms)]) == 0
+    assert {"claflin", "abbie"} <= _said(capsys.readouterr().out)
+    root = tmp_path / "store"
+    root.mkdir()
+    assert cli.main(["vocabulary", "add", "Claflin", "Tacos al pastor", "--store", str(root)]) == 0
+    capsys.readouterr()
+    assert cli.main(["vocabulary", "list", "--store", str(root)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["Claflin", "Tacos al pastor"]
+    assert cli.main(["transcribe", str(ami), "--vocabulary", "x" * 51]) == 2
+    assert "50" in capsys.readouterr().err
+
+
+def test_skins_take_vocabulary_and_the_store_list(engine, ami, tmp_path: Path) -> None:
+    """Catches: a skin that drops the vocabulary of open_audio / transcribe_audio, no tool for the store's list,
+    or SessionStatus not reporting the terms used."""
+    import shutil
+
+    from langchain_aero import AudioToolkit
+
+    shutil.copy(ami, tmp_path / "ami.wav")
+
+    async def script(client: Client) -> dict[str, Any]:
+        out = {"set": await client.call_tool("store_vocabulary", {"action": "set", "terms": ["Abigail Claflin"]})}
+        out["open"] = await client.call_tool("open_audio", {"path": "ami.wav", "vocabulary": ["Abbie"]})
+        sid = out["open"].structured_content["session_id"]
+        out["text"] = await client.call_tool("transcribe_audio", {"session_id": sid})
+        out["long"] = await client.call_tool("store_vocabulary", {"action": "add", "terms": ["y" * 60]})
+        return out
+
+    out = drive(create_server(ServerConfig(allow_dirs=[tmp_path], store_dir=tmp_path / "store"), engine=engine),
+                script)
+    assert out["set"].structured_content["terms"] == ["Abigail Claflin"]
+    assert out["open"].structured_content["vocabulary"] == ["Abbie", "Abigail Claflin"]
+    assert {"claflin", "abbie"} <= _said(out["text"].structured_content["text"])
+    assert out["long"].is_error
+
+    kit = AudioToolkit(engine=engine, store=SessionStore(tmp_path / "lc", engine), allowed_dirs=[tmp_path])
+    tools = {t.name: t for t in kit.get_tools()}
+    opened = tools["open_audio"].invoke({"path": "ami.wav"})
+    sid = kit.store.list()[0].id
+    assert "Claflin" not in opened
+    redone = tools["transcribe_audio"].invoke({"session_id": sid, "vocabulary": NAMES})
+    assert {"claflin", "abbie"} <= _said(redone), redone
+    listed = tools["store_vocabulary"].invoke({"action": "add", "terms": ["Quilter"]})
+    assert listed.splitlines()[1:] == ["Quilter"]
