@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aero_agent.errors import CheckpointError
+from aero_agent.threads import torch_threads
 
 if TYPE_CHECKING:  # torch is imported where a model runs: VadOptions and the region logic import without it
     import torch
@@ -164,18 +165,13 @@ class SileroVad:
                     block = self._block(self.models[thread], samples, start_frame + first * per_row, count, per_row)
                     out[first * per_row: (first + count) * per_row] = block
 
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with self._lock:
-                self.models += [self._load() for _ in range(threads - len(self.models))]
-                if threads == 1:
-                    run(0)
-                else:
-                    with ThreadPoolExecutor(threads, thread_name_prefix="aero-vad") as pool:
-                        list(pool.map(run, range(threads)))
-        finally:
-            torch.set_num_threads(previous)
+        with torch_threads(1), self._lock:
+            self.models += [self._load() for _ in range(threads - len(self.models))]
+            if threads == 1:
+                run(0)
+            else:
+                with ThreadPoolExecutor(threads, thread_name_prefix="aero-vad") as pool:
+                    list(pool.map(run, range(threads)))
         return out[:n]
 
     def _block(self, model: torch.jit.ScriptModule, samples: np.ndarray, first_frame: int, rows: int,

@@ -8,9 +8,8 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import fields, replace
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, ContextManager, Sequence
 
 import numpy as np
 import torch
@@ -34,6 +33,7 @@ from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
 from aero_agent.results import Turn
 from aero_agent.sound_events import SoundEventDetector, merge_events
+from aero_agent.threads import torch_threads
 from aero_agent.transcript import AudioEvent, Segment, Transcript, Word
 from aero_agent.transcription import TranscribeOptions
 from aero_agent.vad import SileroVad
@@ -397,16 +397,9 @@ class WhisperEngine:
                                                          "events": len(transcript.events),
                                                          "language": transcript.language, "task": transcript.task})
 
-    @contextmanager
-    def _threads(self, count: int | None = None) -> Iterator[None]:
-        previous = torch.get_num_threads()
-        count = count or self.options.threads
-        if count:
-            torch.set_num_threads(count)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
+    def _threads(self, count: int | None = None) -> ContextManager[None]:
+        """Torch's thread count for a block: ``count``, else the engine's ``threads`` option, else unchanged."""
+        return torch_threads(count or self.options.threads)
 
     def transcribe(self, encoded: EncodedAudio) -> Transcript:
         if encoded.transcript is None:
