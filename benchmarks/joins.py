@@ -152,7 +152,7 @@ def engines(names: list[str], ours_options: dict, threads: int,
         from aero_agent.engines.whisper import WhisperEngine
         from aero_agent.transcription import TranscribeOptions
 
-        from aero_agent.engines.whisper.decoding import BeamPolicy
+        from aero_agent.engines.whisper.search import BeamPolicy
 
         engine = WhisperEngine(threads=threads, **({"beam": BeamPolicy(**policy)} if policy else {}))
         options = TranscribeOptions(**ours_options) if ours_options else None

@@ -10,7 +10,8 @@ import torch
 
 from aero_agent.audio import load_audio
 from aero_agent.data import EXAMPLE_TEXT, example_path
-from aero_agent.engines.whisper.decoding import BeamPolicy, Row, decode_windows
+from aero_agent.engines.whisper.decoding import Row
+from aero_agent.engines.whisper.search import BeamPolicy, decode_windows
 from aero_agent.errors import InvalidArgumentError
 from aero_agent.evaluation import word_error_rate
 from aero_agent.transcription import TranscribeOptions

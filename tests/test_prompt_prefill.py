@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from aero_agent.audio import load_audio
-from aero_agent.engines.whisper.decoding import DecoderRunner, decode_windows
+from aero_agent.engines.whisper.decoding import DecoderRunner
+from aero_agent.engines.whisper.search import decode_windows
 from aero_agent.engines.whisper.encoder import encode, pad_batch
 from aero_agent.errors import InvalidArgumentError
 from speech_data import speech_file

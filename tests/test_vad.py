@@ -15,7 +15,7 @@ import pytest
 
 from aero_agent.audio import AudioClip, load_audio
 from aero_agent.engines.whisper.chunking import SpeechMap, Window
-from aero_agent.engines.whisper.decoding import decode_windows
+from aero_agent.engines.whisper.search import decode_windows
 from aero_agent.engines.whisper.engine import Job
 from aero_agent.evaluation import podcast_recording, word_error_rate
 from aero_agent.vad import FRAME, SileroVad, VadOptions, speech_regions

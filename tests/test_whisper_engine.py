@@ -13,7 +13,7 @@ import torch
 
 from aero_agent.audio import AudioClip, load_audio
 from aero_agent.engines.whisper.models import embedded_model_dir
-from aero_agent.engines.whisper.decoding import greedy_decode
+from aero_agent.engines.whisper.search import greedy_decode
 from aero_agent.engines.whisper.features import pad_windows
 from aero_agent.evaluation import join_clips, speech_clips, word_error_rate
 

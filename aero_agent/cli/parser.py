@@ -64,24 +64,26 @@ STORE_HELP = ("keep the session in this store folder (a later run on the same fi
               "the store's enrolled voices are shown by name")
 
 
+def recording_options(p: argparse.ArgumentParser) -> None:
+    """The options every command on one recording takes."""
+    p.add_argument("file", help="audio or video file, or example:meeting|jfk|sonnet|ami-short for a bundled "
+                                "recording")
+    p.add_argument("--engine", choices=ENGINE_NAMES, default="whisper", help="speech engine (default: whisper)")
+    model_options(p)
+    p.add_argument("--max-duration", type=float, default=4 * 3600, help="refuse longer audio (seconds)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--reasoner", default=os.environ.get("AERO_REASONER"), metavar="PROVIDER:MODEL",
+                   help="chat model that answers and extracts over the transcript when the engine only "
+                        "transcribes, e.g. ollama:llama3.1 (LangChain init_chat_model; default $AERO_REASONER)")
+    speaker_options(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aero-agent", description="Transcribe and question long recordings.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("file", help="audio or video file, or example:meeting|jfk|sonnet|ami-short for a bundled "
-                                    "recording")
-        p.add_argument("--engine", choices=ENGINE_NAMES, default="whisper", help="speech engine (default: whisper)")
-        model_options(p)
-        p.add_argument("--max-duration", type=float, default=4 * 3600, help="refuse longer audio (seconds)")
-        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-        p.add_argument("--reasoner", default=os.environ.get("AERO_REASONER"), metavar="PROVIDER:MODEL",
-                       help="chat model that answers and extracts over the transcript when the engine only "
-                            "transcribes, e.g. ollama:llama3.1 (LangChain init_chat_model; default $AERO_REASONER)")
-        speaker_options(p)
-
     t = sub.add_parser("transcribe", help="print a transcript")
-    common(t)
+    recording_options(t)
     t.add_argument("--format", choices=["txt", "text", "srt", "vtt", "json", "rttm", "html"], default="txt",
                    help="txt (SPEAKER_xx: lines when diarized), srt/vtt subtitles, json (segments with words, "
                         "speakers and music/singing/sound events), rttm speaker turns (needs --speakers), or html: "
@@ -95,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_transcribe)
 
     ev = sub.add_parser("events", help="list music, singing and other sound heard in a recording")
-    common(ev)
+    recording_options(ev)
     ev.add_argument("--kind", choices=["music", "singing", "sound"], default=None, help="only events of this kind")
     ev.add_argument("--start", type=float, default=None, help="only events ending after this time (s)")
     ev.add_argument("--end", type=float, default=None, help="only events starting before this time (s)")
@@ -103,20 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_events)
 
     a = sub.add_parser("ask", help="ask one or more questions")
-    common(a)
+    recording_options(a)
     a.add_argument("question", nargs="+")
     a.add_argument("--json", action="store_true", help="print answers as JSON")
     a.add_argument("--store", default=None, metavar="DIR", help=STORE_HELP)
     a.set_defaults(func=cmd_ask)
 
     x = sub.add_parser("extract", help="extract structured data (needs engine aero or a --reasoner)")
-    common(x)
+    recording_options(x)
     x.add_argument("instruction", help="what to extract, e.g. 'the action items with owners'")
     x.add_argument("--schema", default=None, help="JSON Schema the result must validate against: JSON, or @FILE")
     x.set_defaults(func=cmd_extract)
 
     c = sub.add_parser("chat", help="an interactive multi-turn session on one recording")
-    common(c)
+    recording_options(c)
     c.add_argument("--store", default=None, metavar="DIR",
                    help="keep the session in this store folder: a later chat on the same file resumes it, history "
                         "and all, without transcribing again")

@@ -1,6 +1,7 @@
 """A session: one recording (or live stream) encoded once, then transcribed, asked, searched and extracted.
 
-:mod:`.audio_session` holds :class:`AudioSession`; :mod:`.checks` what a caller's arguments must be."""
+:mod:`.audio_session` holds :class:`AudioSession`; :mod:`.conversation` its turns; :mod:`.checks` what a caller's
+arguments must be."""
 
 from aero_agent.results import SessionInfo
 from aero_agent.session.audio_session import AudioSession, new_session_id

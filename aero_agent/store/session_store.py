@@ -20,17 +20,15 @@ from aero_agent.engines.base import Engine, ProgressFn
 from aero_agent.errors import InvalidArgumentError, SessionNotFoundError, StoreFullError
 from aero_agent.transcription import AUTO, TranscribeOptions, check_engine_options
 from aero_agent.vocabulary import read_store_vocabulary
-from aero_agent.library import LibraryIndex
 from aero_agent.live import LiveOptions
 from aero_agent.results import SearchHit, SessionInfo
+from aero_agent.store.library_search import LibrarySearch
 from aero_agent.store.recovery import INTERRUPTED, recover_interrupted
 from aero_agent.store.retention import StoreLimits, measure, over_memory, plan_removals
 from aero_agent.retrieval import HybridRetrieval, Retrieval
 from aero_agent.session import AudioSession, check_k, check_query
 from aero_agent.speakers.base import DiarizationOptions, requested_diarization
 from aero_agent.speakers.labelling import check_can_diarize
-from aero_agent.sound_events import tag_kind
-from aero_agent.topics import Topics
 from aero_agent.voices import store_hooks as voice_hooks
 
 if TYPE_CHECKING:
@@ -79,7 +77,7 @@ class SessionStore:
         self._catalog.reconcile(session_stamps(self.root), lambda sid: disk.read_info(session_folder(self.root, sid)))
         self.interrupted = recover_interrupted(self.root, self._catalog)
         self.retrieval = retrieval or HybridRetrieval()  # how sessions and the library rank passages
-        self._library = LibraryIndex(self.root, self.retrieval)
+        self._search = LibrarySearch(self.root, self.retrieval, self._catalog, self._lock, self._loaded)
 
     @property
     def engine(self) -> Engine:
@@ -210,52 +208,8 @@ class SessionStore:
         """
         query, k = check_query(query), check_k(k)
         heard = self.voices.heard_in(speaker) if speaker is not None else None
-        infos = [i for i in self.list() if i.status == "ready"]
-        chosen = {i.id for i in infos}
-        if session_ids is not None:
-            if isinstance(session_ids, str) or not all(isinstance(s, str) for s in session_ids):
-                raise InvalidArgumentError("session_ids must be a list of session id strings")
-            unknown = sorted(set(session_ids) - chosen)
-            if unknown:
-                raise SessionNotFoundError(f"unknown or not ready session ids: {', '.join(unknown)}")
-            chosen &= set(session_ids)
-        with self._lock:
-            self._library.refresh([(i.id, i.source, i.tags is not None) for i in infos], self._store_topics,
-                                  self._built)
-        if tags is not None:
-            chosen &= self._tagged(tags)
-        if heard is not None:
-            chosen &= set(heard)
-        return voice_hooks.named_hits(self, self._library.search(query, k, chosen, heard))
-
-    def _built(self, session_id: str) -> tuple[list, Any] | None:
-        """What a loaded, ready session's index built (passages and vectors), for the library to take as is."""
-        session = self._loaded.get(session_id)
-        if session is None or not session.ready:
-            return None
-        built = session.index.built(session.transcribe().segments)
-        session.flush()  # vectors its index computed now are written, so the files match the library
-        return built
-
-    def _tagged(self, tags: list[str]) -> set[str]:
-        if isinstance(tags, str) or not tags or not all(isinstance(t, str) and t.strip() for t in tags):
-            raise InvalidArgumentError("tags must be a non-empty list of non-empty strings")
-        wanted = {t.strip().lower() for t in tags}
-        infos = [i for i in self.list() if i.status == "ready"]
-        return {i.id for i in infos if wanted & ({t.lower() for t in i.tags or ()} | {tag_kind(t) for t in i.tags or ()})}
-
-    def _store_topics(self, session_id: str, found: Topics) -> None:
-        """Tags and gist computed by the library for a session stored without them."""
-        with self._lock:
-            session = self._loaded.get(session_id)
-            if session is not None:
-                session.set_topics(found)
-                return
-            folder = self._folder(session_id)
-            info = disk.load_info(folder)
-            if info is not None:
-                info.tags, info.gist = found.tags, found.gist
-                self._catalog.write_info(folder, info.model_dump())
+        ready = [i for i in self.list() if i.status == "ready"]
+        return voice_hooks.named_hits(self, self._search.search(query, k, ready, session_ids, tags, heard))
 
     def open_live(self, engine: Engine | None = None, options: LiveOptions | None = None,
                   transcription: TranscribeOptions | None = None) -> AudioSession:
@@ -379,7 +333,7 @@ class SessionStore:
             self._catalog.remove(session_id)
             if folder.exists():
                 shutil.rmtree(folder, ignore_errors=True)
-            self._library.drop(session_id)
+            self._search.library.drop(session_id)
             voice_hooks.forget_session(self, session_id)
             if not existed:
                 raise SessionNotFoundError(f"unknown session id {session_id!r}")

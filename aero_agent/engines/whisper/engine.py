@@ -18,7 +18,7 @@ from aero_agent.engines.base import EncodedAudio, EngineCapabilities, EngineRepl
 from aero_agent.engines.whisper.biasing import VocabularyBias
 from aero_agent.engines.whisper.chunking import SpeechMap, Window
 from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
-                                                 decode_windows, tokens_to_segments)
+                                                 tokens_to_segments)
 from aero_agent.engines.whisper.encoder import encode, pad_batch
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel
 from aero_agent.engines.whisper.guards import drop_repeats, is_caption
@@ -29,6 +29,7 @@ from aero_agent.engines.whisper.models import load_checkpoint
 from aero_agent.engines.whisper.options import WhisperOptions, encoder_dtype, encoder_int8
 from aero_agent.engines.whisper.pipeline import run_batches
 from aero_agent.engines.whisper.quantize import int8_linears
+from aero_agent.engines.whisper.search import decode_windows
 from aero_agent.engines.whisper.timing import WordAligner, WordTiming
 from aero_agent.errors import CapabilityError, InvalidArgumentError
 from aero_agent.results import Turn

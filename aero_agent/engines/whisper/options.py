@@ -9,7 +9,7 @@ import torch
 
 from aero_agent.engines.whisper.biasing import DEFAULT_BONUS, DEFAULT_MIN_P
 from aero_agent.engines.whisper.chunking import SoundOptions
-from aero_agent.engines.whisper.decoding import BeamPolicy
+from aero_agent.engines.whisper.search import BeamPolicy
 from aero_agent.engines.whisper.guards import GuardOptions
 from aero_agent.engines.whisper.isa import cpu_isa
 from aero_agent.vad import VadOptions

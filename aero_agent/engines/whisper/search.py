@@ -1,0 +1,264 @@
+"""Searching a batch of encoded windows for their tokens: greedy decoding or beam search, and the engine's
+:class:`BeamPolicy` of where beams run. The decoder step, the rules and the rows are in :mod:`decoding`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from aero_agent.engines.whisper.decoding import (NEG, TIME_PER_TOKEN, Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd,
+                                                 Row, SpecialTokens, best_tokens, timestamp_rules)
+from aero_agent.engines.whisper.memory import PackedRows
+
+@torch.inference_mode()
+def decode_windows(runner: DecoderRunner, encoded: torch.Tensor | None, special: SpecialTokens, window_s: list[float],
+                   max_tokens: int = 224, speech_end_s: list[float] | None = None,
+                   extra_rules: Sequence[LogitRule] = (),
+                   cross: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+                   prompts: Sequence[Sequence[int]] | None = None, beam_size: int = 1,
+                   retry: tuple[int, float] | None = None) -> list[Decoded]:
+    """Timestamped decoding of a batch of encoded windows under :func:`timestamp_rules` and ``extra_rules``,
+    greedy (``beam_size`` 1) or by beam search (see :func:`_beam_search`); each window's tokens, average
+    log-probability and no-speech probability.
+
+    Finished windows are dropped from the batch once a quarter of it has finished, so the cross-attention
+    keys and values (the bulk of each step's memory traffic) are neither read for finished windows for
+    long nor moved after every single finish; they move within their own tensors (:class:`PackedRows`),
+    and ``cross``, when given, is back in its order on return.
+
+    ``prompts``: each window's previous text (tokens; empty for none), fed before its start-of-transcript
+    sequence in one teacher-forced pass (see :meth:`DecoderRunner.prefill`); without any, the sequence is fed
+    one step a token. ``encoded`` may be None when ``cross`` is given (the states are not needed past it).
+
+    ``retry`` (beams, average log-probability): after greedy decoding, windows below that average are decoded
+    again by beam search with that many beams, and the more probable reading (per token) is kept.
+    """
+    if cross is None:
+        assert encoded is not None, "decode_windows needs the encoder states or their keys and values"
+        cross = runner.cross_keys_values(encoded)
+    batch = cross[0][0].shape[0]
+    prefixes = [special.prefix(p, runner.max_prompt) for p in prompts] if prompts and any(prompts) else None
+    width = len(special.sot_sequence) if prefixes is None else max(len(p) for p in prefixes)
+    limit = min(max_tokens, runner.max_len - width)
+    rules = [*timestamp_rules(special), *extra_rules]
+    packed = PackedRows(cross)  # restored at the end (for a caller that gave them)
+    cross = packed.view()
+    buffers = runner.new_buffers(batch, torch.float32, width + limit)
+    rows = [Row(min(1500, int(round(s / TIME_PER_TOKEN))), None if speech_end_s is None else speech_end_s[i])
+            for i, s in enumerate(window_s)]
+    logits, no_speech, pad = _feed_prefixes(runner, special, prefixes, width, batch, buffers, cross)
+    state = _Search(runner, special, rules, packed, buffers, logits, pad, width, limit)
+    found = _beam_search(state, rows, beam_size) if beam_size > 1 else _greedy(state, rows)
+    packed.restore()
+    decoded = [Decoded(row.tokens, row.sum_logprob / (len(row.tokens) + 1), no_speech[i]) for i, row in enumerate(found)]
+    low = [i for i, d in enumerate(decoded) if retry and beam_size == 1 and d.avg_logprob < retry[1]]
+    if low and retry:
+        again = decode_windows(runner, None, special, [window_s[i] for i in low], max_tokens,
+                               None if speech_end_s is None else [speech_end_s[i] for i in low], extra_rules,
+                               cross=packed.keep(low), prompts=[prompts[i] for i in low] if prompts else None,
+                               beam_size=retry[0])
+        packed.restore()
+        for i, d in zip(low, again):
+            if d.avg_logprob > decoded[i].avg_logprob:
+                decoded[i] = Decoded(d.tokens, d.avg_logprob, decoded[i].no_speech_prob)
+    return decoded
+
+
+def _feed_prefixes(runner: DecoderRunner, special: SpecialTokens, prefixes: list[list[int]] | None, width: int,
+                   batch: int, buffers: list[torch.Tensor], cross: list[tuple[torch.Tensor, torch.Tensor]]
+                   ) -> tuple[torch.Tensor, list[float], torch.Tensor | None]:
+    """Feeds each window's prefix; the logits after it, the no-speech probabilities and the left padding."""
+    if prefixes is None:  # the start-of-transcript sequence, one step a token
+        no_speech, logits = [0.0] * batch, torch.empty(0)
+        for position, token in enumerate(special.sot_sequence):
+            logits = runner.step(torch.full((batch,), token, dtype=torch.long), position, buffers, cross)
+            if position == 0:
+                no_speech = _no_speech(logits, special)
+        return logits, no_speech, None
+    # previous text and start-of-transcript left-padded to one width, in one pass
+    pad = torch.tensor([width - len(p) for p in prefixes])
+    tokens = torch.tensor([[special.eot] * (width - len(p)) + p for p in prefixes])
+    hidden = runner.prefill(tokens, pad, buffers, cross)
+    sot = width - len(special.sot_sequence)  # the slot of <|startoftranscript|> in every row
+    return runner.project(hidden[:, -1]), _no_speech(runner.project(hidden[:, sot]), special), pad
+
+
+@dataclass(frozen=True)
+class BeamPolicy:
+    """Where beam search runs when the caller leaves the beam size to the engine (chosen on the tuning half;
+    see BENCHMARKS.md, "Beam search")."""
+
+    size: int = 5
+    """Beams where beam search runs."""
+    side: bool = False
+    """Doubtful and repair windows too (a few seconds each: a small share of the work)."""
+    short_s: float = 0.0
+    """A recording at most this long is decoded with beams throughout. 0: none, measured (BENCHMARKS.md,
+    "Joins, shifts and music"): beam 5 on every short clip of the checking half read 9.14 % WER against greedy's
+    7.59 %, its hypotheses skipping whole segments (18 deletions), so the engine stays greedy by default."""
+    retry_below: float | None = None
+    """A greedy window whose average log-probability is below this is decoded again with beams (None: never)."""
+
+    def plan(self, asked: int | None, side: bool, recording_s: float) -> tuple[int, tuple[int, float] | None]:
+        """(beam size, ``retry`` for :func:`decode_windows`) of a batch: ``asked`` (a caller's beam size) wins."""
+        if asked is not None:
+            return asked, None
+        if (side and self.side) or recording_s <= self.short_s:
+            return self.size, None
+        return 1, None if self.retry_below is None else (self.size, self.retry_below)
+
+
+@dataclass
+class _Search:
+    """What a decoding loop starts from: the rules, the windows' keys and values, the self-attention buffers
+    and the logits after each window's prefix (slot ``position`` is next)."""
+
+    runner: DecoderRunner
+    special: SpecialTokens
+    rules: list[LogitRule]
+    packed: PackedRows
+    buffers: list[torch.Tensor]
+    logits: torch.Tensor
+    pad: torch.Tensor | None
+    position: int
+    limit: int
+
+
+def _greedy(state: _Search, rows: list[Row]) -> list[Row]:
+    """Greedy decoding: each window's most probable token at every step."""
+    special, cross, buffers, logits, pad = state.special, state.packed.view(), state.buffers, state.logits, state.pad
+    active = list(range(len(rows)))  # window index of each batch slot still decoding
+    finished: set[int] = set()
+    position = state.position
+    for n in range(state.limit):
+        live = [rows[i] for i in active]
+        for rule in state.rules:
+            rule.apply(logits, live)
+        best = best_tokens(logits)
+        chosen = torch.tensor(best)
+        logprobs = torch.log_softmax(logits, dim=-1).gather(1, chosen[:, None])[:, 0].tolist()
+        for slot, index in enumerate(active):
+            if index in finished:
+                chosen[slot] = special.eot
+                continue
+            token, row = best[slot], rows[index]
+            row.sum_logprob += logprobs[slot]
+            if token == special.eot:
+                finished.add(index)
+            else:
+                row.tokens.append(token)
+        alive = [slot for slot, index in enumerate(active) if index not in finished]
+        if not alive or n + 1 == state.limit:
+            break
+        if len(active) - len(alive) >= max(1, len(active) // 4):
+            keep = torch.tensor(alive)
+            active = [active[s] for s in alive]
+            cross = state.packed.keep(alive)
+            buffers = [b.index_select(1, keep) for b in buffers]
+            chosen = chosen.index_select(0, keep)
+            pad = None if pad is None else pad.index_select(0, keep)
+        logits = state.runner.step(chosen, position, buffers, cross, pad)
+        position += 1
+    return rows
+
+
+def _beam_search(state: _Search, rows: list[Row], beam: int) -> list[Row]:
+    """Beam search as openai-whisper and faster-whisper run it (patience 1, no length penalty): each window
+    keeps its ``beam`` most probable unfinished hypotheses; a window is done once ``beam`` hypotheses have
+    ended (else at the token limit, with its open ones), and the one with the best log-probability per token
+    wins. Every rule sees each hypothesis as a row of its own (its tokens, its refusals), so any
+    :class:`LogitRule` applies per beam. A window's hypotheses share its cross-attention keys and values."""
+    special, runner = state.special, state.runner
+    windows = len(rows)
+    spread = torch.arange(windows).repeat_interleave(beam)
+    buffers = [b.index_select(1, spread) for b in state.buffers]
+    logits = state.logits.index_select(0, spread)
+    pad = None if state.pad is None else state.pad.index_select(0, spread)
+    cross = state.packed.view()
+    hyps = [[_copy_row(row) for _ in range(beam)] for row in rows]
+    ended: list[list[Row]] = [[] for _ in rows]
+    active = list(range(windows))  # windows still searching, in slot order; each has ``beam`` rows
+    position = state.position
+    for n in range(state.limit):
+        live = [row for w in active for row in hyps[w]]
+        for rule in state.rules:
+            rule.apply(logits, live)
+        logprobs = torch.log_softmax(logits, dim=-1)
+        if n == 0:  # every hypothesis of a window is the same: expand from its first only
+            logprobs.view(len(active), beam, -1)[:, 1:] = NEG
+        top_lp, top_tok = (t.tolist() for t in logprobs.topk(beam + 1, dim=-1))
+        parents: list[int] = []
+        tokens: list[int] = []
+        keep: list[int] = []
+        for slot, w in enumerate(active):
+            chosen = _choose(hyps[w], ended[w], top_lp[slot * beam:(slot + 1) * beam],
+                             top_tok[slot * beam:(slot + 1) * beam], special.eot)
+            if len(ended[w]) >= beam or not chosen or n + 1 == state.limit:
+                if not ended[w]:
+                    ended[w] = [_copy_row(h, h.sum_logprob) for h in hyps[w]]
+                continue
+            chosen += [chosen[-1]] * (beam - len(chosen))  # fewer possible tokens than beams: repeat the last
+            new = []
+            for score, j, tok in chosen:
+                row = _copy_row(hyps[w][j], score)
+                row.tokens.append(tok)
+                new.append(row)
+                parents.append(slot * beam + j)
+                tokens.append(tok)
+            hyps[w] = new
+            keep.append(slot)
+        if not keep:
+            break
+        if len(keep) < len(active):
+            cross = state.packed.keep(keep)
+            pad = None if pad is None else pad.view(len(active), beam)[keep].reshape(-1)
+            active = [active[s] for s in keep]
+        index = torch.tensor(parents)
+        buffers = [b.index_select(1, index) for b in buffers]
+        logits = runner.step(torch.tensor(tokens), position, buffers, cross, pad)
+        position += 1
+    return [max(ended[w], key=lambda r: r.sum_logprob / max(1, len(r.tokens))) for w in range(windows)]
+
+
+def _choose(hyps: list[Row], ended: list[Row], top_lp: list[list[float]], top_tok: list[list[int]],
+            eot: int) -> list[tuple[float, int, int]]:
+    """A window's next step: its best (score, hypothesis, token) continuations, at most one per beam; the
+    hypotheses that end here are added to ``ended`` (up to one per beam)."""
+    beam = len(hyps)
+    candidates = sorted(((hyps[j].sum_logprob + lp, j, tok)
+                         for j in range(beam) for lp, tok in zip(top_lp[j], top_tok[j]) if lp > NEG),
+                        key=lambda c: -c[0])
+    chosen: list[tuple[float, int, int]] = []
+    for score, j, tok in candidates:
+        if tok == eot:
+            if len(ended) < beam:
+                ended.append(_copy_row(hyps[j], score))
+        elif len(chosen) < beam:
+            chosen.append((score, j, tok))
+    return chosen
+
+
+def _copy_row(row: Row, sum_logprob: float | None = None) -> Row:
+    return Row(row.max_timestamp, row.speech_end_s, list(row.tokens), row.continued,
+               row.sum_logprob if sum_logprob is None else sum_logprob, beam=True)
+
+
+def _no_speech(logits: torch.Tensor, special: SpecialTokens) -> list[float]:
+    """Probability of the no-speech token right after start-of-transcript (before any rule), per row."""
+    if special.no_speech is None:
+        return [0.0] * logits.shape[0]
+    return torch.softmax(logits, dim=-1)[:, special.no_speech].tolist()
+
+
+def greedy_decode(runner: DecoderRunner, encoded: torch.Tensor, special: SpecialTokens,
+                  window_s: list[float], max_tokens: int = 224, speech_end_s: list[float] | None = None,
+                  max_continuations: int = 2, min_unsaid_s: float = 2.0) -> list[list[int]]:
+    """Greedy timestamped decoding of a batch of encoded windows; returns each window's generated tokens.
+
+    With ``speech_end_s`` (where each window's speech ends), an end of text well before it is refused
+    (see :class:`RefuseEarlyEnd`)."""
+    extra = [] if speech_end_s is None else [RefuseEarlyEnd(special.eot, special.timestamp_begin, max_tokens,
+                                                            max_continuations, min_unsaid_s)]
+    return [d.tokens for d in decode_windows(runner, encoded, special, window_s, max_tokens, speech_end_s, extra)]
