@@ -42,7 +42,7 @@ AUDIO_EXTENSIONS = {
 }
 _MAGIC = (b"RIFF", b"RIFX", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b"\x1aE\xdf\xa3", b".snd")
 
-AudioSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray]
+AudioSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, "AudioClip"]
 
 
 @dataclass
@@ -72,10 +72,13 @@ def load_audio(
     max_bytes: int | None = None,
     name: str | None = None,
 ) -> AudioClip:
-    """Decode ``source`` (a path, encoded bytes, or a sample array with ``sample_rate``).
+    """Decode ``source`` (a path, encoded bytes, or a sample array with ``sample_rate``); a clip decoded
+    already is returned as it is.
 
     Raises a subclass of :class:`~aero_agent.errors.AudioError` naming the source and the reason.
     """
+    if isinstance(source, AudioClip):
+        return source
     if isinstance(source, np.ndarray):
         label = name or f"<array {source.shape} {source.dtype}>"
         if sample_rate is None:

@@ -212,3 +212,11 @@ def test_array_without_rate_and_wrong_type() -> None:
 def test_bytes_stream_of_garbage_has_no_format() -> None:
     with pytest.raises(UnsupportedFormatError):
         load_audio(b"\x00\x01" * 500)
+
+
+def test_a_decoded_clip_is_taken_as_it_is():
+    """Catches: a clip decoded already (the CLI decodes before it loads a model) decoded again by
+    AudioSession.open, or refused as an unknown source."""
+    samples = np.zeros(TARGET_RATE, dtype=np.float32)
+    clip = load_audio(samples, sample_rate=TARGET_RATE, name="silence")
+    assert load_audio(clip) is clip

@@ -43,34 +43,29 @@ class ProgressBar:
 
 
 def _open(args: argparse.Namespace, searchable: bool = True):
-    """The session of ``args.file``; not ``searchable``: its passages are not embedded for search while it
-    encodes (``transcribe`` prints the transcript: loading the sentence embedder would double its start-up)."""
+    """The session of ``args.file``, through :meth:`AudioSession.open`; not ``searchable``: its passages are not
+    embedded for search while it encodes (``transcribe`` prints the transcript: loading the sentence embedder
+    would double its start-up)."""
     from aero_agent.audio import load_audio
-    from aero_agent.speakers.base import requested_diarization
 
-    wanted = requested_diarization(args.speakers, args.num_speakers, args.min_speakers, args.max_speakers)
     transcription = _transcription(args)
     # a language or task the model cannot honour is refused before a long file is decoded; otherwise the
     # audio comes first, so a bad file is refused at once, without loading a model (nor importing torch)
     clip = None if not transcription.is_default else load_audio(_source(args.file), max_duration_s=args.max_duration)
     from aero_agent.engines import load_engine
-    from aero_agent.transcription import check_engine_options
+    from aero_agent.retrieval import LexicalRetrieval
     from aero_agent.session import AudioSession
-    from aero_agent.speakers.labelling import check_can_diarize
+    from aero_agent.transcription import check_engine_options
 
     engine = load_engine(args.engine, args.model)
-    check_engine_options(engine, transcription)
-    if wanted is not None:
-        check_can_diarize(engine)
     if clip is None:
+        check_engine_options(engine, transcription)
         clip = load_audio(_source(args.file), max_duration_s=args.max_duration)
-    from aero_agent.retrieval import LexicalRetrieval
-
-    session = AudioSession.pending(clip, engine, reasoner=_reasoner(args), transcription=transcription,
-                                   retrieval=None if searchable else LexicalRetrieval())
-    session.diarization = wanted
     bar = ProgressBar(Path(clip.source).name) if clip.duration_s >= PROGRESS_MIN_S and not args.quiet else None
-    session.run_encoding(clip, bar)
+    session = AudioSession.open(clip, engine, bar, _reasoner(args), transcription=transcription,
+                                retrieval=None if searchable else LexicalRetrieval(), speakers=args.speakers,
+                                num_speakers=args.num_speakers, min_speakers=args.min_speakers,
+                                max_speakers=args.max_speakers)
     if bar is not None:
         bar.close()
     if session.info.language_probability is not None and not args.quiet:
