@@ -217,6 +217,6 @@ def test_bytes_stream_of_garbage_has_no_format() -> None:
 def test_a_decoded_clip_is_taken_as_it_is():
     """Catches: a clip decoded already (the CLI decodes before it loads a model) decoded again by
     AudioSession.open, or refused as an unknown source."""
-    samples = np.zeros(TARGET_RATE, dtype=np.float32)
-    clip = load_audio(samples, sample_rate=TARGET_RATE, name="silence")
+    tone = (0.1 * np.sin(2 * np.pi * 440 * np.arange(TARGET_RATE) / TARGET_RATE)).astype(np.float32)
+    clip = load_audio(tone, sample_rate=TARGET_RATE, name="tone")
     assert load_audio(clip) is clip
