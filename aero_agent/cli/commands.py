@@ -193,10 +193,11 @@ def _open_stored(args: argparse.Namespace):
     engine = load_engine(args.engine, args.model)
     store = SessionStore(args.store, engine, _reasoner(args), max_duration_s=args.max_duration)
     path = Path(_source(args.file))
-    bar = ProgressBar(path.name) if store.find(path) is None and not args.quiet else None  # a new one encodes
+    transcription = _transcription(args)
+    new = store.find(path, transcription=transcription) is None  # a new session encodes: show its progress
+    bar = ProgressBar(path.name) if new and not args.quiet else None
     session = store.open(path, progress=bar, reuse=True, speakers=args.speakers, num_speakers=args.num_speakers,
-                         min_speakers=args.min_speakers, max_speakers=args.max_speakers,
-                         transcription=_transcription(args))
+                         min_speakers=args.min_speakers, max_speakers=args.max_speakers, transcription=transcription)
     if bar is not None:
         bar.close()
     return session, store

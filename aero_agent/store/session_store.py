@@ -130,7 +130,7 @@ class SessionStore:
         if wanted is not None:
             check_can_diarize(engine)
         if reuse and isinstance(source, (str, os.PathLike)):
-            found = self.find(source, engine, transcription)
+            found = self._match(source, engine, transcription)
             if found is not None:
                 return Opened(self._reused(self.get(found.id), wanted), True)
         if check_new is not None:
@@ -299,8 +299,11 @@ class SessionStore:
              transcription: TranscribeOptions | None = None) -> SessionInfo | None:
         """The newest ready or encoding session of this unchanged file (same size and mtime) and engine, and of
         the task and language asked (any language when none or ``auto`` was asked)."""
-        engine = engine or self.engine
         asked = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
+        return self._match(source, engine or self.engine, asked)
+
+    def _match(self, source: str | Path, engine: Engine, asked: TranscribeOptions) -> SessionInfo | None:
+        """:meth:`find` for options that already hold the store's vocabulary."""
         try:
             path = Path(source).expanduser().resolve()
             stat = path.stat()

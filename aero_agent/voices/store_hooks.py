@@ -59,7 +59,8 @@ def named_hits(store: "SessionStore", hits: list["SearchHit"]) -> list["SearchHi
     for hit in hits:
         if hit.speaker and hit.session_id:
             shown = names.setdefault(hit.session_id, voices.names(hit.session_id))
-            hit = hit.model_copy(update={"speaker": shown.get(hit.speaker, hit.speaker)}) if hit.speaker in shown else hit
+            if hit.speaker in shown:
+                hit = hit.model_copy(update={"speaker": shown[hit.speaker]})
         out.append(hit)
     return out
 
