@@ -12,11 +12,14 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from aero_agent.errors import InvalidArgumentError
 from aero_agent.persistence.atomic import write_json
 from aero_agent.persistence.layout import VOCABULARY as STORE_FILE
+
+if TYPE_CHECKING:
+    from aero_agent.transcription import TranscribeOptions
 
 MAX_TERM_CHARS = 50
 MAX_TERMS = 300
@@ -103,6 +106,35 @@ class Vocabulary:
 
     def __repr__(self) -> str:  # the terms are the user's: a repr in a log shows only their number
         return f"Vocabulary({len(self.terms)} terms)"
+
+
+def name_terms(names: Iterable[str], room: int = MAX_TERMS) -> Vocabulary:
+    """Names (an enrolled voice's) as vocabulary terms: those that can be a term (a name over
+    :data:`MAX_TERM_CHARS` characters is left out, not refused), at most ``room`` of them, in the order given."""
+    kept: list[str] = []
+    for name in names:
+        try:
+            kept.append(_check_term(name))
+        except VocabularyError:
+            continue
+    return Vocabulary(tuple(Vocabulary(tuple(kept)).terms[:max(0, room)]))
+
+
+def enrolled_names(root: str | Path, room: int = MAX_TERMS) -> Vocabulary:
+    """The names of the voices enrolled in the store at ``root`` (its voice library), as :func:`name_terms`:
+    they join the store's list for every new decode. Names only: never a voice's embeddings."""
+    from aero_agent.voices.library import VoiceLibrary
+
+    return name_terms((voice.name for voice in VoiceLibrary(root).read().voices.values()), room)
+
+
+def decode_options(engine: object, transcription: "TranscribeOptions",
+                   added: "Callable[[Vocabulary], Vocabulary] | None") -> "TranscribeOptions":
+    """What a decode is given: ``transcription`` with the terms ``added`` gives for its list (a store's enrolled
+    voice names), where the engine takes a vocabulary (it checks its options itself); else unchanged."""
+    if added is None or getattr(engine, "check_options", None) is None:
+        return transcription
+    return transcription.with_vocabulary(added(transcription.vocabulary))
 
 
 def read_store_vocabulary(root: str | Path) -> Vocabulary:

@@ -7,7 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from aero_agent.vocabulary import Vocabulary, change_store_vocabulary, read_store_vocabulary, vocabulary_text
+from aero_agent.vocabulary import (MAX_TERMS, Vocabulary, change_store_vocabulary, enrolled_names,
+                                   read_store_vocabulary, vocabulary_text)
 
 
 def add_vocabulary_options(p: argparse.ArgumentParser) -> None:
@@ -26,9 +27,11 @@ def vocabulary_arguments(args: argparse.Namespace) -> Vocabulary:
 
 
 def index_vocabulary(args: argparse.Namespace) -> tuple[str, ...]:
-    """``index``'s vocabulary: the command's terms, then the list of the store it fills (its engine processes
-    open their sessions in scratch stores of their own)."""
-    return (vocabulary_arguments(args) | read_store_vocabulary(Path(args.store).expanduser())).terms
+    """``index``'s vocabulary: the command's terms, then the list of the store it fills and its enrolled voices'
+    names (its engine processes open their sessions in scratch stores of their own)."""
+    root = Path(args.store).expanduser()
+    listed = vocabulary_arguments(args) | read_store_vocabulary(root)
+    return (listed | enrolled_names(root, MAX_TERMS - len(listed))).terms
 
 
 def cmd_vocabulary(args: argparse.Namespace) -> int:

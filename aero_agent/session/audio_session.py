@@ -31,6 +31,7 @@ from aero_agent.topics import Topics
 from aero_agent.transcript import AudioEvent, Segment, Transcript
 from aero_agent.transcription import TranscribeOptions, check_engine_options
 from aero_agent.vectors import PassageVectors
+from aero_agent.vocabulary import Vocabulary, decode_options
 
 PROGRESS_SAVE_S = 2.0  # an encoding's progress is written at most this often
 log = logging.getLogger("aero_agent.session")
@@ -67,6 +68,9 @@ class AudioSession(SpeakerLabels, Conversation):
         """Voice prints of the speakers of the latest diarization, until a store keeps them (aero_agent.voices)."""
         self.speaker_voices: Callable[[], dict[str, Any]] | None = None
         """Label -> library voice of the recognised speakers (set by a store with voices); names shown on read."""
+        self.added_vocabulary: Callable[[Vocabulary], Vocabulary] | None = None
+        """Terms every decode adds to the session's own (given them): a store's enrolled voice names, resolved
+        when a decode starts and never saved (see :func:`decode_options`)."""
         self._partial: list[Segment] = []  # an encoding's segments so far
         self.index = TranscriptIndex(retrieval or HybridRetrieval(), vectors)
         self.live: LiveStream | None = None  # set on a live session
@@ -125,19 +129,21 @@ class AudioSession(SpeakerLabels, Conversation):
     @classmethod
     def live(cls, engine: Engine | None = None, options: LiveOptions | None = None, reasoner: Any = None,
              session_id: str | None = None, source: str = LIVE_SOURCE,
-             transcription: TranscribeOptions | None = None) -> "AudioSession":
+             transcription: TranscribeOptions | None = None,
+             added_vocabulary: Callable[[Vocabulary], Vocabulary] | None = None) -> "AudioSession":
         """A session on audio that is still arriving: status ``live`` until :meth:`finish`, then ``ready``.
         :meth:`feed` takes 16 kHz mono samples; :meth:`transcribe` returns the final segments so far with the
         tail that may still change in ``Transcript.partial`` (``complete=False``); search and ask read the
         final segments only. The engine must transcribe with word times (the embedded Whisper engine does)."""
         engine = engine or _default_engine()
         transcription = transcription or TranscribeOptions()
-        stream = LiveStream(engine, options, transcription)
+        stream = LiveStream(engine, options, decode_options(engine, transcription, added_vocabulary))
         check_engine_options(engine, transcription)
         info = SessionInfo(id=session_id or new_session_id(), source=source, duration_s=0.0, engine=engine.name,
                            model_id=engine.model_id, status="live", language=transcription.language,
                            task=transcription.task, vocabulary=list(transcription.vocabulary) or None)
         session = cls(info, engine, reasoner=reasoner, transcription=transcription)
+        session.added_vocabulary = added_vocabulary
         session.live = stream
         return session
 
@@ -249,10 +255,11 @@ class AudioSession(SpeakerLabels, Conversation):
         self.finished.set()
 
     def _encode(self, clip: AudioClip, report: ProgressFn) -> EncodedAudio:
-        if self.transcription.is_default:  # engines without language options are called as before
+        options = decode_options(self.engine, self.transcription, self.added_vocabulary)
+        if options.is_default:  # engines without language options are called as before
             encoded = self.engine.encode(clip, progress=report)
         else:
-            encoded = self.engine.encode(clip, progress=report, options=self.transcription)  # type: ignore[call-arg]
+            encoded = self.engine.encode(clip, progress=report, options=options)  # type: ignore[call-arg]
         applied = self._apply_speakers(encoded, clip, None)
         with self._lock:
             self._apply_speakers(encoded, clip, applied)  # asked for meanwhile (a reused session)
@@ -282,14 +289,14 @@ class AudioSession(SpeakerLabels, Conversation):
         The audio is read again as for :meth:`diarize`."""
         from aero_agent.retranscription import retranscribe_range
         from aero_agent.session.speakers import source_clip
-        from aero_agent.vocabulary import Vocabulary
 
         transcription = self.transcription.with_vocabulary(Vocabulary.of(vocabulary))
         check_engine_options(self.engine, transcription)
         with self._lock:
             encoded = self._require_ready("re-transcription")
             clip = source_clip(self.info, audio, None)
-            encoded.transcript = retranscribe_range(self.transcribe(), clip, self.engine, transcription,
+            encoded.transcript = retranscribe_range(self.transcribe(), clip, self.engine,
+                                                    decode_options(self.engine, transcription, self.added_vocabulary),
                                                     start_s, end_s)
             self.transcription, self.info.vocabulary = transcription, list(transcription.vocabulary) or None
             self.info.updated = utc_now()

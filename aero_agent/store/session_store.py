@@ -19,7 +19,7 @@ from aero_agent.audio import DEFAULT_MAX_DURATION_S, AudioSource, load_audio
 from aero_agent.engines.base import Engine, ProgressFn
 from aero_agent.errors import InvalidArgumentError, SessionNotFoundError, StoreFullError
 from aero_agent.transcription import AUTO, TranscribeOptions, check_engine_options
-from aero_agent.vocabulary import read_store_vocabulary
+from aero_agent.vocabulary import MAX_TERMS, Vocabulary, enrolled_names, read_store_vocabulary
 from aero_agent.live import LiveOptions
 from aero_agent.results import SearchHit, SessionInfo
 from aero_agent.store.library_search import LibrarySearch
@@ -123,7 +123,7 @@ class SessionStore:
         """:meth:`open`, saying whether an open session of the file was reused: the one open path of the skins.
         ``check_new`` may refuse a new session (a quota) before anything is decoded. A new recording goes one way:
         decode, then (:meth:`_encode`) encode, transcript, speakers, passages and vectors, topics, saved once."""
-        transcription = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
+        transcription = self._listed(transcription)
         engine = engine or self.engine
         check_engine_options(engine, transcription)
         wanted = requested_diarization(speakers, num_speakers, min_speakers, max_speakers)
@@ -161,6 +161,7 @@ class SessionStore:
             files.create(session.info.model_dump())
             session.files = files  # turns asked while encoding are saved too
             voice_hooks.attach(self, session)
+            session.added_vocabulary = self._enrolled
             self._loaded[session.id] = session
             self._touch(session.id)
 
@@ -217,8 +218,9 @@ class SessionStore:
         they come, so a crash loses at most the partial tail; after ``finish()`` it is an ordinary session.
         A live session is never evicted from memory."""
         engine = engine or self.engine
-        transcription = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
-        session = AudioSession.live(engine, options, reasoner=self._reasoner_for(engine), transcription=transcription)
+        transcription = self._listed(transcription)
+        session = AudioSession.live(engine, options, reasoner=self._reasoner_for(engine), transcription=transcription,
+                                    added_vocabulary=self._enrolled)
         self._admit(session)
         return session
 
@@ -250,6 +252,7 @@ class SessionStore:
                                    retrieval=self.retrieval, vectors=vectors)
             session.files = SessionFiles(folder, self._catalog)
             voice_hooks.attach(self, session)
+            session.added_vocabulary = self._enrolled
             self._loaded[session_id] = session
             self._touch(session_id)
             self._evict()
@@ -299,11 +302,21 @@ class SessionStore:
              transcription: TranscribeOptions | None = None) -> SessionInfo | None:
         """The newest ready or encoding session of this unchanged file (same size and mtime) and engine, and of
         the task and language asked (any language when none or ``auto`` was asked)."""
-        asked = (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
-        return self._match(source, engine or self.engine, asked)
+        return self._match(source, engine or self.engine, self._listed(transcription))
+
+    def _listed(self, transcription: TranscribeOptions | None) -> TranscribeOptions:
+        """The options with the store's list added: what a reused session's vocabulary must hold."""
+        return (transcription or TranscribeOptions()).with_vocabulary(read_store_vocabulary(self.root))
+
+    def _enrolled(self, listed: Vocabulary) -> Vocabulary:
+        """The enrolled voices' names that join every decode of a session of this store (as room is left beside
+        its ``listed`` terms). Resolved when a decode starts and never saved with a session, as the speakers'
+        names are resolved when read: forgetting a voice leaves no trace in the sessions, and reuse does not
+        ask for them (naming a speaker enrolls a voice; it does not make every recording decode again)."""
+        return enrolled_names(self.root, MAX_TERMS - len(listed))
 
     def _match(self, source: str | Path, engine: Engine, asked: TranscribeOptions) -> SessionInfo | None:
-        """:meth:`find` for options that already hold the store's vocabulary."""
+        """:meth:`find` for options that already hold the store's list (:meth:`_listed`)."""
         try:
             path = Path(source).expanduser().resolve()
             stat = path.stat()

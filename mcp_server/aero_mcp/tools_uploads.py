@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from aero_mcp.registry import OPENS, App, AppState, NumSpeakers, SpeakersArg, result, tool
 from aero_mcp.models import OpenAudioResult
 from aero_mcp.tools_sessions import Language, TaskArg, open_source
+from aero_mcp.tools_vocabulary import VocabularyArg
 from aero_mcp.uploads import MAX_CHUNK_CHARS, decode_base64
 
 UploadId = Annotated[str, Field(min_length=1, max_length=64, description="The upload_id start_upload returned.")]
@@ -74,8 +75,10 @@ async def finish_upload(
     num_speakers: NumSpeakers = None,
     language: Language = None,
     task: TaskArg = "transcribe",
+    vocabulary: VocabularyArg = None,
     ctx: Context | None = None,
 ) -> Annotated[CallToolResult, OpenAudioResult]:
     """Finish an upload and open the recording as open_audio does (same checks, same result: a session_id)."""
     path, _ = await app.backend.run(app.tenant.uploads.finish, upload_id, sha256, what="saving the upload")
-    return await open_source(app, path, wait_s, True, speakers, num_speakers, language, task, ctx)
+    return await open_source(app, path, wait_s, True, speakers, num_speakers, language, task, ctx,
+                             vocabulary=vocabulary)
