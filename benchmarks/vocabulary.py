@@ -9,7 +9,12 @@ transcribed alone (one call of all clips) under each method:
 - ``prompt``: (a) the list as a prompt before every window (faster-whisper's ``hotwords``);
 - ``trie@B``: (b) shallow fusion over the list's token trie with bonus B (``biasing.py``);
 - ``spell``: (c) the spelling pass (``spelling.py``) on the transcripts without a list; ``trie@B+spell`` on trie's;
-- ``prompt+trie@B``; ``distractors@B``: the trie with the distractors alone.
+- ``prompt+trie@B``; ``distractors@B``: the trie with the distractors alone; ``siblings@B``: the trie with
+  :data:`SIBLINGS` alone (names sharing a first token with a spoken word).
+
+``--split-guard``, ``--by-share`` and ``--rewrite-min-p`` set the guards of ``biasing.py`` for every trie run;
+``--each`` transcribes every clip in a call of its own (no batch shared between clips: a window changed in one
+clip cannot move another clip's numbers, which in one call of all clips changed words of untouched clips).
 
 Every figure is reported on the tuning and the checking half (``benchmarks/split.json``); the bonus is chosen on
 the tuning half. ``--cost`` times the whole set with a 100-term list against none, alternating (run it under
@@ -56,6 +61,13 @@ DISTRACTORS = (
     "ibuprofen", "metformin", "atorvastatin", "amoxicillin", "EBITDA", "amortisation", "escrow", "subrogation",
     "indemnification", "Aerotrack", "Nimbus Pro", "QuantaFlow", "HelixDB", "Brightwave", "Zephyrix")
 """Terms that occur in no clip of ``../shared/speech`` (checked on every run)."""
+
+SIBLINGS = ("Dashiell", "Marianne", "Montague", "Alistair", "Siena", "Firenze", "Pasteur", "Sinatra", "Theron",
+            "Quill", "Clafton", "Abiola", "Chursley")
+"""Names that occur in no clip but share their first token with a word that does (" Dash"+"ie"+"ll" and the
+spoken "Dashwood", " Marian"+"ne" and "Marianas", " Mont" and "Montreal", " Fire" and "Firefox", " Qu"+"ill" and
+"Quilter", " Ab" and "Abigail"): a user's list of first names or near names, whose pull on the spoken word the
+path score may complete into the wrong term ("Abbie" listed alone: "Abigail" -> "Abbie")."""
 
 
 def _words(text: str) -> list[str]:
@@ -107,18 +119,25 @@ def score(refs: dict[str, str], hyps: dict[str, str], terms: tuple[str, ...]) ->
 
 def _check_distractors(refs: dict[str, str]) -> None:
     words = {k: _words(v) for k, v in refs.items()}
-    for term in DISTRACTORS:
+    for term in DISTRACTORS + SIBLINGS:
         t = _words(term)
         hits = [k for k, w in words.items() if _occurrences(w, t)]
         if hits:
             raise SystemExit(f"distractor {term!r} occurs in {hits}")
 
 
-def _transcribe(engine: Any, audio: list[Any], terms: tuple[str, ...]) -> tuple[list[Any], float, float]:
+def _transcribe(engine: Any, audio: list[Any], terms: tuple[str, ...], each: bool = False
+                ) -> tuple[list[Any], float, float]:
+    """Every clip transcribed with ``terms``: in one call, or (``each``) one call a clip, so that no clip's
+    windows share a batch with another's (a changed window elsewhere cannot shift this clip's numbers)."""
     from aero_agent.transcription import TranscribeOptions
 
+    options = TranscribeOptions(vocabulary=terms)
     t0, c0 = time.perf_counter(), time.process_time()
-    out = engine.transcribe_clips(audio, options=TranscribeOptions(vocabulary=terms))
+    if each:
+        out = [engine.transcribe_clips([clip], options=options)[0] for clip in audio]
+    else:
+        out = engine.transcribe_clips(audio, options=options)
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
@@ -149,6 +168,14 @@ def main(argv: list[str] | None = None) -> int:
                         "recall on the tuning half whose other-word WER is at most 0.3 points worse)")
     parser.add_argument("--min-p", type=float, nargs="+", default=[0.02],
                         help="the first-token gate(s) swept with each bonus")
+    parser.add_argument("--split-guard", choices=("on", "off"), default="on",
+                        help="refuse a first token that is a strict prefix of the decoder's own (biasing.py)")
+    parser.add_argument("--rewrite-min-p", type=float, default=0.0,
+                        help="gate a term's next token where the decoder continues the word otherwise")
+    parser.add_argument("--by-share", choices=("on", "off"), default="on",
+                        help="scale a first token's bonus by the share of its term's letters it writes")
+    parser.add_argument("--each", action="store_true", help="one call a clip (no batch shared between clips)")
+    parser.add_argument("--no-prompt", action="store_true", help="skip the prompt methods")
     parser.add_argument("--reuse", type=Path, default=None,
                         help="take none, prompt and spell from an earlier --out file instead of decoding again")
     parser.add_argument("--spell", type=float, nargs=2, default=(0.5, 0.75), metavar=("MAX_P", "MIN_SIM"))
@@ -171,12 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     audio = [load_audio(c.path) for c in clips]
     full = LISTED + DISTRACTORS
     base = WhisperEngine()
+    guards = {"vocabulary_split_guard": args.split_guard == "on", "vocabulary_rewrite_min_p": args.rewrite_min_p,
+              "vocabulary_by_share": args.by_share == "on"}
     spell = SpellingPass(full, *args.spell)
     results: dict[str, dict[str, str]] = {}
     transcripts: dict[str, list[Any]] = {}
 
     def run(name: str, engine: Any, terms: tuple[str, ...]) -> None:
-        out, wall, cpu = _transcribe(engine, audio, terms)
+        out, wall, cpu = _transcribe(engine, audio, terms, args.each)
         transcripts[name] = out
         results[name] = {c.id: _text(t) for c, t in zip(clips, out)}
         print(f"{name}: {wall:.1f} s wall, {cpu:.1f} CPU s", file=sys.stderr, flush=True)
@@ -195,23 +224,24 @@ def main(argv: list[str] | None = None) -> int:
         return rows
 
     if args.cost_only:
-        tuned = base.variant(vocabulary_bonus=args.chosen or 2.0, vocabulary_min_p=args.min_p[0])
+        tuned = base.variant(vocabulary_bonus=args.chosen or 4.0, vocabulary_min_p=args.min_p[0], **guards)
         _cost(tuned, audio, (LISTED + DISTRACTORS)[:100], args.cost or 2)
         return 0
     if args.reuse:
         earlier = json.loads(args.reuse.read_text())["results"]
-        results.update({k: earlier[k] for k in ("none", "prompt", "spell")})
+        results.update({k: earlier[k] for k in ("none", "prompt", "spell") if k in earlier})
     else:
         run("none", base, ())
         results["spell"] = {c.id: _text(spell.apply(t)) for c, t in zip(clips, transcripts["none"])}
-        run("prompt", base.variant(vocabulary_prompt=True, vocabulary_bonus=0.0), full)
+        if not args.no_prompt:
+            run("prompt", base.variant(vocabulary_prompt=True, vocabulary_bonus=0.0), full)
     sweep = [(b, p) for p in args.min_p for b in args.bonus]
 
     def label(b: float, p: float) -> str:
         return f"trie@{b:g},p>={p:g}"
 
     for bonus, p in sweep:
-        run(label(bonus, p), base.variant(vocabulary_bonus=bonus, vocabulary_min_p=p), full)
+        run(label(bonus, p), base.variant(vocabulary_bonus=bonus, vocabulary_min_p=p, **guards), full)
     chosen, chosen_p = args.chosen, args.min_p[0]
     if chosen is None:
         tuning = {k: v for k, v in refs.items() if k in halves["tuning"]}
@@ -220,21 +250,24 @@ def main(argv: list[str] | None = None) -> int:
         ok = [(s["recall"], -s["other_wer"], b, p) for s, b, p in ok if s["other_wer"] <= floor]
         chosen, chosen_p = max(ok)[2:] if ok else sweep[0]
     trie = label(chosen, chosen_p)
-    tuned = base.variant(vocabulary_bonus=chosen, vocabulary_min_p=chosen_p)
+    tuned = base.variant(vocabulary_bonus=chosen, vocabulary_min_p=chosen_p, **guards)
     results[f"{trie}+spell"] = {c.id: _text(spell.apply(t)) for c, t in zip(clips, transcripts[trie])}
-    if not args.reuse:
+    if not args.reuse and not args.no_prompt:
         run(f"prompt+{trie}", base.variant(vocabulary_prompt=True, vocabulary_bonus=chosen,
-                                           vocabulary_min_p=chosen_p), full)
+                                           vocabulary_min_p=chosen_p, **guards), full)
     run(f"distractors, {trie}", tuned, DISTRACTORS)
+    run(f"siblings, {trie}", tuned, SIBLINGS)
     names = [n for n in ["none", "prompt", *[label(b, p) for b, p in sweep], "spell", f"{trie}+spell",
-                         f"prompt+{trie}", f"distractors, {trie}"] if n in results]
+                         f"prompt+{trie}", f"distractors, {trie}", f"siblings, {trie}"] if n in results]
     print(f"{len(LISTED)} listed terms + {len(DISTRACTORS)} distractors; chosen on the tuning half: bonus "
-          f"{chosen:g}, first-token gate p >= {chosen_p:g}")
+          f"{chosen:g}, first-token gate p >= {chosen_p:g}; split guard {args.split_guard}, rewrite gate "
+          f"p >= {args.rewrite_min_p:g}, by share {args.by_share}")
     print("\n".join(table(names)))
     if args.cost:
         _cost(tuned, audio, (LISTED + DISTRACTORS)[:100], args.cost)
     if args.out:
-        args.out.write_text(json.dumps({"chosen": [chosen, chosen_p], "results": results}, indent=1))
+        args.out.write_text(json.dumps({"chosen": [chosen, chosen_p], "guards": guards, "results": results},
+                                       indent=1))
     return 0
 
 

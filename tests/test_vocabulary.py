@@ -29,7 +29,7 @@ from aero_agent.spelling import SpellingPass, similarity
 from aero_agent.store import SessionStore
 from aero_agent.transcript import Segment, Transcript, Word
 from aero_agent.vocabulary import (MAX_TERM_CHARS, MAX_TERMS, STORE_FILE, Vocabulary, VocabularyError,
-                                   change_store_vocabulary, read_store_vocabulary)
+                                   change_store_vocabulary, name_terms, read_store_vocabulary)
 
 from mcp_driver import drive
 
@@ -127,6 +127,39 @@ def test_trie_rule_boosts_starts_and_continuations_only(engine) -> None:
     assert logits[0, seq[1]].item() == 0.0  # gated too: implausible for the decoder, not forced
 
 
+def test_trie_rule_never_splits_the_decoders_word_nor_respells_it(engine) -> None:
+    """Catches: a term's first token boosted where it is a strict prefix of the token the decoder wants (" Fire"
+    of a listed "Firenze" splitting " Firefox" into "Fire Fox", as " th" split "thy"), a start refused where
+    it is no prefix, a first token's bonus not scaled by the share of its term it writes, or (with the rewrite
+    gate) a begun term's next token forced over the decoder's own continuation of the word ("Abbie" listed,
+    "Abigail" said) while it may still follow where the word ends."""
+    tok, vocab = engine.tokenizer, engine.model.config.vocab_size
+    ids = {w: tuple(tok.encode(w, add_special_tokens=False).ids) for w in (" Firefox", " Fire", " the", " Ab", "ig",
+                                                                          "bie")}
+    assert len(ids[" Firefox"]) == 1 and ids[" Fire"] == term_token_sequences(tok, ["Firenze"])[0][:1]
+    rule = VocabularyBias.of(tok, ["Firenze"], bonus=4.0, min_p=0.0, by_share=False)
+    logits = torch.zeros(2, vocab)
+    logits[0, ids[" Firefox"]], logits[1, ids[" the"]] = 12.0, 12.0
+    rule.apply(logits, [Row(1500, tokens=[]), Row(1500, tokens=[])])
+    assert logits[0, ids[" Fire"]].item() == 0.0 and logits[1, ids[" Fire"]].item() == 4.0
+    shared = VocabularyBias.of(tok, ["Firenze", "Montreal"], bonus=4.0, min_p=0.0)  # by the share it writes
+    logits = torch.zeros(1, vocab)
+    shared.apply(logits, [Row(1500, tokens=[])])
+    (montreal,) = term_token_sequences(tok, ["Montreal"])
+    assert len(montreal) == 1 and logits[0, montreal[0]].item() == 4.0  # the whole term: the whole bonus
+    assert logits[0, ids[" Fire"]].item() == pytest.approx(4.0 * 4 / 7)  # " Fire" writes 4 of 7 letters
+    gated = VocabularyBias.of(tok, ["Abbie"], bonus=4.0, min_p=0.0, rewrite_min_p=0.05)
+    (ab,), (bie,) = ids[" Ab"], ids["bie"]
+    logits = torch.zeros(2, vocab)
+    logits[0, ids["ig"]], logits[1, ids[" the"]] = 12.0, 12.0  # row 0 goes on with the word, row 1 ends it
+    gated.apply(logits, [Row(1500, tokens=[ab]), Row(1500, tokens=[ab])])
+    assert logits[0, bie].item() == 0.0 and logits[1, bie].item() == 8.0
+    logits = torch.zeros(1, vocab)
+    logits[0, ids["ig"]] = 12.0
+    VocabularyBias.of(tok, ["Abbie"], bonus=4.0, min_p=0.0).apply(logits, [Row(1500, tokens=[ab])])
+    assert logits[0, bie].item() == 8.0  # without the gate, pulled through
+
+
 def test_spelling_pass_maps_doubted_sound_alikes_only() -> None:
     """Catches: a confident word respelled, a run that sounds nothing like a term respelled, or times and
     punctuation lost."""
@@ -184,6 +217,28 @@ def test_store_list_reaches_every_session_and_a_range_is_retranscribed(engine, a
     assert again.info.vocabulary == NAMES and again.transcription.vocabulary.terms == tuple(NAMES)
 
 
+def test_enrolled_voice_names_join_every_decode_of_a_store(engine, ami, tmp_path: Path) -> None:
+    """Catches: an enrolled voice's name not reaching a store session's decodes (a new file, a live stream, a
+    range decoded again), a name saved with a session (forgetting the voice must leave no trace), a session
+    opened before the voice was enrolled no longer reused, or a name that cannot be a term refusing the open."""
+    store = SessionStore(tmp_path / "store", engine)
+    before = store.open(ami)
+    assert "claflin" not in _said(before.transcribe().text)
+    store.voices.enroll("Abigail Claflin", [ami])
+    assert store.open(ami, reuse=True).id == before.id  # reuse asks for the listed terms, not voice names
+    assert store.find(ami).id == before.id
+    assert "claflin" in _said(before.retranscribe().text)  # a range decoded again has the name
+    fresh = store.open(ami)
+    assert "claflin" in _said(fresh.transcribe().text), fresh.transcribe().text
+    assert fresh.info.vocabulary is None and before.info.vocabulary is None
+    live = store.open_live(transcription=TranscribeOptions(vocabulary=["Abbie"]))
+    samples = np.clip(load_audio(ami).samples * 32767, -32768, 32767).astype(np.int16)
+    live.feed(samples)
+    assert {"claflin", "abbie"} <= _said(live.finish().text) and live.info.vocabulary == ["Abbie"]
+    assert name_terms(["Abbie", "x" * (MAX_TERM_CHARS + 1), "abbie", "Quilter"], room=5).terms == ("Abbie", "Quilter")
+    assert name_terms(["Abbie", "Quilter"], room=1).terms == ("Abbie",)
+
+
 def test_cli_vocabulary_options_and_store_command(engine, ami, tmp_path: Path, capsys, monkeypatch) -> None:
     """Catches: --vocabulary/--vocabulary-file not reaching the decoder, the store command not saving, or a
     bad term crashing instead of exiting 2 with one line."""
@@ -215,18 +270,27 @@ def test_skins_take_vocabulary_and_the_store_list(engine, ami, tmp_path: Path) -
 
     async def script(client: Client) -> dict[str, Any]:
         out = {"set": await client.call_tool("store_vocabulary", {"action": "set", "terms": ["Abigail Claflin"]})}
-        out["open"] = await client.call_tool("open_audio", {"path": "ami.wav", "vocabulary": ["Abbie"]})
+        out["open"] = await client.call_tool("open_audio", {"path": "ami.wav", "vocabulary": ["Abbie"],
+                                                             "wait_s": 60})
         sid = out["open"].structured_content["session_id"]
         out["text"] = await client.call_tool("transcribe_audio", {"session_id": sid})
         out["long"] = await client.call_tool("store_vocabulary", {"action": "add", "terms": ["y" * 60]})
+        upload = (await client.call_tool("start_upload", {"filename": "ami.wav"})).structured_content["upload_id"]
+        chunk = base64.b64encode(ami.read_bytes()).decode()
+        await client.call_tool("append_upload", {"upload_id": upload, "offset": 0, "chunk_base64": chunk})
+        out["long upload"] = await client.call_tool("finish_upload", {"upload_id": upload, "vocabulary": ["z" * 51]})
+        out["upload"] = await client.call_tool("finish_upload", {"upload_id": upload, "vocabulary": ["Quilter"],
+                                                                 "wait_s": 60})
         return out
 
     out = drive(create_server(ServerConfig(allow_dirs=[tmp_path], store_dir=tmp_path / "store"), engine=engine),
                 script)
     assert out["set"].structured_content["terms"] == ["Abigail Claflin"]
     assert out["open"].structured_content["vocabulary"] == ["Abbie", "Abigail Claflin"]
-    assert {"claflin", "abbie"} <= _said(out["text"].structured_content["text"])
+    assert {"claflin", "abbie"} <= _said(out["text"].structured_content["text"]), out["text"]
     assert out["long"].is_error
+    assert out["long upload"].is_error  # finish_upload checks its vocabulary as open_audio does, before opening
+    assert out["upload"].structured_content["vocabulary"] == ["Quilter", "Abigail Claflin"], out["upload"]
 
     kit = AudioToolkit(engine=engine, store=SessionStore(tmp_path / "lc", engine), allowed_dirs=[tmp_path])
     tools = {t.name: t for t in kit.get_tools()}

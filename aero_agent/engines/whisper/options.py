@@ -113,6 +113,14 @@ class WhisperOptions:
     """Logit bonus per token of a listed vocabulary term (see ``biasing.py``; 0 turns the boosting off)."""
     vocabulary_min_p: float = DEFAULT_MIN_P
     """A listed term's first token is boosted only where the decoder gives it at least this probability."""
+    vocabulary_split_guard: bool = True
+    """Never boost a term's first token where it is a strict prefix of the decoder's own next token (it would
+    split the word being written: "thy" -> "th"+"ine"); see ``biasing.py``."""
+    vocabulary_rewrite_min_p: float = 0.0
+    """Within a word, a begun term's next token needs at least this probability where the decoder continues the
+    word otherwise (0: off); see ``biasing.py``."""
+    vocabulary_by_share: bool = True
+    """Scale a term's first-token bonus by the share of the term's letters that token writes (``biasing.py``)."""
     vocabulary_prompt: bool = False
     """Also decode every window after the vocabulary's terms as a prompt (faster-whisper's ``hotwords``). Off:
     see BENCHMARKS.md, Custom vocabulary."""
