@@ -15,7 +15,7 @@ from aero_agent.voices.errors import NoSpeechError, VoiceInUseError, VoiceNameTa
 from aero_agent.voices.identify import THRESHOLD, assign, voice_centroid
 from aero_agent.voices.library import Label, LibraryData, Voice, VoiceLibrary, new_voice
 from aero_agent.voices.models import SpeakerVoice, VoiceInfo
-from aero_agent.voices.sessionprints import load_prints, load_talk
+from aero_agent.voices.sessionprints import drop_speakers, load_prints, load_talk
 
 MAX_NAME = 80
 _LABEL = re.compile(r"^SPEAKER_\d{2,}$")
@@ -177,8 +177,10 @@ class Voices:
         return self._info(voice.id)
 
     def forget(self, name: str) -> bool:
-        """Remove a voice completely: its embeddings, and every label that points to it (those speakers are
-        ``SPEAKER_xx`` again). Refused while a session using it is still encoding."""
+        """Remove a voice completely: its embeddings, every label that points to it (those speakers are
+        ``SPEAKER_xx`` again) and those speakers' prints kept in their sessions (``voiceprints.npz``
+        rewritten without them, so the voice can be neither named nor recognised there again without a new
+        diarization). Refused while a session using it is still encoding."""
         with self.library.change() as (data, _):
             voice = _find(data, name)
             busy = sorted(sid for sid in self.encoding() if sid in data.labels
@@ -188,7 +190,10 @@ class Voices:
                                       f"{', '.join(busy)}; forget it when they are done")
             del data.voices[voice.id]
             for sid in list(data.labels):
-                data.labels[sid] = {s: lab for s, lab in data.labels[sid].items() if lab.voice != voice.id}
+                theirs = {s for s, lab in data.labels[sid].items() if lab.voice == voice.id}
+                if theirs and _SESSION.match(sid) and (self.root / sid).is_dir():
+                    drop_speakers(self.root / sid, theirs)  # before library.json: a crash leaves no print behind
+                data.labels[sid] = {s: lab for s, lab in data.labels[sid].items() if s not in theirs}
                 if not data.labels[sid]:
                     del data.labels[sid]
         return True
