@@ -140,6 +140,40 @@ def test_a_voice_enrolled_later_is_recognised_in_older_sessions_without_their_au
     assert {label: m.voice for label, m in matched.items()} == {mee009: alex.id}
 
 
+def test_a_session_prints_its_speakers_from_the_diarizer_windows(engine, monkeypatch):
+    """Catches identification paying a second encoder pass (the prints come from the windows the diarizer
+    already embedded), and prints taken from the wrong windows: each speaker's print from the diarizer's windows
+    is the voice a second pass over its clean windows finds (cosine >= 0.9; 0.93-0.96 on ES2003a), and unlike the other speaker's (by 0.1 more; 0.2 on ES2003a)."""
+    if not (DIAR / "ami_ES2003a_0").is_dir():
+        pytest.skip("the development speech is not here")
+    from aero_agent.audio import load_audio
+    from aero_agent.speakers import DiarizationOptions
+    from aero_agent.speakers.labelling import label_with_windows
+    from aero_agent.voices import prints as prints_module
+    from aero_agent.voices.naming import transcript_prints
+
+    clip = load_audio(DIAR / "ami_ES2003a_0" / "ami_ES2003a_0.wav")
+    labelled, windows = label_with_windows(engine.encode(clip).transcript, clip.samples, DiarizationOptions(), engine)
+    assert windows is not None and windows.embeddings.shape == (len(windows.starts), 256)
+    second_pass = transcript_prints(labelled, clip.samples)
+
+    def no_second_pass(*args, **kwargs):
+        raise AssertionError("the voice encoder ran again for the prints")
+
+    monkeypatch.setattr(prints_module, "embed_regions", no_second_pass)
+    reused = transcript_prints(labelled, clip.samples, windows)
+    assert set(reused) == set(second_pass) and len(reused) >= 2
+    alike = {(a, b): round(float(reused[a].centroid @ second_pass[b].centroid), 3) for a in reused for b in reused}
+    for label in reused:
+        assert alike[label, label] >= 0.9, alike
+        assert all(alike[label, label] > alike[label, other] + 0.1 for other in reused if other != label), alike
+    # and a session opened with speakers makes its prints the same way, with no second pass
+    from aero_agent.session import AudioSession
+
+    session = AudioSession.open(clip, engine, speakers=True)
+    assert session.speaker_prints is not None and len(session.speaker_prints) >= 2
+
+
 def test_an_unknown_voice_stays_anonymous(engine, tmp_path):
     """Catches a threshold that gives enrolled names to strangers: three LibriSpeech voices enrolled from one
     utterance each, then a recording of two never-enrolled voices gets no name."""
