@@ -401,6 +401,8 @@ def test_forget_leaves_no_trace_on_disk(meetings):
     for session in (first, second):
         assert all(s.speaker.startswith("SPEAKER_") for s in session.transcribe().segments)
         assert not set(load_prints(store.root / session.id)) & labelled[session.id]
+        with pytest.raises(InvalidArgumentError, match="forgotten"):  # its print is gone: it cannot be named
+            store.voices.name_speaker(session.id, sorted(labelled[session.id])[0], "Again")
         assert stat.S_IMODE((store.root / session.id / "voiceprints.npz").stat().st_mode) == 0o600
     assert store.voices.list() == []
     for path in store.root.rglob("*"):

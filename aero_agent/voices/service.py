@@ -15,6 +15,7 @@ from aero_agent.voices.errors import NoSpeechError, VoiceInUseError, VoiceNameTa
 from aero_agent.voices.identify import THRESHOLD, assign, voice_centroid
 from aero_agent.voices.library import Label, LibraryData, Voice, VoiceLibrary, new_voice
 from aero_agent.voices.models import SpeakerVoice, VoiceInfo
+from aero_agent.voices.sessionprints import FILE as PRINTS
 from aero_agent.voices.sessionprints import drop_speakers, load_prints, load_talk
 
 MAX_NAME = 80
@@ -138,7 +139,9 @@ class Voices:
         speaker = by_name.get(speaker.casefold(), speaker)  # a recognised speaker may be named by its name
         if speaker not in prints:
             have = ", ".join(sorted(prints)) or "none"
-            raise InvalidArgumentError(f"unknown speaker {speaker!r} in session {session_id}; its speakers: {have}")
+            raise InvalidArgumentError(f"unknown speaker {speaker!r} in session {session_id}; its speakers: {have} "
+                                       "(a speaker whose voice was forgotten keeps no print: diarize the session "
+                                       "again to name it)")
         if session_id in self.encoding():
             raise VoiceInUseError(f"session {session_id} is still encoding; name its speakers when it is ready")
         with self.library.change() as (data, staged):
@@ -242,6 +245,9 @@ class Voices:
         if not isinstance(session_id, str) or not _SESSION.match(session_id) or not (self.root / session_id).is_dir():
             raise SessionNotFoundError(f"unknown session id {session_id!r}")
         prints = load_prints(self.root / session_id)
+        if not prints and (self.root / session_id / PRINTS).exists():
+            raise NoSpeechError(f"session {session_id} keeps no speaker voice prints: no speaker was heard, or "
+                                "the voices of its speakers were forgotten (diarize it again to name them)")
         if not prints:
             raise NoSpeechError(f"session {session_id} has no speaker voice prints: open it with speakers=True "
                                 "(diarize it) first")
