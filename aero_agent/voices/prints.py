@@ -87,25 +87,28 @@ def windows_within(windows: SpeakerWindows, regions: Sequence[tuple[float, float
     return np.flatnonzero(((starts >= lows) & (ends <= highs)).any(axis=1))
 
 
+def embeddings_in(samples: np.ndarray, windows: SpeakerWindows | None,
+                  *choices: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The diarizer's ``windows`` embeddings wholly inside the first of ``choices`` (each a list of regions)
+    that holds any; without one, the encoder's over the first non-empty choice."""
+    for regions in choices:
+        inside = windows_within(windows, regions) if windows is not None else np.zeros(0, dtype=int)
+        if len(inside):
+            return windows.embeddings[inside]  # type: ignore[union-attr]
+    first = next((list(regions) for regions in choices if regions), [])
+    return embed_regions(samples, first) if first else np.zeros((0, 256))
+
+
 def speaker_prints(samples: np.ndarray, segments: Sequence[tuple[float, float, str | None]],
                    windows: SpeakerWindows | None = None) -> dict[str, VoicePrint]:
     """One print per speaker of a diarized recording, from windows well inside its turns (all of its turns
     when none is long enough). With the diarizer's own ``windows`` (same length and hop as :data:`WINDOW_S`,
     :data:`HOP_S`), its embeddings of those windows are used and the encoder runs only for a speaker none of
     them lies inside; otherwise one encoder pass per speaker."""
-    turns = speaker_turns(segments)
     out: dict[str, VoicePrint] = {}
-    for speaker, runs in turns.items():
+    for speaker, runs in speaker_turns(segments).items():
         clean = clean_regions(runs)
-        regions = clean or list(runs)
-        embeddings = np.zeros((0, 256))
-        if windows is not None:
-            inside = windows_within(windows, clean) if clean else np.zeros(0, dtype=int)
-            if len(inside) == 0:
-                inside = windows_within(windows, runs)
-            embeddings = windows.embeddings[inside]
-        if len(embeddings) == 0:
-            embeddings = embed_regions(samples, regions)
+        embeddings = embeddings_in(samples, windows, clean, runs)
         if len(embeddings):
-            out[speaker] = summarise(embeddings, sum(b - a for a, b in regions))
+            out[speaker] = summarise(embeddings, sum(b - a for a, b in clean or runs))
     return out

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
+from aero_agent.speakers.base import Diarization
 from aero_agent.voices.errors import NoSpeechError, SeveralVoicesError
-from aero_agent.speakers.base import Diarization, SpeakerWindows
-from aero_agent.voices.prints import VoicePrint, embed_regions, summarise, windows_within
+from aero_agent.voices.prints import VoicePrint, embed_regions, embeddings_in, summarise
 
 MIN_SPEECH_S = 1.5
 """Less speech than one embedding window is refused: it cannot be told from another voice."""
@@ -43,18 +41,12 @@ def check_one_voice(samples: np.ndarray, diarized: Diarization, what: str) -> No
     if talk[ranked[1]] / total < SECOND_VOICE_SHARE:
         return
     spans = {s: [(t.start, t.end) for t in diarized.turns if t.speaker == s] for s in ranked[:2]}
-    first, second = (_embedded(samples, diarized.windows, spans[s]).mean(axis=0) for s in ranked[:2])
+    first, second = (embeddings_in(samples, diarized.windows, spans[s]).mean(axis=0) for s in ranked[:2])
     similarity = float(first @ second / max(np.linalg.norm(first) * np.linalg.norm(second), 1e-12))
     if similarity < SAME_VOICE:
         raise SeveralVoicesError(f"{what} holds more than one voice ({talk[ranked[1]] / total:.0%} of its speech is "
                                  "a second speaker); give samples of one voice only, or name the speaker of a "
                                  "diarized session instead")
-
-
-def _embedded(samples: np.ndarray, windows: SpeakerWindows | None, spans: list[tuple[float, float]]) -> np.ndarray:
-    """Embeddings of ``spans``: the diarizer's windows inside them, or the encoder's when none is."""
-    inside = windows_within(windows, spans) if windows is not None else np.zeros(0, dtype=int)
-    return windows.embeddings[inside] if windows is not None and len(inside) else embed_regions(samples, spans)
 
 
 def sample_print(samples: np.ndarray, what: str = "the sample") -> VoicePrint:
