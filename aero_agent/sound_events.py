@@ -113,7 +113,8 @@ class ProbeOptions:
     BENCHMARKS.md): the recording is cut into tiles; one tile in ``spacing`` is probed, and so is every pause the
     voice detector leaves of ``min_gap_s`` or more (where music alone would be); a tile whose music or singing
     comes near its threshold (in the model's output for the tile or its context) gets ``grow`` tiles on either
-    side run as well, and so on while they do too. Tiles never run have no music or singing."""
+    side run as well, and so on while they do too. Tiles never run have no music or singing. A recording of two
+    spacings or less (18 s) goes through whole."""
 
     tile_s: float = 0.5
     """Length of a tile (a probe: with its context the model hears 2.5 s)."""
@@ -124,8 +125,9 @@ class ProbeOptions:
     grow: int = 6
     """Tiles run on either side of a tile near music or singing (again from those, while they are near too)."""
     context_s: float = 1.0
-    """Audio the model hears on each side of a run of tiles (with 1 s its probabilities differ from one pass over
-    the whole recording by at most 0.003)."""
+    """Audio the model hears on each side of a run of tiles. Not exact: near a run's edges the probabilities differ
+    from one pass over the whole recording by up to 0.25 (2 s would be exact, at almost twice the probes' cost);
+    on the events benchmark this moved one music event's start by 1.2 s (BENCHMARKS.md)."""
     min_gap_s: float = 2.0
     """A pause between speech regions this long gets a probe of its own unless a probe already hears part of it."""
     music_trigger: float = 0.2
@@ -209,8 +211,11 @@ def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _probe_tiles(n: int, tile: int, speech: Sequence[tuple[int, int]], probes: ProbeOptions) -> np.ndarray:
-    """The tiles probed first: every ``spacing``-th, and the middle of each long enough pause between speech."""
+    """The tiles probed first: every ``spacing``-th, and the middle of each long enough pause between speech; all
+    of a recording no longer than two spacings (probes would save little there, and could miss its music)."""
     count = -(-n // tile)
+    if count <= 2 * probes.spacing:
+        return np.ones(count, dtype=bool)
     reach = -(-int(probes.context_s * SAMPLE_RATE) // tile)  # tiles a probe's context hears
     need = np.zeros(count, dtype=bool)
     need[probes.spacing // 2:: probes.spacing] = True
