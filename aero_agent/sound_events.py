@@ -112,9 +112,10 @@ class ProbeOptions:
     """Where the detector runs when the voice detector's speech regions are known (chosen on the tuning half, see
     BENCHMARKS.md): the recording is cut into tiles; one tile in ``spacing`` is probed, and so is every pause the
     voice detector leaves of ``min_gap_s`` or more (where music alone would be); a tile whose music or singing
-    comes near its threshold (in the model's output for the tile or its context) gets ``grow`` tiles on either
-    side run as well, and so on while they do too. Tiles never run have no music or singing. A recording of two
-    spacings or less (18 s) goes through whole."""
+    comes near its threshold (in the model's output for the tile or its context) is run again with it and ``grow``
+    tiles on either side, with the detector's full context (so their probabilities equal one pass), and so on
+    while they come near too. Elsewhere there is no music or singing. A recording of two spacings or less (18 s)
+    goes through whole."""
 
     tile_s: float = 0.5
     """Length of a tile (a probe: with its context the model hears 2.5 s)."""
@@ -125,9 +126,9 @@ class ProbeOptions:
     grow: int = 6
     """Tiles run on either side of a tile near music or singing (again from those, while they are near too)."""
     context_s: float = 1.0
-    """Audio the model hears on each side of a run of tiles. Not exact: near a run's edges the probabilities differ
-    from one pass over the whole recording by up to 0.25 (2 s would be exact, at almost twice the probes' cost);
-    on the events benchmark this moved one music event's start by 1.2 s (BENCHMARKS.md)."""
+    """Audio the model hears on each side of a probe. Enough to decide, not exact (near a run's edges its
+    probabilities differ from one pass by up to 0.25; the detector's 2 s are exact, at almost twice the probes'
+    cost), so a probe's own output is not kept: the tiles near music are run again with the full context."""
     min_gap_s: float = 2.0
     """A pause between speech regions this long gets a probe of its own unless a probe already hears part of it."""
     music_trigger: float = 0.2
@@ -179,22 +180,30 @@ class SoundEventDetector:
 
     def probed_probabilities(self, samples: np.ndarray, speech: Sequence[tuple[int, int]]) -> np.ndarray:
         """The probabilities of :meth:`probabilities` where music or singing may be, found by probing (see
-        :class:`ProbeOptions`; ``speech``: the voice detector's regions, in samples); zero elsewhere."""
+        :class:`ProbeOptions`; ``speech``: the voice detector's regions, in samples), equal to one pass there;
+        zero elsewhere (where no probe came near music or singing, so no event can be)."""
         probes = self.probes or ProbeOptions()
         samples = np.ascontiguousarray(samples, dtype=np.float32)
-        out = np.zeros((len(samples) // HOP, 3), dtype=np.float32)
-        heard = np.zeros_like(out)  # also the context frames' output: what a probe tells of its neighbours
         tile = int(probes.tile_s * SAMPLE_RATE) // HOP * HOP
-        need = _probe_tiles(len(samples), tile, speech, probes)
-        done = np.zeros_like(need)
-        context = int(probes.context_s * SAMPLE_RATE) // HOP * HOP
-        while (need & ~done).any():
-            for a, b in _true_runs(need & ~done):
-                self._run(samples, a * tile, min(len(samples), b * tile), context, out, heard)
-            done |= need
-            for t in np.flatnonzero(_hot_tiles(heard, tile // HOP, len(need), probes, self.options)):
-                need[max(0, t - probes.grow): t + probes.grow + 1] = True
-        return out
+        count = -(-len(samples) // tile)
+        if count <= 2 * probes.spacing:  # probes would save little, and could miss its music
+            return self.probabilities(samples)
+        out = np.zeros((len(samples) // HOP, 3), dtype=np.float32)
+        heard = np.zeros_like(out)  # also the context frames' output: what a run tells of its neighbours
+        rough = int(probes.context_s * SAMPLE_RATE) // HOP * HOP
+        for a, b in _true_runs(_probe_tiles(len(samples), tile, speech, probes)):  # probes decide, their output is
+            self._run(samples, a * tile, min(len(samples), b * tile), rough, np.zeros_like(out), heard)  # not kept
+        exact = np.zeros(count, dtype=bool)  # tiles run with the full context (their frames equal one pass)
+        while True:
+            near = np.zeros(count, dtype=bool)
+            for t in np.flatnonzero(_hot_tiles(heard, tile // HOP, count, probes, self.options)):
+                near[max(0, t - probes.grow): t + probes.grow + 1] = True
+            if not (near & ~exact).any():
+                return out
+            for a, b in _true_runs(near & ~exact):
+                self._run(samples, a * tile, min(len(samples), b * tile), self.context, out, heard)
+            exact |= near
+            heard[np.repeat(exact, tile // HOP)[: len(out)]] = out[np.repeat(exact, tile // HOP)[: len(out)]]
 
     def detect(self, samples: np.ndarray, speech: Sequence[tuple[int, int]] | None = None) -> list[AudioEvent]:
         """Music and singing events of a recording, in time order; given the voice detector's ``speech`` regions
@@ -211,11 +220,8 @@ def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _probe_tiles(n: int, tile: int, speech: Sequence[tuple[int, int]], probes: ProbeOptions) -> np.ndarray:
-    """The tiles probed first: every ``spacing``-th, and the middle of each long enough pause between speech; all
-    of a recording no longer than two spacings (probes would save little there, and could miss its music)."""
+    """The tiles probed: every ``spacing``-th, and the middle of each long enough pause between speech."""
     count = -(-n // tile)
-    if count <= 2 * probes.spacing:
-        return np.ones(count, dtype=bool)
     reach = -(-int(probes.context_s * SAMPLE_RATE) // tile)  # tiles a probe's context hears
     need = np.zeros(count, dtype=bool)
     need[probes.spacing // 2:: probes.spacing] = True
