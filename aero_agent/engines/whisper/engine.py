@@ -317,7 +317,7 @@ class WhisperEngine:
         if self.sound_events is None:  # a live twin: the session hears events on the stream itself
             return self._decode_clips(clips, maps, progress, options, prompts)
         with ThreadPoolExecutor(1, thread_name_prefix="aero-events") as events_pool:  # beside the decoding
-            heard = [events_pool.submit(self.sound_events.detect, c.samples) for c in clips]
+            heard = [events_pool.submit(self.sound_events.detect, c.samples, m.spans) for c, m in zip(clips, maps)]
             transcripts = self._decode_clips(clips, maps, progress, options, prompts)
             return [merge_events(t, found.result()) for t, found in zip(transcripts, heard)]
 
