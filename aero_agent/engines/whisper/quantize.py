@@ -70,7 +70,7 @@ def _int8_copy(module: nn.Module, leave_out: frozenset[str], path: str) -> nn.Mo
 def cast_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
     """A copy of ``module`` with its floating-point parameters and buffers in ``dtype`` (the encoder's bfloat16
     twin), converted straight from ``module``'s: ``copy.deepcopy(module).to(dtype)`` first copied every float32
-    weight, then converted the copy (0.4 s of a loaded machine's cold start)."""
+    weight, then converted the copy (tiny.en's encoder, one thread: 0.024 against 0.004 CPU s)."""
     def cast(t: torch.Tensor | None) -> torch.Tensor | None:
         return t.detach().to(dtype) if t is not None and t.is_floating_point() else t
 
