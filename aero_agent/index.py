@@ -11,6 +11,7 @@ import numpy as np
 from aero_agent.passages import Passage, PassageOptions, build_passages
 from aero_agent.results import SearchHit
 from aero_agent.retrieval import Ranker, Retrieval, top_hits
+from aero_agent.sound_events import overlapping
 from aero_agent.topics import TagOptions, Topics, topics
 from aero_agent.transcript import Segment
 from aero_agent.vectors import PassageVectors
@@ -78,8 +79,10 @@ class TranscriptIndex:
             self._matrix(settled)
 
     def search(self, segments: Sequence[Segment], query: str, k: int, *, speaker: str | None = None,
-               start_s: float | None = None, end_s: float | None = None) -> list[SearchHit]:
-        """The ``k`` best distinct passages, optionally only of ``speaker`` and overlapping the time range."""
+               start_s: float | None = None, end_s: float | None = None,
+               within: Sequence[tuple[float, float]] | None = None) -> list[SearchHit]:
+        """The ``k`` best distinct passages, optionally only of ``speaker``, overlapping the time range and
+        overlapping one of the spans ``within`` (seconds: sound events of a kind)."""
         passages, ranker = self.passages(segments)
         if not passages:
             return []
@@ -90,6 +93,8 @@ class TranscriptIndex:
             lo = -np.inf if start_s is None else start_s
             hi = np.inf if end_s is None else end_s
             allowed &= np.array([p.end > lo and p.start < hi for p in passages])
+        if within is not None:
+            allowed &= overlapping([(p.start, p.end) for p in passages], within)
         return top_hits(passages, ranker.scores(query), k, self.retrieval.strong_at, allowed)
 
     def topics(self, segments: Sequence[Segment], options: TagOptions = TagOptions()) -> Topics | None:

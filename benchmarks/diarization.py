@@ -39,16 +39,17 @@ TEAMS = {"ami_ES2003a_0": "ami_ES2003b_0", "ami_ES2003b_0": "ami_ES2003a_0",
 """Meetings of the same people: each clip's speakers are identified against voices named in the other."""
 
 
-def identified(turns, samples, partner: Path, engine) -> list:
+def identified(turns, samples, partner: Path, engine, windows=None) -> list:
     """``turns`` relabelled as the store would show them: the speakers recognised among the voices named in
-    the partner meeting (each participant named once, see benchmarks/voices.py) carry the voice's name."""
+    the partner meeting (each participant named once, see benchmarks/voices.py) carry the voice's name; the
+    prints come from the diarizer's ``windows`` as in a session."""
     from aero_agent.voices.identify import assign
     from aero_agent.voices.prints import speaker_prints
     from voices import named_library, read
 
     library = named_library(read(partner / f"{partner.name}.wav"),
                             read_rttm(partner / f"{partner.name}.only_words.rttm"), engine)
-    prints = speaker_prints(samples, turns)
+    prints = speaker_prints(samples, turns, windows)
     names = {s: m.voice for s, m in assign({s: p.centroid for s, p in prints.items()}, library).items()}
     return [(a, b, names.get(s, s)) for a, b, s in turns]
 
@@ -102,10 +103,12 @@ def hypotheses(clip: dict, engine, transcripts: bool) -> dict[str, list]:
         with torch_threads(1):
             return [(t.start, t.end, t.speaker) for t in diarizer.diarize(samples, speech, options)]
 
+    with torch_threads(1):
+        auto = ours.run(samples, vad)
     rows = {
         "one speaker, whole file": [(0.0, duration, "A")],
         "reference speech, one speaker": [(a, b, "A") for a, b in ref_speech],
-        "ours, auto": turns(vad),
+        "ours, auto": [(t.start, t.end, t.speaker) for t in auto.turns],
         "ours, num_speakers=true": turns(vad, DiarizationOptions(num_speakers=clip["speakers"])),
         "ours, auto, threshold count": turns(vad, diarizer=EmbeddingDiarizer(
             dataclasses.replace(ours.settings, count="threshold"))),
@@ -115,7 +118,8 @@ def hypotheses(clip: dict, engine, transcripts: bool) -> dict[str, list]:
     }
     partner = TEAMS.get(clip["id"])
     if partner is not None:
-        rows["ours, auto, identified"] = identified(rows["ours, auto"], samples, clip["folder"] / partner, engine)
+        rows["ours, auto, identified"] = identified(rows["ours, auto"], samples, clip["folder"] / partner, engine,
+                                                    auto.windows)
     if transcripts:
         transcript = engine.encode(load_audio(samples, sample_rate=16_000)).transcript
         labelled = label_transcript(transcript, samples, DiarizationOptions(), engine, ours, speech=vad)

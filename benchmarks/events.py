@@ -17,14 +17,16 @@ the transcript's events and segments are scored:
 * ``speech->music-only``: share of speech frames without music under them that an event calls music and no
   segment covers (target <= 2 %); music targets: recall >= 0.9 at precision >= 0.9.
 
-``--sweep`` also scores the music threshold from the detector's probabilities alone (no decoding), on both halves,
+The pipeline's detector probes (``aero_agent.sound_events.ProbeOptions``); ``--full-pass`` runs it on every frame
+instead. ``--sweep`` also scores the music threshold from the detector's probabilities alone (no decoding), on both halves,
 to choose it on the tuning half. ``--podcast`` adds the podcast-like join of ``aero_agent.evaluation``: music
 found where it is, and the WER of the join next to its speech clips transcribed alone.
 
 ``--cost-minutes 15`` instead times a transcription of joined speech that long with and without the event pass
-(alternated, the same engine), and the detector alone.
+(alternated, the same engine), and the detector alone: its full pass and its probes (the voice detector's
+regions given, as the pipeline runs it), alternated.
 
-    python benchmarks/events.py [--sweep] [--podcast] [--json out.json]
+    python benchmarks/events.py [--sweep] [--podcast] [--full-pass] [--json out.json]
     flock /work/coord/bench.lock python benchmarks/events.py --cost-minutes 15 --rounds 2
 """
 
@@ -203,7 +205,8 @@ def sweep(recordings: dict[str, list[Built]], detector) -> list[list]:
 
     probs = {h: [detector.probabilities(b.samples) for b in bs] for h, bs in recordings.items()}
     rows = []
-    for threshold, under in ((0.3, 0.3), (0.4, 0.4), (0.5, 0.5), (0.6, 0.6), (0.7, 0.7), (0.5, 0.35), (0.5, 0.25)):
+    for threshold, under in ((0.3, 0.3), (0.4, 0.4), (0.5, 0.5), (0.6, 0.6), (0.7, 0.7), (0.5, 0.4), (0.5, 0.35),
+                             (0.5, 0.3), (0.5, 0.25), (0.5, 0.2)):
         options = replace(detector.options, music_threshold=threshold, music_under_speech=under)
         row: list = [threshold, under]
         for half, built in recordings.items():
@@ -214,9 +217,11 @@ def sweep(recordings: dict[str, list[Built]], detector) -> list[list]:
                 c.add("tp", pred & b.music)
                 c.add("pred", pred)
                 c.add("ref", b.music)
+                c.add("mixed_tp", pred & b.music & b.speech)
+                c.add("mixed", b.music & b.speech)
                 c.add("so", b.speech & ~b.music)
                 c.add("so_music", b.speech & ~b.music & pred)
-            row += [c.ratio("tp", "pred"), c.ratio("tp", "ref"), c.ratio("so_music", "so")]
+            row += [c.ratio("tp", "pred"), c.ratio("tp", "ref"), c.ratio("mixed_tp", "mixed"), c.ratio("so_music", "so")]
         rows.append(row)
     return rows
 
@@ -284,14 +289,21 @@ def cost(engine, speech_dir: Path, minutes: float, rounds: int) -> dict:
             times[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
     engine.sound_events = detector
-    start, start_cpu = time.perf_counter(), time.process_time()
-    detector.detect(rec.samples)
-    alone, alone_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    speech = engine.speech_map(rec.samples).spans
+    alone: dict[str, list[float]] = {"full pass": [], "probed": []}
+    for _ in range(rounds + 1):
+        for name in alone:
+            start_cpu = time.process_time()
+            detector.detect(rec.samples, None if name == "full pass" else speech)
+            alone[name].append(time.process_time() - start_cpu)
     med = {k: float(np.median(v)) for k, v in times.items()}
     med_cpu = {k: float(np.median(v)) for k, v in cpu.items()}
-    return {"audio s": rec.duration_s, "wall runs": times, "cpu runs": cpu, "detector alone wall s": alone,
-            "detector alone cpu s": alone_cpu, "added wall": med["with events"] / med["without"] - 1.0,
-            "added cpu": med_cpu["with events"] / med_cpu["without"] - 1.0}
+    return {"audio s": rec.duration_s, "wall runs": times, "cpu runs": cpu, "detector alone cpu runs": alone,
+            "added wall": med["with events"] / med["without"] - 1.0,
+            "added cpu": med_cpu["with events"] / med_cpu["without"] - 1.0,
+            "detector alone cpu s": {k: float(np.median(v)) for k, v in alone.items()},
+            "detector alone / transcription cpu": {k: float(np.median(v)) / med_cpu["without"]
+                                                   for k, v in alone.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cost-minutes", type=float, default=0.0,
                         help="only the cost: a transcription this long with and without events, alternated")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--full-pass", action="store_true",
+                        help="run the event model on every frame (no probes), to compare with the default")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -311,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     print("\n".join(header_lines(info, "python benchmarks/events.py " + " ".join(argv or sys.argv[1:]))))
     engine = WhisperEngine()
+    if args.full_pass:
+        engine.sound_events.probes = None
     result: dict = {"machine": info}
     if args.cost_minutes:
         result["cost"] = cost(engine, args.speech_dir, args.cost_minutes, args.rounds)
@@ -320,8 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     recordings = {half: build_recordings(args.speech_dir, half) for half in HALVES}
     if args.sweep:
         rows = sweep(recordings, engine.sound_events)
-        print("\nMusic threshold from the detector alone (P, R, speech frames called music):\n")
-        print(table(["threshold", "under speech"] + [f"{h} {m}" for h in HALVES for m in ("P", "R", "speech->music")], rows))
+        print("\nMusic threshold from the detector alone (P, R, R under speech, speech frames called music):\n")
+        print(table(["threshold", "under speech"] + [f"{h} {m}" for h in HALVES
+                                                     for m in ("P", "R", "R mixed", "speech->music")], rows))
         result["sweep"] = rows
     result["singing on unsung clips"] = singing_on_unsung(engine.sound_events, args.speech_dir)
     print("\nSinging events on clips that are not sung (clip, s):", result["singing on unsung clips"])

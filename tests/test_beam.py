@@ -11,7 +11,7 @@ import torch
 from aero_agent.audio import load_audio
 from aero_agent.data import EXAMPLE_TEXT, example_path
 from aero_agent.engines.whisper.decoding import Row
-from aero_agent.engines.whisper.search import BeamPolicy, decode_windows
+from aero_agent.engines.whisper.search import BeamPolicy, _choose, decode_windows
 from aero_agent.errors import InvalidArgumentError
 from aero_agent.evaluation import word_error_rate
 from aero_agent.transcription import TranscribeOptions
@@ -42,7 +42,9 @@ def test_beam_search_reads_the_speech_at_least_as_well_as_greedy(engine, jfk_cro
     beam, beam_text = _decode(engine, jfk_cross, 5)
     assert word_error_rate([EXAMPLE_TEXT["jfk"]], [greedy_text]).wer == 0.0
     assert word_error_rate([EXAMPLE_TEXT["jfk"]], [beam_text]).wer == 0.0, beam_text
-    assert beam.avg_logprob >= greedy.avg_logprob - 1e-3
+    # the same tokens score up to ~0.004 per token apart as a beam and alone: the int8 decoder quantises each
+    # step's activations with one scale for the whole batch (all of a window's beams), not one per row
+    assert beam.avg_logprob >= greedy.avg_logprob - 0.005
     assert beam.tokens[0] >= engine.special.timestamp_begin  # the timestamp grammar held in every beam
 
 
@@ -76,6 +78,20 @@ def test_beam_size_option_and_policy() -> None:
     assert policy.plan(1, True, 10.0) == (1, None) and policy.plan(4, False, 900.0) == (4, None)
     assert policy.plan(None, True, 900.0) == (5, None) and policy.plan(None, False, 30.0) == (5, None)
     assert policy.plan(None, False, 900.0) == (1, (5, -0.5))
+    default = BeamPolicy()  # greedy, low-confidence speech windows retried; doubtful and repair ones never
+    assert default.plan(None, False, 900.0) == (1, (5, -0.5)) and default.plan(None, True, 900.0) == (1, None)
+
+
+def test_an_end_below_the_beam_is_no_candidate() -> None:
+    """Catches ends collected from anywhere in each hypothesis's top ``beam + 1``: then short, improbable
+    readings filled the finished list and stopped the search early. As openai-whisper's beam search: an end
+    counts only when it scores above the last continuation the beam keeps."""
+    eot = 99
+    hyps = [Row(1500, sum_logprob=s) for s in (-1.0, -1.2)]
+    ended: list[Row] = []
+    chosen = _choose(hyps, ended, [[-0.1, -0.2, -5.0], [-0.1, -0.3, -0.4]], [[1, eot, 2], [3, 4, eot]], eot)
+    assert [(round(s, 2), j, t) for s, j, t in chosen] == [(-1.1, 0, 1), (-1.3, 1, 3)]
+    assert [round(r.sum_logprob, 2) for r in ended] == [-1.2]  # hypothesis 0's end; hypothesis 1's (-1.6) is below
 
 
 def test_engine_transcribes_with_the_asked_beam(engine) -> None:
@@ -84,6 +100,17 @@ def test_engine_transcribes_with_the_asked_beam(engine) -> None:
     for beam in (1, 5):
         text = engine.transcribe_clips([clip], options=TranscribeOptions(beam_size=beam))[0].text
         assert word_error_rate([EXAMPLE_TEXT["jfk"]], [text]).wer == 0.0, (beam, text)
+
+
+def test_falsetto_the_detector_ends_early_is_read_to_its_end(engine, speech_manifest) -> None:
+    """Catches a speech window cut where the voice detector ends its region (it ends "I really don't know how
+    people talk like this", sung in falsetto, at "how") or a low-confidence window left to greedy decoding (which
+    reads "how to put that like this"): with the window's tail and the beam retry the engine reads it all."""
+    from pathlib import Path
+
+    path = Path(speech_manifest[0]["abs_path"]).parent / "mfa_falsetto2.wav"
+    text = engine.transcribe_clips([load_audio(path)])[0].text
+    assert "people talk like this" in text.lower(), text
 
 
 def test_cli_beam_size_reaches_the_options() -> None:

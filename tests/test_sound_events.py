@@ -1,6 +1,7 @@
-"""Sound events on real audio: music found as music (also under a voice), speech never called music, the events
-in every format and in both skins' ``list_events`` (bad arguments refused), and a store written before events
-were typed still loading."""
+"""Sound events on real audio: music found as music (also under a voice), speech never called music, probing
+finding the music of the full pass for less, the events in every format and in both skins' ``list_events`` (bad
+arguments refused), search filtered by event kind in the core, both skins and the CLI, and a store written before
+events were typed still loading."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import soundfile as sf
 
 from aero_agent import cli
 from aero_agent.audio import load_audio
+from aero_agent.cli.chat import ChatRepl
 from aero_agent.errors import InvalidArgumentError
 from aero_agent.sound_events import SoundEventDetector, merge_events, share_tags
+from aero_agent.vad import SileroVad
 from aero_agent.store import SessionStore
 from aero_agent.transcript import AudioEvent, Segment, Transcript
 from speech_data import speech_file
@@ -25,6 +28,12 @@ RATE = 16_000
 
 def _clip(name: str) -> np.ndarray:
     return load_audio(speech_file(name)).samples.astype(np.float32)
+
+
+def _under(voice: np.ndarray, music: np.ndarray, db: float = 12.0) -> np.ndarray:
+    """``voice`` with ``music`` (repeated to its length) ``db`` under it."""
+    music = np.resize(music, len(voice))
+    return voice + music * (np.std(voice) / np.std(music)) * 10 ** (-db / 20)
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +89,42 @@ def test_long_recordings_go_through_in_blocks_with_the_same_frames(detector):
     assert np.mean(np.abs(whole - blocked)) < 0.02
 
 
+def _music_frames(events, n: int) -> np.ndarray:
+    mask = np.zeros(n, bool)
+    for e in events:
+        if e.kind == "music":
+            mask[int(e.start * 100): int(e.end * 100)] = True
+    return mask
+
+
+def test_probing_finds_the_music_of_the_full_pass_for_less(detector):
+    """Catches probes that miss music the full pass finds (under a voice or alone) or that run the model on
+    everything: on 100 s of speech with music under one clip and music alone after another, the probed events
+    cover the full pass's music frames, and the model ran on well under 70 % of the recording; a recording too
+    short for probes to pay runs whole."""
+    quiet = np.zeros(RATE // 2, np.float32)
+    music = _clip("music_brahms_hungarian_dance_5.wav")
+    parts = [_clip("osr_us_000_0034.wav"), quiet, _under(_clip("librispeech_2412-153948-0000.wav"), music), quiet,
+             _clip("realpython_harvard.wav"), quiet, music[: 6 * RATE], quiet, _clip("mfa_acoustic_corpus.wav")]
+    samples = np.concatenate(parts)
+    speech = [(r.start, r.end) for r in SileroVad().regions(samples)]
+    full = detector.detect(samples)
+    probed = detector.detect(samples, speech)
+    n = len(samples) // 160
+    want, got = _music_frames(full, n), _music_frames(probed, n)
+    assert want.sum() > 15 * 100 and (want & got).sum() >= 0.95 * want.sum() and (got & ~want).sum() < 50
+    ran = np.abs(detector.probed_probabilities(samples, speech)).sum(axis=1) > 0
+    assert ran.mean() < 0.7, ran.mean()
+    assert SoundEventDetector(probes=None).detect(samples, speech) == full  # no probes: the full pass
+    short = _clip("music_trumpet_loop.wav")  # 5 s, all "speech" to the probes: a short recording runs whole
+    assert np.array_equal(detector.probed_probabilities(short, [(0, len(short))]), detector.probabilities(short))
+
+
 def test_music_under_speech_is_an_overlapping_event_and_the_segment_says_so(detector):
     """Catches music under a voice left out (or the speech dropped for it): JFK with the vibraphone 12 dB under
     it gives a music event overlapping the speech, and the merged segment's background is music."""
     speech = _clip("jfk_inaugural_1961.wav")
-    music = _clip("music_vibe_ace.wav")[: len(speech)]
-    mixed = speech + music * (np.std(speech) / np.std(music)) * 10 ** (-12 / 20)
+    mixed = _under(speech, _clip("music_vibe_ace.wav"))
     found = [e for e in detector.detect(mixed) if e.kind == "music"]
     assert sum(e.end - e.start for e in found) >= 0.6 * len(speech) / RATE, found
     transcript = Transcript(segments=[Segment(start=0.5, end=10.5, text="ask not")], duration_s=11.0,
@@ -242,3 +281,92 @@ def test_live_session_reports_events_as_heard(engine):
     music_events = [e for e in final.events if e.kind == "music"]
     assert music_events and music_events[-1].end >= len(stream) / RATE - 0.5
     assert "country" in final.text.lower()
+
+
+@pytest.fixture(scope="module")
+def over_music(engine, tmp_path_factory) -> dict[str, Any]:
+    """JFK alone, then a LibriSpeech reader with the vibraphone 12 dB under him (both say "country"), stored."""
+    jfk, reader = _clip("jfk_inaugural_1961.wav"), _clip("librispeech_2412-153948-0000.wav")
+    quiet = np.zeros(RATE, np.float32)
+    folder = tmp_path_factory.mktemp("over-music")
+    (folder / "audio").mkdir()
+    path = folder / "audio" / "talk.wav"
+    sf.write(path, np.concatenate([jfk, quiet, _under(reader, _clip("music_vibe_ace.wav")), quiet]), RATE)
+    store = SessionStore(folder / "store", engine)
+    session = store.open(path)
+    store.save(session.id)
+    yield {"store": store, "session": session, "folder": folder, "path": path, "music_from": 12.0}
+    store.shutdown()
+
+
+def test_search_filters_by_event_kind(over_music):
+    """Catches an event filter ignored or misapplied: "country" is said by JFK and over the music; the session's
+    (and the chat's /search) and the library's search with event="music" keep only passages over the music event,
+    singing finds none, and an unknown kind is refused."""
+    store, session, lo = over_music["store"], over_music["session"], over_music["music_from"]
+    music = session.events("music")
+    assert music and music[0].start < lo + 2.0 and music[0].end > lo + 8.0, music
+    every = session.search("country", k=10)
+    assert any(h.end <= lo for h in every) and any(h.start >= lo - 0.5 for h in every)
+    over = session.search("country", k=10, event="music")
+    assert over and all(any(h.end > e.start and h.start < e.end for e in music) for h in over)
+    assert not [h for h in over if h.end <= music[0].start] and len(over) < len(every)
+    assert "native country" in over[0].text.lower()
+    assert session.search("country", event="singing") == []
+    with pytest.raises(InvalidArgumentError):
+        session.search("country", event="jazz")
+    repl = ChatRepl(session)
+    assert "native country" in repl.search("country --event music -k 1").lower()
+    assert repl.search("country --event singing").startswith("No passage matches 'country', over singing")
+    with pytest.raises(InvalidArgumentError):
+        repl.search("country --event jazz")
+    library = store.search("country", k=10, event="music")
+    assert library and {h.session_id for h in library} == {session.id} and all(h.end > music[0].start for h in library)
+    assert store.search("country", event="singing") == []
+    with pytest.raises(InvalidArgumentError):
+        store.search("country", event="jazz")
+
+
+def test_search_event_filter_in_both_skins_and_the_cli(engine, over_music, capsys):
+    """Catches the event filter missing from a skin or the CLI: search_audio and search_library in LangChain and
+    MCP, and ``search --event``, keep only passages over music; an unknown kind is refused everywhere."""
+    from langchain_aero import AudioToolkit
+    from mcp import Client
+    from mcp_driver import drive
+
+    from aero_mcp import ServerConfig, create_server
+
+    session, lo = over_music["session"], over_music["music_from"]
+    root = over_music["folder"] / "skins-store"
+    shutil.copytree(over_music["folder"] / "store", root, dirs_exist_ok=True)
+    sid = session.id
+    tools = {t.name: t for t in AudioToolkit(store=SessionStore(root, engine),
+                                             allowed_dirs=[over_music["path"].parent]).get_tools()}
+
+    def call(name: str, **args: Any) -> Any:
+        return tools[name].invoke({"type": "tool_call", "id": "c", "name": name, "args": args})
+
+    for name, args in (("search_audio", {"session_id": sid}), ("search_library", {})):
+        found = call(name, query="country", k=10, event="music", **args)
+        assert found.status == "success" and found.artifact["hits"], name
+        assert all(h["end"] > lo - 1.0 for h in found.artifact["hits"]), name
+        refused = call(name, query="country", event="jazz", **args)
+        assert refused.status == "error" and "Error" in refused.content, name
+
+    assert cli.main(["search", "country", "--store", str(root), "-k", "10", "--event", "music", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits and all(h["end"] > lo - 1.0 for h in hits)
+    with pytest.raises(SystemExit):
+        cli.main(["search", "country", "--store", str(root), "--event", "jazz"])
+    capsys.readouterr()
+
+    server = create_server(ServerConfig(allow_dirs=[over_music["path"].parent], store_dir=root), engine=engine)
+
+    async def script(client: Client) -> None:
+        for name, args in (("search_audio", {"session_id": sid}), ("search_library", {})):
+            got = await client.call_tool(name, {"query": "country", "k": 10, "event": "music", **args})
+            assert not got.is_error and got.structured_content["hits"], name
+            assert all(h["end"] > lo - 1.0 for h in got.structured_content["hits"]), name
+            assert (await client.call_tool(name, {"query": "country", "event": "jazz", **args})).is_error, name
+
+    drive(server, script)

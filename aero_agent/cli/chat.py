@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, TextIO
 from aero_agent.errors import AeroError, InvalidArgumentError
 from aero_agent.render import answer_text, evidence_lines, hit_line, speakers_text, who_spoke_when
 from aero_agent.speakers.base import DiarizationOptions, speaker_label
-from aero_agent.transcript import clock
+from aero_agent.transcript import check_event_kind, clock
 
 if TYPE_CHECKING:
     from aero_agent.session import AudioSession
 
-SEARCH_USAGE = "/search WORDS [--speaker SPEAKER_01|1] [--from mm:ss] [--to mm:ss] [-k N]"
+SEARCH_USAGE = "/search WORDS [--speaker SPEAKER_01|1] [--from mm:ss] [--to mm:ss] [--event music] [-k N]"
 HELP = ("Type a question in your own words, or:\n"
         f"  {SEARCH_USAGE}   passages by meaning and words\n"
         "  /speakers                  who speaks, how much and when (found now if the session has none)\n"
@@ -62,6 +62,7 @@ class Filters:
     start_s: float | None = None
     end_s: float | None = None
     k: int = 5
+    event: str | None = None
 
     def describe(self) -> str:
         """``, said by SPEAKER_01, between [01:00] and [02:00]``: the limits, for a message that nothing matched."""
@@ -70,10 +71,12 @@ class Filters:
             lo = "[00:00]" if self.start_s is None else f"[{clock(self.start_s)}]"
             hi = "the end" if self.end_s is None else f"[{clock(self.end_s)}]"
             parts.append(f"between {lo} and {hi}")
+        if self.event:
+            parts.append(f"over {self.event}")
         return "".join(f", {p}" for p in parts)
 
 
-_OPTIONS = {"--speaker": "speaker", "-s": "speaker", "--from": "start_s", "--to": "end_s", "-k": "k"}
+_OPTIONS = {"--speaker": "speaker", "-s": "speaker", "--from": "start_s", "--to": "end_s", "-k": "k", "--event": "event"}
 
 
 def parse_filters(arguments: str) -> Filters:
@@ -100,6 +103,8 @@ def parse_filters(arguments: str) -> Filters:
             if not value.isdigit():
                 raise InvalidArgumentError(f"-k needs a whole number, got {value!r}")
             found[name] = int(value)
+        elif name == "event":
+            found[name] = check_event_kind(value)
         else:
             found[name] = parse_time(value)
         i += 2
@@ -152,7 +157,7 @@ class ChatRepl:
     def search(self, arguments: str) -> str:
         filters = parse_filters(arguments)
         hits = self.session.search(filters.words, filters.k, speaker=filters.speaker, start_s=filters.start_s,
-                                   end_s=filters.end_s)
+                                   end_s=filters.end_s, event=filters.event)
         if not hits:
             return f"No passage matches {filters.words!r}{filters.describe()}."
         weak = f"No passage matches {filters.words!r}{filters.describe()} well; the closest (weak):\n" \
@@ -169,7 +174,7 @@ class ChatRepl:
 
     def transcript(self, arguments: str) -> str:
         filters = parse_filters(arguments)
-        if filters.words or filters.speaker or filters.k != Filters.k:
+        if filters.words or filters.speaker or filters.event or filters.k != Filters.k:
             raise InvalidArgumentError("/transcript takes only --from and --to; use /search for words or a speaker")
         part = self.session.transcribe(filters.start_s, filters.end_s)
         if not part.segments:

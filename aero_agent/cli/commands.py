@@ -211,7 +211,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     store = Path(args.store).expanduser()
     if not store.is_dir():
         raise AeroError(f"{store}: no such store folder")
-    hits = SessionStore(store).search(args.query, args.k, session_ids=args.session, tags=args.tag, speaker=args.speaker)
+    hits = SessionStore(store).search(args.query, args.k, session_ids=args.session, tags=args.tag, speaker=args.speaker,
+                                       event=args.event)
     if args.json:
         print(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
         return 0

@@ -12,6 +12,7 @@ from aero_agent.voices.cli import add_voices_command
 from aero_agent.cli.commands import (cmd_ask, cmd_chat, cmd_events, cmd_examples, cmd_extract, cmd_listen,
                                      cmd_search, cmd_transcribe)
 from aero_agent.cli.vocabulary import add_vocabulary_command, add_vocabulary_options
+from aero_agent.transcript import EVENT_KINDS
 from aero_agent.errors import AeroError
 
 # aero_agent.engines.ENGINE_NAMES, repeated (a test keeps them equal) so the command starts without torch
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("events", help="list music, singing and other sound heard in a recording")
     recording_options(ev)
-    ev.add_argument("--kind", choices=["music", "singing", "sound"], default=None, help="only events of this kind")
+    ev.add_argument("--kind", choices=EVENT_KINDS, default=None, help="only events of this kind")
     ev.add_argument("--start", type=float, default=None, help="only events ending after this time (s)")
     ev.add_argument("--end", type=float, default=None, help="only events starting before this time (s)")
     ev.add_argument("--json", action="store_true", help="the events as JSON")
@@ -144,6 +145,8 @@ def _search_command(sub: Any) -> None:
                    "(recordings with that much of it; repeatable)")
     s.add_argument("--json", action="store_true", help="print hits as JSON")
     s.add_argument("--speaker", default=None, metavar="NAME", help="only what this named voice said, in any session")
+    s.add_argument("--event", default=None, choices=EVENT_KINDS, help="only passages over a sound event of this kind "
+                   "(music: what is said over music)")
     s.set_defaults(func=cmd_search)
 
 

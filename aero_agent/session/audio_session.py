@@ -26,7 +26,7 @@ from aero_agent.session.live_stream import LiveStream, live_encoded
 from aero_agent.session.speakers import SpeakerLabels
 from aero_agent.speakers.base import DiarizationOptions, Diarizer, requested_diarization
 from aero_agent.speakers.labelling import check_can_diarize
-from aero_agent.sound_events import share_tags
+from aero_agent.sound_events import event_spans, share_tags
 from aero_agent.topics import Topics
 from aero_agent.transcript import AudioEvent, Segment, Transcript
 from aero_agent.transcription import TranscribeOptions, check_engine_options
@@ -343,9 +343,10 @@ class AudioSession(SpeakerLabels, Conversation):
         return self.transcribe().events_of(kind, start_s, end_s)
 
     def search(self, query: str, k: int = 5, *, speaker: str | None = None, start_s: float | None = None,
-               end_s: float | None = None) -> list[SearchHit]:
+               end_s: float | None = None, event: str | None = None) -> list[SearchHit]:
         """Passages (segments and windows of adjacent segments) ranked for ``query``, best first, each with its
-        true start and end; only those of ``speaker`` and overlapping ``start_s``-``end_s`` when given.
+        true start and end; only those of ``speaker``, overlapping ``start_s``-``end_s`` and overlapping a sound
+        event of kind ``event`` (music, singing, sound: what is said over music) when given.
 
         While encoding, the part encoded so far is searched.
         """
@@ -356,7 +357,9 @@ class AudioSession(SpeakerLabels, Conversation):
                 transcript.between(start_s, end_s)  # raises for a range outside the audio
             if speaker is not None:
                 transcript.of_speaker(speaker)  # raises for a label the recording lacks
-            return self.index.search(transcript.segments, query, k, speaker=speaker, start_s=start_s, end_s=end_s)
+            within = event_spans(transcript, event) if event is not None else None  # raises for an unknown kind
+            return self.index.search(transcript.segments, query, k, speaker=speaker, start_s=start_s, end_s=end_s,
+                                     within=within)
 
     def index_transcript(self) -> None:
         """Embed every passage of the final transcript (once) and set the session's tags and gist."""

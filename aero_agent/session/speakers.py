@@ -11,7 +11,7 @@ from aero_agent.engines.base import EncodedAudio, Engine
 from aero_agent.errors import CapabilityError, EncodingCancelledError, InvalidArgumentError, SourceChangedError
 from aero_agent.results import SessionInfo, utc_now
 from aero_agent.speakers.base import DiarizationOptions, Diarizer, requested_diarization
-from aero_agent.speakers.labelling import check_can_diarize, label_transcript
+from aero_agent.speakers.labelling import check_can_diarize, label_with_windows
 from aero_agent.transcript import Transcript
 
 
@@ -46,11 +46,12 @@ class SpeakerLabels:
         return wanted
 
     def _labelled(self, transcript: Transcript, samples: Any, options: DiarizationOptions) -> Transcript:
-        labelled = label_transcript(transcript, samples, options, self.engine, self.diarizer)
+        labelled, windows = label_with_windows(transcript, samples, options, self.engine, self.diarizer)
         self.info.speakers = len(labelled.speakers())
         from aero_agent.voices.naming import transcript_prints
 
-        self.speaker_prints = transcript_prints(labelled, samples)  # kept and matched by a store with voices
+        # kept and matched by a store with voices; made from the diarizer's own window embeddings
+        self.speaker_prints = transcript_prints(labelled, samples, windows)
         return labelled
 
     def diarize(self, speakers: bool = True, num_speakers: int | None = None, min_speakers: int | None = None,

@@ -26,6 +26,24 @@ class SpeakerTurn:
     speaker: str
 
 
+@dataclass(frozen=True)
+class SpeakerWindows:
+    """The clustering pass's windows: start times (seconds), their common length and unit GE2E embeddings
+    ``(n, 256)``; what voice prints are made of, so identification needs no second encoder pass."""
+
+    starts: np.ndarray
+    length_s: float
+    embeddings: np.ndarray
+
+
+@dataclass(frozen=True)
+class Diarization:
+    """Speaker turns, and the windows they were clustered from (``None`` when there was no speech)."""
+
+    turns: list[SpeakerTurn]
+    windows: SpeakerWindows | None
+
+
 def _count(value: int | None, what: str) -> int | None:
     if value is None:
         return None

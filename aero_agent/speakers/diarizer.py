@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from aero_agent.errors import InvalidSamplesError
-from aero_agent.speakers.base import DiarizationOptions, SpeakerTurn, speaker_label
+from aero_agent.speakers.base import Diarization, DiarizationOptions, SpeakerTurn, SpeakerWindows, speaker_label
 from aero_agent.speakers.clustering import centroids, cluster
 from aero_agent.speakers.encoder import BATCH, VoiceEncoder, shared_voice_encoder
 from aero_agent.speakers.features import HOP, SAMPLE_RATE, loudness_gain, mel_frames
@@ -64,13 +64,18 @@ class EmbeddingDiarizer:
     def diarize(self, samples: np.ndarray, speech: Sequence[tuple[float, float]],
                 options: DiarizationOptions = DiarizationOptions()) -> list[SpeakerTurn]:
         """Speaker turns over ``speech`` (seconds) in 16 kHz mono ``samples``; ``[]`` when there is no speech."""
+        return self.run(samples, speech, options).turns
+
+    def run(self, samples: np.ndarray, speech: Sequence[tuple[float, float]],
+            options: DiarizationOptions = DiarizationOptions()) -> Diarization:
+        """:meth:`diarize`, with the embedded windows of the clustering pass (the heard ones)."""
         samples = _checked(samples)
         duration = len(samples) / SAMPLE_RATE
         regions = merge_regions(speech, duration)
         joined = merge_regions(regions, duration, min_gap_s=self.settings.join_gap_s)
         plan = plan_windows(joined, duration, self.settings.window_s, self.settings.hop_s)
         if len(plan) == 0:
-            return []
+            return Diarization([], None)
         embeddings, levels = self.embed(samples, plan)
         heard = levels >= np.median(levels) * 10.0 ** (self.settings.quiet_db / 20.0)
         labels = self.smooth(embeddings[heard], self.cluster(embeddings[heard], options))
@@ -78,7 +83,8 @@ class EmbeddingDiarizer:
             turns = self.resegment(samples, joined, centroids(embeddings[heard], labels, int(labels.max()) + 1))
         else:
             turns = _turns(plan, labels[_nearest(plan.centers[heard], plan.centers)])
-        return turns if len(joined) == len(regions) else _within(turns, regions)
+        windows = SpeakerWindows(plan.starts[heard], plan.length_s, embeddings[heard])
+        return Diarization(turns if len(joined) == len(regions) else _within(turns, regions), windows)
 
     def resegment(self, samples: np.ndarray, regions: list[tuple[float, float]],
                   speakers: np.ndarray) -> list[SpeakerTurn]:

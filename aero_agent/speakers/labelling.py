@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from aero_agent.errors import CapabilityError
-from aero_agent.speakers.base import DiarizationOptions, Diarizer
+from aero_agent.speakers.base import Diarization, DiarizationOptions, Diarizer, SpeakerWindows
 from aero_agent.speakers.assign import assign_speakers
 from aero_agent.threads import torch_threads
 from aero_agent.transcript import Transcript
@@ -47,11 +47,23 @@ def label_transcript(transcript: Transcript, samples: np.ndarray, options: Diari
 
     A recording without speech comes back with no labels and ``diarized=True``: no speaker was heard.
     """
+    return label_with_windows(transcript, samples, options, engine, diarizer, speech)[0]
+
+
+def label_with_windows(transcript: Transcript, samples: np.ndarray, options: DiarizationOptions, engine: Any,
+                       diarizer: Diarizer | None = None, speech: Sequence[tuple[float, float]] | None = None
+                       ) -> tuple[Transcript, SpeakerWindows | None]:
+    """:func:`label_transcript`, and the diarizer's embedded windows when it gives them (the embedding
+    diarizer does; voice prints are made from them without a second encoder pass)."""
     if diarizer is None:
         from aero_agent.speakers import default_diarizer
 
         diarizer = default_diarizer()
     regions = list(speech) if speech is not None else speech_regions(engine, samples)
-    with torch_threads(1):
-        turns = diarizer.diarize(samples, regions, options) if regions else []
-    return assign_speakers(transcript, turns).model_copy(update={"diarized": True})
+    result = Diarization([], None)
+    if regions:
+        with torch_threads(1):
+            run = getattr(diarizer, "run", None)
+            result = run(samples, regions, options) if callable(run) else \
+                Diarization(diarizer.diarize(samples, regions, options), None)
+    return assign_speakers(transcript, result.turns).model_copy(update={"diarized": True}), result.windows

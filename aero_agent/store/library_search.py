@@ -16,7 +16,8 @@ from aero_agent.persistence.layout import session_folder
 from aero_agent.results import SearchHit, SessionInfo
 from aero_agent.retrieval import Retrieval
 from aero_agent.session import AudioSession
-from aero_agent.sound_events import tag_kind
+from aero_agent.sound_events import event_spans, tag_kind
+from aero_agent.transcript import check_event_kind
 from aero_agent.topics import Topics
 
 
@@ -32,10 +33,13 @@ class LibrarySearch:
         self._loaded = loaded
 
     def search(self, query: str, k: int, ready: list[SessionInfo], session_ids: list[str] | None,
-               tags: list[str] | None, heard: list[str] | None) -> list[SearchHit]:
+               tags: list[str] | None, heard: list[str] | None, event: str | None = None) -> list[SearchHit]:
         """Passages of the ``ready`` sessions ranked for ``query``; only those in ``session_ids``, those tagged
-        with one of ``tags`` and those in ``heard`` (a voice's sessions) when given. Sessions stored before
-        embeddings existed are indexed here, once; their files are then written."""
+        with one of ``tags``, those in ``heard`` (a voice's sessions) and passages overlapping a sound event of
+        kind ``event`` when given. Sessions stored before embeddings existed are indexed here, once; their files
+        are then written."""
+        if event is not None:
+            check_event_kind(event)
         chosen = {i.id for i in ready}
         if session_ids is not None:
             if isinstance(session_ids, str) or not all(isinstance(s, str) for s in session_ids):
@@ -51,7 +55,21 @@ class LibrarySearch:
             chosen &= _tagged(ready, tags)
         if heard is not None:
             chosen &= set(heard)
-        return self.library.search(query, k, chosen, heard)
+        within = None
+        if event is not None:
+            within = {i: spans for i in sorted(chosen) if (spans := self._event_spans(i, event))}
+            chosen &= set(within)
+        return self.library.search(query, k, chosen, heard, within)
+
+    def _event_spans(self, session_id: str, kind: str) -> list[tuple[float, float]]:
+        """A ready session's sound events of ``kind`` (from memory when loaded, else from its stored transcript)."""
+        with self._lock:
+            session = self._loaded.get(session_id)
+        if session is not None and session.ready:
+            transcript = session.transcribe()
+        else:
+            transcript = disk.load_transcript(session_folder(self.root, session_id))
+        return event_spans(transcript, kind) if transcript is not None else []
 
     def _built(self, session_id: str) -> tuple[list, Any] | None:
         """What a loaded, ready session's index built (passages and vectors), for the library to take as is."""

@@ -199,9 +199,10 @@ class SessionStore:
 
     # ----- library search ----------------------------------------------------------
     def search(self, query: str, k: int = 5, session_ids: list[str] | None = None,
-               tags: list[str] | None = None, speaker: str | None = None) -> list[SearchHit]:
+               tags: list[str] | None = None, speaker: str | None = None, event: str | None = None) -> list[SearchHit]:
         """Passages of every ready session ranked for ``query`` (hits carry ``session_id`` and ``source``);
-        only the sessions in ``session_ids`` and those tagged with one of ``tags`` when given.
+        only the sessions in ``session_ids`` and those tagged with one of ``tags`` when given; with ``event``
+        (music, singing, sound) only passages overlapping a sound event of that kind.
 
         Sessions stored before embeddings existed are indexed here, once; their files are then written.
         ``speaker``, a voice name, keeps the passages of that voice in every session it was heard in.
@@ -209,7 +210,7 @@ class SessionStore:
         query, k = check_query(query), check_k(k)
         heard = self.voices.heard_in(speaker) if speaker is not None else None
         ready = [i for i in self.list() if i.status == "ready"]
-        return voice_hooks.named_hits(self, self._search.search(query, k, ready, session_ids, tags, heard))
+        return voice_hooks.named_hits(self, self._search.search(query, k, ready, session_ids, tags, heard, event))
 
     def open_live(self, engine: Engine | None = None, options: LiveOptions | None = None,
                   transcription: TranscribeOptions | None = None) -> AudioSession:

@@ -65,6 +65,8 @@ class LibraryData:
 
 
 _thread_locks: dict[Path, threading.RLock] = {}
+_parsed: dict[Path, tuple[tuple[int, int, int], "LibraryData"]] = {}
+"""library.json of each folder as last parsed, with the (mtime, inode, size) it was parsed at."""
 _guard = threading.Lock()
 
 
@@ -75,24 +77,32 @@ class VoiceLibrary:
         self.folder = Path(root) / FOLDER
         with _guard:
             self._thread_lock = _thread_locks.setdefault(self.folder.resolve(), threading.RLock())
-        self._cache: tuple[int, LibraryData] | None = None
 
     # ----- reading ------------------------------------------------------------------------------
     def read(self) -> LibraryData:
-        """The library as stored (an empty one when none was written yet)."""
+        """The library as stored (an empty one when none was written yet). Parsed once per version of the
+        file in a process (every :class:`VoiceLibrary` of the folder shares it); callers must not change it."""
         path = self.folder / LIBRARY
         try:
-            stamp = path.stat().st_mtime_ns
+            info = path.stat()
         except FileNotFoundError:
             return LibraryData()
-        if self._cache is not None and self._cache[0] == stamp:
-            return self._cache[1]
+        stamp = (info.st_mtime_ns, info.st_ino, info.st_size)  # each write replaces the file: a new inode
+        with _guard:
+            cached = _parsed.get(self.folder)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        data = self._parse(path)
+        with _guard:
+            _parsed[self.folder] = (stamp, data)
+        return data
+
+    @staticmethod
+    def _parse(path: Path) -> LibraryData:
         raw = json.loads(path.read_text("utf-8"))
-        data = LibraryData(
+        return LibraryData(
             voices={v["id"]: Voice(**v) for v in raw.get("voices", [])},
             labels={sid: {spk: Label(**lab) for spk, lab in rows.items()} for sid, rows in raw.get("labels", {}).items()})
-        self._cache = (stamp, data)
-        return data
 
     def embeddings(self, voice: Voice) -> np.ndarray:
         """The voice's embeddings ``(k, 256)``."""
@@ -106,8 +116,8 @@ class VoiceLibrary:
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
         with self._thread_lock, FileLock(self.folder / LOCK):
-            self._cache = None
-            data = self.read()
+            path = self.folder / LIBRARY
+            data = self._parse(path) if path.exists() else LibraryData()  # a private copy to change
             staged = Staged(self.folder)
             yield data, staged
             for name, array in staged.files.items():
@@ -115,7 +125,6 @@ class VoiceLibrary:
                 np.save(buffer, array.astype(np.float32), allow_pickle=False)
                 write_private(self.folder / name, buffer.getvalue())
             write_private(self.folder / LIBRARY, _dumps(data))
-            self._cache = None
             self._sweep(data)
 
     def _sweep(self, data: LibraryData) -> None:

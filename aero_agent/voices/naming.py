@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aero_agent.speakers.base import SpeakerWindows
 from aero_agent.transcript import Transcript
 from aero_agent.voices.models import SpeakerVoice
 from aero_agent.voices.prints import VoicePrint, speaker_prints
@@ -29,6 +30,8 @@ def label_of(transcript: Transcript, speaker: str) -> str:
     return entry[0] if entry else speaker
 
 
-def transcript_prints(transcript: Transcript, samples: Any) -> dict[str, VoicePrint]:
-    """Prints of a diarized transcript's speakers from their segments' clean windows."""
-    return speaker_prints(samples, [(s.start, s.end, s.speaker) for s in transcript.segments])
+def transcript_prints(transcript: Transcript, samples: Any,
+                      windows: SpeakerWindows | None = None) -> dict[str, VoicePrint]:
+    """Prints of a diarized transcript's speakers from their segments' clean windows (the diarizer's
+    ``windows`` when given)."""
+    return speaker_prints(samples, [(s.start, s.end, s.speaker) for s in transcript.segments], windows)

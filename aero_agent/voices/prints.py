@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from aero_agent.speakers.base import SpeakerWindows
 from aero_agent.speakers.windows import merge_regions, plan_windows
 
 WINDOW_S = 1.5
@@ -75,14 +76,39 @@ def speaker_turns(segments: Sequence[tuple[float, float, str | None]]) -> dict[s
     return turns
 
 
-def speaker_prints(samples: np.ndarray, segments: Sequence[tuple[float, float, str | None]]) -> dict[str, VoicePrint]:
+def windows_within(windows: SpeakerWindows, regions: Sequence[tuple[float, float]],
+                   slack_s: float = 0.05) -> np.ndarray:
+    """Indices of the ``windows`` that lie wholly inside one of ``regions`` (``slack_s`` allowed at each end)."""
+    if not regions or len(windows.starts) == 0:
+        return np.zeros(0, dtype=int)
+    lows = np.array([a for a, _ in regions]) - slack_s
+    highs = np.array([b for _, b in regions]) + slack_s
+    starts, ends = windows.starts[:, None], windows.starts[:, None] + windows.length_s
+    return np.flatnonzero(((starts >= lows) & (ends <= highs)).any(axis=1))
+
+
+def embeddings_in(samples: np.ndarray, windows: SpeakerWindows | None,
+                  *choices: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The diarizer's ``windows`` embeddings wholly inside the first of ``choices`` (each a list of regions)
+    that holds any; without one, the encoder's over the first non-empty choice."""
+    for regions in choices:
+        inside = windows_within(windows, regions) if windows is not None else np.zeros(0, dtype=int)
+        if len(inside):
+            return windows.embeddings[inside]  # type: ignore[union-attr]
+    first = next((list(regions) for regions in choices if regions), [])
+    return embed_regions(samples, first) if first else np.zeros((0, 256))
+
+
+def speaker_prints(samples: np.ndarray, segments: Sequence[tuple[float, float, str | None]],
+                   windows: SpeakerWindows | None = None) -> dict[str, VoicePrint]:
     """One print per speaker of a diarized recording, from windows well inside its turns (all of its turns
-    when none is long enough); one pass of the encoder over all speakers' windows."""
-    turns = speaker_turns(segments)
-    chosen = {speaker: clean_regions(runs) or list(runs) for speaker, runs in turns.items()}
+    when none is long enough). With the diarizer's own ``windows`` (same length and hop as :data:`WINDOW_S`,
+    :data:`HOP_S`), its embeddings of those windows are used and the encoder runs only for a speaker none of
+    them lies inside; otherwise one encoder pass per speaker."""
     out: dict[str, VoicePrint] = {}
-    for speaker, regions in chosen.items():
-        embeddings = embed_regions(samples, regions)
+    for speaker, runs in speaker_turns(segments).items():
+        clean = clean_regions(runs)
+        embeddings = embeddings_in(samples, windows, clean, runs)
         if len(embeddings):
-            out[speaker] = summarise(embeddings, sum(b - a for a, b in regions))
+            out[speaker] = summarise(embeddings, sum(b - a for a, b in clean or runs))
     return out

@@ -15,7 +15,8 @@ from aero_agent.voices.errors import NoSpeechError, VoiceInUseError, VoiceNameTa
 from aero_agent.voices.identify import THRESHOLD, assign, voice_centroid
 from aero_agent.voices.library import Label, LibraryData, Voice, VoiceLibrary, new_voice
 from aero_agent.voices.models import SpeakerVoice, VoiceInfo
-from aero_agent.voices.sessionprints import load_prints, load_talk
+from aero_agent.voices.sessionprints import FILE as PRINTS
+from aero_agent.voices.sessionprints import drop_speakers, load_prints, load_talk
 
 MAX_NAME = 80
 _LABEL = re.compile(r"^SPEAKER_\d{2,}$")
@@ -138,7 +139,9 @@ class Voices:
         speaker = by_name.get(speaker.casefold(), speaker)  # a recognised speaker may be named by its name
         if speaker not in prints:
             have = ", ".join(sorted(prints)) or "none"
-            raise InvalidArgumentError(f"unknown speaker {speaker!r} in session {session_id}; its speakers: {have}")
+            raise InvalidArgumentError(f"unknown speaker {speaker!r} in session {session_id}; its speakers: {have} "
+                                       "(a speaker whose voice was forgotten keeps no print: diarize the session "
+                                       "again to name it)")
         if session_id in self.encoding():
             raise VoiceInUseError(f"session {session_id} is still encoding; name its speakers when it is ready")
         with self.library.change() as (data, staged):
@@ -177,8 +180,10 @@ class Voices:
         return self._info(voice.id)
 
     def forget(self, name: str) -> bool:
-        """Remove a voice completely: its embeddings, and every label that points to it (those speakers are
-        ``SPEAKER_xx`` again). Refused while a session using it is still encoding."""
+        """Remove a voice completely: its embeddings, every label that points to it (those speakers are
+        ``SPEAKER_xx`` again) and those speakers' prints kept in their sessions (``voiceprints.npz``
+        rewritten without them, so the voice can be neither named nor recognised there again without a new
+        diarization). Refused while a session using it is still encoding."""
         with self.library.change() as (data, _):
             voice = _find(data, name)
             busy = sorted(sid for sid in self.encoding() if sid in data.labels
@@ -188,7 +193,10 @@ class Voices:
                                       f"{', '.join(busy)}; forget it when they are done")
             del data.voices[voice.id]
             for sid in list(data.labels):
-                data.labels[sid] = {s: lab for s, lab in data.labels[sid].items() if lab.voice != voice.id}
+                theirs = {s for s, lab in data.labels[sid].items() if lab.voice == voice.id}
+                if theirs and _SESSION.match(sid) and (self.root / sid).is_dir():
+                    drop_speakers(self.root / sid, theirs)  # before library.json: a crash leaves no print behind
+                data.labels[sid] = {s: lab for s, lab in data.labels[sid].items() if s not in theirs}
                 if not data.labels[sid]:
                     del data.labels[sid]
         return True
@@ -237,6 +245,9 @@ class Voices:
         if not isinstance(session_id, str) or not _SESSION.match(session_id) or not (self.root / session_id).is_dir():
             raise SessionNotFoundError(f"unknown session id {session_id!r}")
         prints = load_prints(self.root / session_id)
+        if not prints and (self.root / session_id / PRINTS).exists():
+            raise NoSpeechError(f"session {session_id} keeps no speaker voice prints: no speaker was heard, or "
+                                "the voices of its speakers were forgotten (diarize it again to name them)")
         if not prints:
             raise NoSpeechError(f"session {session_id} has no speaker voice prints: open it with speakers=True "
                                 "(diarize it) first")

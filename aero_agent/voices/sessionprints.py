@@ -29,6 +29,16 @@ def save_prints(folder: Path, prints: dict[str, VoicePrint], talk: dict[str, flo
     write_private(folder / FILE, buffer.getvalue())
 
 
+def drop_speakers(folder: Path, labels: set[str]) -> None:
+    """Rewrite the session's prints without those of ``labels`` (a forgotten voice's speakers), atomically;
+    nothing is written when none of them has a print there."""
+    prints = load_prints(folder)
+    if not labels & set(prints):
+        return
+    talk = load_talk(folder)
+    save_prints(folder, {s: p for s, p in prints.items() if s not in labels}, talk)
+
+
 def load_prints(folder: Path) -> dict[str, VoicePrint]:
     """The session's prints by speaker label (``{}`` when it was never diarized with prints)."""
     try:

@@ -12,6 +12,7 @@ from aero_agent import errors as E
 from aero_agent.render import answer_text, events_text, hit_line, span, speakers_text, transcript_excerpt
 from aero_agent.retrieval import weak_note
 from aero_agent.session import MAX_K
+from aero_agent.transcript import EventKind
 from aero_mcp.registry import (ADDS_TURN, READ_ONLY, NumSpeakers, Session, SessionId, SpeakersArg, WaitS, result,
                                text_arg, tool)
 from aero_mcp.models import AskResult, EventsResult, ExtractResult, SearchResult, SpeakersResult, TranscriptResult
@@ -94,7 +95,7 @@ async def list_speakers(call: Session, session_id: SessionId, wait_s: WaitS = No
 async def list_events(
     call: Session,
     session_id: SessionId,
-    kind: Annotated[Literal["music", "singing", "sound"] | None, Field(
+    kind: Annotated[EventKind | None, Field(
         description="Only events of this kind: music, singing or sound (other non-speech sound).")] = None,
     start_s: Annotated[float | None, Field(ge=0, description="Only events ending after this time (s).")] = None,
     end_s: Annotated[float | None, Field(ge=0, description="Only events starting before this time (s).")] = None,
@@ -138,13 +139,16 @@ async def search_audio(
     speaker: Speaker = None,
     start_s: Annotated[float | None, Field(ge=0, description="Only passages ending after this time (s).")] = None,
     end_s: Annotated[float | None, Field(ge=0, description="Only passages starting before this time (s).")] = None,
+    event: Annotated[EventKind | None, Field(description=(
+        "Only passages over a sound event of this kind (see list_events), e.g. music: what is said over "
+        "music."))] = None,
     wait_s: WaitS = None,
 ) -> Annotated[CallToolResult, SearchResult]:
     """Find where something is said: transcript passages ranked for the query by hybrid search (keywords fused with
     meaning), best first, with their times."""
     complete = call.info.status == "ready"
     hits = await call.run(call.session.search, query, k, speaker=speaker, start_s=start_s, end_s=end_s,
-                          what="searching")
+                          event=event, what="searching")
     progress = call.info.progress
     message = "" if complete else "Live: only the final text so far was searched." if call.info.status == "live" \
         else f"Encoding is {progress:.0%} done: only that part was searched."

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from aero_agent.render import events_text
+from aero_agent.transcript import EventKind
 from langchain_aero.base import AudioTool, SessionInput
 
 DESCRIPTION = (
@@ -17,7 +18,7 @@ DESCRIPTION = (
 
 
 class ListEventsInput(SessionInput):
-    kind: Literal["music", "singing", "sound"] | None = Field(
+    kind: EventKind | None = Field(
         default=None, description="Only events of this kind: music, singing or sound (other non-speech sound).")
     start_s: float | None = Field(default=None, ge=0, description="Only events ending after this time (s).")
     end_s: float | None = Field(default=None, ge=0, description="Only events starting before this time (s).")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from aero_agent.render import hit_line
 from aero_agent.retrieval import weak_note
 from aero_agent.session import MAX_K
+from aero_agent.transcript import EventKind
 from langchain_aero.base import AudioTool, SessionInput
 
 
@@ -25,6 +26,8 @@ class SearchAudioInput(SessionInput):
                                                           "diarized session.")
     start_s: float | None = Field(default=None, ge=0, description="Only passages ending after this time (s).")
     end_s: float | None = Field(default=None, ge=0, description="Only passages starting before this time (s).")
+    event: EventKind | None = Field(default=None, description=(
+        "Only passages over a sound event of this kind (see list_events), e.g. music: what is said over music."))
 
 
 class SearchAudioTool(AudioTool):
@@ -33,8 +36,9 @@ class SearchAudioTool(AudioTool):
     args_schema: type[BaseModel] = SearchAudioInput
 
     def _call(self, session_id: str, query: str, k: int = 5, speaker: str | None = None,
-              start_s: float | None = None, end_s: float | None = None) -> tuple[str, Any]:
-        hits = self._session(session_id).search(query, k, speaker=speaker, start_s=start_s, end_s=end_s)
+              start_s: float | None = None, end_s: float | None = None, event: str | None = None) -> tuple[str, Any]:
+        hits = self._session(session_id).search(query, k, speaker=speaker, start_s=start_s, end_s=end_s,
+                                                event=event)
         if not hits:
             text = (f"No passage matches {query!r}. Try other or fewer words, or read the transcript with "
                     "transcribe_audio.")

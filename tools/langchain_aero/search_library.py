@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from aero_agent.render import hit_line
 from aero_agent.retrieval import weak_note
 from aero_agent.session import MAX_K
+from aero_agent.transcript import EventKind
 from langchain_aero.base import AudioTool
 
 
@@ -28,6 +29,8 @@ class SearchLibraryInput(BaseModel):
                                                        "with music, singing or speech (recordings where that sound fills 5 % or more).")
     speaker: str | None = Field(default=None, description=(
         "Only what this named voice (see list_voices) said, in every session it was heard in."))
+    event: EventKind | None = Field(default=None, description=(
+        "Only passages over a sound event of this kind, in any session, e.g. music: what is said over music."))
 
 
 class SearchLibraryTool(AudioTool):
@@ -36,8 +39,8 @@ class SearchLibraryTool(AudioTool):
     args_schema: type[BaseModel] = SearchLibraryInput
 
     def _call(self, query: str, k: int = 5, session_ids: list[str] | None = None,
-              tags: list[str] | None = None, speaker: str | None = None) -> tuple[str, Any]:
-        hits = self.store.search(query, k, session_ids, tags, speaker=speaker)
+              tags: list[str] | None = None, speaker: str | None = None, event: str | None = None) -> tuple[str, Any]:
+        hits = self.store.search(query, k, session_ids, tags, speaker=speaker, event=event)
         if not hits:
             text = f"No passage in the library matches {query!r}. Try other words, or list_audio_sessions."
         else:

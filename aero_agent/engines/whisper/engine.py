@@ -8,7 +8,8 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
+from functools import partial
 from typing import TYPE_CHECKING, ContextManager, Sequence
 
 import numpy as np
@@ -100,10 +101,8 @@ class WhisperEngine:
             startofprev=self.tokenizer.token_to_id("<|startofprev|>"))
         self.languages = LanguagePrompts(self.tokenizer, sot, self.model_id, english_only)
         self._clip_languages: list[ClipLanguage] = []  # per clip of the call in progress (set under the lock)
-        self._beam_size: int | None = None  # the call in progress's TranscribeOptions.beam_size
         self._detected: dict[tuple[int, Window], torch.Tensor] = {}  # encoder states the detection computed
         self._float_runner: DecoderRunner | None = None  # see _detection_runner
-        self._vocabulary: tuple[list[LogitRule], tuple[int, ...]] = ([], ())  # the call's rule and prompt
         self.vad = SileroVad()
         self.sound_events: SoundEventDetector | None = SoundEventDetector()
         self._lock = threading.Lock()  # one encoding at a time: the two cores are shared
@@ -165,12 +164,18 @@ class WhisperEngine:
             return self.options.min_window_s
         return self.options.side_min_s if all(job.side for job in batch) else None
 
-    def _rules(self, batch: Sequence[Job]) -> tuple[list[LogitRule], list[float] | None]:
-        bias = self._vocabulary[0]
+    def _rules(self, batch: Sequence[Job], call: "CallDecoding") -> tuple[list[LogitRule], list[float] | None]:
+        bias = call.rules
         if not self.options.continue_early_ends:
             return list(bias), None
         rule = RefuseEarlyEnd(self.special.eot, self.special.timestamp_begin, 224)
         return [*bias, rule], [job.speech_end_s for job in batch]
+
+    def _call_decoding(self, options: TranscribeOptions) -> "CallDecoding":
+        """How one call decodes: its beam size, and the rule that boosts its vocabulary and the prompt that
+        vocabulary adds to every window (when on)."""
+        rules, prompt = self._vocabulary_decoding(options.vocabulary.terms)
+        return CallDecoding(options.beam_size, tuple(rules), prompt)
 
     def _vocabulary_decoding(self, terms: Sequence[str]) -> tuple[list[LogitRule], tuple[int, ...]]:
         """The rule that boosts the call's vocabulary, and the prompt it adds to every window (when on)."""
@@ -195,18 +200,18 @@ class WhisperEngine:
 
     @torch.inference_mode()
     def _decode_batch(self, batch: Sequence[Job], cross: list[tuple[torch.Tensor, torch.Tensor]],
-                      special: SpecialTokens | None = None) -> list[list[Segment]]:
+                      special: SpecialTokens | None = None, call: "CallDecoding | None" = None) -> list[list[Segment]]:
         """Timed segments (with word times) of each job, in clip time, from greedy decoding of its
         cross-attention keys and values (``_cross``); windows the guards reject come back empty. ``cross`` is
         emptied: the aligner frees it once read."""
-        special = special or self.special
+        special, call = special or self.special, call or CallDecoding()
         t0 = time.perf_counter()
-        rules, speech_end = self._rules(batch)
-        beams, retry = self.options.beam.plan(self._beam_size, all(job.side for job in batch),
+        rules, speech_end = self._rules(batch, call)
+        beams, retry = self.options.beam.plan(call.beam_size, all(job.side for job in batch),
                                               max(job.speech.n for job in batch) / SAMPLE_RATE)
         decoded = decode_windows(self.runner, None, special, [job.duration_s for job in batch],
                                  speech_end_s=speech_end, extra_rules=rules, cross=cross,
-                                 prompts=[self._vocabulary[1] + job.prompt for job in batch], beam_size=beams, retry=retry)
+                                 prompts=[call.prompt + job.prompt for job in batch], beam_size=beams, retry=retry)
         texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
         kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.window.doubtful)
                 for d, text, job in zip(decoded, texts, batch)]
@@ -249,21 +254,21 @@ class WhisperEngine:
         start, end = job.place(w.start, w.end)
         return Word(start=round(start, 3), end=round(end, 3), word=w.word, probability=round(w.probability, 4))
 
-    def _run_batch(self, batch: Sequence[Job]) -> list[list[Segment]]:
-        """Encode then decode one batch (the decoder on ``decode_threads`` when running alone)."""
+    def _run_batch(self, batch: Sequence[Job], call: "CallDecoding | None" = None) -> list[list[Segment]]:
+        """Encode then decode one batch of a call (the decoder on ``decode_threads`` when running alone)."""
         groups = prompt_groups([self._prompt(job) for job in batch])
         if len(groups) > 1:  # clips in different languages: each decodes with its own prompt
             out: list[list[Segment]] = [[] for _ in batch]
             for group in groups:
-                for k, segments in zip(group, self._run_batch([batch[k] for k in group])):
+                for k, segments in zip(group, self._run_batch([batch[k] for k in group], call)):
                     out[k] = segments
             return out
         special = replace(self.special, sot_sequence=self._prompt(batch[0]))
         cross = self._cross(self._encode_reusing(batch))  # the encoder states are freed once projected
         if self.workers > 1 and torch.get_num_threads() == 1:
-            return self._decode_batch(batch, cross, special)
+            return self._decode_batch(batch, cross, special, call)
         with self._threads(self.options.decode_threads):
-            return self._decode_batch(batch, cross, special)
+            return self._decode_batch(batch, cross, special, call)
 
     def _encode_reusing(self, batch: Sequence[Job]) -> torch.Tensor:
         """Encoder states of a batch, taking those of windows the language detection already encoded (a short
@@ -313,12 +318,10 @@ class WhisperEngine:
         if prompts is not None and len(prompts) != len(clips):
             raise InvalidArgumentError(f"{len(prompts)} prompts for {len(clips)} clips: give one per clip")
         with self._lock:
-            self._beam_size = options.beam_size
             try:
-                self._vocabulary = self._vocabulary_decoding(options.vocabulary.terms)
                 return self._transcribe_locked(clips, progress, options, self.prompt_tokens(prompts or ()))
             finally:
-                self._clip_languages, self._detected, self._vocabulary = [], {}, ([], ())
+                self._clip_languages, self._detected = [], {}
 
     def prompt_tokens(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
         """Each text as a decoder prompt: its tokens after a space, as Whisper encodes ``initial_prompt``."""
@@ -333,7 +336,7 @@ class WhisperEngine:
         if self.sound_events is None:  # a live twin: the session hears events on the stream itself
             return self._decode_clips(clips, maps, progress, options, prompts)
         with ThreadPoolExecutor(1, thread_name_prefix="aero-events") as events_pool:  # beside the decoding
-            heard = [events_pool.submit(self.sound_events.detect, c.samples) for c in clips]
+            heard = [events_pool.submit(self.sound_events.detect, c.samples, m.spans) for c, m in zip(clips, maps)]
             transcripts = self._decode_clips(clips, maps, progress, options, prompts)
             return [merge_events(t, found.result()) for t, found in zip(transcripts, heard)]
 
@@ -352,7 +355,8 @@ class WhisperEngine:
         if self.options.condition_on_previous_text:
             queue.chain(self.options.streams or self.batch_size * workers)
         with self._threads():
-            found = run_batches(queue, self._run_batch, workers, maps, [c.samples for c in clips],
+            found = run_batches(queue, partial(self._run_batch, call=self._call_decoding(options)), workers, maps,
+                                [c.samples for c in clips],
                                 self.options.repair_rounds, progress)
         transcripts = [self._transcript(c, segs, m) for c, segs, m in zip(clips, found, maps)]
         for transcript, lang in zip(transcripts, self._clip_languages):
@@ -428,3 +432,14 @@ class WhisperEngine:
 
     def answer(self, encoded: EncodedAudio, prompt: str, history: Sequence[Turn]) -> EngineReply:
         raise CapabilityError(f"the whisper engine ({self.model_id}) transcribes but cannot answer questions")
+
+
+@dataclass(frozen=True)
+class CallDecoding:
+    """What one transcription call decodes with, passed down to each of its batches (not kept on the engine):
+    the caller's beam size (None: the engine's :class:`~aero_agent.engines.whisper.search.BeamPolicy`), the
+    rules that boost its vocabulary and the prompt that vocabulary adds to every window."""
+
+    beam_size: int | None = None
+    rules: tuple[LogitRule, ...] = ()
+    prompt: tuple[int, ...] = ()

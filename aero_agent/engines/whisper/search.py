@@ -95,19 +95,25 @@ class BeamPolicy:
     side: bool = False
     """Doubtful and repair windows too (a few seconds each: a small share of the work)."""
     short_s: float = 0.0
-    """A recording at most this long is decoded with beams throughout. 0: none, measured (BENCHMARKS.md,
-    "Joins, shifts and music"): beam 5 on every short clip of the checking half read 9.14 % WER against greedy's
-    7.59 %, its hypotheses skipping whole segments (18 deletions), so the engine stays greedy by default."""
-    retry_below: float | None = None
-    """A greedy window whose average log-probability is below this is decoded again with beams (None: never)."""
+    """A recording at most this long is decoded with beams throughout. 0: none. Measured on the tuning half's
+    short clips (BENCHMARKS.md, "Beam search"): beam 5 throughout 6.51 % WER against greedy's 6.11 % and the
+    retry's 5.52 % (beam 5 picks readings tiny.en finds more probable and that are wrong as often as right:
+    "old-sposed" for "ill-disposed", as faster-whisper's beam 5 does)."""
+    retry_below: float | None = -0.5
+    """A greedy window whose average log-probability is below this is decoded again with beams, and the more
+    probable reading kept (None: never). Chosen on the tuning half's short clips (2026-12-07, BENCHMARKS.md,
+    "Beam search"): greedy 6.11 % WER, beam 5 throughout 6.51 %, retried below -0.4 to -0.6 5.52 % (8 to 13
+    of 36 windows retried; falsetto that greedy misread), below -0.7 6.11 %; -0.5 is the middle of that plateau."""
 
     def plan(self, asked: int | None, side: bool, recording_s: float) -> tuple[int, tuple[int, float] | None]:
-        """(beam size, ``retry`` for :func:`decode_windows`) of a batch: ``asked`` (a caller's beam size) wins."""
+        """(beam size, ``retry`` for :func:`decode_windows`) of a batch: ``asked`` (a caller's beam size) wins.
+        Doubtful and repair batches (``side``) are not retried: a more probable reading of music or noise could
+        pass the guards that drop greedy's."""
         if asked is not None:
             return asked, None
         if (side and self.side) or recording_s <= self.short_s:
             return self.size, None
-        return 1, None if self.retry_below is None else (self.size, self.retry_below)
+        return 1, None if self.retry_below is None or side else (self.size, self.retry_below)
 
 
 @dataclass
@@ -167,7 +173,7 @@ def _greedy(state: _Search, rows: list[Row]) -> list[Row]:
 def _beam_search(state: _Search, rows: list[Row], beam: int) -> list[Row]:
     """Beam search as openai-whisper and faster-whisper run it (patience 1, no length penalty): each window
     keeps its ``beam`` most probable unfinished hypotheses; a window is done once ``beam`` hypotheses have
-    ended (else at the token limit, with its open ones), and the one with the best log-probability per token
+    ended (else at the token limit, its open ones filling up to ``beam``), and the one with the best log-probability per token
     wins. Every rule sees each hypothesis as a row of its own (its tokens, its refusals), so any
     :class:`LogitRule` applies per beam. A window's hypotheses share its cross-attention keys and values."""
     special, runner = state.special, state.runner
@@ -196,8 +202,9 @@ def _beam_search(state: _Search, rows: list[Row], beam: int) -> list[Row]:
             chosen = _choose(hyps[w], ended[w], top_lp[slot * beam:(slot + 1) * beam],
                              top_tok[slot * beam:(slot + 1) * beam], special.eot)
             if len(ended[w]) >= beam or not chosen or n + 1 == state.limit:
-                if not ended[w]:
-                    ended[w] = [_copy_row(h, h.sum_logprob) for h in hyps[w]]
+                # short of ``beam`` ended readings (at the token limit): the open ones fill up, best first
+                open_ = sorted(hyps[w], key=lambda h: -h.sum_logprob)[: max(0, beam - len(ended[w]))]
+                ended[w] += [_copy_row(h) for h in open_]
                 continue
             chosen += [chosen[-1]] * (beam - len(chosen))  # fewer possible tokens than beams: repeat the last
             new = []
@@ -224,19 +231,23 @@ def _beam_search(state: _Search, rows: list[Row], beam: int) -> list[Row]:
 
 def _choose(hyps: list[Row], ended: list[Row], top_lp: list[list[float]], top_tok: list[list[int]],
             eot: int) -> list[tuple[float, int, int]]:
-    """A window's next step: its best (score, hypothesis, token) continuations, at most one per beam; the
-    hypotheses that end here are added to ``ended`` (up to one per beam)."""
+    """A window's next step: its best (score, hypothesis, token) continuations, ``beam`` of them; the hypotheses
+    that end here scoring above the last of those are added to ``ended`` (which holds at most ``beam``), as
+    openai-whisper's ``BeamSearchDecoder.update`` collects them. (Ends from anywhere in each hypothesis's top
+    ``beam + 1`` filled ``ended`` with short, improbable readings and stopped the search early: beam 5 then
+    skipped whole segments.)"""
     beam = len(hyps)
     candidates = sorted(((hyps[j].sum_logprob + lp, j, tok)
                          for j in range(beam) for lp, tok in zip(top_lp[j], top_tok[j]) if lp > NEG),
                         key=lambda c: -c[0])
     chosen: list[tuple[float, int, int]] = []
     for score, j, tok in candidates:
-        if tok == eot:
-            if len(ended) < beam:
-                ended.append(_copy_row(hyps[j], score))
-        elif len(chosen) < beam:
+        if len(chosen) == beam:  # an end scoring below the beam's last continuation is no candidate
+            break
+        if tok != eot:
             chosen.append((score, j, tok))
+        elif len(ended) < beam:
+            ended.append(_copy_row(hyps[j], score))
     return chosen
 
 
