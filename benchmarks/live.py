@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--simulate", action="append", default=None, metavar="OPTIONS",
                         help="stream in-process on a CPU-time clock instead, with LiveOptions changes such as "
                              "'window_s=15 step_s=1.5' ('' for the defaults; repeatable)")
+    parser.add_argument("--slowdown", type=float, default=1.0,
+                        help="with --simulate: every CPU time counts this many times (a slower CPU, e.g. 1.5)")
     parser.add_argument("--isa", choices=("native", "avx2"), default="native",
                         help="native: the CPU's own kernels; avx2: held to AVX2 (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, "
                              "CT2_FORCE_CPU_ISA), as on a CPU without AVX-512 (this process and the listener)")
@@ -133,7 +135,7 @@ def main() -> None:
     if args.decode_cost:
         return decode_cost(joined)
     if args.simulate is not None:
-        return simulate_all(joined, args.simulate, args.repeat)
+        return simulate_all(joined, args.simulate, args.repeat, args.slowdown)
 
     from aero_agent.audio import load_audio
     from aero_agent.engines import default_engine
@@ -215,13 +217,16 @@ def live_options(text: str):
     return LiveOptions(**changes)
 
 
-def simulate(joined, engine, options) -> dict:
+def simulate(joined, engine, options, slowdown: float = 1.0) -> dict:
     """Stream ``joined`` through an :class:`OnlineProcessor` in this process on a virtual clock where audio
     arrives at real pace and each ``feed`` takes as long as the CPU time it used (as on an otherwise idle
     machine, counting every thread's CPU as wall time: pessimistic on two cores). Each read takes all audio
     that has arrived, up to ``listen``'s read size, as ``listen -`` does; the step is paced on the same clock.
     Returns latency of each final word (virtual time it was final minus its end in the stream) and its parts
-    (:func:`latency_parts`), the CPU time per second of audio, decode counts and the live text."""
+    (:func:`latency_parts`), the CPU time per second of audio, decode counts and the live text.
+
+    ``slowdown`` multiplies every CPU time on that clock (the processor's own pacing included): a CPU that
+    decodes that many times slower, e.g. an AVX2 laptop core against this one."""
     from aero_agent.cli.listen import READ_S
     from aero_agent.live import OnlineProcessor, _norm
 
@@ -236,7 +241,7 @@ def simulate(joined, engine, options) -> dict:
             return transcript
 
     proc = Traced(engine, options)
-    proc.clock = time.process_time
+    proc.clock = lambda: time.process_time() * slowdown
     samples, now, sent = joined.samples, 0.0, 0
     finals: list[tuple[object, float, float, int]] = []  # word, its audio's due time, time final, decodes so far
     texts: list[str] = []
@@ -256,7 +261,7 @@ def simulate(joined, engine, options) -> dict:
         chunk = samples[sent:min(arrived, sent + int(READ_S * RATE))]
         decodes, c0 = proc.stats.decodes, time.process_time()
         update = proc.feed(chunk)
-        spent = time.process_time() - c0
+        spent = (time.process_time() - c0) * slowdown
         if proc.stats.decodes > decodes:
             per_decode.append(spent)
         now, sent = now + spent, sent + len(chunk)
@@ -264,9 +269,9 @@ def simulate(joined, engine, options) -> dict:
     now = max(now, len(samples) / RATE)
     c0 = time.process_time()
     update = proc.finish()
-    now += time.process_time() - c0
+    now += (time.process_time() - c0) * slowdown
     take(update)
-    cpu = time.process_time() - cpu0
+    cpu = (time.process_time() - cpu0) * slowdown
     lat = sorted(final - due for _, due, final, _ in finals)
     return {"latency_median_s": round(statistics.median(lat), 2), "latency_p90_s": round(lat[int(0.9 * (len(lat) - 1))], 2),
             "latency_max_s": round(lat[-1], 2), "words": len(lat), "cpu_s": round(cpu, 1),
@@ -298,7 +303,7 @@ def latency_parts(finals, heard) -> dict[str, float]:
     return {key: round(statistics.mean(values), 2) if values else 0.0 for key, values in parts.items()}
 
 
-def simulate_all(joined, variants: list[str], repeat: int) -> None:
+def simulate_all(joined, variants: list[str], repeat: int, slowdown: float = 1.0) -> None:
     """One table row per LiveOptions variant and round, variants alternating; WER next to the offline text."""
     from aero_agent.audio import load_audio
     from aero_agent.engines import default_engine
@@ -308,13 +313,13 @@ def simulate_all(joined, variants: list[str], repeat: int) -> None:
     offline = engine.transcribe_clips([load_audio(joined.samples, sample_rate=RATE)])[0]
     off_wer = word_error_rate([joined.reference], [offline.text]).wer
     print(f"offline: WER {off_wer:.2%}, {time.process_time() - c0:.1f} CPU s; audio {joined.duration_s:.1f} s; "
-          f"load {os.getloadavg()[0]:.1f}", flush=True)
+          f"load {os.getloadavg()[0]:.1f}; live CPU times counted x{slowdown:g}", flush=True)
     print("| options | words | latency median | p90 | max | mean: wait, appear, agree, decode | CPU s per audio s | "
           "share of 2 cores | decodes | CPU s per decode | WER live | diff | load 1m |", flush=True)
     for _ in range(repeat):
         for variant in variants:
             load0 = os.getloadavg()[0]
-            r = simulate(joined, engine, live_options(variant))
+            r = simulate(joined, engine, live_options(variant), slowdown)
             wer = word_error_rate([joined.reference], [r["text"]]).wer
             print(f"| `{variant or 'defaults'}` | {r['words']} | {r['latency_median_s']} s | {r['latency_p90_s']} s | "
                   f"{r['latency_max_s']} s | {', '.join(f'{v:.2f}' for v in r['parts'].values())} | "

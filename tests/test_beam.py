@@ -78,7 +78,8 @@ def test_beam_size_option_and_policy() -> None:
     assert policy.plan(1, True, 10.0) == (1, None) and policy.plan(4, False, 900.0) == (4, None)
     assert policy.plan(None, True, 900.0) == (5, None) and policy.plan(None, False, 30.0) == (5, None)
     assert policy.plan(None, False, 900.0) == (1, (5, -0.5))
-    default = BeamPolicy()  # greedy, low-confidence speech windows retried; doubtful and repair ones never
+    default = BeamPolicy()  # beams for a recording up to a minute; beyond, greedy with low-confidence speech
+    assert default.plan(None, False, 60.0) == (5, None) and default.plan(None, True, 11.0) == (1, None)
     assert default.plan(None, False, 900.0) == (1, (5, -0.5)) and default.plan(None, True, 900.0) == (1, None)
 
 

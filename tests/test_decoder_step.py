@@ -74,3 +74,25 @@ def test_int8_runner_keeps_no_copies_of_the_fused_projections(engine) -> None:
         outs.append([r.step(torch.tensor([50257, 50257]), 0, buffers, cross),
                      r.step(torch.tensor([400, 500]), 1, buffers, cross)])
     assert all(torch.equal(a, b) for a, b in zip(*outs))
+
+
+def test_bfloat16_twin_equals_a_converted_deep_copy_and_leaves_the_model_float32(engine) -> None:
+    """Catches ``cast_copy`` (the encoder's bfloat16 twin, built without a float32 deep copy first) leaving a
+    parameter or buffer in float32, sharing one with the float32 model (converting the model as loaded, which
+    language detection and the tests read), or computing anything else than ``copy.deepcopy(...).to(...)``."""
+    import copy
+
+    from aero_agent.engines.whisper.quantize import cast_copy
+
+    encoder = engine.model.model.encoder
+    twin = cast_copy(encoder, torch.bfloat16)
+    reference = copy.deepcopy(encoder).to(torch.bfloat16)
+    ours, theirs = twin.state_dict(), reference.state_dict()
+    assert sorted(ours) == sorted(theirs)
+    assert all(ours[k].dtype == theirs[k].dtype and torch.equal(ours[k], theirs[k]) for k in ours)
+    assert all(p.dtype == torch.float32 for p in encoder.parameters())
+    assert not {p.data_ptr() for p in twin.parameters()} & {p.data_ptr() for p in encoder.parameters()}
+    torch.manual_seed(0)
+    features = torch.randn(1, engine.model.config.num_mel_bins, 400).to(torch.bfloat16)
+    with torch.inference_mode():
+        assert torch.equal(twin(features), reference(features))

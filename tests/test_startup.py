@@ -52,3 +52,31 @@ def test_a_stdio_client_gets_the_tool_list_within_two_seconds_of_starting_the_se
     print(f"first tools/list {found['seconds']:.2f} s after start (bound {bound:.1f} s, load per core {load:.1f})")
     assert found["tools"] >= 10
     assert found["seconds"] < bound
+
+
+def test_a_cache_stamped_by_no_one_is_hashed_once_then_stamped(tmp_path: Path, monkeypatch) -> None:
+    """Catches a start-up that hashes the 150 MB of converted weights every time (0.24 s of each cold start) because
+    its manifest carries no size/time stamp (written by an older version) or a stale one: the first load checks
+    the SHA-256 and stamps the manifest, the next loads read the stamp alone, and the weights are the same."""
+    import json
+
+    import torch
+
+    from aero_agent.engines.whisper import checkpoint
+    from aero_agent.engines.whisper.models import converted_embedded_weights, embedded_model_dir
+
+    monkeypatch.setenv("AERO_CACHE_DIR", str(tmp_path))
+    state, _ = converted_embedded_weights(embedded_model_dir())
+    manifest_path = tmp_path / "whisper-tiny.en" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["stamp"]
+    manifest_path.write_text(json.dumps(manifest))
+    hashed: list[Path] = []
+    real = checkpoint.sha256_file
+    monkeypatch.setattr(checkpoint, "sha256_file", lambda path: hashed.append(path) or real(path))
+    again, counts = converted_embedded_weights(embedded_model_dir())
+    assert len(hashed) == 1 and "stamp" in json.loads(manifest_path.read_text())
+    third, _ = converted_embedded_weights(embedded_model_dir())
+    assert len(hashed) == 1, "the stamped cache was hashed again"
+    assert counts["decoder_layers"] == 4 and sorted(third) == sorted(state)
+    assert all(torch.equal(third[k], state[k]) and torch.equal(again[k], state[k]) for k in state)

@@ -196,10 +196,14 @@ class OnlineProcessor:
 
     def _transcribe(self, clip: AudioClip) -> Transcript:
         """The buffer's transcript; the language detected on the first decode is kept for the later ones, so a
-        stream is detected once and never switches language between two decodes of the same words."""
+        stream is detected once and never switches language between two decodes of the same words. Decoded
+        greedily unless the session asked for a beam size (the engine's beams for short recordings would spend
+        the live latency budget on every step)."""
         if self.transcription.is_default and not hasattr(self.engine, "check_options"):
             return self.engine.transcribe_clips([clip])[0]
-        transcript = self.engine.transcribe_clips([clip], options=self.transcription)[0]  # type: ignore[call-arg]
+        asked = self.transcription  # a live window is no recording: greedy unless a beam size was asked
+        asked = asked if asked.beam_size is not None else replace(asked, beam_size=1)
+        transcript = self.engine.transcribe_clips([clip], options=asked)[0]  # type: ignore[call-arg]
         if transcript.language_probability is not None and transcript.segments:
             self.transcription = replace(self.transcription, language=transcript.language)
         return transcript

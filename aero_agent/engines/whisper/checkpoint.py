@@ -9,7 +9,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -19,6 +19,7 @@ from aero_agent.engines.whisper.ct2_format import layer_counts, read_ct2, whispe
 from aero_agent.engines.whisper.net import WhisperDims, WhisperNet
 from aero_agent.errors import CheckpointError
 from aero_agent.hashing import sha256_file
+from aero_agent.persistence.atomic import atomic_write, atomic_write_with
 
 CONVERTER_VERSION = 1
 
@@ -73,18 +74,6 @@ def _source_fingerprint(paths: Sequence[Path]) -> str:
     return hashlib.sha256("|".join([*parts, str(CONVERTER_VERSION)]).encode()).hexdigest()
 
 
-def _publish(path: Path, write: Callable[[Path], None]) -> None:
-    """Write a cache file so readers see the old one or the whole new one (``write`` fills a temporary file
-    beside ``path``, which then replaces it)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _stamp(path: Path) -> list[int]:
     stat = path.stat()
     return [stat.st_size, stat.st_mtime_ns]
@@ -105,18 +94,21 @@ def converted_ct2_weights(parts: Sequence[Path], cache_name: str,
     if weights.exists() and manifest_path.exists():
         try:
             manifest = json.loads(manifest_path.read_text())
-            if manifest.get("source") == fingerprint and (manifest.get("stamp") == _stamp(weights)
-                                                          or sha256_file(weights) == manifest.get("sha256")):
+            if manifest.get("source") == fingerprint and manifest.get("stamp") == _stamp(weights):
                 return load_file(str(weights)), manifest["counts"]
-        except (OSError, ValueError):
+            if manifest.get("source") == fingerprint and sha256_file(weights) == manifest.get("sha256"):
+                # whole, but touched (or stamped by an older version): stamped now, so later starts skip the hash
+                atomic_write(manifest_path, json.dumps({**manifest, "stamp": _stamp(weights)}).encode())
+                return load_file(str(weights)), manifest["counts"]
+        except (OSError, ValueError, KeyError):
             pass
     _, variables = read_ct2(*parts)
     state, counts = whisper_state_dict(variables), layer_counts(variables)
     del variables
     target.mkdir(parents=True, exist_ok=True)
-    _publish(weights, lambda tmp: save_file(state, str(tmp), metadata={"source": f"{label} (CTranslate2)"}))
+    atomic_write_with(weights, lambda tmp: save_file(state, tmp, metadata={"source": f"{label} (CTranslate2)"}))
     manifest = {"source": fingerprint, "sha256": sha256_file(weights), "stamp": _stamp(weights), "counts": counts}
-    _publish(manifest_path, lambda tmp: tmp.write_text(json.dumps(manifest)))
+    atomic_write(manifest_path, json.dumps(manifest).encode())
     return state, counts
 
 

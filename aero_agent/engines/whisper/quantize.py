@@ -1,4 +1,5 @@
-"""Int8 copies of Whisper's linear layers for CPU inference (dynamic quantisation, one scale per output row).
+"""Int8 copies of Whisper's linear layers for CPU inference (dynamic quantisation, one scale per output row), and
+the bfloat16 copy of the encoder (:func:`cast_copy`).
 
 The float32 model stays as loaded (tests compare it with CTranslate2's): the engine runs on copies whose
 ``nn.Linear`` layers hold int8 weights and quantise their inputs per call, as CTranslate2's ``int8`` compute type
@@ -44,14 +45,40 @@ def int8_linear(weight: torch.Tensor, bias: torch.Tensor | None = None) -> nn.Mo
     return layer
 
 
-def int8_linears(module: nn.Module) -> nn.Module:
+def int8_linears(module: nn.Module, leave_out: frozenset[str] = frozenset()) -> nn.Module:
     """A copy of ``module`` with every ``nn.Linear`` replaced by a dynamically quantised int8 one; the other
-    layers' parameters are shared with ``module``, not copied."""
+    layers' parameters are shared with ``module``, not copied. Submodules whose name is in ``leave_out``
+    (``self_attn.q_proj``; at any depth, under the names between them and ``module``, list indices
+    excepted) are left out of the copy: layers the caller computes otherwise are not quantised only to be
+    thrown away."""
+    return _int8_copy(module, leave_out, "")
+
+
+def _int8_copy(module: nn.Module, leave_out: frozenset[str], path: str) -> nn.Module:
     if type(module) is nn.Linear:
         return int8_linear(module.weight, module.bias)
     twin = copy.copy(module)
     twin._parameters, twin._buffers = dict(module._parameters), dict(module._buffers)
-    twin._modules = {name: None if child is None else int8_linears(child) for name, child in module._modules.items()}
+    twin._modules = {}
+    for name, child in module._modules.items():
+        inner = path if name.isdigit() else f"{path}.{name}".lstrip(".")  # a list's items share its name
+        if inner not in leave_out or name.isdigit():
+            twin._modules[name] = None if child is None else _int8_copy(child, leave_out, inner)
+    return twin
+
+
+def cast_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """A copy of ``module`` with its floating-point parameters and buffers in ``dtype`` (the encoder's bfloat16
+    twin), converted straight from ``module``'s: ``copy.deepcopy(module).to(dtype)`` first copied every float32
+    weight, then converted the copy (tiny.en's encoder, one thread: 0.024 against 0.004 CPU s)."""
+    def cast(t: torch.Tensor | None) -> torch.Tensor | None:
+        return t.detach().to(dtype) if t is not None and t.is_floating_point() else t
+
+    twin = copy.copy(module)
+    twin._parameters = {name: None if p is None else nn.Parameter(cast(p), requires_grad=False)
+                        for name, p in module._parameters.items()}
+    twin._buffers = {name: cast(b) for name, b in module._buffers.items()}
+    twin._modules = {name: None if child is None else cast_copy(child, dtype) for name, child in module._modules.items()}
     return twin
 
 

@@ -94,26 +94,34 @@ class BeamPolicy:
     """Beams where beam search runs."""
     side: bool = False
     """Doubtful and repair windows too (a few seconds each: a small share of the work)."""
-    short_s: float = 0.0
-    """A recording at most this long is decoded with beams throughout. 0: none. Measured on the tuning half's
-    short clips (BENCHMARKS.md, "Beam search"): beam 5 throughout 6.51 % WER against greedy's 6.11 % and the
-    retry's 5.52 % (beam 5 picks readings tiny.en finds more probable and that are wrong as often as right:
-    "old-sposed" for "ill-disposed", as faster-whisper's beam 5 does)."""
+    short_s: float = 60.0
+    """A recording at most this long has its speech windows decoded with beams (0: none). Short clips (BENCHMARKS.md,
+    "Beam search"), WER % tuning / checking: beam 5 throughout 5.72 / 7.00, the retry alone 5.52 / 8.37,
+    faster-whisper beam 5 5.52 / 7.00. On the tuning half beam and retry are one error apart (29 and 28 of 507
+    words), within the noise of one window's reading; the tie goes to faster-whisper's own default, beam 5,
+    and the checking half then reads 7.00 against 8.37. 60 s bounds the cost: a cold start of an 11-s clip
+    1.05x CPU, tuning short clips 1.15x. Live windows are not recordings: a live session decodes greedily
+    unless a beam size is asked (its latency budget)."""
     retry_below: float | None = -0.5
     """A greedy window whose average log-probability is below this is decoded again with beams, and the more
     probable reading kept (None: never). Chosen on the tuning half's short clips (2026-12-07, BENCHMARKS.md,
-    "Beam search"): greedy 6.11 % WER, beam 5 throughout 6.51 %, retried below -0.4 to -0.6 5.52 % (8 to 13
-    of 36 windows retried; falsetto that greedy misread), below -0.7 6.11 %; -0.5 is the middle of that plateau."""
+    "Beam search"): greedy 6.11 % WER, retried below -0.4 to -0.6 5.52 % (8 to 13 of 36 windows retried;
+    falsetto that greedy misread), below -0.7 6.11 %; -0.5 is the middle of that plateau. Since recordings up to
+    ``short_s`` are decoded with beams throughout, it acts on longer ones (60 min: 6.52 % with tails and retry
+    against 6.70 % without either)."""
 
     def plan(self, asked: int | None, side: bool, recording_s: float) -> tuple[int, tuple[int, float] | None]:
         """(beam size, ``retry`` for :func:`decode_windows`) of a batch: ``asked`` (a caller's beam size) wins.
-        Doubtful and repair batches (``side``) are not retried: a more probable reading of music or noise could
-        pass the guards that drop greedy's."""
+        Doubtful and repair batches (``side``) get no beams unless ``side`` says so, not even in a short
+        recording, and are not retried: a more probable reading of music or noise could pass the guards that
+        drop greedy's (a short join's outro music read "watching!" with beams)."""
         if asked is not None:
             return asked, None
-        if (side and self.side) or recording_s <= self.short_s:
+        if side:
+            return (self.size if self.side else 1), None
+        if recording_s <= self.short_s:
             return self.size, None
-        return 1, None if self.retry_below is None or side else (self.size, self.retry_below)
+        return 1, None if self.retry_below is None else (self.size, self.retry_below)
 
 
 @dataclass
