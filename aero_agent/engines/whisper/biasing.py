@@ -25,8 +25,11 @@ full name ("Abigail Claflin") avoids it. Gating the next tokens too (``continuat
 most multi-token terms on the tuning half; gating them only where the decoder continues the same word otherwise
 (``rewrite_min_p``) changed nothing on the tuning half and lost "churl" on the checking half (off).
 
-The rule is stateless (it reads only the row's tokens), so it works unchanged for any number of rows, greedy or
-beam. It adds the bonuses of a batch in one scatter.
+The rule is stateless (it reads only the row's tokens), so it works for any number of rows, greedy or beam. It
+adds the bonuses of a batch in one scatter. It was tuned and measured with greedy search, and a call with a
+vocabulary decodes greedily unless the caller asks for beams (``WhisperEngine._call_decoding``): under beam
+search the growing path score makes a long begun term nearly free for a hypothesis, and length normalisation
+then prefers it ("Abigail Claflin" and "Abbie" listed: "call me Abbie" became "call me Abigail Claflin").
 """
 
 from __future__ import annotations

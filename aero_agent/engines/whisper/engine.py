@@ -175,7 +175,10 @@ class WhisperEngine:
         """How one call decodes: its beam size, and the rule that boosts its vocabulary and the prompt that
         vocabulary adds to every window (when on)."""
         rules, prompt = self._vocabulary_decoding(options.vocabulary.terms)
-        return CallDecoding(options.beam_size, tuple(rules), prompt)
+        beam = options.beam_size
+        if beam is None and rules:  # the vocabulary's bonus is measured with greedy search (biasing.py)
+            beam = 1
+        return CallDecoding(beam, tuple(rules), prompt)
 
     def _vocabulary_decoding(self, terms: Sequence[str]) -> tuple[list[LogitRule], tuple[int, ...]]:
         """The rule that boosts the call's vocabulary, and the prompt it adds to every window (when on)."""
