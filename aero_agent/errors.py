@@ -68,11 +68,19 @@ class EnglishOnlyModelError(CapabilityError):
     """A language other than English, detection or translation was asked of an English-only model."""
 
 
-class SessionNotFoundError(AeroError, KeyError):
-    """No session with that id exists in the store."""
+class LookupFailedError(AeroError, KeyError):
+    """Base of the "no such id or name" errors: a KeyError whose text is its message as given."""
+
+    fallback = ""
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0]) if self.args else "session not found"
+        return str(self.args[0]) if self.args else self.fallback
+
+
+class SessionNotFoundError(LookupFailedError):
+    """No session with that id exists in the store."""
+
+    fallback = "session not found"
 
 
 class SessionNotReadyError(AeroError):

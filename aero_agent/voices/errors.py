@@ -1,13 +1,10 @@
 """Typed errors of the voice library (all are :class:`~aero_agent.errors.AeroError`)."""
 
-from aero_agent.errors import AeroError, InvalidArgumentError, SessionBusyError
+from aero_agent.errors import InvalidArgumentError, LookupFailedError, SessionBusyError
 
 
-class VoiceNotFoundError(AeroError, KeyError):
+class VoiceNotFoundError(LookupFailedError):
     """No voice has this name (or id)."""
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 class VoiceNameTakenError(InvalidArgumentError):
