@@ -201,8 +201,6 @@ def sweep(recordings: dict[str, list[Built]], detector) -> list[list]:
     where the detector also hears speech)."""
     from dataclasses import replace
 
-    from aero_agent.sound_events import events_from_probabilities
-
     probs = {h: [detector.probabilities(b.samples) for b in bs] for h, bs in recordings.items()}
     rows = []
     for threshold, under in ((0.3, 0.3), (0.4, 0.4), (0.5, 0.5), (0.6, 0.6), (0.7, 0.7), (0.5, 0.4), (0.5, 0.35),
@@ -212,17 +210,62 @@ def sweep(recordings: dict[str, list[Built]], detector) -> list[list]:
         for half, built in recordings.items():
             c = Counts()
             for b, p in zip(built, probs[half]):
-                pred = _mask([(e.start, e.end) for e in events_from_probabilities(p, len(b.samples) / RATE, options)
-                              if e.kind == "music"], len(b.music))
-                c.add("tp", pred & b.music)
-                c.add("pred", pred)
-                c.add("ref", b.music)
-                c.add("mixed_tp", pred & b.music & b.speech)
-                c.add("mixed", b.music & b.speech)
-                c.add("so", b.speech & ~b.music)
-                c.add("so_music", b.speech & ~b.music & pred)
+                _music_counts(b, p, options, 0, c)
             row += [c.ratio("tp", "pred"), c.ratio("tp", "ref"), c.ratio("mixed_tp", "mixed"), c.ratio("so_music", "so")]
         rows.append(row)
+    return rows
+
+
+def _music_counts(built: Built, probs: np.ndarray, options, shift: int, counts: Counts) -> None:
+    """Add the detector-alone music counts of one recording, its probabilities ``probs`` computed with ``shift``
+    frames of silence in front (dropped here)."""
+    from aero_agent.sound_events import events_from_probabilities
+
+    events = events_from_probabilities(probs, len(probs) * HOP / RATE, options)
+    pred = _mask([(e.start, e.end) for e in events if e.kind == "music"], len(probs))[shift: shift + len(built.music)]
+    counts.add("tp", pred & built.music)
+    counts.add("pred", pred)
+    counts.add("ref", built.music)
+    counts.add("mixed_tp", pred & built.music & built.speech)
+    counts.add("mixed", built.music & built.speech)
+    counts.add("so", built.speech & ~built.music)
+    counts.add("so_music", built.speech & ~built.music & pred)
+
+
+def probe_phases(recordings: dict[str, list[Built]], engine, variants: dict[str, object],
+                 shifts_s: tuple[float, ...] = (0.0, 3.0, 6.0, 9.0, 12.0)) -> list[list]:
+    """The detector alone, probed with each :class:`ProbeOptions` variant against its full pass, with ``shifts_s``
+    of silence put in front of every recording (so the probes fall elsewhere): per variant, half and shift, music
+    P, R, R under speech, speech frames called music, the share of frames the model ran on, and whether the events
+    equal the full pass's."""
+    from aero_agent.sound_events import events_from_probabilities
+    from aero_agent.threads import torch_threads
+
+    detector = engine.sound_events
+    rows = []
+    for half, built in recordings.items():
+        for shift_s in shifts_s:
+            shift = int(shift_s * RATE) // HOP * HOP
+            padded = [np.concatenate([np.zeros(shift, np.float32), b.samples]) for b in built]
+            with torch_threads(1):
+                speech = [engine.speech_map(x).spans for x in padded]
+            full = [detector.probabilities(x) for x in padded]
+            for name, probes in {"full pass": None, **variants}.items():
+                counts, same, ran = Counts(), True, 0
+                for b, x, s, f in zip(built, padded, speech, full):
+                    if probes is None:
+                        p = f
+                    else:
+                        detector.probes = probes
+                        p = detector.probed_probabilities(x, s)
+                        same &= (events_from_probabilities(p, len(x) / RATE, detector.options)
+                                 == events_from_probabilities(f, len(x) / RATE, detector.options))
+                    ran += int((p != 0).any(axis=1).sum())
+                    _music_counts(b, p, detector.options, shift // HOP, counts)
+                rows.append([name, half, shift_s, counts.ratio("tp", "pred"), counts.ratio("tp", "ref"),
+                             counts.ratio("mixed_tp", "mixed"), counts.ratio("so_music", "so"),
+                             ran / sum(len(f) for f in full), same])
+                print(rows[-1], flush=True)
     return rows
 
 
@@ -316,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--full-pass", action="store_true",
                         help="run the event model on every frame (no probes), to compare with the default")
+    parser.add_argument("--phases", action="store_true",
+                        help="only the probes against the full pass, detector alone, at several probe phases")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -334,6 +379,18 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.json, result)
         return 0
     recordings = {half: build_recordings(args.speech_dir, half) for half in HALVES}
+    if args.phases:
+        from dataclasses import replace
+
+        from aero_agent.sound_events import ProbeOptions
+
+        base = ProbeOptions()
+        variants = {f"context {c:g} s": replace(base, context_s=c) for c in (base.context_s, 0.5, 0.75)}
+        result["phases"] = probe_phases(recordings, engine, variants)
+        print(table(["probes", "half", "shift s", "P", "R", "R mixed", "speech->music", "frames run", "= full"],
+                    result["phases"]))
+        write_json(args.json, result)
+        return 0
     if args.sweep:
         rows = sweep(recordings, engine.sound_events)
         print("\nMusic threshold from the detector alone (P, R, R under speech, speech frames called music):\n")
