@@ -71,10 +71,10 @@ def _spans(probs: np.ndarray, threshold: np.ndarray, options: EventOptions) -> l
     return [(a, b) for a, b in joined if b - a >= shortest]
 
 
-def events_from_probabilities(probs: np.ndarray, duration_s: float,
-                              options: EventOptions = EventOptions()) -> list[AudioEvent]:
+def events_from_probabilities(probs: np.ndarray, duration_s: float, options: EventOptions = EventOptions(),
+                              first: int = 0) -> list[AudioEvent]:
     """Music and singing events (seconds, with their mean probability as confidence) from the detector's
-    ``(frames, 3)`` probabilities, in time order."""
+    ``(frames, 3)`` probabilities, in time order; ``first``: the frame number of ``probs[0]`` in the recording."""
     out: list[AudioEvent] = []
     probs = probs if len(probs) else np.zeros((0, 3), dtype=np.float32)
     speech = _smooth(probs[:, 0], options) >= options.speech_threshold
@@ -83,7 +83,8 @@ def events_from_probabilities(probs: np.ndarray, duration_s: float,
     for kind, column in (("music", 2), ("singing", 1)):
         track = probs[:, column]
         for a, b in _spans(track, thresholds[kind], options):
-            out.append(AudioEvent(start=round(a * HOP_S, 2), end=round(min(b * HOP_S, duration_s), 2), kind=kind,
+            out.append(AudioEvent(start=round((first + a) * HOP_S, 2),
+                                  end=round(min((first + b) * HOP_S, duration_s), 2), kind=kind,
                                   confidence=round(float(track[a:b].mean()), 3)))
     return sorted(out, key=lambda e: (e.start, e.kind))
 
@@ -280,40 +281,64 @@ def _hot_tiles(probs: np.ndarray, frames: int, count: int, probes: ProbeOptions,
 
 
 class LiveEvents:
-    """Sound events of a stream, as it is heard: the detector runs on every ``step_s`` of new audio (with
-    ``context_s`` of the audio before it), its probabilities are kept for the whole stream (300 floats a
-    second), and the events are read from them; an event can still grow while the stream goes on."""
+    """Sound events of a stream as it is heard, each step's work on new audio only.
 
-    def __init__(self, detector: SoundEventDetector, step_s: float = 5.0, context_s: float = 2.0) -> None:
+    Every ``step_s`` of new audio the detector runs on the audio whose frames are not final yet, with
+    ``context_s`` of audio before it (the model's memory, as in :meth:`SoundEventDetector.probabilities`). The
+    model also looks ahead (up to about 1.5 s), so the last ``ahead_s`` of a run stay provisional and are run again
+    with the next step: every final frame is computed with the offline full pass's context, so equals it. Events are read from the last
+    settled point on: where music and singing have stayed under the level an event ends at for longer than an
+    event can bridge, the events before it can no longer change, so they are kept and their frames dropped."""
+
+    def __init__(self, detector: SoundEventDetector, step_s: float = 5.0, context_s: float = 2.0,
+                 ahead_s: float = 2.0) -> None:
         self.detector = detector
         self.step = int(step_s * SAMPLE_RATE)
         self.context = int(context_s * SAMPLE_RATE) // HOP * HOP
-        self.tail = np.zeros(0, dtype=np.float32)  # context and audio not yet run
-        self.probs: list[np.ndarray] = []
+        self.ahead = int(ahead_s * SAMPLE_RATE) // HOP * HOP
+        self.audio = np.zeros(0, dtype=np.float32)  # samples from ``offset`` on: the context and what is not final
+        self.offset = 0
         self.heard = 0  # samples received
+        self.ran = 0  # samples received when the detector last ran
+        self.final = 0  # frames before this one are final
+        self.base = 0  # frame number of ``probs[0]``: the frames before are settled
+        self.probs = np.zeros((0, 3), dtype=np.float32)  # frames from ``base`` on (the last ones provisional)
+        self.settled: list[AudioEvent] = []  # events that can no longer change
 
     def feed(self, samples: np.ndarray, flush: bool = False) -> None:
         """Take 16 kHz mono float samples; run the detector when a step is due (or on ``flush``)."""
-        self.tail = np.concatenate([self.tail, np.asarray(samples, dtype=np.float32)])
+        self.audio = np.concatenate([self.audio, np.asarray(samples, dtype=np.float32)])
         self.heard += len(samples)
-        done = sum(len(p) for p in self.probs) * HOP
-        fresh = self.heard - done
-        if fresh >= self.step or (flush and fresh > 0):
-            usable = fresh if flush else fresh // HOP * HOP
-            start = len(self.tail) - fresh
-            probs = self.detector.probabilities(self.tail[: start + usable])[start // HOP:]
-            self.probs.append(probs)
-            keep = min(len(self.tail), self.context + fresh - usable)
-            self.tail = self.tail[len(self.tail) - keep:]
+        if not flush and self.heard - self.ran < self.step:
+            return
+        start = self.final * HOP  # the first sample not final, on a frame
+        lo = max(0, start - self.context)
+        new = self.detector.probabilities(self.audio[lo - self.offset:])[(start - lo) // HOP:]
+        self.probs = np.concatenate([self.probs[: self.final - self.base], new])
+        self.final += len(new) if flush else max(0, min(len(new), (self.heard - self.ahead) // HOP - self.final))
+        self.ran = self.heard
+        keep = max(0, self.final * HOP - self.context)
+        self.audio, self.offset = self.audio[keep - self.offset:], keep
 
     def finish(self) -> None:
         """Run the detector on the audio not yet run (the stream has ended)."""
         self.feed(np.zeros(0, dtype=np.float32), flush=True)
 
     def events(self) -> list[AudioEvent]:
-        """Music and singing events heard so far."""
-        probs = np.concatenate(self.probs) if self.probs else np.zeros((0, 3), dtype=np.float32)
-        return events_from_probabilities(probs, self.heard / SAMPLE_RATE, self.detector.options)
+        """Music and singing events heard so far (the settled ones, and those read from the frames after)."""
+        options = self.detector.options
+        found = events_from_probabilities(self.probs, self.heard / SAMPLE_RATE, options, first=self.base)
+        bridge = int(options.bridge_s / HOP_S)
+        known = self.final - self.base - int(round(options.smooth_s / HOP_S)) // 2 - 1  # smoothed values final
+        quiet = ((_smooth(self.probs[:, 2], options) < min(options.music_threshold, options.music_under_speech)
+                  - options.hold) & (_smooth(self.probs[:, 1], options) < options.singing_threshold - options.hold))
+        runs = [(a, b) for a, b in _true_runs(quiet[: max(0, known)]) if b - a > bridge]
+        if runs:  # before ``cut`` music and singing are off for more than ``bridge``: the events before it are
+            cut = self.base + runs[-1][1]  # final, the rest read from ``cut - bridge`` on equal the whole's
+            self.settled += [e for e in found if e.start < (cut - 0.5) * HOP_S]
+            found = [e for e in found if e.start >= (cut - 0.5) * HOP_S]
+            self.probs, self.base = self.probs[cut - bridge - self.base:], cut - bridge
+        return [*self.settled, *found]
 
 
 def _minus(span: tuple[float, float], holes: Sequence[AudioEvent]) -> list[tuple[float, float]]:

@@ -17,7 +17,7 @@ from aero_agent import cli
 from aero_agent.audio import load_audio
 from aero_agent.cli.chat import ChatRepl
 from aero_agent.errors import InvalidArgumentError
-from aero_agent.sound_events import SoundEventDetector, merge_events, share_tags
+from aero_agent.sound_events import LiveEvents, SoundEventDetector, merge_events, share_tags
 from aero_agent.vad import SileroVad
 from aero_agent.store import SessionStore
 from aero_agent.transcript import AudioEvent, Segment, Transcript
@@ -281,6 +281,35 @@ def test_live_session_reports_events_as_heard(engine):
     music_events = [e for e in final.events if e.kind == "music"]
     assert music_events and music_events[-1].end >= len(stream) / RATE - 0.5
     assert "country" in final.text.lower()
+
+
+def test_live_events_run_on_new_audio_and_equal_the_offline_pass(detector):
+    """Catches live events that re-run the stream so far, wait for its end, or drift from the offline pass: speech,
+    music, speech over music and music again, fed in uneven chunks. The first music shows while it plays; the
+    detector never holds much more than a step of audio; the events before a quiet stretch settle and their frames
+    are dropped; the finished events equal the offline full pass's."""
+    jfk, reader = _clip("jfk_inaugural_1961.wav"), _clip("librispeech_2412-153948-0000.wav")
+    music = _clip("music_vibe_ace.wav")
+    stream = np.concatenate([jfk, music[: 12 * RATE], reader, _under(reader, music), music[: 8 * RATE]])
+    offline = detector.detect(stream)  # music from the end of JFK's applause to the reader, and under him on
+    music_to = (len(jfk) + 12 * RATE) / RATE
+    live, held, first_heard = LiveEvents(detector), [], None
+    rng = np.random.default_rng(0)
+    lo = 0
+    while lo < len(stream):
+        hi = min(len(stream), lo + int(rng.uniform(0.2, 1.7) * RATE))
+        live.feed(stream[lo:hi])
+        lo = hi
+        held.append(len(live.audio))
+        music = [e for e in live.events() if e.kind == "music"]
+        if music and first_heard is None:
+            first_heard = lo / RATE
+            assert abs(music[0].start - offline[0].start) < 0.05
+    assert first_heard is not None and first_heard < music_to  # heard while the music played
+    assert max(held) <= live.context + live.step + live.ahead + int(1.7 * RATE)
+    assert live.settled and live.settled[0].kind == "music" and live.base > (len(jfk) + 12 * RATE) // 160
+    live.finish()
+    assert live.events() == offline
 
 
 @pytest.fixture(scope="module")
