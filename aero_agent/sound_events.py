@@ -8,6 +8,7 @@ under speech is an event that overlaps the speech, and the segments it covers sa
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -304,9 +305,14 @@ class LiveEvents:
         self.base = 0  # frame number of ``probs[0]``: the frames before are settled
         self.probs = np.zeros((0, 3), dtype=np.float32)  # frames from ``base`` on (the last ones provisional)
         self.settled: list[AudioEvent] = []  # events that can no longer change
+        self.lock = threading.Lock()  # a feed and a reader (events) may come from different threads
 
     def feed(self, samples: np.ndarray, flush: bool = False) -> None:
         """Take 16 kHz mono float samples; run the detector when a step is due (or on ``flush``)."""
+        with self.lock:
+            self._feed(samples, flush)
+
+    def _feed(self, samples: np.ndarray, flush: bool) -> None:
         self.audio = np.concatenate([self.audio, np.asarray(samples, dtype=np.float32)])
         self.heard += len(samples)
         if not flush and self.heard - self.ran < self.step:
@@ -326,6 +332,10 @@ class LiveEvents:
 
     def events(self) -> list[AudioEvent]:
         """Music and singing events heard so far (the settled ones, and those read from the frames after)."""
+        with self.lock:
+            return self._events()
+
+    def _events(self) -> list[AudioEvent]:
         options = self.detector.options
         found = events_from_probabilities(self.probs, self.heard / SAMPLE_RATE, options, first=self.base)
         bridge = int(options.bridge_s / HOP_S)

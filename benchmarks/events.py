@@ -22,11 +22,15 @@ instead. ``--sweep`` also scores the music threshold from the detector's probabi
 to choose it on the tuning half. ``--podcast`` adds the podcast-like join of ``aero_agent.evaluation``: music
 found where it is, and the WER of the join next to its speech clips transcribed alone.
 
+``--phases`` scores the detector alone, probed with ``ProbeOptions`` and each ``--vary`` variant, against its
+full pass, with 0 to 12 s of silence put in front (so the probes fall elsewhere): how settings are chosen.
+
 ``--cost-minutes 15`` instead times a transcription of joined speech that long with and without the event pass
 (alternated, the same engine), and the detector alone: its full pass and its probes (the voice detector's
 regions given, as the pipeline runs it), alternated.
 
     python benchmarks/events.py [--sweep] [--podcast] [--full-pass] [--json out.json]
+    python benchmarks/events.py --phases [--vary context_s=0.5 ...]
     flock /work/coord/bench.lock python benchmarks/events.py --cost-minutes 15 --rounds 2
 """
 
@@ -311,8 +315,9 @@ def podcast(engine, speech_dir: Path) -> dict:
 
 def cost(engine, speech_dir: Path, minutes: float, rounds: int) -> dict:
     """Wall and CPU seconds (all threads of the process) of a ``minutes`` transcription with and without the
-    event pass, runs alternated (the same engine, its detector switched off for the runs without), and the
-    detector's own seconds on that audio."""
+    event pass, runs alternated (the same engine, its detector switched off for the runs without), the CPU of the
+    runs with events less the detector's own (its thread's: what running it beside the rest costs the rest), and
+    the detector's own seconds on that audio, alone."""
     import time
 
     from _common import speech_recording
@@ -322,15 +327,31 @@ def cost(engine, speech_dir: Path, minutes: float, rounds: int) -> dict:
     _, rec = speech_recording(speech_dir, minutes)
     clip = AudioClip(rec.samples, "long", RATE, 1)
     detector = engine.sound_events
+    spent: list[float] = []  # the detector's own CPU seconds (its thread's) in a run with events
+
+    def timed(method):
+        def run(*args, **kwargs):
+            start_cpu = time.thread_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent.append(time.thread_time() - start_cpu)
+        return run
+
+    detector.probe, detector.detect = timed(detector.probe), timed(detector.detect)
     times: dict[str, list[float]] = {"with events": [], "without": []}
-    cpu: dict[str, list[float]] = {"with events": [], "without": []}
+    cpu: dict[str, list[float]] = {"with events": [], "without": [], "with events, less the detector": []}
     for _ in range(rounds):
         for name in times:
             engine.sound_events = detector if name == "with events" else None
+            spent.clear()
             start, start_cpu = time.perf_counter(), time.process_time()
             engine.transcribe_clips([clip])
             times[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
+            if name == "with events":
+                cpu["with events, less the detector"].append(cpu[name][-1] - sum(spent))
+    del detector.probe, detector.detect
     engine.sound_events = detector
     speech = engine.speech_map(rec.samples).spans
     alone: dict[str, list[float]] = {"full pass": [], "probed": []}
@@ -344,6 +365,7 @@ def cost(engine, speech_dir: Path, minutes: float, rounds: int) -> dict:
     return {"audio s": rec.duration_s, "wall runs": times, "cpu runs": cpu, "detector alone cpu runs": alone,
             "added wall": med["with events"] / med["without"] - 1.0,
             "added cpu": med_cpu["with events"] / med_cpu["without"] - 1.0,
+            "added cpu besides the detector's own": med_cpu["with events, less the detector"] / med_cpu["without"] - 1.0,
             "detector alone cpu s": {k: float(np.median(v)) for k, v in alone.items()},
             "detector alone / transcription cpu": {k: float(np.median(v)) / med_cpu["without"]
                                                    for k, v in alone.items()}}
@@ -361,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the event model on every frame (no probes), to compare with the default")
     parser.add_argument("--phases", action="store_true",
                         help="only the probes against the full pass, detector alone, at several probe phases")
+    parser.add_argument("--vary", action="append", default=[], metavar="FIELD=VALUE",
+                        help="with --phases: a ProbeOptions variant to compare too (repeatable), e.g. context_s=0.5")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -384,8 +408,10 @@ def main(argv: list[str] | None = None) -> int:
 
         from aero_agent.sound_events import ProbeOptions
 
-        base = ProbeOptions()
-        variants = {f"context {c:g} s": replace(base, context_s=c) for c in (base.context_s, 0.5, 0.75)}
+        variants = {"default": ProbeOptions()}
+        for change in args.vary:  # e.g. "grow=2"
+            field_name, _, value = change.partition("=")
+            variants[change] = replace(ProbeOptions(), **{field_name: type(getattr(ProbeOptions(), field_name))(value)})
         result["phases"] = probe_phases(recordings, engine, variants)
         print(table(["probes", "half", "shift s", "P", "R", "R mixed", "speech->music", "frames run", "= full"],
                     result["phases"]))
