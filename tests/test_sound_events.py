@@ -100,8 +100,9 @@ def _music_frames(events, n: int) -> np.ndarray:
 def test_probing_finds_the_music_of_the_full_pass_for_less(detector):
     """Catches probes that miss music the full pass finds (under a voice or alone) or that run the model on
     everything: on 100 s of speech with music under one clip and music alone after another, the probed events
-    cover the full pass's music frames, and the model ran on well under 70 % of the recording; a recording too
-    short for probes to pay runs whole."""
+    cover the full pass's music frames, and the model ran on well under 70 % of the recording; the probes' first
+    stage run apart (beside the voice detector) gives the same events; a recording too short for probes to pay
+    runs whole."""
     quiet = np.zeros(RATE // 2, np.float32)
     music = _clip("music_brahms_hungarian_dance_5.wav")
     parts = [_clip("osr_us_000_0034.wav"), quiet, _under(_clip("librispeech_2412-153948-0000.wav"), music), quiet,
@@ -116,6 +117,9 @@ def test_probing_finds_the_music_of_the_full_pass_for_less(detector):
     ran = np.abs(detector.probed_probabilities(samples, speech)).sum(axis=1) > 0
     assert ran.mean() < 0.7, ran.mean()
     assert SoundEventDetector(probes=None).detect(samples, speech) == full  # no probes: the full pass
+    probe = detector.probe(samples)  # the first stage alone (as the pipeline runs it beside the voice detector)
+    assert 0 < probe.tiles.sum() < 0.1 * len(probe.tiles) and probe.full is None
+    assert detector.detect(samples, speech, probe) == probed  # then the rest: the same events
     short = _clip("music_trumpet_loop.wav")  # 5 s, all "speech" to the probes: a short recording runs whole
     assert np.array_equal(detector.probed_probabilities(short, [(0, len(short))]), detector.probabilities(short))
 
