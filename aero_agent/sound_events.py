@@ -8,6 +8,7 @@ under speech is an event that overlaps the speech, and the segments it covers sa
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -57,17 +58,10 @@ def _spans(probs: np.ndarray, threshold: np.ndarray, options: EventOptions) -> l
     """Frame runs of a smoothed probability track by hysteresis (a threshold per frame), short gaps bridged,
     short runs dropped."""
     smooth = _smooth(probs, options)
-    low = np.maximum(threshold - options.hold, 0.0)
-    runs: list[tuple[int, int]] = []
-    start: int | None = None
-    for i, p in enumerate(smooth):
-        if start is None and p >= threshold[i]:
-            start = i
-        elif start is not None and p < low[i]:
-            runs.append((start, i))
-            start = None
-    if start is not None:
-        runs.append((start, len(smooth)))
+    on, off = smooth >= threshold, smooth < np.maximum(threshold - options.hold, 0.0)
+    last = np.where(on | off, np.arange(len(smooth)), -1)  # each frame's last frame at or above the threshold or
+    np.maximum.accumulate(last, out=last)  # under its hold: the state holds between them (one numpy pass)
+    runs = _true_runs((last >= 0) & on[np.maximum(last, 0)])
     bridge, shortest = int(options.bridge_s / HOP_S), int(options.min_event_s / HOP_S)
     joined: list[tuple[int, int]] = []
     for a, b in runs:
@@ -78,10 +72,10 @@ def _spans(probs: np.ndarray, threshold: np.ndarray, options: EventOptions) -> l
     return [(a, b) for a, b in joined if b - a >= shortest]
 
 
-def events_from_probabilities(probs: np.ndarray, duration_s: float,
-                              options: EventOptions = EventOptions()) -> list[AudioEvent]:
+def events_from_probabilities(probs: np.ndarray, duration_s: float, options: EventOptions = EventOptions(),
+                              first: int = 0) -> list[AudioEvent]:
     """Music and singing events (seconds, with their mean probability as confidence) from the detector's
-    ``(frames, 3)`` probabilities, in time order."""
+    ``(frames, 3)`` probabilities, in time order; ``first``: the frame number of ``probs[0]`` in the recording."""
     out: list[AudioEvent] = []
     probs = probs if len(probs) else np.zeros((0, 3), dtype=np.float32)
     speech = _smooth(probs[:, 0], options) >= options.speech_threshold
@@ -90,7 +84,8 @@ def events_from_probabilities(probs: np.ndarray, duration_s: float,
     for kind, column in (("music", 2), ("singing", 1)):
         track = probs[:, column]
         for a, b in _spans(track, thresholds[kind], options):
-            out.append(AudioEvent(start=round(a * HOP_S, 2), end=round(min(b * HOP_S, duration_s), 2), kind=kind,
+            out.append(AudioEvent(start=round((first + a) * HOP_S, 2),
+                                  end=round(min((first + b) * HOP_S, duration_s), 2), kind=kind,
                                   confidence=round(float(track[a:b].mean()), 3)))
     return sorted(out, key=lambda e: (e.start, e.kind))
 
@@ -118,17 +113,18 @@ class ProbeOptions:
     goes through whole."""
 
     tile_s: float = 0.5
-    """Length of a tile (a probe: with its context the model hears 2.5 s)."""
+    """Length of a tile (a probe: with its context the model hears 2 s)."""
     spacing: int = 18
     """Tiles from one probe to the next: 9 s, the widest spacing whose events on the tuning half equal those of
     the full pass at every phase of the probes tried; music under speech shorter than about 6 s can fall between
     probes."""
     grow: int = 6
     """Tiles run on either side of a tile near music or singing (again from those, while they are near too)."""
-    context_s: float = 1.0
+    context_s: float = 0.75
     """Audio the model hears on each side of a probe. Enough to decide, not exact (near a run's edges its
-    probabilities differ from one pass by up to 0.25; the detector's 2 s are exact, at almost twice the probes'
-    cost), so a probe's own output is not kept: the tiles near music are run again with the full context."""
+    probabilities differ from one pass; the detector's 2 s are exact, at twice the probes' cost), so a probe's own
+    output is not kept: the tiles near music are run again with the full context. 0.75 s gives the full pass's
+    events at every phase tried on both halves for 10 % less than 1 s; 0.5 s lost music (tuning recall 0.65)."""
     min_gap_s: float = 2.0
     """A pause between speech regions this long gets a probe of its own unless a probe already hears part of it."""
     music_trigger: float = 0.2
@@ -136,6 +132,21 @@ class ProbeOptions:
     ``music_under_speech - hold``)."""
     singing_trigger: float = 0.45
     """The same for singing (``singing_threshold - hold``)."""
+
+
+@dataclass
+class Probe:
+    """:meth:`SoundEventDetector.probe`'s output: the tiles probed so far and the model's rough output there (or,
+    for a recording too short to probe, its ``full`` probabilities)."""
+
+    tile: int
+    """Samples per tile."""
+    tiles: np.ndarray
+    """Which tiles were probed."""
+    heard: np.ndarray
+    """The model's output over the probes and their context, ``(frames, 3)``; zero elsewhere."""
+    full: np.ndarray | None = None
+    """A short recording's probabilities, from one pass."""
 
 
 class SoundEventDetector:
@@ -178,21 +189,44 @@ class SoundEventDetector:
                 part = heard[a // HOP: a // HOP + len(probs)]
                 np.maximum(part, probs[: len(part)], out=part)
 
-    def probed_probabilities(self, samples: np.ndarray, speech: Sequence[tuple[int, int]]) -> np.ndarray:
-        """The probabilities of :meth:`probabilities` where music or singing may be, found by probing (see
-        :class:`ProbeOptions`; ``speech``: the voice detector's regions, in samples), equal to one pass there;
-        zero elsewhere (where no probe came near music or singing, so no event can be)."""
+    def probe(self, samples: np.ndarray) -> Probe:
+        """The first stage of :meth:`probed_probabilities`, which needs no speech regions (so it can run beside the
+        voice detector): the model's rough output on every ``spacing``-th tile; a short recording's full pass."""
         probes = self.probes or ProbeOptions()
         samples = np.ascontiguousarray(samples, dtype=np.float32)
         tile = int(probes.tile_s * SAMPLE_RATE) // HOP * HOP
         count = -(-len(samples) // tile)
         if count <= 2 * probes.spacing:  # probes would save little, and could miss its music
-            return self.probabilities(samples)
-        out = np.zeros((len(samples) // HOP, 3), dtype=np.float32)
-        heard = np.zeros_like(out)  # also the context frames' output: what a run tells of its neighbours
+            return Probe(tile, np.zeros(count, dtype=bool), np.zeros((0, 3), dtype=np.float32),
+                         self.probabilities(samples))
+        grid = np.zeros(count, dtype=bool)
+        grid[probes.spacing // 2:: probes.spacing] = True
+        heard = np.zeros((len(samples) // HOP, 3), dtype=np.float32)
+        self._rough(samples, grid, tile, probes, heard)
+        return Probe(tile, grid, heard)
+
+    def _rough(self, samples: np.ndarray, tiles: np.ndarray, tile: int, probes: ProbeOptions,
+               heard: np.ndarray) -> None:
+        """Run the ``tiles`` with the probes' short context; their output (context frames too) only goes into
+        ``heard``: it decides where the model runs again, and is not kept."""
         rough = int(probes.context_s * SAMPLE_RATE) // HOP * HOP
-        for a, b in _true_runs(_probe_tiles(len(samples), tile, speech, probes)):  # probes decide, their output is
-            self._run(samples, a * tile, min(len(samples), b * tile), rough, np.zeros_like(out), heard)  # not kept
+        for a, b in _true_runs(tiles):
+            self._run(samples, a * tile, min(len(samples), b * tile), rough, np.zeros_like(heard), heard)
+
+    def probed_probabilities(self, samples: np.ndarray, speech: Sequence[tuple[int, int]],
+                             probe: Probe | None = None) -> np.ndarray:
+        """The probabilities of :meth:`probabilities` where music or singing may be, found by probing (see
+        :class:`ProbeOptions`; ``speech``: the voice detector's regions, in samples; ``probe``: :meth:`probe`'s
+        output when it already ran), equal to one pass there; zero elsewhere (where no probe came near music or
+        singing, so no event can be)."""
+        probes = self.probes or ProbeOptions()
+        samples = np.ascontiguousarray(samples, dtype=np.float32)
+        probe = probe or self.probe(samples)
+        if probe.full is not None:
+            return probe.full
+        tile, count, heard = probe.tile, len(probe.tiles), probe.heard  # heard: what a run tells of its neighbours
+        self._rough(samples, _pause_tiles(len(samples), tile, speech, probes, probe.tiles), tile, probes, heard)
+        out = np.zeros_like(heard)
         exact = np.zeros(count, dtype=bool)  # tiles run with the full context (their frames equal one pass)
         while True:
             near = np.zeros(count, dtype=bool)
@@ -205,11 +239,13 @@ class SoundEventDetector:
             exact |= near
             heard[np.repeat(exact, tile // HOP)[: len(out)]] = out[np.repeat(exact, tile // HOP)[: len(out)]]
 
-    def detect(self, samples: np.ndarray, speech: Sequence[tuple[int, int]] | None = None) -> list[AudioEvent]:
+    def detect(self, samples: np.ndarray, speech: Sequence[tuple[int, int]] | None = None,
+               probe: Probe | None = None) -> list[AudioEvent]:
         """Music and singing events of a recording, in time order; given the voice detector's ``speech`` regions
-        (samples) and with ``probes`` set, the model runs only where probing finds music or singing may be."""
+        (samples) and with ``probes`` set, the model runs only where probing finds music or singing may be
+        (``probe``: :meth:`probe`'s output when it already ran, e.g. beside the voice detector)."""
         probs = (self.probabilities(samples) if speech is None or self.probes is None
-                 else self.probed_probabilities(samples, speech))
+                 else self.probed_probabilities(samples, speech, probe))
         return events_from_probabilities(probs, len(samples) / SAMPLE_RATE, self.options)
 
 
@@ -219,19 +255,20 @@ def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
-def _probe_tiles(n: int, tile: int, speech: Sequence[tuple[int, int]], probes: ProbeOptions) -> np.ndarray:
-    """The tiles probed: every ``spacing``-th, and the middle of each long enough pause between speech."""
-    count = -(-n // tile)
+def _pause_tiles(n: int, tile: int, speech: Sequence[tuple[int, int]], probes: ProbeOptions,
+                 probed: np.ndarray) -> np.ndarray:
+    """The tiles probed besides the ``probed`` ones: the middle of each long enough pause between speech that no
+    probe hears yet."""
+    count = len(probed)
     reach = -(-int(probes.context_s * SAMPLE_RATE) // tile)  # tiles a probe's context hears
-    need = np.zeros(count, dtype=bool)
-    need[probes.spacing // 2:: probes.spacing] = True
+    need, extra = probed.copy(), np.zeros(count, dtype=bool)
     edges = [0, *[x for a, b in sorted(speech) for x in (a, b)], n]
     for a, b in zip(edges[::2], edges[1::2]):
         if b - a >= probes.min_gap_s * SAMPLE_RATE:
             first, last = -(-a // tile), max(-(-a // tile), b // tile - 1)  # tiles inside the pause
             if not need[max(0, first - reach): last + reach + 1].any():
-                need[min(count - 1, (first + last) // 2)] = True
-    return need
+                need[min(count - 1, (first + last) // 2)] = extra[min(count - 1, (first + last) // 2)] = True
+    return extra
 
 
 def _hot_tiles(probs: np.ndarray, frames: int, count: int, probes: ProbeOptions,
@@ -245,40 +282,73 @@ def _hot_tiles(probs: np.ndarray, frames: int, count: int, probes: ProbeOptions,
 
 
 class LiveEvents:
-    """Sound events of a stream, as it is heard: the detector runs on every ``step_s`` of new audio (with
-    ``context_s`` of the audio before it), its probabilities are kept for the whole stream (300 floats a
-    second), and the events are read from them; an event can still grow while the stream goes on."""
+    """Sound events of a stream as it is heard, each step's work on new audio only.
 
-    def __init__(self, detector: SoundEventDetector, step_s: float = 5.0, context_s: float = 2.0) -> None:
+    Every ``step_s`` of new audio the detector runs on the audio whose frames are not final yet, with
+    ``context_s`` of audio before it (the model's memory, as in :meth:`SoundEventDetector.probabilities`). The
+    model also looks ahead (up to about 1.5 s), so the last ``ahead_s`` of a run stay provisional and are run again
+    with the next step: every final frame is computed with the offline full pass's context, so equals it. Events are read from the last
+    settled point on: where music and singing have stayed under the level an event ends at for longer than an
+    event can bridge, the events before it can no longer change, so they are kept and their frames dropped."""
+
+    def __init__(self, detector: SoundEventDetector, step_s: float = 5.0, context_s: float = 2.0,
+                 ahead_s: float = 2.0) -> None:
         self.detector = detector
         self.step = int(step_s * SAMPLE_RATE)
         self.context = int(context_s * SAMPLE_RATE) // HOP * HOP
-        self.tail = np.zeros(0, dtype=np.float32)  # context and audio not yet run
-        self.probs: list[np.ndarray] = []
+        self.ahead = int(ahead_s * SAMPLE_RATE) // HOP * HOP
+        self.audio = np.zeros(0, dtype=np.float32)  # samples from ``offset`` on: the context and what is not final
+        self.offset = 0
         self.heard = 0  # samples received
+        self.ran = 0  # samples received when the detector last ran
+        self.final = 0  # frames before this one are final
+        self.base = 0  # frame number of ``probs[0]``: the frames before are settled
+        self.probs = np.zeros((0, 3), dtype=np.float32)  # frames from ``base`` on (the last ones provisional)
+        self.settled: list[AudioEvent] = []  # events that can no longer change
+        self.lock = threading.Lock()  # a feed and a reader (events) may come from different threads
 
     def feed(self, samples: np.ndarray, flush: bool = False) -> None:
         """Take 16 kHz mono float samples; run the detector when a step is due (or on ``flush``)."""
-        self.tail = np.concatenate([self.tail, np.asarray(samples, dtype=np.float32)])
+        with self.lock:
+            self._feed(samples, flush)
+
+    def _feed(self, samples: np.ndarray, flush: bool) -> None:
+        self.audio = np.concatenate([self.audio, np.asarray(samples, dtype=np.float32)])
         self.heard += len(samples)
-        done = sum(len(p) for p in self.probs) * HOP
-        fresh = self.heard - done
-        if fresh >= self.step or (flush and fresh > 0):
-            usable = fresh if flush else fresh // HOP * HOP
-            start = len(self.tail) - fresh
-            probs = self.detector.probabilities(self.tail[: start + usable])[start // HOP:]
-            self.probs.append(probs)
-            keep = min(len(self.tail), self.context + fresh - usable)
-            self.tail = self.tail[len(self.tail) - keep:]
+        if not flush and self.heard - self.ran < self.step:
+            return
+        start = self.final * HOP  # the first sample not final, on a frame
+        lo = max(0, start - self.context)
+        new = self.detector.probabilities(self.audio[lo - self.offset:])[(start - lo) // HOP:]
+        self.probs = np.concatenate([self.probs[: self.final - self.base], new])
+        self.final += len(new) if flush else max(0, min(len(new), (self.heard - self.ahead) // HOP - self.final))
+        self.ran = self.heard
+        keep = max(0, self.final * HOP - self.context)
+        self.audio, self.offset = self.audio[keep - self.offset:], keep
 
     def finish(self) -> None:
         """Run the detector on the audio not yet run (the stream has ended)."""
         self.feed(np.zeros(0, dtype=np.float32), flush=True)
 
     def events(self) -> list[AudioEvent]:
-        """Music and singing events heard so far."""
-        probs = np.concatenate(self.probs) if self.probs else np.zeros((0, 3), dtype=np.float32)
-        return events_from_probabilities(probs, self.heard / SAMPLE_RATE, self.detector.options)
+        """Music and singing events heard so far (the settled ones, and those read from the frames after)."""
+        with self.lock:
+            return self._events()
+
+    def _events(self) -> list[AudioEvent]:
+        options = self.detector.options
+        found = events_from_probabilities(self.probs, self.heard / SAMPLE_RATE, options, first=self.base)
+        bridge = int(options.bridge_s / HOP_S)
+        known = self.final - self.base - int(round(options.smooth_s / HOP_S)) // 2 - 1  # smoothed values final
+        quiet = ((_smooth(self.probs[:, 2], options) < min(options.music_threshold, options.music_under_speech)
+                  - options.hold) & (_smooth(self.probs[:, 1], options) < options.singing_threshold - options.hold))
+        runs = [(a, b) for a, b in _true_runs(quiet[: max(0, known)]) if b - a > bridge]
+        if runs:  # before ``cut`` music and singing are off for more than ``bridge``: the events before it are
+            cut = self.base + runs[-1][1]  # final, the rest read from ``cut - bridge`` on equal the whole's
+            self.settled += [e for e in found if e.start < (cut - 0.5) * HOP_S]
+            found = [e for e in found if e.start >= (cut - 0.5) * HOP_S]
+            self.probs, self.base = self.probs[cut - bridge - self.base:], cut - bridge
+        return [*self.settled, *found]
 
 
 def _minus(span: tuple[float, float], holes: Sequence[AudioEvent]) -> list[tuple[float, float]]:

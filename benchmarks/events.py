@@ -22,11 +22,15 @@ instead. ``--sweep`` also scores the music threshold from the detector's probabi
 to choose it on the tuning half. ``--podcast`` adds the podcast-like join of ``aero_agent.evaluation``: music
 found where it is, and the WER of the join next to its speech clips transcribed alone.
 
+``--phases`` scores the detector alone, probed with ``ProbeOptions`` and each ``--vary`` variant, against its
+full pass, with 0 to 12 s of silence put in front (so the probes fall elsewhere): how settings are chosen.
+
 ``--cost-minutes 15`` instead times a transcription of joined speech that long with and without the event pass
 (alternated, the same engine), and the detector alone: its full pass and its probes (the voice detector's
 regions given, as the pipeline runs it), alternated.
 
     python benchmarks/events.py [--sweep] [--podcast] [--full-pass] [--json out.json]
+    python benchmarks/events.py --phases [--vary context_s=0.5 ...]
     flock /work/coord/bench.lock python benchmarks/events.py --cost-minutes 15 --rounds 2
 """
 
@@ -201,8 +205,6 @@ def sweep(recordings: dict[str, list[Built]], detector) -> list[list]:
     where the detector also hears speech)."""
     from dataclasses import replace
 
-    from aero_agent.sound_events import events_from_probabilities
-
     probs = {h: [detector.probabilities(b.samples) for b in bs] for h, bs in recordings.items()}
     rows = []
     for threshold, under in ((0.3, 0.3), (0.4, 0.4), (0.5, 0.5), (0.6, 0.6), (0.7, 0.7), (0.5, 0.4), (0.5, 0.35),
@@ -212,17 +214,62 @@ def sweep(recordings: dict[str, list[Built]], detector) -> list[list]:
         for half, built in recordings.items():
             c = Counts()
             for b, p in zip(built, probs[half]):
-                pred = _mask([(e.start, e.end) for e in events_from_probabilities(p, len(b.samples) / RATE, options)
-                              if e.kind == "music"], len(b.music))
-                c.add("tp", pred & b.music)
-                c.add("pred", pred)
-                c.add("ref", b.music)
-                c.add("mixed_tp", pred & b.music & b.speech)
-                c.add("mixed", b.music & b.speech)
-                c.add("so", b.speech & ~b.music)
-                c.add("so_music", b.speech & ~b.music & pred)
+                _music_counts(b, p, options, 0, c)
             row += [c.ratio("tp", "pred"), c.ratio("tp", "ref"), c.ratio("mixed_tp", "mixed"), c.ratio("so_music", "so")]
         rows.append(row)
+    return rows
+
+
+def _music_counts(built: Built, probs: np.ndarray, options, shift: int, counts: Counts) -> None:
+    """Add the detector-alone music counts of one recording, its probabilities ``probs`` computed with ``shift``
+    frames of silence in front (dropped here)."""
+    from aero_agent.sound_events import events_from_probabilities
+
+    events = events_from_probabilities(probs, len(probs) * HOP / RATE, options)
+    pred = _mask([(e.start, e.end) for e in events if e.kind == "music"], len(probs))[shift: shift + len(built.music)]
+    counts.add("tp", pred & built.music)
+    counts.add("pred", pred)
+    counts.add("ref", built.music)
+    counts.add("mixed_tp", pred & built.music & built.speech)
+    counts.add("mixed", built.music & built.speech)
+    counts.add("so", built.speech & ~built.music)
+    counts.add("so_music", built.speech & ~built.music & pred)
+
+
+def probe_phases(recordings: dict[str, list[Built]], engine, variants: dict[str, object],
+                 shifts_s: tuple[float, ...] = (0.0, 3.0, 6.0, 9.0, 12.0)) -> list[list]:
+    """The detector alone, probed with each :class:`ProbeOptions` variant against its full pass, with ``shifts_s``
+    of silence put in front of every recording (so the probes fall elsewhere): per variant, half and shift, music
+    P, R, R under speech, speech frames called music, the share of frames the model ran on, and whether the events
+    equal the full pass's."""
+    from aero_agent.sound_events import events_from_probabilities
+    from aero_agent.threads import torch_threads
+
+    detector = engine.sound_events
+    rows = []
+    for half, built in recordings.items():
+        for shift_s in shifts_s:
+            shift = int(shift_s * RATE) // HOP * HOP
+            padded = [np.concatenate([np.zeros(shift, np.float32), b.samples]) for b in built]
+            with torch_threads(1):
+                speech = [engine.speech_map(x).spans for x in padded]
+            full = [detector.probabilities(x) for x in padded]
+            for name, probes in {"full pass": None, **variants}.items():
+                counts, same, ran = Counts(), True, 0
+                for b, x, s, f in zip(built, padded, speech, full):
+                    if probes is None:
+                        p = f
+                    else:
+                        detector.probes = probes
+                        p = detector.probed_probabilities(x, s)
+                        same &= (events_from_probabilities(p, len(x) / RATE, detector.options)
+                                 == events_from_probabilities(f, len(x) / RATE, detector.options))
+                    ran += int((p != 0).any(axis=1).sum())
+                    _music_counts(b, p, detector.options, shift // HOP, counts)
+                rows.append([name, half, shift_s, counts.ratio("tp", "pred"), counts.ratio("tp", "ref"),
+                             counts.ratio("mixed_tp", "mixed"), counts.ratio("so_music", "so"),
+                             ran / sum(len(f) for f in full), same])
+                print(rows[-1], flush=True)
     return rows
 
 
@@ -268,8 +315,9 @@ def podcast(engine, speech_dir: Path) -> dict:
 
 def cost(engine, speech_dir: Path, minutes: float, rounds: int) -> dict:
     """Wall and CPU seconds (all threads of the process) of a ``minutes`` transcription with and without the
-    event pass, runs alternated (the same engine, its detector switched off for the runs without), and the
-    detector's own seconds on that audio."""
+    event pass, runs alternated (the same engine, its detector switched off for the runs without), the CPU of the
+    runs with events less the detector's own (its thread's: what running it beside the rest costs the rest), and
+    the detector's own seconds on that audio, alone."""
     import time
 
     from _common import speech_recording
@@ -279,15 +327,31 @@ def cost(engine, speech_dir: Path, minutes: float, rounds: int) -> dict:
     _, rec = speech_recording(speech_dir, minutes)
     clip = AudioClip(rec.samples, "long", RATE, 1)
     detector = engine.sound_events
+    spent: list[float] = []  # the detector's own CPU seconds (its thread's) in a run with events
+
+    def timed(method):
+        def run(*args, **kwargs):
+            start_cpu = time.thread_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent.append(time.thread_time() - start_cpu)
+        return run
+
+    detector.probe, detector.detect = timed(detector.probe), timed(detector.detect)
     times: dict[str, list[float]] = {"with events": [], "without": []}
-    cpu: dict[str, list[float]] = {"with events": [], "without": []}
+    cpu: dict[str, list[float]] = {"with events": [], "without": [], "with events, less the detector": []}
     for _ in range(rounds):
         for name in times:
             engine.sound_events = detector if name == "with events" else None
+            spent.clear()
             start, start_cpu = time.perf_counter(), time.process_time()
             engine.transcribe_clips([clip])
             times[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
+            if name == "with events":
+                cpu["with events, less the detector"].append(cpu[name][-1] - sum(spent))
+    del detector.probe, detector.detect
     engine.sound_events = detector
     speech = engine.speech_map(rec.samples).spans
     alone: dict[str, list[float]] = {"full pass": [], "probed": []}
@@ -301,6 +365,7 @@ def cost(engine, speech_dir: Path, minutes: float, rounds: int) -> dict:
     return {"audio s": rec.duration_s, "wall runs": times, "cpu runs": cpu, "detector alone cpu runs": alone,
             "added wall": med["with events"] / med["without"] - 1.0,
             "added cpu": med_cpu["with events"] / med_cpu["without"] - 1.0,
+            "added cpu besides the detector's own": med_cpu["with events, less the detector"] / med_cpu["without"] - 1.0,
             "detector alone cpu s": {k: float(np.median(v)) for k, v in alone.items()},
             "detector alone / transcription cpu": {k: float(np.median(v)) / med_cpu["without"]
                                                    for k, v in alone.items()}}
@@ -316,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--full-pass", action="store_true",
                         help="run the event model on every frame (no probes), to compare with the default")
+    parser.add_argument("--phases", action="store_true",
+                        help="only the probes against the full pass, detector alone, at several probe phases")
+    parser.add_argument("--vary", action="append", default=[], metavar="FIELD=VALUE",
+                        help="with --phases: a ProbeOptions variant to compare too (repeatable), e.g. context_s=0.5")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -334,6 +403,20 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.json, result)
         return 0
     recordings = {half: build_recordings(args.speech_dir, half) for half in HALVES}
+    if args.phases:
+        from dataclasses import replace
+
+        from aero_agent.sound_events import ProbeOptions
+
+        variants = {"default": ProbeOptions()}
+        for change in args.vary:  # e.g. "grow=2"
+            field_name, _, value = change.partition("=")
+            variants[change] = replace(ProbeOptions(), **{field_name: type(getattr(ProbeOptions(), field_name))(value)})
+        result["phases"] = probe_phases(recordings, engine, variants)
+        print(table(["probes", "half", "shift s", "P", "R", "R mixed", "speech->music", "frames run", "= full"],
+                    result["phases"]))
+        write_json(args.json, result)
+        return 0
     if args.sweep:
         rows = sweep(recordings, engine.sound_events)
         print("\nMusic threshold from the detector alone (P, R, R under speech, speech frames called music):\n")

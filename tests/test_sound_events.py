@@ -17,7 +17,7 @@ from aero_agent import cli
 from aero_agent.audio import load_audio
 from aero_agent.cli.chat import ChatRepl
 from aero_agent.errors import InvalidArgumentError
-from aero_agent.sound_events import SoundEventDetector, merge_events, share_tags
+from aero_agent.sound_events import LiveEvents, SoundEventDetector, merge_events, share_tags
 from aero_agent.vad import SileroVad
 from aero_agent.store import SessionStore
 from aero_agent.transcript import AudioEvent, Segment, Transcript
@@ -100,8 +100,9 @@ def _music_frames(events, n: int) -> np.ndarray:
 def test_probing_finds_the_music_of_the_full_pass_for_less(detector):
     """Catches probes that miss music the full pass finds (under a voice or alone) or that run the model on
     everything: on 100 s of speech with music under one clip and music alone after another, the probed events
-    cover the full pass's music frames, and the model ran on well under 70 % of the recording; a recording too
-    short for probes to pay runs whole."""
+    cover the full pass's music frames, and the model ran on well under 70 % of the recording; the probes' first
+    stage run apart (beside the voice detector) gives the same events; a recording too short for probes to pay
+    runs whole."""
     quiet = np.zeros(RATE // 2, np.float32)
     music = _clip("music_brahms_hungarian_dance_5.wav")
     parts = [_clip("osr_us_000_0034.wav"), quiet, _under(_clip("librispeech_2412-153948-0000.wav"), music), quiet,
@@ -116,6 +117,9 @@ def test_probing_finds_the_music_of_the_full_pass_for_less(detector):
     ran = np.abs(detector.probed_probabilities(samples, speech)).sum(axis=1) > 0
     assert ran.mean() < 0.7, ran.mean()
     assert SoundEventDetector(probes=None).detect(samples, speech) == full  # no probes: the full pass
+    probe = detector.probe(samples)  # the first stage alone (as the pipeline runs it beside the voice detector)
+    assert 0 < probe.tiles.sum() < 0.1 * len(probe.tiles) and probe.full is None
+    assert detector.detect(samples, speech, probe) == probed  # then the rest: the same events
     short = _clip("music_trumpet_loop.wav")  # 5 s, all "speech" to the probes: a short recording runs whole
     assert np.array_equal(detector.probed_probabilities(short, [(0, len(short))]), detector.probabilities(short))
 
@@ -281,6 +285,35 @@ def test_live_session_reports_events_as_heard(engine):
     music_events = [e for e in final.events if e.kind == "music"]
     assert music_events and music_events[-1].end >= len(stream) / RATE - 0.5
     assert "country" in final.text.lower()
+
+
+def test_live_events_run_on_new_audio_and_equal_the_offline_pass(detector):
+    """Catches live events that re-run the stream so far, wait for its end, or drift from the offline pass: speech,
+    music, speech over music and music again, fed in uneven chunks. The first music shows while it plays; the
+    detector never holds much more than a step of audio; the events before a quiet stretch settle and their frames
+    are dropped; the finished events equal the offline full pass's."""
+    jfk, reader = _clip("jfk_inaugural_1961.wav"), _clip("librispeech_2412-153948-0000.wav")
+    music = _clip("music_vibe_ace.wav")
+    stream = np.concatenate([jfk, music[: 12 * RATE], reader, _under(reader, music), music[: 8 * RATE]])
+    offline = detector.detect(stream)  # music from the end of JFK's applause to the reader, and under him on
+    music_to = (len(jfk) + 12 * RATE) / RATE
+    live, held, first_heard = LiveEvents(detector), [], None
+    rng = np.random.default_rng(0)
+    lo = 0
+    while lo < len(stream):
+        hi = min(len(stream), lo + int(rng.uniform(0.2, 1.7) * RATE))
+        live.feed(stream[lo:hi])
+        lo = hi
+        held.append(len(live.audio))
+        music = [e for e in live.events() if e.kind == "music"]
+        if music and first_heard is None:
+            first_heard = lo / RATE
+            assert abs(music[0].start - offline[0].start) < 0.05
+    assert first_heard is not None and first_heard < music_to  # heard while the music played
+    assert max(held) <= live.context + live.step + live.ahead + int(1.7 * RATE)
+    assert live.settled and live.settled[0].kind == "music" and live.base > (len(jfk) + 12 * RATE) // 160
+    live.finish()
+    assert live.events() == offline
 
 
 @pytest.fixture(scope="module")

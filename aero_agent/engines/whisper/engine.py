@@ -337,12 +337,15 @@ class WhisperEngine:
     def _transcribe_locked(self, clips: Sequence[AudioClip], progress: ProgressFn | None,
                            options: TranscribeOptions = TranscribeOptions(),
                            prompts: Sequence[tuple[int, ...]] = ()) -> list[Transcript]:
-        with self._threads(1):  # the detector's small recurrent steps run best on one thread
-            maps = [self.speech_map(c.samples) for c in clips]
-        if self.sound_events is None:  # a live twin: the session hears events on the stream itself
-            return self._decode_clips(clips, maps, progress, options, prompts)
-        with ThreadPoolExecutor(1, thread_name_prefix="aero-events") as events_pool:  # beside the decoding
-            heard = [events_pool.submit(self.sound_events.detect, c.samples, m.spans) for c, m in zip(clips, maps)]
+        events = self.sound_events  # None in a live twin: the session hears events on the stream itself
+        with ThreadPoolExecutor(1, thread_name_prefix="aero-events") as events_pool:
+            probes = [events_pool.submit(events.probe, c.samples) for c in clips] if events else []
+            with self._threads(1):  # the detector's small recurrent steps run best on one thread (the probes: the
+                maps = [self.speech_map(c.samples) for c in clips]  # other core)
+            if events is None:
+                return self._decode_clips(clips, maps, progress, options, prompts)
+            heard = [events_pool.submit(lambda c, m, p: events.detect(c.samples, m.spans, p.result()), c, m, p)
+                     for c, m, p in zip(clips, maps, probes)]  # the rest beside the decoding
             transcripts = self._decode_clips(clips, maps, progress, options, prompts)
             return [merge_events(t, found.result()) for t, found in zip(transcripts, heard)]
 
