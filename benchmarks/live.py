@@ -126,12 +126,16 @@ def main() -> None:
                              "'window_s=15 step_s=1.5' ('' for the defaults; repeatable)")
     parser.add_argument("--slowdown", type=float, default=1.0,
                         help="with --simulate: every CPU time counts this many times (a slower CPU, e.g. 1.5)")
+    parser.add_argument("--half", choices=("tuning", "checking", "both"), default="both",
+                        help="join clips of one half of benchmarks/split.json only (defaults are chosen on tuning)")
     parser.add_argument("--isa", choices=("native", "avx2"), default="native",
                         help="native: the CPU's own kernels; avx2: held to AVX2 (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, "
                              "CT2_FORCE_CPU_ISA), as on a CPU without AVX-512 (this process and the listener)")
     args = parser.parse_args()
     hold_to(args.isa)
-    joined = join_clips(speech_clips(args.speech_dir, min_words=4), min_duration_s=args.seconds)
+    joined = join_clips(half_clips(args.speech_dir, args.half), min_duration_s=args.seconds)
+    print(f"clips: {args.half} half of benchmarks/split.json" if args.half != "both" else "clips: both halves",
+          flush=True)
     if args.decode_cost:
         return decode_cost(joined)
     if args.simulate is not None:
@@ -159,6 +163,18 @@ def main() -> None:
                   f"{r['cpu_share_of_2_cores']:.0%} | {r['stream_wall_s']} s | {r['wer_live']:.1%} | "
                   f"{r['wer_diff_points']:+.1f} | {r['lag_reports']} | {r['writer_late_s']} s |", flush=True)
             print(json.dumps(r), file=sys.stderr, flush=True)
+
+
+def half_clips(speech_dir: str, half: str) -> list:
+    """The speech clips of at least four words, of one half of the split (``both``: all, in manifest order)."""
+    clips = speech_clips(speech_dir, min_words=4)
+    if half == "both":
+        return clips
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from split import half_of, load_split
+
+    split = load_split()
+    return [c for c in clips if half_of(c.id, "speech", split) == half]
 
 
 def hold_to(isa: str) -> None:
@@ -278,6 +294,7 @@ def simulate(joined, engine, options, slowdown: float = 1.0) -> dict:
             "cpu_per_audio_s": round(cpu / joined.duration_s, 3), "decodes": proc.stats.decodes,
             "cpu_per_decode_s": round(statistics.median(per_decode), 3) if per_decode else 0.0,
             "skipped_silent": proc.stats.skipped_silent, "final_step_s": proc.stats.step_s,
+            "base_step_s": proc.stats.base_step_s,
             "parts": latency_parts(finals, heard), "text": " ".join(texts)}
 
 
@@ -315,7 +332,7 @@ def simulate_all(joined, variants: list[str], repeat: int, slowdown: float = 1.0
     print(f"offline: WER {off_wer:.2%}, {time.process_time() - c0:.1f} CPU s; audio {joined.duration_s:.1f} s; "
           f"load {os.getloadavg()[0]:.1f}; live CPU times counted x{slowdown:g}", flush=True)
     print("| options | words | latency median | p90 | max | mean: wait, appear, agree, decode | CPU s per audio s | "
-          "share of 2 cores | decodes | CPU s per decode | WER live | diff | load 1m |", flush=True)
+          "share of 2 cores | decodes | CPU s per decode | base step at the end | WER live | diff | load 1m |", flush=True)
     for _ in range(repeat):
         for variant in variants:
             load0 = os.getloadavg()[0]
@@ -324,7 +341,8 @@ def simulate_all(joined, variants: list[str], repeat: int, slowdown: float = 1.0
             print(f"| `{variant or 'defaults'}` | {r['words']} | {r['latency_median_s']} s | {r['latency_p90_s']} s | "
                   f"{r['latency_max_s']} s | {', '.join(f'{v:.2f}' for v in r['parts'].values())} | "
                   f"{r['cpu_per_audio_s']:.3f} | {r['cpu_per_audio_s'] / 2:.0%} | "
-                  f"{r['decodes']} | {r['cpu_per_decode_s']:.3f} | {wer:.2%} | {100 * (wer - off_wer):+.2f} | "
+                  f"{r['decodes']} | {r['cpu_per_decode_s']:.3f} | {r['base_step_s']:g} s | {wer:.2%} | "
+                  f"{100 * (wer - off_wer):+.2f} | "
                   f"{(load0 + os.getloadavg()[0]) / 2:.1f} |", flush=True)
 
 

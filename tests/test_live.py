@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,8 @@ import pytest
 import soundfile as sf
 
 from aero_agent.audio import load_audio
-from aero_agent.errors import (AudioTooLargeError, CorruptAudioError, InvalidSamplesError, SessionBusyError,
-                               SessionClosedError)
+from aero_agent.errors import (AudioTooLargeError, CorruptAudioError, InvalidArgumentError, InvalidSamplesError,
+                               SessionBusyError, SessionClosedError)
 from aero_agent.evaluation import join_clips, speech_clips, word_error_rate
 from aero_agent.live import HypothesisBuffer, LiveOptions, decode_chunk
 from aero_agent.session import AudioSession
@@ -405,3 +406,43 @@ def test_buffer_stays_bounded_when_decodes_never_hold_words() -> None:
         processor.feed(noise)
         longest = max(longest, len(processor.buffer))
     assert processor.stats.decodes > 20 and longest <= 11 * 16_000, (processor.stats, longest / 16_000)
+
+
+def _paced_stream(engine, options: LiveOptions, slowdown: float):
+    """JFK's 11 s through a live processor in 100 ms chunks, its decodes timed on a clock that counts the CPU time
+    they take ``slowdown`` times (a CPU that decodes that many times slower or faster; the decoding is real)."""
+    import time
+
+    from aero_agent.live import OnlineProcessor
+
+    proc = OnlineProcessor(engine, options)
+    proc.clock = lambda: time.process_time() * slowdown
+    samples = load_audio(JFK).samples
+    for lo in range(0, len(samples), 1600):
+        proc.feed(samples[lo:lo + 1600])
+    proc.finish()
+    return proc.stats
+
+
+def test_the_base_step_widens_on_a_slow_decoder_and_stays_on_a_fast_one(engine) -> None:
+    """Mutation caught: a base step that ignores the measured decode time (a slow CPU then decodes back to back),
+    or one that widens where decodes are fast. Decodes measured 4x slower than this CPU's (about 2 s against the
+    1 s step) widen the base step to mean / ``decode_share`` and decode less often; measured 4x faster they keep
+    ``step_s``; with ``decode_share`` None the slow decoder keeps it too (the widening is the rule's)."""
+    options = LiveOptions()
+    fast = _paced_stream(engine, options, 0.25)
+    slow = _paced_stream(engine, options, 4.0)
+    fixed = _paced_stream(engine, replace(options, decode_share=None), 4.0)
+    assert fast.base_step_s == options.step_s and fast.decode_mean_s < 0.75 * options.step_s, fast
+    assert slow.base_step_s > options.step_s, slow
+    assert slow.base_step_s == min(options.max_step_s, round(slow.decode_mean_s / options.decode_share, 2)), slow
+    assert slow.decodes < fast.decodes, (slow, fast)
+    assert fixed.base_step_s == options.step_s, fixed
+
+
+def test_decode_share_is_a_fraction_of_the_step() -> None:
+    """Mutation caught: a share of 0 (a step without bound) or above 1 (decodes longer than the step) accepted."""
+    for bad in (0, -0.5, 1.5, float("nan"), True):
+        with pytest.raises(InvalidArgumentError):
+            LiveOptions(decode_share=bad)
+    assert LiveOptions(decode_share=None).decode_share is None

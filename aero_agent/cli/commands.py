@@ -42,22 +42,24 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _open(args: argparse.Namespace, searchable: bool = True):
+def _open(args: argparse.Namespace, searchable: bool = True, events: bool = True):
     """The session of ``args.file``, through :meth:`AudioSession.open`; not ``searchable``: its passages are not
     embedded for search while it encodes (``transcribe`` prints the transcript: loading the sentence embedder
-    would double its start-up)."""
+    would double its start-up); without ``events``: no sound-event detection (a transcript printed without them)."""
     from aero_agent.audio import load_audio
 
     transcription = _transcription(args)
     # a language or task the model cannot honour is refused before a long file is decoded; otherwise the
     # audio comes first, so a bad file is refused at once, without loading a model (nor importing torch)
     clip = None if not transcription.is_default else load_audio(_source(args.file), max_duration_s=args.max_duration)
-    from aero_agent.engines import load_engine
+    from aero_agent.engines import hearing_no_events, load_engine
     from aero_agent.retrieval import LexicalRetrieval
     from aero_agent.session import AudioSession
     from aero_agent.transcription import check_engine_options
 
     engine = load_engine(args.engine, args.model)
+    if not events:
+        engine = hearing_no_events(engine)
     if clip is None:
         check_engine_options(engine, transcription)
         clip = load_audio(_source(args.file), max_duration_s=args.max_duration)
@@ -106,7 +108,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         from aero_agent.errors import InvalidArgumentError
 
         raise InvalidArgumentError("--format rttm lists speaker turns: add --speakers")
-    session = _open_stored(args)[0] if args.store else _open(args, searchable=False)
+    session = _open_stored(args)[0] if args.store else _open(args, searchable=False, events=_shows_events(args))
     transcript = session.transcribe(args.start, args.end)
     if args.format == "html":
         print(_html_page(session, transcript))
@@ -115,6 +117,12 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     else:
         print(transcript.render(args.format, events=args.events))
     return 0
+
+
+def _shows_events(args: argparse.Namespace) -> bool:
+    """Whether ``transcribe``'s output shows sound events: JSON and HTML always, text and captions with ``--events``
+    (the detector costs 4 % of a long transcription's CPU time and 0.12 CPU s of an 11-s one's, BENCHMARKS.md)."""
+    return args.events or args.format in ("json", "html")
 
 
 def cmd_events(args: argparse.Namespace) -> int:

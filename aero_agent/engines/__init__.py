@@ -43,10 +43,20 @@ def load_engine(name: str = "whisper", model: str | None = None, **options: Any)
         return engine
 
 
+def hearing_no_events(engine: Engine) -> Engine:
+    """A twin of ``engine`` (same model, weights and lock) that runs no sound-event detector, for output that
+    shows no events; an engine without a detector as it is."""
+    if getattr(engine, "sound_events", None) is None or not hasattr(engine, "variant"):
+        return engine
+    twin = engine.variant()  # type: ignore[attr-defined]
+    twin.sound_events = None
+    return twin
+
+
 def default_engine() -> Engine:
     """The embedded offline Whisper ``tiny.en`` engine."""
     return load_engine("whisper")
 
 
 __all__ = ["EncodedAudio", "EncodeProgress", "Engine", "EngineCapabilities", "EngineReply", "ProgressFn",
-           "load_engine", "default_engine", "ENGINE_NAMES"]
+           "load_engine", "default_engine", "hearing_no_events", "ENGINE_NAMES"]

@@ -93,6 +93,11 @@ class LiveOptions:
     +1.81."""
     max_step_s: float = 4.0
     """The widest step: past it the processor decodes as fast as it can and reports how far behind it is."""
+    decode_share: float | None = 0.75
+    """The share of the step that decodes may take, measured as the stream runs (the mean of the recent
+    decodes): on a machine whose decodes take longer, the base step widens to ``mean / decode_share`` (at most
+    ``max_step_s``), so a slow CPU decodes less often instead of back to back; where decodes are fast the step
+    stays ``step_s``. None: a fixed base step (widened only while single decodes take over 0.9 of it)."""
     trim_s: float = 8.0
     """A buffer longer than this is cut at the end of its last committed sentence (buffers stayed ~3.5 s long
     in the measurements: pauses finalise and cut them first)."""
@@ -141,6 +146,9 @@ class LiveOptions:
             problem = None if value is None else limit.problem(value, self)
             if problem:
                 raise InvalidArgumentError(f"live option {name}={value!r}: {problem}")
+        share = self.decode_share
+        if share is not None and (isinstance(share, bool) or not isinstance(share, Real) or not 0 < share <= 1):
+            raise InvalidArgumentError(f"live option decode_share={share!r}: must be a number above 0 and at most 1")
 
     @classmethod
     def of(cls, window_s: float | None = None, step_s: float | None = None, pause_s: float | None = None,

@@ -41,6 +41,10 @@ class LiveUpdate:
     partial: list[Segment] = field(default_factory=list)
 
 
+RECENT_DECODES = 8
+"""Decodes the measured decode time averages over (a running mean: older decodes fade out)."""
+
+
 @dataclass
 class LiveStats:
     """How the stream is keeping up (times in seconds)."""
@@ -53,6 +57,11 @@ class LiveStats:
     """The step in use now."""
     last_decode_s: float = 0.0
     decode_total_s: float = 0.0
+    decode_mean_s: float = 0.0
+    """Mean time of the recent decodes (the last eight or so): the speed this machine shows, which the base step
+    follows (see :attr:`LiveOptions.decode_share`)."""
+    base_step_s: float = 1.0
+    """The step the processor returns to when decodes keep up: ``step_s``, or wider on a slow machine."""
     behind_s: float = 0.0
     """Audio that had waited for decoding beyond one step when the last decode started."""
     lagging: bool = False
@@ -109,7 +118,7 @@ class OnlineProcessor:
         self.engine = streaming_engine(engine, self.options.window_s)
         self.transcription = TranscribeOptions()  # a session's language and task; a detected language is kept
         self.words = HypothesisBuffer()
-        self.stats = LiveStats(step_s=self.options.step_s)
+        self.stats = LiveStats(step_s=self.options.step_s, base_step_s=self.options.step_s)
         self.buffer = np.zeros(0, dtype=np.float32)
         self.offset = 0  # stream sample at buffer[0]
         self.speech = np.zeros(0, dtype=np.float32)  # VAD probability per frame of the buffer
@@ -240,16 +249,29 @@ class OnlineProcessor:
     def _pace(self, spent: float) -> None:
         """Widen the step while decoding cannot keep up with it; narrow it back when it can (a decode under 0.7 of
         the step: with 0.5, one slow decode left a 1 s step at 1.1-1.4 s for good while decodes took 0.55-0.6
-        CPU s; simulated, loaded machine, defaults: p90 latency 4.41 s with 0.5, 2.88 s with 0.7)."""
+        CPU s; simulated, loaded machine, defaults: p90 latency 4.41 s with 0.5, 2.88 s with 0.7), down to the
+        base step, which follows the machine's measured decode time (:meth:`_base_step`)."""
         s, o = self.stats, self.options
         s.decodes += 1
         s.last_decode_s = round(spent, 3)
         s.decode_total_s = round(s.decode_total_s + spent, 3)
+        s.decode_mean_s = round(s.decode_mean_s + (spent - s.decode_mean_s) / min(s.decodes, RECENT_DECODES), 3)
+        s.base_step_s = self._base_step()
         if spent > 0.9 * s.step_s:
             s.step_s = min(o.max_step_s, round(spent * 1.25, 2))
         elif spent < 0.7 * s.step_s:
-            s.step_s = max(o.step_s, round(s.step_s * 0.8, 2))
+            s.step_s = round(s.step_s * 0.8, 2)
+        s.step_s = max(s.step_s, s.base_step_s)
         s.lagging = spent > o.step_s or s.behind_s > 0
+
+    def _base_step(self) -> float:
+        """``step_s`` while the recent decodes take at most ``decode_share`` of it; on a machine whose decodes take
+        longer, the step at which they take that share (at most ``max_step_s``): a slow CPU decodes less often
+        instead of back to back (see :attr:`LiveOptions.decode_share`)."""
+        o = self.options
+        if o.decode_share is None:
+            return o.step_s
+        return min(o.max_step_s, max(o.step_s, round(self.stats.decode_mean_s / o.decode_share, 2)))
 
     def _sample_of(self, t: float) -> int:
         return int(round(t * SAMPLE_RATE)) - self.offset
