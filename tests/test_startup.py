@@ -99,13 +99,14 @@ def test_the_command_as_its_own_process_freezes_what_is_left_before_the_interpre
 
 def test_transcribe_runs_the_event_detector_only_for_output_that_shows_events(capsys, monkeypatch) -> None:
     """Catches ``transcribe`` paying for sound events its output never shows (0.12 CPU s of an 11-s clip, about 4 %
-    of a long one's CPU time): plain text runs no detector and prints the words JSON prints; JSON (which always
+    of a long one's CPU time, and loading its model): plain text runs no detector and prints the words JSON prints; JSON (which always
     lists events) and ``--events`` run it. The detector itself runs as it is; only its calls are counted."""
     import json
 
     from aero_agent.cli import main
     from aero_agent.sound_events import SoundEventDetector
 
+    assert SoundEventDetector()._model is None  # the event model loads on the first detection, not with the engine
     calls: list[int] = []
     real = SoundEventDetector.detect
     monkeypatch.setattr(SoundEventDetector, "detect",
