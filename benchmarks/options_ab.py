@@ -6,6 +6,8 @@ Long form: the speech clips joined in order to at least ``--minutes`` (as ``asr.
 
     python benchmarks/options_ab.py --minutes 15 --repeats 2 \
         --option on='{"condition_on_previous_text": true}' --option off='{"condition_on_previous_text": false}'
+
+Nested option sets are JSON objects of their fields: ``--option notail='{"sound": {"tail_s": 0}}'``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ from _common import PeakMeter, emit_result, median, run_worker, speech_recording
 DEFAULT_SPEECH_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "speech"
 
 
+def nested_options(options: dict[str, Any]) -> dict[str, Any]:
+    """WhisperOptions fields with the nested option sets (``{"sound": {"tail_s": 0}}``) as their dataclasses, each
+    field not given keeping its default."""
+    from aero_agent.engines.whisper.options import WhisperOptions
+
+    defaults = WhisperOptions()
+    return {k: type(getattr(defaults, k))(**v) if isinstance(v, dict) else v for k, v in options.items()}
+
+
 def worker(payload: dict[str, Any]) -> None:
     """One run: load the engine with the payload's options, transcribe, print WER, CPU seconds and peak RSS."""
     import torch
@@ -30,7 +41,7 @@ def worker(payload: dict[str, Any]) -> None:
     from aero_agent.engines.whisper import WhisperEngine
     from aero_agent.evaluation import word_error_rate
 
-    engine = WhisperEngine(threads=payload["threads"], **payload["options"])
+    engine = WhisperEngine(threads=payload["threads"], **nested_options(payload["options"]))
     clips, joined = speech_recording(Path(payload["speech_dir"]), payload["minutes"])
     if payload["form"] == "long":
         audio = [AudioClip(joined.samples, "joined", 16000, 1)]

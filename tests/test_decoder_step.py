@@ -65,7 +65,7 @@ def test_int8_runner_keeps_no_copies_of_the_fused_projections(engine) -> None:
     assert all(not hasattr(layer.self_attn, "k_proj") and not hasattr(layer.encoder_attn, "v_proj")
                for layer in runner.layers)
     full = DecoderRunner(engine.model, int8=True)
-    full.layers = list(int8_linears(engine.model.model.decoder.layers))
+    full.layers = list(int8_linears(engine.model.model.decoder.layers, per_row=True))
     torch.manual_seed(0)
     cross = runner.cross_keys_values(torch.randn(2, 1500, engine.model.config.d_model))
     outs = []
@@ -96,3 +96,47 @@ def test_bfloat16_twin_equals_a_converted_deep_copy_and_leaves_the_model_float32
     features = torch.randn(1, engine.model.config.num_mel_bins, 400).to(torch.bfloat16)
     with torch.inference_mode():
         assert torch.equal(twin(features), reference(features))
+
+
+def test_a_row_scaled_int8_layer_reads_each_row_alone() -> None:
+    """Catches one activation scale shared by a batch (torch's dynamic int8 ``Linear``): a row's output then
+    moves with the rows beside it. Each row here equals the row computed alone, bit for bit, and stays as close
+    to the float product as the per-tensor layer is on its own batch."""
+    from aero_agent.engines.whisper.quantize import RowScaledLinear, int8_linear
+
+    torch.manual_seed(0)
+    weight, bias = torch.randn(96, 64) * 0.05, torch.randn(96)
+    layer = int8_linear(weight, bias, per_row=True)
+    assert isinstance(layer, RowScaledLinear)
+    x = torch.randn(6, 64)
+    x[2] *= 30.0  # one loud row: with one scale for the batch it coarsens the others
+    batched = layer(x)
+    assert torch.equal(batched, torch.cat([layer(x[k:k + 1]) for k in range(6)]))
+    assert torch.equal(layer(x.view(2, 3, 64)), batched.view(2, 3, 96))
+    exact = x @ weight.T + bias
+    shared = int8_linear(weight, bias)(x)
+    assert (batched - exact).abs()[[0, 1, 3]].max() < 0.2 * (shared - exact).abs()[[0, 1, 3]].max()
+
+
+@torch.inference_mode()
+def test_a_window_reads_the_same_whatever_its_batch_mates(engine, speech_manifest) -> None:
+    """Catches a window's reading depending on the windows decoded beside it (so on where a recording's cuts
+    put it, or on which windows a retry gathers): three real clips, greedy and with beams, each window's tokens
+    and log-probability the same alone, in a batch of three and beside another."""
+    from aero_agent.audio import load_audio
+    from aero_agent.engines.whisper.features import pad_windows
+    from aero_agent.engines.whisper.search import decode_windows
+
+    clips = [r for r in speech_manifest if 4.0 <= r["duration_s"] <= 12.0][:3]
+    audio = [load_audio(r["abs_path"]).samples.astype("float32") for r in clips]
+    encoded = engine.encoder(engine.mel(pad_windows(audio)).to(engine.encoder_dtype)).float()
+    seconds = [len(a) / 16_000 for a in audio]
+    for beams in (1, 5):
+        def read(rows: list[int]) -> dict[int, tuple[list[int], float]]:
+            decoded = decode_windows(engine.runner, encoded[rows], engine.special, [seconds[k] for k in rows],
+                                     beam_size=beams)
+            return {k: (d.tokens, d.avg_logprob) for k, d in zip(rows, decoded)}
+
+        together = read([0, 1, 2])
+        assert together[0] == read([0])[0] and together[2] == read([2, 0])[2], beams
+        assert all(len(tokens) > 5 for tokens, _ in together.values())

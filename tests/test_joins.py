@@ -62,6 +62,26 @@ def test_a_shifted_recording_keeps_its_words(engine, speech_dir: Path, speech_ma
     assert max(errors) <= 0.1 * len(normalize(reference).split()), errors
 
 
+def test_a_shifted_clip_lands_on_the_same_samples_of_its_window(engine, speech_dir: Path) -> None:
+    """Catches windows that start on the detector's 32 ms grid (or Whisper's 10 ms frames) of the recording
+    rather than on the speech: the same clip (speech rising from its own noise floor) after 0.8 s of silence plus
+    0 to 1700 samples has its window start the same distance before its speech, and its window's audio sample for
+    sample the same up to the speech's end (the window's end after it is still on the detector's grid), and the
+    same transcript."""
+    clip = _clip(speech_dir, SHIFT_CLIPS[1])
+    lead = int(0.8 * SR)
+    heard, first = [], []
+    for extra in (0, 53, 160, 1700):
+        samples = np.concatenate([np.zeros(lead + extra, np.float32), clip])
+        smap = engine.speech_map(samples)
+        window = smap.windows()[0]
+        first.append((window.start - lead - extra, smap.window_audio(samples, window)[: 80_000]))
+        heard.append(_run(engine, samples).text)
+    assert len({start for start, _ in first}) == 1, [start for start, _ in first]
+    assert all(np.array_equal(first[0][1], audio) for _, audio in first[1:])
+    assert len(set(heard)) == 1, heard
+
+
 def test_music_at_the_start_writes_nothing(engine, speech_dir: Path) -> None:
     """Catches words written inside intro music (the issue saw 'you' there) and speech lost after it: 12 s of
     music, a clip, 6 s of other music; nothing inside either music, the clip as well read as alone."""

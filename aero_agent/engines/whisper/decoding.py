@@ -47,7 +47,7 @@ class DecoderRunner:
     """One decoder step for a batch, with self-attention buffers and fixed cross-attention keys/values."""
 
     def __init__(self, model: WhisperNet, int8: bool = False,
-                 values_dtype: torch.dtype = torch.float16) -> None:
+                 values_dtype: torch.dtype = torch.float16, per_row: bool = True) -> None:
         decoder = model.model.decoder
         self.values_dtype = values_dtype
         self.decoder = decoder
@@ -62,9 +62,10 @@ class DecoderRunner:
         own = torch.nn.ModuleList(_fused_linear([(layer.self_attn.q_proj, 1.0), (layer.self_attn.k_proj, 1.0),
                                                  (layer.self_attn.v_proj, 1.0)]) for layer in decoder.layers)
         if int8:
-            self.layers = list(int8_linears(decoder.layers, leave_out=FUSED_PARTS))
-            self.proj = int8_projection(model.proj_out.weight)
-            cross, own = int8_linears(cross), int8_linears(own)
+            # a step's rows quantised each on its own scale (``per_row``): a window reads the same beside any others
+            self.layers = list(int8_linears(decoder.layers, leave_out=FUSED_PARTS, per_row=per_row))
+            self.proj = int8_projection(model.proj_out.weight, per_row)
+            cross, own = int8_linears(cross), int8_linears(own, per_row=per_row)
         else:
             self.layers = list(decoder.layers)
             self.proj = model.proj_out.weight.detach().to(torch.bfloat16)

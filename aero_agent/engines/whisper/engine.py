@@ -88,7 +88,8 @@ class WhisperEngine:
                 self.encoder = cast_copy(self.encoder, self.encoder_dtype)
         # the decoder's int8 copies, on one torch thread (0.46 CPU s against 1.15 on two, tiny.en, loaded machine),
         # beside the voice detection of the first recording: see the ``runner`` property
-        self._runner = in_background(lambda: DecoderRunner(self.model, int8=self.options.int8), "aero-decoder")
+        self._runner = in_background(lambda: DecoderRunner(self.model, int8=self.options.int8,
+                                                                 per_row=self.options.int8_per_row), "aero-decoder")
         self._aligner: WordAligner | None = None
         self.alignment_heads = checkpoint.alignment_heads
         sot = checkpoint.token("<|startoftranscript|>")
@@ -219,7 +220,7 @@ class WhisperEngine:
                                  speech_end_s=speech_end, extra_rules=rules, cross=cross,
                                  prompts=[call.prompt + job.prompt for job in batch], beam_size=beams, retry=retry)
         texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
-        kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.window.doubtful)
+        kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.side)
                 for d, text, job in zip(decoded, texts, batch)]
         for job, d, text, keep in zip(batch, decoded, texts, kept):  # what the next window may be decoded after
             said = d.tokens if self.options.prompt_timestamps else text

@@ -86,6 +86,9 @@ class WhisperOptions:
     0.48 s per window) the 0.5-min smoke recording lost 4 more words (7 errors of 78, against 3 with either
     alone), 15 min of speech 7.17 -> 7.27 % WER; on AMD EPYC with AVX512-BF16, 15 min 6.22 % WER (bfloat16 6.48,
     float32 6.70)."""
+    int8_per_row: bool = True
+    """Quantise each decoder step's input rows on scales of their own (``quantize.RowScaledLinear``), so a window
+    reads the same whatever windows share its batch; False: torch's one scale per batch."""
     word_timestamps: bool = True
     """Align every segment's words to the audio (cross-attention and DTW)."""
     min_window_s: float | None = None
