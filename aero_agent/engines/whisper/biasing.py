@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import torch
 
-from aero_agent.engines.whisper.decoding import Row
+from aero_agent.engines.whisper.decoding import Bonus, Row, best_tokens
 
 DEFAULT_BONUS = 4.0
 """Logit bonus per token of a listed term (chosen on the tuning half with the gate below: BENCHMARKS.md, Custom
@@ -59,10 +59,16 @@ class _Encodes(Protocol):
     def decode(self, ids: list[int]) -> str: ...
 
 
-@dataclass
+@dataclass(eq=False)
 class _Node:
     children: dict[int, "_Node"] = field(default_factory=dict)
     depth: int = 0
+    end: bool = False
+    """A listed term ends here (it may also go on into a longer one)."""
+    share: float | None = None
+    """The largest share of a listed term's letters written up to here (None: not measured)."""
+    score: float = 0.0
+    """The bonus a row holds when it stands here (set by :class:`VocabularyBias`)."""
 
 
 def term_variants(term: str) -> list[str]:
@@ -85,31 +91,34 @@ def term_token_sequences(tokenizer: _Encodes, terms: Sequence[str]) -> list[tupl
 
 
 class TokenTrie:
-    """Token sequences as a trie: which tokens continue a row's text into a listed sequence, and how deep."""
+    """Token sequences as a trie (a listed sequence's last node is an ``end``)."""
 
     def __init__(self, sequences: Sequence[tuple[int, ...]]) -> None:
         self.root = _Node()
-        self.longest = 0
         for seq in sequences:
             node = self.root
             for token in seq:
                 node = node.children.setdefault(token, _Node(depth=node.depth + 1))
-            self.longest = max(self.longest, len(seq))
+            node.end = True
         self.starts = torch.tensor(sorted(self.root.children), dtype=torch.long)
 
-    def open_nodes(self, tokens: Sequence[int]) -> list[_Node]:
-        """Trie nodes (other than the root) that a suffix of ``tokens`` reaches and that can still continue."""
-        found: list[_Node] = []
-        n = len(tokens)
-        for begin in range(max(0, n - self.longest + 1), n):
-            node: _Node | None = self.root
-            for token in tokens[begin:]:
-                node = node.children.get(token) if node is not None else None
-                if node is None:
-                    break
-            if node is not None and node.children:
-                found.append(node)
-        return found
+    def nodes(self) -> Iterator[_Node]:
+        """Every node but the root, parents before children."""
+        stack = list(self.root.children.values())
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(node.children.values())
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a row stands in the trie after its first ``seen`` tokens, and where each token that moves in the trie
+    would take it, with the bonus that step adds (every other token leaves: it takes the pending bonus back)."""
+
+    node: _Node
+    seen: int
+    moves: dict[int, tuple[_Node, float]]
 
 
 class _PieceTexts:
@@ -134,39 +143,39 @@ class _PieceTexts:
         return [k for end in range(1, len(text)) for k in self._start_at.get(text[:end], ())]
 
 
-def start_shares(tokenizer: _Encodes, terms: Sequence[str], trie: TokenTrie) -> torch.Tensor:
-    """For each start token of ``trie``, the largest share of a term's letters it writes (" I" of "Ingibjorg":
-    1/9; " Montreal" of "Montreal Forced Aligner": 8/21): a short first piece is weak evidence for its term."""
-    share: dict[int, float] = {}
+def mark_shares(tokenizer: _Encodes, terms: Sequence[str], trie: TokenTrie) -> None:
+    """Set each node's :attr:`_Node.share`: the largest share of a term's letters written up to it (" I" of
+    "Ingibjorg": 1/9; " Montreal" of "Montreal Forced Aligner": 8/21; a term's last token: 1)."""
     for term in terms:
         letters = max(1, len(term.replace(" ", "")))
         for seq in term_token_sequences(tokenizer, [term]):
-            piece = len(tokenizer.decode([seq[0]]).strip())
-            share[seq[0]] = max(share.get(seq[0], 0.0), min(1.0, piece / letters))
-    return torch.tensor([share.get(t, 1.0) for t in trie.starts.tolist()])
+            node = trie.root
+            for depth, token in enumerate(seq, 1):
+                node = node.children[token]
+                written = len(tokenizer.decode(list(seq[:depth])).replace(" ", ""))
+                node.share = max(node.share or 0.0, min(1.0, written / letters))
 
 
 @dataclass
 class VocabularyBias:
-    """The :class:`~aero_agent.engines.whisper.decoding.LogitRule` that boosts a vocabulary's tokens."""
+    """The :class:`~aero_agent.engines.whisper.decoding.Fusion` that favours a vocabulary's terms: each row (a
+    greedy window or a beam hypothesis) carries its place in the trie and the bonus it holds there."""
 
     trie: TokenTrie
     bonus: float = DEFAULT_BONUS
-    timestamp_begin: int | None = None  # text tokens only: a row's timestamps break a match
+    timestamp_begin: int | None = None  # text tokens only: a timestamp leaves any term
     min_p: float = DEFAULT_MIN_P
-    continuation_min_p: float = 0.0
-    """Also gate a begun term's next tokens by the decoder's own probability (0: never). Measured at 0.03: the
-    checking half kept every listed word, but the tuning half found 3 of 9 against 7 of 9 ungated (multi-token
-    names such as "Montreal Forced Aligner" were left half-way); an ungated term begun is pulled through."""
     texts: _PieceTexts | None = None
     """The tokens' texts; with them a term's first token is not boosted where it is a strict prefix of the
     decoder's own choice (:meth:`_PieceTexts.starts_splitting`), and :attr:`rewrite_min_p` can apply."""
-    start_scale: torch.Tensor | None = None
-    """Per start token (aligned with ``trie.starts``), a factor on its bonus (None: 1): see :func:`start_shares`."""
     rewrite_min_p: float = 0.0
     """Gate a begun term's next token, where it and the decoder's own choice both continue the word being
     written, by the decoder's probability (0: never): a term pulled through may end or change words, but not
     respell a word the decoder is sure of ("Abbie" listed, "Abigail" spoken)."""
+
+    def __post_init__(self) -> None:
+        for node in self.trie.nodes():  # by the share of its term written, else the path score (k bonuses)
+            node.score = self.bonus * (node.share if node.share is not None else node.depth)
 
     @classmethod
     def of(cls, tokenizer: _Encodes, terms: Sequence[str], bonus: float = DEFAULT_BONUS,
@@ -174,46 +183,69 @@ class VocabularyBias:
            rewrite_min_p: float = 0.0, by_share: bool = True) -> "VocabularyBias":
         trie = TokenTrie(term_token_sequences(tokenizer, terms))
         texts = _PieceTexts(tokenizer, trie.starts.tolist()) if split_guard or rewrite_min_p else None
-        scale = start_shares(tokenizer, terms, trie) if by_share else None
-        return cls(trie, bonus, timestamp_begin, min_p, texts=texts, rewrite_min_p=rewrite_min_p, start_scale=scale)
+        if by_share:
+            mark_shares(tokenizer, terms, trie)
+        return cls(trie, bonus, timestamp_begin, min_p, texts=texts, rewrite_min_p=rewrite_min_p)
 
-    def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None:
+    def fuse(self, logprobs: torch.Tensor, rows: Sequence[Row]) -> torch.Tensor:
+        """``logprobs`` plus each row's bonus for its next token: a term's first token (where the decoder finds
+        it plausible and it splits no word), or the next token of the term the row is writing, gets what its
+        node is worth beyond the row's pending bonus; every other token takes the pending bonus back."""
         if not self.trie.root.children or self.bonus == 0.0:
-            return
-        logprobs = torch.log_softmax(logits, dim=-1)
-        chosen = logits.argmax(dim=-1).tolist() if self.texts is not None else []  # the decoder's own choice
-        slots: list[int] = []
-        tokens: list[int] = []
-        values: list[float] = []
-        for slot, row in enumerate(rows):
-            boost: dict[int, float] = {}
-            for node in self.trie.open_nodes(self._text_tail(row.tokens)):
-                gain = self.bonus * (node.depth + 1)
-                for token in node.children:
-                    if boost.get(token, 0.0) < gain and not self._respells(logprobs, slot, token, chosen):
-                        boost[token] = gain
-            slots += [slot] * len(boost)
-            tokens += list(boost)
-            values += list(boost.values())
-        # a term's first tokens, in every row, where the decoder already finds them plausible
+            return logprobs
+        nodes = [self._settle(row) for row in rows]
         starts = self.trie.starts
         floor = math.log(self.min_p) if self.min_p > 0 else -math.inf
         plausible = logprobs[:, starts] >= floor
-        if self.texts is not None:  # and where they do not split the word the decoder is writing
+        chosen = best_tokens(logprobs) if self.texts is not None else []  # the decoder's own choice
+        if self.texts is not None:  # a first token that would split the word the decoder is writing: none
             for slot, token in enumerate(chosen):
                 plausible[slot, self.texts.starts_splitting(token)] = False
-        start_bonus = plausible.to(logits.dtype) * self.bonus
-        if self.start_scale is not None:
-            start_bonus = start_bonus * self.start_scale
-        row, token = torch.tensor(slots, dtype=torch.long), torch.tensor(tokens, dtype=torch.long)
-        gate = math.log(self.continuation_min_p) if self.continuation_min_p > 0 else -math.inf
-        keep = logprobs[row, token] >= gate
-        logits[:, starts] += start_bonus
-        if bool(keep.any()):  # a term begun: its next tokens get their path score
-            row, token, values = row[keep], token[keep], [v for v, k in zip(values, keep.tolist()) if k]
-            at = torch.searchsorted(starts, token).clamp_max(len(starts) - 1)
-            given = torch.where(starts[at] == token, start_bonus[row, at], 0.0)  # a start's bonus, replaced
-            logits.index_put_((row, token), torch.tensor(values, dtype=logits.dtype) - given, accumulate=True)
+        offered: list[list[int]] = [[] for _ in rows]
+        for slot, k in plausible.nonzero().tolist():
+            offered[slot].append(k)
+        pending = [row.bonus.pending for row in rows]
+        scores = logprobs - torch.tensor(pending, dtype=logprobs.dtype)[:, None] if any(pending) else logprobs.clone()
+        slots: list[int] = []
+        tokens: list[int] = []
+        gains: list[float] = []
+        start_ids = starts.tolist()
+        for slot, (row, node) in enumerate(zip(rows, nodes)):
+            moves: dict[int, tuple[_Node, float]] = {}
+            for k in offered[slot]:  # a new term, leaving the one begun
+                child = self.trie.root.children[start_ids[k]]
+                moves[start_ids[k]] = (child, child.score - pending[slot])
+            for token, child in (node.children.items() if node is not self.trie.root else ()):  # the term goes on
+                if not self._respells(logprobs, slot, token, chosen):
+                    moves[token] = (child, child.score - node.score)
+            row.bonus = Bonus(row.bonus.kept, pending[slot], _Place(node, len(row.tokens), moves))
+            for token, (_, gain) in moves.items():
+                slots.append(slot)
+                tokens.append(token)
+                gains.append(gain + pending[slot])  # the row's scores are already ``pending`` lower
+        if slots:
+            scores.index_put_((torch.tensor(slots), torch.tensor(tokens)), torch.tensor(gains, dtype=scores.dtype),
+                              accumulate=True)
+        return scores
+
+    def _settle(self, row: Row) -> _Node:
+        """The row's node after its last token (its :attr:`Row.bonus` updated: a completed term's bonus kept, an
+        unfinished one's taken back when left)."""
+        place = row.bonus.place
+        if not isinstance(place, _Place):
+            return self.trie.root
+        if len(row.tokens) == place.seen:
+            return place.node
+        node, gain = place.moves.get(row.tokens[-1], (self.trie.root, -row.bonus.pending))
+        kept, pending = row.bonus.kept, row.bonus.pending + gain
+        if len(row.tokens) != place.seen + 1:  # not one step on (never in a search): begin again
+            node, pending = self.trie.root, 0.0
+        if node.end:
+            kept, pending = kept + pending, 0.0
+        if not node.children:
+            node = self.trie.root
+        row.bonus = Bonus(kept, pending, None)
+        return node
 
     def _respells(self, logprobs: torch.Tensor, slot: int, token: int, chosen: list[int]) -> bool:
         """Whether ``token`` would respell, against :attr:`rewrite_min_p`, the word the decoder is writing."""
@@ -222,12 +254,3 @@ class VocabularyBias:
         own, piece = self.texts.text(chosen[slot]), self.texts.text(token)
         return (own[:1].isalnum() and piece[:1].isalnum()
                 and logprobs[slot, token].item() < math.log(self.rewrite_min_p))
-
-    def _text_tail(self, tokens: Sequence[int]) -> Sequence[int]:
-        """The row's last tokens, back to its last timestamp (a term never spans one)."""
-        tail = tokens[-self.trie.longest:] if self.trie.longest else []
-        if self.timestamp_begin is not None:
-            for k in range(len(tail) - 1, -1, -1):
-                if tail[k] >= self.timestamp_begin:
-                    return tail[k + 1:]
-        return tail
