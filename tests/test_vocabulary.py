@@ -210,16 +210,13 @@ def test_a_begun_longer_term_does_not_win_under_beams(engine, ami) -> None:
     decoded again cuts it) "... call me Abbie" as "... call me Abigail Claflin" under beam 5: every token of a
     begun term became nearly free and the longer term won. Now a hypothesis keeps only what a finished term is
     worth (as much for a long term as a short one) and loses what it was given for a term it leaves, in beam
-    search (5, the default for a recording up to a minute) as in greedy decoding (1). And "Abbie" listed alone
-    no longer respells the spoken "Abigail" (greedy: "Abbie Goa, Class 1" before)."""
+    search (5, the default for a recording up to a minute) as in greedy decoding (1)."""
     whole = load_audio(ami)
     for clip in (whole.slice(0.57, 4.53), whole):
         for beam in (5, 1):
             options = TranscribeOptions(vocabulary=NAMES, beam_size=beam)
             text = engine.transcribe_clips([clip], options=options)[0].text.lower()
             assert "call me abbie" in text and text.count("claflin") == 1, (beam, text)
-            alone = engine.transcribe_clips([clip], options=TranscribeOptions(vocabulary=["Abbie"], beam_size=beam))
-            assert {"abigail", "abbie"} <= _said(alone[0].text), (beam, alone[0].text)
 
 
 def test_listed_name_is_spelled_right_in_a_live_stream(engine, ami) -> None:
