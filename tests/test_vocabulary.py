@@ -110,7 +110,7 @@ def test_bias_takes_back_an_unfinished_term_and_keeps_a_finished_one(engine) -> 
     tok, tb, vocab = engine.tokenizer, engine.special.timestamp_begin, engine.model.config.vocab_size
     ab, ig, ail, cl, af, lin = term_token_sequences(tok, ["Abigail Claflin"])[0]
     bie = term_token_sequences(tok, ["Abbie"])[0][1]
-    rule = VocabularyBias.of(tok, ["Abigail Claflin", "Abbie"], bonus=4.0, timestamp_begin=tb, min_p=0.1)
+    rule = VocabularyBias.of(tok, ["Abigail Claflin", "Abbie"], bonus=4.0, min_p=0.1)
     row = Row(1500)
     added = _fused(rule, [row], vocab, {0: ab})
     assert set(torch.nonzero(added[0]).flatten().tolist()) == {ab}  # a start, where plausible: nothing else

@@ -163,7 +163,6 @@ class VocabularyBias:
 
     trie: TokenTrie
     bonus: float = DEFAULT_BONUS
-    timestamp_begin: int | None = None  # text tokens only: a timestamp leaves any term
     min_p: float = DEFAULT_MIN_P
     texts: _PieceTexts | None = None
     """The tokens' texts; with them a term's first token is not boosted where it is a strict prefix of the
@@ -179,13 +178,14 @@ class VocabularyBias:
 
     @classmethod
     def of(cls, tokenizer: _Encodes, terms: Sequence[str], bonus: float = DEFAULT_BONUS,
-           timestamp_begin: int | None = None, min_p: float = DEFAULT_MIN_P, split_guard: bool = True,
-           rewrite_min_p: float = 0.0, by_share: bool = True) -> "VocabularyBias":
+           min_p: float = DEFAULT_MIN_P, split_guard: bool = True, rewrite_min_p: float = 0.0,
+           by_share: bool = True) -> "VocabularyBias":
+        """The bias of ``terms``; a timestamp, never a term's token, leaves any term begun."""
         trie = TokenTrie(term_token_sequences(tokenizer, terms))
         texts = _PieceTexts(tokenizer, trie.starts.tolist()) if split_guard or rewrite_min_p else None
         if by_share:
             mark_shares(tokenizer, terms, trie)
-        return cls(trie, bonus, timestamp_begin, min_p, texts=texts, rewrite_min_p=rewrite_min_p)
+        return cls(trie, bonus, min_p, texts=texts, rewrite_min_p=rewrite_min_p)
 
     def fuse(self, logprobs: torch.Tensor, rows: Sequence[Row]) -> torch.Tensor:
         """``logprobs`` plus each row's bonus for its next token: a term's first token (where the decoder finds
@@ -237,9 +237,9 @@ class VocabularyBias:
         if len(row.tokens) == place.seen:
             return place.node
         node, gain = place.moves.get(row.tokens[-1], (self.trie.root, -row.bonus.pending))
+        if len(row.tokens) != place.seen + 1:  # not one step on (never in a search): no term begun
+            node, gain = self.trie.root, -row.bonus.pending
         kept, pending = row.bonus.kept, row.bonus.pending + gain
-        if len(row.tokens) != place.seen + 1:  # not one step on (never in a search): begin again
-            node, pending = self.trie.root, 0.0
         if node.end:
             kept, pending = kept + pending, 0.0
         if not node.children:

@@ -184,9 +184,8 @@ class WhisperEngine:
         bias = None
         if self.options.vocabulary_bonus:
             bias = VocabularyBias.of(self.tokenizer, terms, self.options.vocabulary_bonus,
-                                     self.special.timestamp_begin, self.options.vocabulary_min_p,
-                                     self.options.vocabulary_split_guard, self.options.vocabulary_rewrite_min_p,
-                                     self.options.vocabulary_by_share)
+                                     self.options.vocabulary_min_p, self.options.vocabulary_split_guard,
+                                     self.options.vocabulary_rewrite_min_p, self.options.vocabulary_by_share)
         prompt: tuple[int, ...] = ()
         if self.options.vocabulary_prompt:  # as many terms as fit half the prompt budget
             prompt = self.prompt_tokens([", ".join(terms)])[0][: self.runner.max_prompt // 2]
