@@ -15,6 +15,8 @@ transcribed alone (one call of all clips) under each method:
 ``--split-guard``, ``--by-share`` and ``--rewrite-min-p`` set the guards of ``biasing.py`` for every trie run;
 ``--each`` transcribes every clip in a call of its own (no batch shared between clips: a window changed in one
 clip cannot move another clip's numbers, which in one call of all clips changed words of untouched clips).
+Every run decodes as the engine does by default (its ``BeamPolicy``: beam 5 for these clips, all under a minute)
+unless ``--beam-size`` says otherwise (1: greedy, as recordings over a minute and live sessions decode).
 
 Every figure is reported on the tuning and the checking half (``benchmarks/split.json``); the bonus is chosen on
 the tuning half. ``--cost`` times the whole set with a 100-term list against none, alternating (run it under
@@ -126,13 +128,14 @@ def _check_distractors(refs: dict[str, str]) -> None:
             raise SystemExit(f"distractor {term!r} occurs in {hits}")
 
 
-def _transcribe(engine: Any, audio: list[Any], terms: tuple[str, ...], each: bool = False
-                ) -> tuple[list[Any], float, float]:
+def _transcribe(engine: Any, audio: list[Any], terms: tuple[str, ...], each: bool = False,
+                beam_size: int | None = None) -> tuple[list[Any], float, float]:
     """Every clip transcribed with ``terms``: in one call, or (``each``) one call a clip, so that no clip's
-    windows share a batch with another's (a changed window elsewhere cannot shift this clip's numbers)."""
+    windows share a batch with another's (a changed window elsewhere cannot shift this clip's numbers).
+    ``beam_size`` None: the engine's default (its ``BeamPolicy``: beam 5 for these short clips)."""
     from aero_agent.transcription import TranscribeOptions
 
-    options = TranscribeOptions(vocabulary=terms)
+    options = TranscribeOptions(vocabulary=terms, beam_size=beam_size)
     t0, c0 = time.perf_counter(), time.process_time()
     if each:
         out = [engine.transcribe_clips([clip], options=options)[0] for clip in audio]
@@ -165,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speech-dir", type=Path, default=DEFAULT_SPEECH_DIR)
     parser.add_argument("--bonus", type=float, nargs="+", default=[1.0, 2.0, 3.0, 4.0])
     parser.add_argument("--chosen", type=float, default=None, help="bonus for the combinations (default: best "
-                        "recall on the tuning half whose other-word WER is at most 0.3 points worse)")
+                        "recall on the tuning half whose other-word WER is at most 0.3 points worse, then the lower "
+                        "WER, then the smaller bonus)")
     parser.add_argument("--min-p", type=float, nargs="+", default=[0.02],
                         help="the first-token gate(s) swept with each bonus")
     parser.add_argument("--split-guard", choices=("on", "off"), default="on",
@@ -175,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by-share", choices=("on", "off"), default="on",
                         help="scale a first token's bonus by the share of its term's letters it writes")
     parser.add_argument("--each", action="store_true", help="one call a clip (no batch shared between clips)")
+    parser.add_argument("--beam-size", type=int, default=None,
+                        help="decode every run with this beam size (default: the engine's policy; 1: greedy, as "
+                        "recordings over a minute and live sessions)")
     parser.add_argument("--no-prompt", action="store_true", help="skip the prompt methods")
     parser.add_argument("--reuse", type=Path, default=None,
                         help="take none, prompt and spell from an earlier --out file instead of decoding again")
@@ -205,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     transcripts: dict[str, list[Any]] = {}
 
     def run(name: str, engine: Any, terms: tuple[str, ...]) -> None:
-        out, wall, cpu = _transcribe(engine, audio, terms, args.each)
+        out, wall, cpu = _transcribe(engine, audio, terms, args.each, args.beam_size)
         transcripts[name] = out
         results[name] = {c.id: _text(t) for c, t in zip(clips, out)}
         print(f"{name}: {wall:.1f} s wall, {cpu:.1f} CPU s", file=sys.stderr, flush=True)
@@ -247,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         tuning = {k: v for k, v in refs.items() if k in halves["tuning"]}
         floor = score(tuning, results["none"], LISTED)["other_wer"] + 0.003
         ok = [(score(tuning, results[label(b, p)], LISTED), b, p) for b, p in sweep]
-        ok = [(s["recall"], -s["other_wer"], b, p) for s, b, p in ok if s["other_wer"] <= floor]
-        chosen, chosen_p = max(ok)[2:] if ok else sweep[0]
+        ok = [(s["recall"], -s["other_wer"], -b, p) for s, b, p in ok if s["other_wer"] <= floor]
+        chosen, chosen_p = (-max(ok)[2], max(ok)[3]) if ok else sweep[0]  # ties: the smaller bonus
     trie = label(chosen, chosen_p)
     tuned = base.variant(vocabulary_bonus=chosen, vocabulary_min_p=chosen_p, **guards)
     results[f"{trie}+spell"] = {c.id: _text(spell.apply(t)) for c, t in zip(clips, transcripts[trie])}
@@ -261,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"prompt+{trie}", f"distractors, {trie}", f"siblings, {trie}"] if n in results]
     print(f"{len(LISTED)} listed terms + {len(DISTRACTORS)} distractors; chosen on the tuning half: bonus "
           f"{chosen:g}, first-token gate p >= {chosen_p:g}; split guard {args.split_guard}, rewrite gate "
-          f"p >= {args.rewrite_min_p:g}, by share {args.by_share}")
+          f"p >= {args.rewrite_min_p:g}, by share {args.by_share}; beam size {args.beam_size or 'engine default'}")
     print("\n".join(table(names)))
     if args.cost:
         _cost(tuned, audio, (LISTED + DISTRACTORS)[:100], args.cost)

@@ -91,7 +91,7 @@ def test_an_end_below_the_beam_is_no_candidate() -> None:
     hyps = [Row(1500, sum_logprob=s) for s in (-1.0, -1.2)]
     ended: list[Row] = []
     chosen = _choose(hyps, ended, [[-0.1, -0.2, -5.0], [-0.1, -0.3, -0.4]], [[1, eot, 2], [3, 4, eot]], eot)
-    assert [(round(s, 2), j, t) for s, j, t in chosen] == [(-1.1, 0, 1), (-1.3, 1, 3)]
+    assert [(round(s, 2), j, t, lp) for s, j, t, lp in chosen] == [(-1.1, 0, 1, -0.1), (-1.3, 1, 3, -0.1)]
     assert [round(r.sum_logprob, 2) for r in ended] == [-1.2]  # hypothesis 0's end; hypothesis 1's (-1.6) is below
 
 

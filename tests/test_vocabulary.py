@@ -20,7 +20,7 @@ from mcp import Client
 
 from aero_agent.audio import load_audio
 from aero_agent.data import example_path
-from aero_agent.engines.whisper.biasing import TokenTrie, VocabularyBias, term_token_sequences
+from aero_agent.engines.whisper.biasing import VocabularyBias, term_token_sequences
 from aero_agent.engines.whisper.decoding import Row
 from aero_agent.errors import InvalidArgumentError
 from aero_agent.transcription import TranscribeOptions
@@ -94,37 +94,57 @@ def test_store_list_is_changed_atomically_and_private(tmp_path: Path) -> None:
 
 
 # ----- the rule --------------------------------------------------------------------------------------------
-def test_trie_rule_boosts_starts_and_continuations_only(engine) -> None:
-    """Catches: a bonus on tokens that continue no listed term, no deeper bonus inside a started term (the
-    path score that takes the first tokens' bonus back when the term is left), or a match across a timestamp."""
-    tok, tb = engine.tokenizer, engine.special.timestamp_begin
-    sequences = term_token_sequences(tok, ["Claflin"])
-    seq = max(sequences, key=len)
-    assert len(seq) >= 2 and all(s[0] < tb for s in sequences)
-    rule = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_p=0.0)
-    vocab = engine.model.config.vocab_size
-    logits = torch.zeros(3, vocab)
-    rows = [Row(1500, tokens=[]), Row(1500, tokens=[tb, seq[0]]), Row(1500, tokens=[seq[0], tb + 10])]
-    rule.apply(logits, rows)
-    changed = {(r, t) for r, t in zip(*torch.nonzero(logits, as_tuple=True))}
-    starts = {s[0] for s in sequences}
-    assert {t.item() for r, t in changed if r == 0} == starts
-    assert logits[1, seq[1]].item() == pytest.approx(1.5 * 2)  # depth 1: the term's path score so far
-    assert logits[1, seq[0]].item() == pytest.approx(1.5)  # a new term may start anywhere a word may
-    assert {t.item() for r, t in changed if r == 2} == starts  # the timestamp broke the match
-    assert logits[2, seq[1]].item() == 0.0
-    gated = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_p=0.02)
-    logits = torch.zeros(3, vocab)
-    logits[0, seq[0]] = 12.0  # the decoder's favourite: plausible, boosted; in rows 1 and 2 it is not
-    logits[1, seq[1]] = 12.0  # a term begun, its next token plausible: the path score
-    gated.apply(logits, [Row(1500, tokens=[]), Row(1500, tokens=[tb, seq[0]]), Row(1500, tokens=[tb, seq[0]])])
-    assert logits[0, seq[0]].item() == pytest.approx(13.5) and logits[1, seq[0]].item() == 0.0
-    assert logits[1, seq[1]].item() == pytest.approx(12.0 + 3.0)
-    assert logits[2, seq[1]].item() == pytest.approx(3.0)  # a term begun is pulled through, plausible or not
-    strict = VocabularyBias(TokenTrie(sequences), bonus=1.5, timestamp_begin=tb, min_p=0.02, continuation_min_p=0.02)
-    logits = torch.zeros(1, vocab)
-    strict.apply(logits, [Row(1500, tokens=[tb, seq[0]])])
-    assert logits[0, seq[1]].item() == 0.0  # gated too: implausible for the decoder, not forced
+def _fused(rule: VocabularyBias, rows: list[Row], vocab: int, favour: dict[int, int] | None = None) -> torch.Tensor:
+    """The bias's scores minus flat log-probabilities (what it adds), with each row's favourite token made
+    plausible (``favour``: slot -> token)."""
+    logprobs = torch.full((len(rows), vocab), -20.0, dtype=torch.float64)
+    for slot, token in (favour or {}).items():
+        logprobs[slot, token] = -0.01
+    return rule.fuse(logprobs, rows) - logprobs
+
+
+def test_bias_takes_back_an_unfinished_term_and_keeps_a_finished_one(engine) -> None:
+    """Catches: a bonus on tokens that start or continue no listed term, a begun term's pull missing, a term
+    left unfinished keeping its bonus (the take-back), a finished one losing it, a match across a timestamp, or a
+    hypothesis's state shared with its sibling beams."""
+    tok, tb, vocab = engine.tokenizer, engine.special.timestamp_begin, engine.model.config.vocab_size
+    ab, ig, ail, cl, af, lin = term_token_sequences(tok, ["Abigail Claflin"])[0]
+    bie = term_token_sequences(tok, ["Abbie"])[0][1]
+    rule = VocabularyBias.of(tok, ["Abigail Claflin", "Abbie"], bonus=4.0, min_p=0.1)
+    row = Row(1500)
+    added = _fused(rule, [row], vocab, {0: ab})
+    assert set(torch.nonzero(added[0]).flatten().tolist()) == {ab}  # a start, where plausible: nothing else
+    assert added[0, ab].item() == pytest.approx(4.0 * 2 / 5)  # " Ab" writes 2 of Abbie's 5 letters
+    assert not torch.nonzero(_fused(rule, [Row(1500)], vocab)).numel()  # implausible starts get nothing
+    row.tokens.append(ab)
+    added = _fused(rule, [row], vocab)  # a term begun: "bie" ends Abbie, "ig" goes on; the rest takes 1.6 back
+    assert row.bonus.pending == pytest.approx(1.6) and row.bonus.kept == 0.0
+    assert added[0, bie].item() == pytest.approx(2.4) and added[0, ig].item() == pytest.approx(16 / 14 - 1.6)
+    assert added[0, tb].item() == pytest.approx(-1.6) and added[0, engine.special.eot].item() == pytest.approx(-1.6)
+    left, done, on = (Row(1500, tokens=[ab, t], bonus=row.bonus) for t in (tb + 10, bie, ig))  # three beams
+    _fused(rule, [left, done, on], vocab)
+    assert (left.bonus.kept, left.bonus.pending) == (0.0, 0.0)  # left unfinished: taken back
+    assert done.bonus.kept == pytest.approx(4.0) and done.bonus.pending == 0.0  # finished: kept
+    assert on.bonus.kept == 0.0 and on.bonus.pending == pytest.approx(4 * 4 / 14)  # "Abig": 4 of 14 letters
+    assert not torch.nonzero(_fused(rule, [left], vocab)).numel()  # after a timestamp, nothing begun
+    for t in (ail, cl, af, lin):
+        on.tokens.append(t)
+        _fused(rule, [on], vocab)
+    assert on.bonus.kept == pytest.approx(4.0) and on.bonus.pending == 0.0  # a longer term keeps no more
+
+
+def test_beams_rank_ended_readings_by_the_bonus_they_keep() -> None:
+    """Catches: an unfinished term's pending bonus counted when a beam's readings are ranked (a hypothesis ended
+    inside a term, at the token limit, would win by bonus it cannot keep), or scores during the search that leave
+    the pending bonus out (a begun term would fall out of the beam before it is finished)."""
+    from aero_agent.engines.whisper.decoding import Bonus
+    from aero_agent.engines.whisper.search import _final, _score
+
+    riding = Row(1500, tokens=[1, 2, 3, 4], sum_logprob=-4.0, bonus=Bonus(kept=0.0, pending=6.0))
+    plain = Row(1500, tokens=[1, 2, 3, 4], sum_logprob=-3.0)
+    finished = Row(1500, tokens=[1, 2, 3, 4], sum_logprob=-4.0, bonus=Bonus(kept=2.0))
+    assert _score(riding) > _score(finished) > _score(plain)
+    assert max([riding, plain], key=_final) is plain and max([riding, plain, finished], key=_final) is finished
 
 
 def test_trie_rule_never_splits_the_decoders_word_nor_respells_it(engine) -> None:
@@ -137,27 +157,25 @@ def test_trie_rule_never_splits_the_decoders_word_nor_respells_it(engine) -> Non
     ids = {w: tuple(tok.encode(w, add_special_tokens=False).ids) for w in (" Firefox", " Fire", " the", " Ab", "ig",
                                                                           "bie")}
     assert len(ids[" Firefox"]) == 1 and ids[" Fire"] == term_token_sequences(tok, ["Firenze"])[0][:1]
+    (fire,), (firefox,), (the,) = ids[" Fire"], ids[" Firefox"], ids[" the"]
     rule = VocabularyBias.of(tok, ["Firenze"], bonus=4.0, min_p=0.0, by_share=False)
-    logits = torch.zeros(2, vocab)
-    logits[0, ids[" Firefox"]], logits[1, ids[" the"]] = 12.0, 12.0
-    rule.apply(logits, [Row(1500, tokens=[]), Row(1500, tokens=[])])
-    assert logits[0, ids[" Fire"]].item() == 0.0 and logits[1, ids[" Fire"]].item() == 4.0
+    added = _fused(rule, [Row(1500), Row(1500)], vocab, {0: firefox, 1: the})
+    assert added[0, fire].item() == 0.0 and added[1, fire].item() == 4.0
     shared = VocabularyBias.of(tok, ["Firenze", "Montreal"], bonus=4.0, min_p=0.0)  # by the share it writes
-    logits = torch.zeros(1, vocab)
-    shared.apply(logits, [Row(1500, tokens=[])])
     (montreal,) = term_token_sequences(tok, ["Montreal"])
-    assert len(montreal) == 1 and logits[0, montreal[0]].item() == 4.0  # the whole term: the whole bonus
-    assert logits[0, ids[" Fire"]].item() == pytest.approx(4.0 * 4 / 7)  # " Fire" writes 4 of 7 letters
-    gated = VocabularyBias.of(tok, ["Abbie"], bonus=4.0, min_p=0.0, rewrite_min_p=0.05)
-    (ab,), (bie,) = ids[" Ab"], ids["bie"]
-    logits = torch.zeros(2, vocab)
-    logits[0, ids["ig"]], logits[1, ids[" the"]] = 12.0, 12.0  # row 0 goes on with the word, row 1 ends it
-    gated.apply(logits, [Row(1500, tokens=[ab]), Row(1500, tokens=[ab])])
-    assert logits[0, bie].item() == 0.0 and logits[1, bie].item() == 8.0
-    logits = torch.zeros(1, vocab)
-    logits[0, ids["ig"]] = 12.0
-    VocabularyBias.of(tok, ["Abbie"], bonus=4.0, min_p=0.0).apply(logits, [Row(1500, tokens=[ab])])
-    assert logits[0, bie].item() == 8.0  # without the gate, pulled through
+    added = _fused(shared, [Row(1500)], vocab)
+    assert len(montreal) == 1 and added[0, montreal[0]].item() == 4.0  # the whole term: the whole bonus
+    assert added[0, fire].item() == pytest.approx(4.0 * 4 / 7)  # " Fire" writes 4 of 7 letters
+    (ab,), (ig,), (bie,) = ids[" Ab"], ids["ig"], ids["bie"]
+    for rewrite_min_p, kept_on in ((0.05, False), (0.0, True)):
+        rule = VocabularyBias.of(tok, ["Abbie"], bonus=4.0, min_p=0.0, rewrite_min_p=rewrite_min_p)
+        begun = [Row(1500), Row(1500)]
+        _fused(rule, begun, vocab)  # both rows are offered " Ab" and write it
+        for row in begun:
+            row.tokens.append(ab)
+        added = _fused(rule, begun, vocab, {0: ig, 1: the})  # row 0 goes on with the word, row 1 ends it
+        assert added[1, bie].item() == pytest.approx(4.0 - 1.6)  # where the word ends, Abbie may follow
+        assert added[0, bie].item() == pytest.approx(4.0 - 1.6 if kept_on else -1.6)  # gated: not forced
 
 
 def test_spelling_pass_maps_doubted_sound_alikes_only() -> None:
@@ -184,6 +202,21 @@ def test_listed_name_is_spelled_right_in_a_file(engine, ami, without_list) -> No
     assert {"claflin", "abbie", "abigail", "call"} <= _said(text), text
     alone = engine.transcribe_clips([load_audio(ami)], options=TranscribeOptions(vocabulary=DISTRACTORS))[0]
     assert " ".join(s.text for s in alone.segments) == without_list
+
+
+def test_a_begun_longer_term_does_not_win_under_beams(engine, ami) -> None:
+    """Catches a bias that is not beam-safe. With "Abigail Claflin" and "Abbie" listed, session 25's rule (boosted
+    logits renormalised, a path score growing along a term) read the clip's speech (0.57-4.53 s, as a range
+    decoded again cuts it) "... call me Abbie" as "... call me Abigail Claflin" under beam 5: every token of a
+    begun term became nearly free and the longer term won. Now a hypothesis keeps only what a finished term is
+    worth (as much for a long term as a short one) and loses what it was given for a term it leaves, in beam
+    search (5, the default for a recording up to a minute) as in greedy decoding (1)."""
+    whole = load_audio(ami)
+    for clip in (whole.slice(0.57, 4.53), whole):
+        for beam in (5, 1):
+            options = TranscribeOptions(vocabulary=NAMES, beam_size=beam)
+            text = engine.transcribe_clips([clip], options=options)[0].text.lower()
+            assert "call me abbie" in text and text.count("claflin") == 1, (beam, text)
 
 
 def test_listed_name_is_spelled_right_in_a_live_stream(engine, ami) -> None:

@@ -222,6 +222,16 @@ def _fused_linear(parts: Sequence[tuple[torch.nn.Linear, float]]) -> torch.nn.Li
                                     for linear, factor in parts]))
 
 
+@dataclass(frozen=True)
+class Bonus:
+    """A row's shallow-fusion bonus (see :class:`Fusion`): ``kept`` for the listed terms it completed, ``pending``
+    for the one it is writing (taken back if it leaves that term unfinished), and the fusion's own ``place``."""
+
+    kept: float = 0.0
+    pending: float = 0.0
+    place: object = None
+
+
 @dataclass
 class Row:
     """One window's state while it decodes: what the rules read and what the guards are computed from."""
@@ -233,12 +243,25 @@ class Row:
     sum_logprob: float = 0.0
     beam: bool = False
     """A beam-search hypothesis: an end of text may end it from any rank, not only as the best token."""
+    bonus: Bonus = Bonus()
+    """What a :class:`Fusion` added to the row's score (``sum_logprob`` is the model's log-probability alone)."""
 
 
 class LogitRule(Protocol):
     """One decoding rule: edits the next-token logits (batch, vocab) of the rows still decoding, in place."""
 
     def apply(self, logits: torch.Tensor, rows: Sequence[Row]) -> None: ...
+
+
+class Fusion(Protocol):
+    """Shallow fusion: a bonus on top of the next-token log-probabilities that a row keeps in its score (its
+    :attr:`Row.bonus`), applied after the :class:`LogitRule` s and the softmax, so the model's own log-probability
+    (``sum_logprob``, what the guards read) stays apart from it."""
+
+    def fuse(self, logprobs: torch.Tensor, rows: Sequence[Row]) -> torch.Tensor:
+        """The scores (batch, vocab) to choose each row's next token by: ``logprobs`` plus the bonus (a new
+        tensor). Brings each row's :attr:`Row.bonus` up to date with its tokens first."""
+        ...
 
 
 NEG = float("-inf")
@@ -371,6 +394,8 @@ class Decoded:
     tokens: list[int]
     avg_logprob: float
     no_speech_prob: float
+    bonus: float = 0.0
+    """A :class:`Fusion`'s bonus for the listed terms it completed, per token as ``avg_logprob``."""
 
 
 def tokens_to_segments(tokens: list[int], special: SpecialTokens, offset_s: float,

@@ -19,8 +19,8 @@ from aero_agent.engines.base import EncodedAudio, EngineCapabilities, EngineRepl
 from aero_agent.engines.whisper.biasing import VocabularyBias
 from aero_agent.engines.whisper.chunking import SpeechMap, Window
 from aero_agent.engines.whisper.background import in_background, ready
-from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd, SpecialTokens,
-                                                 tokens_to_segments)
+from aero_agent.engines.whisper.decoding import (Decoded, DecoderRunner, Fusion, LogitRule, RefuseEarlyEnd,
+                                                 SpecialTokens, tokens_to_segments)
 from aero_agent.engines.whisper.encoder import encode, pad_batch
 from aero_agent.engines.whisper.features import SAMPLE_RATE, LogMel
 from aero_agent.engines.whisper.guards import drop_repeats, is_caption
@@ -165,37 +165,32 @@ class WhisperEngine:
             return self.options.min_window_s
         return self.options.side_min_s if all(job.side for job in batch) else None
 
-    def _rules(self, batch: Sequence[Job], call: "CallDecoding") -> tuple[list[LogitRule], list[float] | None]:
-        bias = call.rules
+    def _rules(self, batch: Sequence[Job]) -> tuple[list[LogitRule], list[float] | None]:
         if not self.options.continue_early_ends:
-            return list(bias), None
+            return [], None
         rule = RefuseEarlyEnd(self.special.eot, self.special.timestamp_begin, 224)
-        return [*bias, rule], [job.speech_end_s for job in batch]
+        return [rule], [job.speech_end_s for job in batch]
 
     def _call_decoding(self, options: TranscribeOptions) -> "CallDecoding":
-        """How one call decodes: its beam size, and the rule that boosts its vocabulary and the prompt that
-        vocabulary adds to every window (when on)."""
-        rules, prompt = self._vocabulary_decoding(options.vocabulary.terms)
-        beam = options.beam_size
-        if beam is None and rules:  # the vocabulary's bonus is measured with greedy search (biasing.py)
-            beam = 1
-        return CallDecoding(beam, tuple(rules), prompt)
+        """How one call decodes: the caller's beam size (None: the engine's policy, with or without a
+        vocabulary), and the bias that favours its vocabulary and the prompt that vocabulary adds to every window
+        (when on)."""
+        bias, prompt = self._vocabulary_decoding(options.vocabulary.terms)
+        return CallDecoding(options.beam_size, bias, prompt)
 
-    def _vocabulary_decoding(self, terms: Sequence[str]) -> tuple[list[LogitRule], tuple[int, ...]]:
-        """The rule that boosts the call's vocabulary, and the prompt it adds to every window (when on)."""
+    def _vocabulary_decoding(self, terms: Sequence[str]) -> tuple[Fusion | None, tuple[int, ...]]:
+        """The bias that favours the call's vocabulary, and the prompt it adds to every window (when on)."""
         if not terms:
-            return [], ()
-        rules: list[LogitRule] = []
+            return None, ()
+        bias = None
         if self.options.vocabulary_bonus:
-            rules.append(VocabularyBias.of(self.tokenizer, terms, self.options.vocabulary_bonus,
-                                           self.special.timestamp_begin, self.options.vocabulary_min_p,
-                                           self.options.vocabulary_split_guard,
-                                           self.options.vocabulary_rewrite_min_p,
-                                           self.options.vocabulary_by_share))
+            bias = VocabularyBias.of(self.tokenizer, terms, self.options.vocabulary_bonus,
+                                     self.options.vocabulary_min_p, self.options.vocabulary_split_guard,
+                                     self.options.vocabulary_rewrite_min_p, self.options.vocabulary_by_share)
         prompt: tuple[int, ...] = ()
         if self.options.vocabulary_prompt:  # as many terms as fit half the prompt budget
             prompt = self.prompt_tokens([", ".join(terms)])[0][: self.runner.max_prompt // 2]
-        return rules, prompt
+        return bias, prompt
 
     @torch.inference_mode()
     def _cross(self, encoded: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -213,12 +208,13 @@ class WhisperEngine:
         emptied: the aligner frees it once read."""
         special, call = special or self.special, call or CallDecoding()
         t0 = time.perf_counter()
-        rules, speech_end = self._rules(batch, call)
+        rules, speech_end = self._rules(batch)
         beams, retry = self.options.beam.plan(call.beam_size, all(job.side for job in batch),
                                               max(job.speech.n for job in batch) / SAMPLE_RATE)
         decoded = decode_windows(self.runner, None, special, [job.duration_s for job in batch],
                                  speech_end_s=speech_end, extra_rules=rules, cross=cross,
-                                 prompts=[call.prompt + job.prompt for job in batch], beam_size=beams, retry=retry)
+                                 prompts=[call.prompt + job.prompt for job in batch], beam_size=beams, retry=retry,
+                                 fusion=call.bias)
         texts = [[t for t in d.tokens if t < self.special.eot] for d in decoded]
         kept = [self.options.guards.accepts(d, self.tokenizer.decode(text), job.side)
                 for d, text, job in zip(decoded, texts, batch)]
@@ -448,8 +444,8 @@ class WhisperEngine:
 class CallDecoding:
     """What one transcription call decodes with, passed down to each of its batches (not kept on the engine):
     the caller's beam size (None: the engine's :class:`~aero_agent.engines.whisper.search.BeamPolicy`), the
-    rules that boost its vocabulary and the prompt that vocabulary adds to every window."""
+    bias that favours its vocabulary and the prompt that vocabulary adds to every window."""
 
     beam_size: int | None = None
-    rules: tuple[LogitRule, ...] = ()
+    bias: Fusion | None = None
     prompt: tuple[int, ...] = ()

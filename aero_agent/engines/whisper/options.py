@@ -113,7 +113,7 @@ class WhisperOptions:
     (repairs lost words); only doubtful windows at 0, repairs at 30 s, 7.49 %. Short form (each of the clips
     alone): 7.64 % WER either way, encoder 31.9 -> 29.2 CPU s."""
     vocabulary_bonus: float = DEFAULT_BONUS
-    """Logit bonus per token of a listed vocabulary term (see ``biasing.py``; 0 turns the boosting off)."""
+    """What a finished vocabulary term adds to a reading's log-probability (see ``biasing.py``; 0: no bias)."""
     vocabulary_min_p: float = DEFAULT_MIN_P
     """A listed term's first token is boosted only where the decoder gives it at least this probability."""
     vocabulary_split_guard: bool = True

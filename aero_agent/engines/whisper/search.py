@@ -8,8 +8,8 @@ from typing import Sequence
 
 import torch
 
-from aero_agent.engines.whisper.decoding import (NEG, TIME_PER_TOKEN, Decoded, DecoderRunner, LogitRule, RefuseEarlyEnd,
-                                                 Row, SpecialTokens, best_tokens, timestamp_rules)
+from aero_agent.engines.whisper.decoding import (NEG, TIME_PER_TOKEN, Decoded, DecoderRunner, Fusion, LogitRule,
+                                                 RefuseEarlyEnd, Row, SpecialTokens, best_tokens, timestamp_rules)
 from aero_agent.engines.whisper.memory import PackedRows
 
 @torch.inference_mode()
@@ -18,10 +18,14 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor | None, special:
                    extra_rules: Sequence[LogitRule] = (),
                    cross: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
                    prompts: Sequence[Sequence[int]] | None = None, beam_size: int = 1,
-                   retry: tuple[int, float] | None = None) -> list[Decoded]:
+                   retry: tuple[int, float] | None = None, fusion: Fusion | None = None) -> list[Decoded]:
     """Timestamped decoding of a batch of encoded windows under :func:`timestamp_rules` and ``extra_rules``,
     greedy (``beam_size`` 1) or by beam search (see :func:`_beam_search`); each window's tokens, average
     log-probability and no-speech probability.
+
+    ``fusion`` (a vocabulary's bias): a bonus on the log-probabilities that each row keeps in its score, so greedy
+    and beam search choose by both; ``avg_logprob`` stays the model's own and ``Decoded.bonus`` holds the bonus
+    the reading kept.
 
     Finished windows are dropped from the batch once a quarter of it has finished, so the cross-attention
     keys and values (the bulk of each step's memory traffic) are neither read for finished windows for
@@ -49,20 +53,21 @@ def decode_windows(runner: DecoderRunner, encoded: torch.Tensor | None, special:
     rows = [Row(min(1500, int(round(s / TIME_PER_TOKEN))), None if speech_end_s is None else speech_end_s[i])
             for i, s in enumerate(window_s)]
     logits, no_speech, pad = _feed_prefixes(runner, special, prefixes, width, batch, buffers, cross)
-    state = _Search(runner, special, rules, packed, buffers, logits, pad, width, limit)
+    state = _Search(runner, special, rules, fusion, packed, buffers, logits, pad, width, limit)
     found = _beam_search(state, rows, beam_size) if beam_size > 1 else _greedy(state, rows)
     packed.restore()
-    decoded = [Decoded(row.tokens, row.sum_logprob / (len(row.tokens) + 1), no_speech[i]) for i, row in enumerate(found)]
+    decoded = [Decoded(row.tokens, row.sum_logprob / (len(row.tokens) + 1), no_speech[i],
+                       row.bonus.kept / (len(row.tokens) + 1)) for i, row in enumerate(found)]
     low = [i for i, d in enumerate(decoded) if retry and beam_size == 1 and d.avg_logprob < retry[1]]
     if low and retry:
         again = decode_windows(runner, None, special, [window_s[i] for i in low], max_tokens,
                                None if speech_end_s is None else [speech_end_s[i] for i in low], extra_rules,
                                cross=packed.keep(low), prompts=[prompts[i] for i in low] if prompts else None,
-                               beam_size=retry[0])
+                               beam_size=retry[0], fusion=fusion)
         packed.restore()
-        for i, d in zip(low, again):
-            if d.avg_logprob > decoded[i].avg_logprob:
-                decoded[i] = Decoded(d.tokens, d.avg_logprob, decoded[i].no_speech_prob)
+        for i, d in zip(low, again):  # compared as the search ranks readings: with the bonus they keep
+            if d.avg_logprob + d.bonus > decoded[i].avg_logprob + decoded[i].bonus:
+                decoded[i] = Decoded(d.tokens, d.avg_logprob, decoded[i].no_speech_prob, d.bonus)
     return decoded
 
 
@@ -132,6 +137,7 @@ class _Search:
     runner: DecoderRunner
     special: SpecialTokens
     rules: list[LogitRule]
+    fusion: Fusion | None
     packed: PackedRows
     buffers: list[torch.Tensor]
     logits: torch.Tensor
@@ -150,9 +156,10 @@ def _greedy(state: _Search, rows: list[Row]) -> list[Row]:
         live = [rows[i] for i in active]
         for rule in state.rules:
             rule.apply(logits, live)
-        best = best_tokens(logits)
+        every = torch.log_softmax(logits, dim=-1)  # with a fusion: the best token with its bonus, as in a beam
+        best = best_tokens(logits if state.fusion is None else state.fusion.fuse(every, live))
         chosen = torch.tensor(best)
-        logprobs = torch.log_softmax(logits, dim=-1).gather(1, chosen[:, None])[:, 0].tolist()
+        logprobs = every.gather(1, chosen[:, None])[:, 0].tolist()
         for slot, index in enumerate(active):
             if index in finished:
                 chosen[slot] = special.eot
@@ -183,7 +190,11 @@ def _beam_search(state: _Search, rows: list[Row], beam: int) -> list[Row]:
     keeps its ``beam`` most probable unfinished hypotheses; a window is done once ``beam`` hypotheses have
     ended (else at the token limit, its open ones filling up to ``beam``), and the one with the best log-probability per token
     wins. Every rule sees each hypothesis as a row of its own (its tokens, its refusals), so any
-    :class:`LogitRule` applies per beam. A window's hypotheses share its cross-attention keys and values."""
+    :class:`LogitRule` applies per beam. A window's hypotheses share its cross-attention keys and values.
+
+    With a fusion, hypotheses are ranked by their log-probability plus the bonus they hold (:func:`_score`), and
+    the readings that ended by the bonus they keep (:func:`_final`): a term left unfinished (an end of text or a
+    timestamp inside it, or the token limit) counts for nothing in the choice."""
     special, runner = state.special, state.runner
     windows = len(rows)
     spread = torch.arange(windows).repeat_interleave(beam)
@@ -202,22 +213,25 @@ def _beam_search(state: _Search, rows: list[Row], beam: int) -> list[Row]:
         logprobs = torch.log_softmax(logits, dim=-1)
         if n == 0:  # every hypothesis of a window is the same: expand from its first only
             logprobs.view(len(active), beam, -1)[:, 1:] = NEG
-        top_lp, top_tok = (t.tolist() for t in logprobs.topk(beam + 1, dim=-1))
+        scores = logprobs if state.fusion is None else state.fusion.fuse(logprobs, live)
+        top_sc, top_ids = scores.topk(beam + 1, dim=-1)
+        top_lp = (top_sc if scores is logprobs else logprobs.gather(1, top_ids)).tolist()
+        top_sc, top_tok = top_sc.tolist(), top_ids.tolist()
         parents: list[int] = []
         tokens: list[int] = []
         keep: list[int] = []
         for slot, w in enumerate(active):
-            chosen = _choose(hyps[w], ended[w], top_lp[slot * beam:(slot + 1) * beam],
-                             top_tok[slot * beam:(slot + 1) * beam], special.eot)
+            part = slice(slot * beam, (slot + 1) * beam)
+            chosen = _choose(hyps[w], ended[w], top_sc[part], top_tok[part], special.eot, top_lp[part])
             if len(ended[w]) >= beam or not chosen or n + 1 == state.limit:
                 # short of ``beam`` ended readings (at the token limit): the open ones fill up, best first
-                open_ = sorted(hyps[w], key=lambda h: -h.sum_logprob)[: max(0, beam - len(ended[w]))]
+                open_ = sorted(hyps[w], key=lambda h: -_score(h))[: max(0, beam - len(ended[w]))]
                 ended[w] += [_copy_row(h) for h in open_]
                 continue
             chosen += [chosen[-1]] * (beam - len(chosen))  # fewer possible tokens than beams: repeat the last
             new = []
-            for score, j, tok in chosen:
-                row = _copy_row(hyps[w][j], score)
+            for _, j, tok, logprob in chosen:
+                row = _copy_row(hyps[w][j], hyps[w][j].sum_logprob + logprob)
                 row.tokens.append(tok)
                 new.append(row)
                 parents.append(slot * beam + j)
@@ -234,34 +248,47 @@ def _beam_search(state: _Search, rows: list[Row], beam: int) -> list[Row]:
         buffers = [b.index_select(1, index) for b in buffers]
         logits = runner.step(torch.tensor(tokens), position, buffers, cross, pad)
         position += 1
-    return [max(ended[w], key=lambda r: r.sum_logprob / max(1, len(r.tokens))) for w in range(windows)]
+    return [max(ended[w], key=_final) for w in range(windows)]
 
 
-def _choose(hyps: list[Row], ended: list[Row], top_lp: list[list[float]], top_tok: list[list[int]],
-            eot: int) -> list[tuple[float, int, int]]:
-    """A window's next step: its best (score, hypothesis, token) continuations, ``beam`` of them; the hypotheses
-    that end here scoring above the last of those are added to ``ended`` (which holds at most ``beam``), as
-    openai-whisper's ``BeamSearchDecoder.update`` collects them. (Ends from anywhere in each hypothesis's top
-    ``beam + 1`` filled ``ended`` with short, improbable readings and stopped the search early: beam 5 then
-    skipped whole segments.)"""
+def _score(row: Row) -> float:
+    """A hypothesis's score while it is searched: its log-probability and the bonus it holds, pending included."""
+    return row.sum_logprob + row.bonus.kept + row.bonus.pending
+
+
+def _final(row: Row) -> float:
+    """An ended reading's score per token: its log-probability and the bonus of the terms it completed (what it
+    would lose of an unfinished term does not count)."""
+    return (row.sum_logprob + row.bonus.kept) / max(1, len(row.tokens))
+
+
+def _choose(hyps: list[Row], ended: list[Row], top_sc: list[list[float]], top_tok: list[list[int]],
+            eot: int, top_lp: list[list[float]] | None = None) -> list[tuple[float, int, int, float]]:
+    """A window's next step: its best (score, hypothesis, token, log-probability) continuations, ``beam`` of them,
+    by the scores ``top_sc`` of each hypothesis's top tokens (log-probabilities ``top_lp``, the same without a
+    fusion, whose bonus the scores add); the hypotheses that end here scoring above the last of those are added
+    to ``ended`` (which holds at most ``beam``), as openai-whisper's ``BeamSearchDecoder.update`` collects them.
+    (Ends from anywhere in each hypothesis's top ``beam + 1`` filled ``ended`` with short, improbable readings
+    and stopped the search early: beam 5 then skipped whole segments.)"""
     beam = len(hyps)
-    candidates = sorted(((hyps[j].sum_logprob + lp, j, tok)
-                         for j in range(beam) for lp, tok in zip(top_lp[j], top_tok[j]) if lp > NEG),
+    top_lp = top_sc if top_lp is None else top_lp
+    candidates = sorted(((_score(hyps[j]) + sc, j, tok, lp) for j in range(beam)
+                         for sc, tok, lp in zip(top_sc[j], top_tok[j], top_lp[j]) if sc > NEG),
                         key=lambda c: -c[0])
-    chosen: list[tuple[float, int, int]] = []
-    for score, j, tok in candidates:
+    chosen: list[tuple[float, int, int, float]] = []
+    for score, j, tok, lp in candidates:
         if len(chosen) == beam:  # an end scoring below the beam's last continuation is no candidate
             break
         if tok != eot:
-            chosen.append((score, j, tok))
+            chosen.append((score, j, tok, lp))
         elif len(ended) < beam:
-            ended.append(_copy_row(hyps[j], score))
+            ended.append(_copy_row(hyps[j], hyps[j].sum_logprob + lp))
     return chosen
 
 
 def _copy_row(row: Row, sum_logprob: float | None = None) -> Row:
     return Row(row.max_timestamp, row.speech_end_s, list(row.tokens), row.continued,
-               row.sum_logprob if sum_logprob is None else sum_logprob, beam=True)
+               row.sum_logprob if sum_logprob is None else sum_logprob, beam=True, bonus=row.bonus)
 
 
 def _no_speech(logits: torch.Tensor, special: SpecialTokens) -> list[float]:
