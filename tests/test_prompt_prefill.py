@@ -66,8 +66,14 @@ def test_windows_without_a_prompt_decode_as_before(engine, encoded) -> None:
         [(d.tokens, d.avg_logprob, d.no_speech_prob) for d in empty]
     prompt = engine.prompt_tokens(["Elinor and Marianne."])[0]
     mixed = decode_windows(engine.runner, encoded, engine.special, [30.0, 30.0], prompts=[(), prompt])
-    assert mixed[0].tokens == plain[0].tokens  # left-padded beside a prompted row, it reads the same
-    # int8 activations are quantised with one scale per batch input, so a neighbour moves them a little
+    # left-padded beside a prompted row, it reads the same words. int8 activations have one scale per row (a batch
+    # mate cannot move them), but a padded row's attention runs over more keys: float rounding that an int8 level
+    # can amplify, so a near-tied timestamp may move by a step or two (measured: the last one, 0.04 s)
+    stamp = engine.special.timestamp_begin
+    assert [t for t in mixed[0].tokens if t < stamp] == [t for t in plain[0].tokens if t < stamp]
+    times = [(a - stamp, b - stamp) for a, b in zip(mixed[0].tokens, plain[0].tokens) if min(a, b) >= stamp]
+    assert len(times) == sum(t >= stamp for t in plain[0].tokens) and all(abs(a - b) <= 5 for a, b in times)
+    assert mixed[0].avg_logprob == pytest.approx(plain[0].avg_logprob, abs=0.005)
     assert mixed[0].no_speech_prob == pytest.approx(plain[0].no_speech_prob, abs=0.02)
 
 

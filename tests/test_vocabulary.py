@@ -196,7 +196,7 @@ def test_spelling_pass_maps_doubted_sound_alikes_only() -> None:
 def test_listed_name_is_spelled_right_in_a_file(engine, ami, without_list) -> None:
     """Catches: the vocabulary not reaching the decoder (the names come out as without it), or distractors
     changing what was said."""
-    assert "claflin" not in _said(without_list) and "abbie" not in _said(without_list), without_list
+    assert "claflin" not in _said(without_list), without_list  # "Klafflin" (since session 26 "Abbie" reads right)
     options = TranscribeOptions(vocabulary=DISTRACTORS + NAMES)
     text = " ".join(s.text for s in engine.transcribe_clips([load_audio(ami)], options=options)[0].segments)
     assert {"claflin", "abbie", "abigail", "call"} <= _said(text), text
