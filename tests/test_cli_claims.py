@@ -42,7 +42,7 @@ def test_quick_start_is_two_commands_and_the_tests_are_ci_s() -> None:
     install_and_run, install_and_test = quick_start()
     assert "aero-agent ask example:meeting" in install_and_run and "pip install" in install_and_run
     test_command = install_and_test.split("&&")[-1].strip()
-    assert test_command == "python -m pytest -q tests"
+    assert test_command == "python -m pytest -q -n 2 --dist loadfile tests"
     assert test_command in (README.parent / ".ci" / "run").read_text("utf-8").splitlines()
 
 
